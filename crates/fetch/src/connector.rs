@@ -1,0 +1,134 @@
+//! The connector trait, the bookkeeping every connector shares (recording each request and
+//! each failure for the manifest), and `fetch_all`, which runs every broker at once.
+
+use crate::snapshot::SnapshotWriter;
+use chrono::{NaiveDate, Utc};
+use recon_model::Broker;
+use recon_model::manifest::{
+    BrokerManifest, FetchErrorRecord, FetchStatus, MANIFEST_FORMAT, Manifest, RequestRecord,
+};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Settings every connector takes from config.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Only these accounts (case-insensitive); all the broker lists when `None`.
+    pub accounts: Option<Vec<String>>,
+    /// Requests in flight at once for this broker.
+    pub concurrency: usize,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            accounts: None,
+            concurrency: 4,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One broker's way of fetching every account into the snapshot. A connector never fails as
+/// a whole: what it could not get is in the manifest entry it returns.
+pub trait Connector: Send + Sync {
+    fn broker(&self) -> Broker;
+    fn fetch<'a>(&'a self, out: &'a SnapshotWriter) -> BoxFuture<'a, BrokerManifest>;
+}
+
+/// Runs every connector concurrently and writes `manifest.json`.
+pub async fn fetch_all(
+    connectors: &[Box<dyn Connector>],
+    out: &SnapshotWriter,
+    as_of: NaiveDate,
+) -> std::io::Result<Manifest> {
+    let fetches = connectors.iter().map(|c| async move {
+        let started = Instant::now();
+        let entry = c.fetch(out).await;
+        tracing::info!(
+            broker = %c.broker(),
+            status = ?entry.status,
+            accounts = entry.accounts.len(),
+            errors = entry.errors.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "fetched"
+        );
+        (c.broker().to_string(), entry)
+    });
+    let brokers: BTreeMap<String, BrokerManifest> =
+        futures::future::join_all(fetches).await.into_iter().collect();
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        as_of,
+        fetched_at: Utc::now(),
+        recon_version: env!("CARGO_PKG_VERSION").to_string(),
+        brokers,
+    };
+    out.write_manifest(&manifest)?;
+    Ok(manifest)
+}
+
+/// Collects the manifest entry of one broker while its requests run concurrently.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    inner: Mutex<LedgerInner>,
+}
+
+#[derive(Debug, Default)]
+struct LedgerInner {
+    accounts: Vec<String>,
+    errors: Vec<FetchErrorRecord>,
+    requests: Vec<RequestRecord>,
+    list_failed: bool,
+}
+
+impl Ledger {
+    pub fn request(&self, record: RequestRecord) {
+        self.inner.lock().unwrap().requests.push(record);
+    }
+
+    pub fn error(&self, account: Option<&str>, endpoint: &str, error: impl Into<String>) {
+        let error = error.into();
+        tracing::warn!(account, endpoint, %error, "not fetched");
+        let mut inner = self.inner.lock().unwrap();
+        if account.is_none() {
+            inner.list_failed = true;
+        }
+        inner.errors.push(FetchErrorRecord {
+            account: account.map(str::to_string),
+            endpoint: endpoint.to_string(),
+            error,
+        });
+    }
+
+    /// An account whose folder is in the snapshot (even if some endpoint of it failed).
+    pub fn account(&self, id: &str) {
+        self.inner.lock().unwrap().accounts.push(id.to_string());
+    }
+
+    pub fn finish(self) -> BrokerManifest {
+        let mut inner = self.inner.into_inner().unwrap();
+        inner.accounts.sort();
+        inner.requests.sort_by(|a, b| a.path.cmp(&b.path));
+        let status = if inner.list_failed {
+            FetchStatus::Failed
+        } else if inner.errors.is_empty() {
+            FetchStatus::Complete
+        } else {
+            FetchStatus::Partial
+        };
+        BrokerManifest {
+            status,
+            accounts: inner.accounts,
+            errors: inner.errors,
+            requests: Some(inner.requests),
+        }
+    }
+}

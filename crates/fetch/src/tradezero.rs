@@ -1,0 +1,273 @@
+//! TradeZero (BROKERS.md §2): two static headers on every request, the account list, then per
+//! account `/account/{id}` (singular), `/accounts/{id}/positions` and `/accounts/{id}/pnl`,
+//! fetched concurrently. Errors are `text/plain`, and a 404 means bad credentials as much as
+//! an unknown account, so the recorded error says both.
+
+use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger};
+use crate::snapshot::{SnapshotWriter, is_safe_segment};
+use recon_model::Broker;
+use recon_model::manifest::{BrokerManifest, RequestRecord};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+/// Per account: the snapshot endpoint name and the API path under `/v1/api`.
+const ENDPOINTS: [(&str, &str); 3] = [
+    ("account", "/v1/api/account/{id}"),
+    ("positions", "/v1/api/accounts/{id}/positions"),
+    ("pnl", "/v1/api/accounts/{id}/pnl"),
+];
+
+/// The TradeZero key pair. Debug prints `[REDACTED]`, never the values.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub api_key_id: SecretString,
+    pub api_secret_key: SecretString,
+}
+
+pub struct TradeZero {
+    base_url: String,
+    credentials: Credentials,
+    options: FetchOptions,
+    http: reqwest::Client,
+}
+
+impl TradeZero {
+    pub fn new(
+        base_url: &str,
+        credentials: Credentials,
+        options: FetchOptions,
+    ) -> reqwest::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .user_agent(concat!("recon/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(TradeZero {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            credentials,
+            options,
+            http,
+        })
+    }
+
+    /// GETs `path`; on a 200 JSON answer writes the body byte for byte to `file`.
+    async fn get(
+        &self,
+        ledger: &Ledger,
+        out: &SnapshotWriter,
+        path: &str,
+        file: &str,
+    ) -> Result<Vec<u8>, String> {
+        let started = Instant::now();
+        let mut record = RequestRecord {
+            method: "GET".into(),
+            path: path.to_string(),
+            query: None,
+            status: None,
+            attempts: 1,
+            ms: 0,
+            file: None,
+            error: None,
+        };
+        let result = self.get_body(path, &mut record).await.and_then(|body| {
+            out.write(file, &body)
+                .map_err(|e| format!("cannot write {file}: {e}"))?;
+            record.file = Some(file.to_string());
+            Ok(body)
+        });
+        record.ms = started.elapsed().as_millis() as u64;
+        record.error = result.as_ref().err().cloned();
+        ledger.request(record);
+        result
+    }
+
+    async fn get_body(&self, path: &str, record: &mut RequestRecord) -> Result<Vec<u8>, String> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .header("Accept", "application/json")
+            .header("TZ-API-KEY-ID", self.credentials.api_key_id.expose_secret())
+            .header(
+                "TZ-API-SECRET-KEY",
+                self.credentials.api_secret_key.expose_secret(),
+            )
+            .send()
+            .await
+            .map_err(|e| describe_transport_error(&e))?;
+        let status = response.status();
+        record.status = Some(status.as_u16());
+        let is_json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("HTTP {status}: body not read: {e}"))?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(format!(
+                "HTTP 404 {:?}: TradeZero answers this for bad credentials and for unknown or foreign accounts alike",
+                snippet(&body)
+            ));
+        }
+        if !status.is_success() {
+            return Err(format!("HTTP {status}: {:?}", snippet(&body)));
+        }
+        if !is_json {
+            return Err(format!("HTTP {status} but not JSON: {:?}", snippet(&body)));
+        }
+        Ok(body.to_vec())
+    }
+
+    async fn fetch_account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
+        let calls = ENDPOINTS.iter().map(|(endpoint, template)| async move {
+            let _permit = gate.acquire().await;
+            let path = template.replace("{id}", id);
+            let file = format!("tradezero/{id}/{endpoint}.json");
+            if let Err(e) = self.get(ledger, out, &path, &file).await {
+                ledger.error(Some(id), endpoint, e);
+            }
+        });
+        futures::future::join_all(calls).await;
+        ledger.account(id);
+    }
+
+    async fn run(&self, out: &SnapshotWriter) -> BrokerManifest {
+        let ledger = Ledger::default();
+        let list = match self
+            .get(&ledger, out, "/v1/api/accounts", "tradezero/accounts.json")
+            .await
+            .and_then(|body| account_ids(&body))
+        {
+            Ok(ids) => ids,
+            Err(e) => {
+                ledger.error(None, "accounts", e);
+                return ledger.finish();
+            }
+        };
+        let mut wanted = Vec::new();
+        for id in list {
+            if !is_safe_segment(&id) {
+                ledger.error(
+                    Some(&id),
+                    "accounts",
+                    format!("account id {id:?} cannot be a snapshot folder name; not fetched"),
+                );
+            } else if self.allowed(&id) {
+                wanted.push(id);
+            }
+        }
+        if let Some(allow) = &self.options.accounts {
+            for a in allow {
+                if !wanted.iter().any(|w| w.eq_ignore_ascii_case(a)) {
+                    ledger.error(
+                        Some(&a.to_ascii_uppercase()),
+                        "accounts",
+                        "in the configured allow list but not in the broker's account list",
+                    );
+                }
+            }
+        }
+        let gate = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let fetches = wanted
+            .iter()
+            .map(|id| self.fetch_account(&ledger, out, id, &gate));
+        futures::future::join_all(fetches).await;
+        ledger.finish()
+    }
+
+    fn allowed(&self, id: &str) -> bool {
+        self.options
+            .accounts
+            .as_ref()
+            .is_none_or(|allow| allow.iter().any(|a| a.eq_ignore_ascii_case(id)))
+    }
+}
+
+impl Connector for TradeZero {
+    fn broker(&self) -> Broker {
+        Broker::Tradezero
+    }
+
+    fn fetch<'a>(&'a self, out: &'a SnapshotWriter) -> BoxFuture<'a, BrokerManifest> {
+        Box::pin(self.run(out))
+    }
+}
+
+/// Account ids from either documented list shape, upper-cased (ids are case-insensitive, and
+/// the upper-case form is the canonical folder name).
+pub fn account_ids(body: &[u8]) -> Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Wrapped { accounts: Vec<Entry> },
+        Bare(Vec<Entry>),
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(alias = "accountId")]
+        account: String,
+    }
+    let list: List = serde_json::from_slice(body).map_err(|e| {
+        format!("account list is neither {{\"accounts\": [...]}} nor a bare array with an account id in each element: {e}")
+    })?;
+    let entries = match list {
+        List::Wrapped { accounts } => accounts,
+        List::Bare(accounts) => accounts,
+    };
+    let mut ids: Vec<String> = entries
+        .into_iter()
+        .map(|e| e.account.trim().to_ascii_uppercase())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut s: String = text.chars().take(200).collect();
+    if text.chars().count() > 200 {
+        s.push('…');
+    }
+    s
+}
+
+/// reqwest's message names the URL; ours names what went wrong.
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "cannot connect".into()
+    } else {
+        format!("request failed: {}", e.without_url())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_account_list_shapes_give_canonical_ids() {
+        let rich = br#"{"accounts":[{"account":"tzp123","accountStatus":"Active"},{"account":"TZ9"}]}"#;
+        assert_eq!(account_ids(rich).unwrap(), vec!["TZ9", "TZP123"]);
+        let slim = br#"[{"accountId":"TZ1","accountName":"x","accountType":"Cash","status":"Active"}]"#;
+        assert_eq!(account_ids(slim).unwrap(), vec!["TZ1"]);
+        let err = account_ids(br#"{"data": []}"#).unwrap_err();
+        assert!(err.contains("account list"), "{err}");
+    }
+
+    #[test]
+    fn credentials_never_print() {
+        let c = Credentials {
+            api_key_id: SecretString::from("key-id-123"),
+            api_secret_key: SecretString::from("secret-456"),
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("key-id-123") && !shown.contains("secret-456"), "{shown}");
+    }
+}

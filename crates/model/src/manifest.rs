@@ -1,0 +1,99 @@
+//! `manifest.json`, the table of contents of a snapshot: which brokers and accounts were
+//! fetched, every request made, and everything that could not be fetched. fetch writes it,
+//! normalize and the pipeline read it. No credential, token or auth header ever belongs here.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The manifest format this build writes and reads.
+pub const MANIFEST_FORMAT: u32 = 1;
+/// The file name at the root of a snapshot.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: u32,
+    pub as_of: NaiveDate,
+    pub fetched_at: DateTime<Utc>,
+    pub recon_version: String,
+    /// Keyed by broker name (`tradezero`, …).
+    pub brokers: BTreeMap<String, BrokerManifest>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchStatus {
+    /// Every account and endpoint was fetched.
+    Complete,
+    /// Some accounts or endpoints are missing; `errors` says which.
+    Partial,
+    /// Nothing usable was fetched (e.g. the account list failed).
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerManifest {
+    pub status: FetchStatus,
+    /// Canonical account ids, each one a folder under the broker folder.
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub errors: Vec<FetchErrorRecord>,
+    /// Optional: a snapshot written by hand or by another tool may omit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Vec<RequestRecord>>,
+}
+
+/// Something that could not be fetched. Each one becomes a `fetch-incomplete` finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchErrorRecord {
+    /// The account, or `None` when the whole broker failed (e.g. the account list).
+    pub account: Option<String>,
+    pub endpoint: String,
+    pub error: String,
+}
+
+/// One HTTP (or gRPC) request, as made. `query` never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRecord {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// The HTTP status of the last attempt; `None` when no response arrived.
+    pub status: Option<u16>,
+    pub attempts: u32,
+    pub ms: u64,
+    /// The snapshot file the body was written to, relative to the snapshot root.
+    pub file: Option<String>,
+    pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hand_written_manifest_without_requests_reads() {
+        let text = r#"{"format": 1, "as_of": "2026-11-20", "fetched_at": "2026-11-20T21:00:00Z",
+            "recon_version": "hand", "brokers": {"tradezero": {"status": "partial",
+            "accounts": ["TZ1"], "errors": [{"account": "TZ2", "endpoint": "positions",
+            "error": "HTTP 500"}]}}}"#;
+        let m: Manifest = serde_json::from_str(text).unwrap();
+        let tz = &m.brokers["tradezero"];
+        assert_eq!(tz.status, FetchStatus::Partial);
+        assert_eq!(tz.errors[0].account.as_deref(), Some("TZ2"));
+        assert!(tz.requests.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let text = r#"{"format": 1, "as_of": "2026-11-20", "fetched_at": "2026-11-20T21:00:00Z",
+            "recon_version": "x", "brokers": {}, "token": "secret"}"#;
+        let err = serde_json::from_str::<Manifest>(text).unwrap_err();
+        assert!(err.to_string().contains("token"), "{err}");
+    }
+}

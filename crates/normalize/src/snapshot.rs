@@ -1,0 +1,157 @@
+//! Reading a snapshot folder (DESIGN.md "Snapshot layout") into frames: the manifest says
+//! which brokers and accounts were fetched and what failed; a folder without a manifest is
+//! read by scanning its broker folders.
+
+use crate::frames::{Frames, build_frames};
+use crate::tradezero;
+use chrono::NaiveDate;
+use rayon::prelude::*;
+use recon_model::manifest::{FetchErrorRecord, MANIFEST_FILE, Manifest};
+use recon_model::{Book, Broker, QuarantineRow};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// What a snapshot gave.
+#[derive(Debug)]
+pub struct Normalized {
+    pub frames: Frames,
+    /// `None` for a snapshot written without one.
+    pub manifest: Option<Manifest>,
+    pub as_of: NaiveDate,
+    /// Accounts whose data could not all be read: (broker, account).
+    pub incomplete: BTreeSet<(String, String)>,
+    /// Folders that are not brokers, brokers not read yet: said, never skipped in silence.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("snapshot folder {0} does not exist")]
+    Missing(PathBuf),
+    #[error("cannot read {path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error("snapshot {0} has no manifest.json and no --as-of was given: the business date is unknown")]
+    NoAsOf(PathBuf),
+    #[error("cannot build frames: {0}")]
+    Frames(#[from] polars::error::PolarsError),
+}
+
+/// Reads every broker in `dir`. `as_of` overrides the manifest's.
+pub fn normalize_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<Normalized, NormalizeError> {
+    if !dir.is_dir() {
+        return Err(NormalizeError::Missing(dir.to_path_buf()));
+    }
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let manifest: Option<Manifest> = if manifest_path.exists() {
+        let text = std::fs::read_to_string(&manifest_path).map_err(|e| NormalizeError::Manifest {
+            path: manifest_path.clone(),
+            message: e.to_string(),
+        })?;
+        Some(serde_json::from_str(&text).map_err(|e| NormalizeError::Manifest {
+            path: manifest_path.clone(),
+            message: e.to_string(),
+        })?)
+    } else {
+        None
+    };
+    let as_of = as_of
+        .or(manifest.as_ref().map(|m| m.as_of))
+        .ok_or_else(|| NormalizeError::NoAsOf(dir.to_path_buf()))?;
+
+    let mut warnings = Vec::new();
+    let brokers: Vec<String> = match &manifest {
+        Some(m) => m.brokers.keys().cloned().collect(),
+        None => subfolders(dir),
+    };
+    let mut book = Book::default();
+    let mut incomplete = BTreeSet::new();
+    for name in brokers {
+        let Ok(broker) = name.parse::<Broker>() else {
+            warnings.push(format!("{}: `{name}` is not a broker recon knows; not read", dir.display()));
+            continue;
+        };
+        match broker {
+            Broker::Tradezero => {
+                let (b, inc) = read_tradezero(dir, manifest.as_ref(), as_of);
+                book.extend(b);
+                incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
+            }
+            other => {
+                book.quarantine.push(QuarantineRow {
+                    broker: other,
+                    account_id: None,
+                    source: format!("{other}/"),
+                    pointer: String::new(),
+                    reason: format!("this build of recon cannot normalize {other} yet; its accounts were not checked"),
+                });
+                let accounts = manifest
+                    .as_ref()
+                    .and_then(|m| m.brokers.get(&name))
+                    .map(|b| b.accounts.clone())
+                    .unwrap_or_else(|| subfolders(&dir.join(&name)));
+                incomplete.extend(accounts.into_iter().map(|a| (name.clone(), a)));
+            }
+        }
+    }
+    let fetch_errors: Vec<(String, FetchErrorRecord)> = manifest
+        .iter()
+        .flat_map(|m| &m.brokers)
+        .flat_map(|(broker, entry)| entry.errors.iter().map(|e| (broker.clone(), e.clone())))
+        .collect();
+    let frames = build_frames(&book, &incomplete, &fetch_errors)?;
+    Ok(Normalized {
+        frames,
+        manifest,
+        as_of,
+        incomplete,
+        warnings,
+    })
+}
+
+fn read_tradezero(dir: &Path, manifest: Option<&Manifest>, as_of: NaiveDate) -> (Book, Vec<String>) {
+    let entry = manifest.and_then(|m| m.brokers.get("tradezero"));
+    let accounts = match entry {
+        Some(e) => e.accounts.clone(),
+        None => subfolders(&dir.join("tradezero")),
+    };
+    let mut book = Book::default();
+    let list = tradezero::read_account_list(dir, &mut book.quarantine);
+    // Accounts are independent: read them in parallel, then merge in a stable order.
+    let outputs: Vec<(String, tradezero::AccountOutput)> = accounts
+        .par_iter()
+        .map(|id| {
+            let failed: Vec<&str> = entry
+                .map(|e| {
+                    e.errors
+                        .iter()
+                        .filter(|err| err.account.as_deref() == Some(id.as_str()))
+                        .map(|err| err.endpoint.as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let out = tradezero::read_account(dir, id, as_of, list.get(id).map(String::as_str), &failed);
+            (id.clone(), out)
+        })
+        .collect();
+    let mut incomplete = Vec::new();
+    for (id, out) in outputs {
+        if !out.complete {
+            incomplete.push(id);
+        }
+        book.extend(out.book);
+    }
+    (book, incomplete)
+}
+
+fn subfolders(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    out.sort();
+    out
+}

@@ -1,0 +1,632 @@
+//! TradeZero (BROKERS.md §2) → canonical rows.
+//!
+//! Survives: both account-list shapes (`{"accounts": […]}` and a bare array of
+//! `{accountId, …}`), `bp` or `buyingPower`, positions wrapped or bare, `side` as the authority
+//! for direction with `|shares|` as the size (shorts sometimes negative), options carrying the
+//! root in `symbol` and the OCC in `tradedSymbol`, no option multiplier (100), `priceClose` 0
+//! while open, no mark (derived from the matched P&L row's exposure), `…Pnl`/`…PnL` casing, and
+//! P&L rows for lots closed today (exposure 0).
+
+use crate::exact::{self, to_frame_scale};
+use chrono::{DateTime, NaiveDate, Utc};
+use recon_model::occ::OccSymbol;
+use recon_model::pnl_match::{PnlKeys, PositionKeys, match_pnl};
+use recon_model::{
+    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PnlRow,
+    PositionRow, QuarantineRow,
+};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+const BROKER: Broker = Broker::Tradezero;
+
+/// What one account's files gave, and whether all of them could be read.
+pub struct AccountOutput {
+    pub book: Book,
+    pub complete: bool,
+}
+
+/// Collects quarantine rows for one file.
+struct Notes<'a> {
+    account: Option<&'a str>,
+    source: String,
+    rows: &'a mut Vec<QuarantineRow>,
+}
+
+impl Notes<'_> {
+    fn note(&mut self, pointer: impl Into<String>, reason: impl Into<String>) {
+        self.rows.push(QuarantineRow {
+            broker: BROKER,
+            account_id: self.account.map(str::to_string),
+            source: self.source.clone(),
+            pointer: pointer.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// A number field: exact, at frame scale; a bad value is noted and left null.
+    fn amount(&mut self, pointer: &str, field: &str, raw: Option<&RawValue>) -> Option<Decimal> {
+        match exact::number(raw) {
+            Ok(Some(d)) => {
+                let (r, rounded) = to_frame_scale(d);
+                if rounded {
+                    self.note(
+                        format!("{pointer}/{field}"),
+                        format!("`{field}` {d} has more than 8 decimals; rounded half-even to {r}"),
+                    );
+                }
+                Some(r)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.note(
+                    format!("{pointer}/{field}"),
+                    format!("`{field}`: {e}; left empty"),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn text_of(raw: Option<&RawValue>) -> Option<String> {
+    let raw = raw?;
+    match serde_json::from_str::<serde_json::Value>(raw.get()).ok()? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct AccountFields<'a> {
+    account: Option<String>,
+    account_id: Option<String>,
+    account_name: Option<String>,
+    account_status: Option<String>,
+    status: Option<String>,
+    account_type: Option<String>,
+    #[serde(borrow)]
+    available_cash: Option<&'a RawValue>,
+    #[serde(borrow)]
+    buying_power: Option<&'a RawValue>,
+    #[serde(borrow)]
+    bp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    equity: Option<&'a RawValue>,
+    #[serde(borrow)]
+    leverage: Option<&'a RawValue>,
+    #[serde(borrow)]
+    used_leverage: Option<&'a RawValue>,
+    #[serde(borrow)]
+    opt_level: Option<&'a RawValue>,
+    #[serde(borrow)]
+    option_trading_level: Option<&'a RawValue>,
+}
+
+impl AccountFields<'_> {
+    fn id(&self) -> Option<String> {
+        self.account
+            .as_ref()
+            .or(self.account_id.as_ref())
+            .map(|s| s.trim().to_ascii_uppercase())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Position<'a> {
+    #[serde(borrow)]
+    position_id: Option<&'a RawValue>,
+    symbol: Option<String>,
+    traded_symbol: Option<String>,
+    security_type: Option<String>,
+    side: Option<String>,
+    #[serde(borrow)]
+    shares: Option<&'a RawValue>,
+    #[serde(borrow)]
+    price_avg: Option<&'a RawValue>,
+    #[serde(borrow)]
+    price_close: Option<&'a RawValue>,
+    #[serde(borrow)]
+    maintenance_requirement: Option<&'a RawValue>,
+    updated_date: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PnlBody<'a> {
+    #[serde(borrow)]
+    account_value: Option<&'a RawValue>,
+    #[serde(borrow)]
+    available_cash: Option<&'a RawValue>,
+    #[serde(borrow)]
+    allowed_leverage: Option<&'a RawValue>,
+    #[serde(borrow)]
+    used_leverage: Option<&'a RawValue>,
+    #[serde(borrow)]
+    exposure: Option<&'a RawValue>,
+    #[serde(borrow)]
+    day_pnl: Option<&'a RawValue>,
+    #[serde(borrow)]
+    total_unrealized: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pnl: Option<Vec<&'a RawValue>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PnlLine<'a> {
+    #[serde(borrow)]
+    position_id: Option<&'a RawValue>,
+    symbol: Option<String>,
+    #[serde(borrow)]
+    exposure: Option<&'a RawValue>,
+    #[serde(borrow)]
+    realized_pnl: Option<&'a RawValue>,
+    #[serde(rename = "unrealizedPnL", borrow)]
+    unrealized_pnl: Option<&'a RawValue>,
+    #[serde(borrow)]
+    day_realized_pnl: Option<&'a RawValue>,
+    #[serde(rename = "dayUnrealizedPnL", borrow)]
+    day_unrealized_pnl: Option<&'a RawValue>,
+}
+
+/// A JSON array, either bare or under `key` in an object: the records and the pointer prefix.
+fn records<'a>(body: &'a str, key: &str) -> Result<(Vec<&'a RawValue>, String), String> {
+    if body.trim_start().starts_with('[') {
+        let items: Vec<&RawValue> = serde_json::from_str(body).map_err(|e| e.to_string())?;
+        return Ok((items, String::new()));
+    }
+    let map: HashMap<String, &RawValue> = serde_json::from_str(body)
+        .map_err(|e| format!("neither an array nor an object: {e}"))?;
+    let inner = map
+        .get(key)
+        .ok_or_else(|| format!("object without a `{key}` array"))?;
+    let items: Vec<&RawValue> =
+        serde_json::from_str(inner.get()).map_err(|e| format!("`{key}` is not an array: {e}"))?;
+    Ok((items, format!("/{key}")))
+}
+
+fn parse<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Result<T, String> {
+    serde_json::from_str(raw.get()).map_err(|e| e.to_string())
+}
+
+/// Reads `tradezero/accounts.json`: each account's fields by canonical id, for accounts whose
+/// own details file is missing and for the slim shape's names.
+pub fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, String> {
+    let source = "tradezero/accounts.json".to_string();
+    let mut out = BTreeMap::new();
+    let Ok(body) = std::fs::read_to_string(root.join(&source)) else {
+        return out;
+    };
+    let mut notes = Notes {
+        account: None,
+        source,
+        rows: quarantine,
+    };
+    match records(&body, "accounts") {
+        Ok((items, prefix)) => {
+            for (i, item) in items.iter().enumerate() {
+                match parse::<AccountFields>(item) {
+                    Ok(fields) => match fields.id() {
+                        Some(id) => {
+                            out.insert(id, item.get().to_string());
+                        }
+                        None => notes.note(format!("{prefix}/{i}"), "account entry without an id"),
+                    },
+                    Err(e) => notes.note(format!("{prefix}/{i}"), format!("unreadable account entry: {e}")),
+                }
+            }
+        }
+        Err(e) => notes.note("", format!("unreadable account list: {e}")),
+    }
+    out
+}
+
+/// Reads one account folder: `account.json`, `positions.json`, `pnl.json`.
+///
+/// `list_entry` is the account's element of the account list (raw JSON), used where the
+/// details file is missing. `expected_missing` names endpoints the manifest already reports
+/// as not fetched, so their absence is not reported a second time.
+pub fn read_account(
+    root: &Path,
+    id: &str,
+    as_of: NaiveDate,
+    list_entry: Option<&str>,
+    expected_missing: &[&str],
+) -> AccountOutput {
+    let mut quarantine = Vec::new();
+    let mut complete = true;
+    let mut load = |endpoint: &str, quarantine: &mut Vec<QuarantineRow>| -> Option<String> {
+        let source = format!("tradezero/{id}/{endpoint}.json");
+        match std::fs::read(root.join(&source)) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Some(text),
+                Err(_) => {
+                    complete = false;
+                    quarantine.push(file_problem(id, &source, "not UTF-8 text"));
+                    None
+                }
+            },
+            Err(e) => {
+                complete = false;
+                if !expected_missing.contains(&endpoint) {
+                    quarantine.push(file_problem(id, &source, &format!("cannot read: {e}")));
+                }
+                None
+            }
+        }
+    };
+    let details_text = load("account", &mut quarantine);
+    let positions_text = load("positions", &mut quarantine);
+    let pnl_text = load("pnl", &mut quarantine);
+
+    // Account fields: the details file, else the account-list entry.
+    let mut notes = Notes {
+        account: Some(id),
+        source: format!("tradezero/{id}/account.json"),
+        rows: &mut quarantine,
+    };
+    let details: AccountFields = match details_text.as_deref().or(list_entry) {
+        Some(text) => match serde_json::from_str(text) {
+            Ok(d) => d,
+            Err(e) => {
+                notes.note("", format!("unreadable account details: {e}"));
+                complete = false;
+                AccountFields::default()
+            }
+        },
+        None => AccountFields::default(),
+    };
+    let account = account_row(id, as_of, &details);
+    let mut balance = BalanceRow::empty(BROKER, id, "USD");
+    balance.cash = notes.amount("", "availableCash", details.available_cash);
+    balance.net_liq = notes.amount("", "equity", details.equity);
+    balance.buying_power = notes
+        .amount("", "buyingPower", details.buying_power)
+        .or_else(|| notes.amount("", "bp", details.bp));
+    balance.allowed_leverage = notes.amount("", "leverage", details.leverage);
+    balance.used_leverage = notes.amount("", "usedLeverage", details.used_leverage);
+
+    // Positions.
+    let mut positions = Vec::new();
+    let mut maintenance: Option<Decimal> = None;
+    if let Some(text) = &positions_text {
+        let mut notes = Notes {
+            account: Some(id),
+            source: format!("tradezero/{id}/positions.json"),
+            rows: &mut quarantine,
+        };
+        match records(text, "positions") {
+            Ok((items, prefix)) => {
+                let mut unnamed: HashMap<String, usize> = HashMap::new();
+                for (i, item) in items.iter().enumerate() {
+                    let pointer = format!("{prefix}/{i}");
+                    match parse::<Position>(item) {
+                        Ok(p) => {
+                            if let Some((row, maint)) =
+                                position_row(id, &p, &pointer, &mut notes, &mut unnamed)
+                            {
+                                if let Some(m) = maint {
+                                    maintenance = Some(maintenance.unwrap_or_default() + m);
+                                }
+                                positions.push(row);
+                            }
+                        }
+                        Err(e) => notes.note(pointer, format!("unreadable position: {e}")),
+                    }
+                }
+            }
+            Err(e) => {
+                complete = false;
+                notes.note("", format!("unreadable positions file: {e}"));
+            }
+        }
+    }
+    balance.maintenance_requirement = maintenance;
+
+    // P&L: account totals override the details (they are live), and per-lot rows.
+    let mut pnl = Vec::new();
+    if let Some(text) = &pnl_text {
+        let mut notes = Notes {
+            account: Some(id),
+            source: format!("tradezero/{id}/pnl.json"),
+            rows: &mut quarantine,
+        };
+        match serde_json::from_str::<PnlBody>(text) {
+            Ok(body) => {
+                if let Some(v) = notes.amount("", "accountValue", body.account_value) {
+                    balance.net_liq = Some(v);
+                }
+                if let Some(v) = notes.amount("", "availableCash", body.available_cash) {
+                    balance.cash = Some(v);
+                }
+                if let Some(v) = notes.amount("", "allowedLeverage", body.allowed_leverage) {
+                    balance.allowed_leverage = Some(v);
+                }
+                if let Some(v) = notes.amount("", "usedLeverage", body.used_leverage) {
+                    balance.used_leverage = Some(v);
+                }
+                balance.reported_exposure = notes.amount("", "exposure", body.exposure);
+                balance.day_pnl = notes.amount("", "dayPnl", body.day_pnl);
+                balance.unrealized_pnl = notes.amount("", "totalUnrealized", body.total_unrealized);
+                match body.pnl {
+                    Some(lines) => {
+                        for (i, line) in lines.iter().enumerate() {
+                            let pointer = format!("/pnl/{i}");
+                            match parse::<PnlLine>(line) {
+                                Ok(l) => {
+                                    if let Some(row) = pnl_row(id, &l, &pointer, &mut notes) {
+                                        pnl.push(row);
+                                    }
+                                }
+                                Err(e) => notes.note(pointer, format!("unreadable P&L row: {e}")),
+                            }
+                        }
+                    }
+                    None => {
+                        complete = false;
+                        notes.note("", "P&L body without a `pnl` array");
+                    }
+                }
+            }
+            Err(e) => {
+                complete = false;
+                notes.note("", format!("unreadable P&L file: {e}"));
+            }
+        }
+    }
+
+    value_positions(&mut positions, &pnl);
+    AccountOutput {
+        book: Book {
+            accounts: vec![account],
+            balances: vec![balance],
+            positions,
+            pnl,
+            quarantine,
+        },
+        complete,
+    }
+}
+
+fn file_problem(id: &str, source: &str, reason: &str) -> QuarantineRow {
+    QuarantineRow {
+        broker: BROKER,
+        account_id: Some(id.to_string()),
+        source: source.to_string(),
+        pointer: String::new(),
+        reason: reason.to_string(),
+    }
+}
+
+fn account_row(id: &str, as_of: NaiveDate, f: &AccountFields) -> AccountRow {
+    let kind = match f.account_type.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("cash") => AccountKind::Cash,
+        Some("margin") | Some("pdt") => AccountKind::Margin,
+        Some("paper") => AccountKind::Paper,
+        _ => AccountKind::Unknown,
+    };
+    let status = match f
+        .account_status
+        .as_deref()
+        .or(f.status.as_deref())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("active") => AccountStatus::Active,
+        Some("restricted") | Some("suspended") => AccountStatus::Restricted,
+        Some("closed") => AccountStatus::Closed,
+        Some(_) => AccountStatus::Unknown,
+    };
+    AccountRow {
+        broker: BROKER,
+        account_id: id.to_string(),
+        account_name: f.account_name.clone(),
+        account_kind: kind,
+        status,
+        options_level: text_of(f.opt_level).or_else(|| text_of(f.option_trading_level)),
+        is_paper: kind == AccountKind::Paper || id.starts_with("TZP"),
+        as_of,
+    }
+}
+
+/// One position row, or `None` (noted) when it cannot be read: no side, no size, or an
+/// option without a readable contract.
+fn position_row(
+    account: &str,
+    p: &Position,
+    pointer: &str,
+    notes: &mut Notes,
+    unnamed: &mut HashMap<String, usize>,
+) -> Option<(PositionRow, Option<Decimal>)> {
+    let sign = match p.side.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("long") => Decimal::ONE,
+        Some("short") => Decimal::NEGATIVE_ONE,
+        other => {
+            notes.note(
+                pointer,
+                format!("`side` is {other:?}, not Long or Short: direction unknown"),
+            );
+            return None;
+        }
+    };
+    let Some(shares) = notes.amount(pointer, "shares", p.shares) else {
+        notes.note(pointer, "no `shares`: size unknown");
+        return None;
+    };
+    let is_option = p
+        .security_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("option"))
+        || p.traded_symbol.as_deref().is_some_and(|t| !t.trim().is_empty());
+    let (symbol, underlying, instrument, put_call, strike, expires_at) = if is_option {
+        let occ = match p.traded_symbol.as_deref().map(OccSymbol::parse) {
+            Some(Ok(occ)) => occ,
+            Some(Err(e)) => {
+                notes.note(pointer, format!("option with unreadable `tradedSymbol`: {e}"));
+                return None;
+            }
+            None => {
+                notes.note(pointer, "option row without `tradedSymbol`: contract unknown");
+                return None;
+            }
+        };
+        let underlying = p
+            .symbol
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| occ.root().to_string(), str::to_ascii_uppercase);
+        (
+            occ.compact(),
+            underlying,
+            Instrument::EquityOption,
+            Some(occ.put_call()),
+            Some(occ.strike()),
+            Some(occ.expiry()),
+        )
+    } else {
+        let Some(symbol) = p
+            .symbol
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            notes.note(pointer, "position without `symbol`");
+            return None;
+        };
+        let symbol = symbol.to_ascii_uppercase();
+        let instrument = match p.security_type.as_deref() {
+            Some(t) if t.eq_ignore_ascii_case("stock") => Instrument::Equity,
+            _ => Instrument::Other,
+        };
+        (symbol.clone(), symbol, instrument, None, None, None)
+    };
+    let position_id = match text_of(p.position_id) {
+        Some(id) => id,
+        None => {
+            // No id from the broker: derive a stable one from the symbol and its order.
+            let n = unnamed.entry(symbol.clone()).or_default();
+            *n += 1;
+            format!("{symbol}#{n}")
+        }
+    };
+    let multiplier = if instrument == Instrument::EquityOption {
+        Decimal::ONE_HUNDRED
+    } else {
+        Decimal::ONE
+    };
+    let quantity = shares.abs() * sign;
+    let avg_price = notes.amount(pointer, "priceAvg", p.price_avg);
+    // priceClose is 0 while a position is open: not a price.
+    let close_price = notes
+        .amount(pointer, "priceClose", p.price_close)
+        .filter(|c| !c.is_zero());
+    let maintenance = notes.amount(pointer, "maintenanceRequirement", p.maintenance_requirement);
+    let updated_at = p.updated_date.as_deref().and_then(|t| {
+        match DateTime::parse_from_rfc3339(t) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(e) => {
+                notes.note(
+                    format!("{pointer}/updatedDate"),
+                    format!("`updatedDate` {t:?} is not a timestamp ({e}); left empty"),
+                );
+                None
+            }
+        }
+    });
+    Some((
+        PositionRow {
+            broker: BROKER,
+            account_id: account.to_string(),
+            position_id,
+            symbol,
+            underlying,
+            instrument,
+            put_call,
+            strike,
+            expires_at,
+            quantity,
+            multiplier,
+            avg_price,
+            mark: None,
+            close_price,
+            market_value: None,
+            net_liq_value: None,
+            cost_basis: avg_price.map(|a| to_frame_scale(a * quantity * multiplier).0),
+            unrealized_pnl: None,
+            pnl_expected: true,
+            updated_at,
+        },
+        maintenance,
+    ))
+}
+
+fn pnl_row(account: &str, l: &PnlLine, pointer: &str, notes: &mut Notes) -> Option<PnlRow> {
+    let Some(symbol) = l.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        notes.note(pointer, "P&L row without `symbol`");
+        return None;
+    };
+    // Options carry the OCC here; store its compact form so it meets the position's symbol.
+    let symbol = match OccSymbol::parse(symbol) {
+        Ok(occ) => occ.compact(),
+        Err(_) => symbol.to_ascii_uppercase(),
+    };
+    Some(PnlRow {
+        broker: BROKER,
+        account_id: account.to_string(),
+        position_id: text_of(l.position_id),
+        symbol,
+        exposure: notes.amount(pointer, "exposure", l.exposure),
+        realized_pnl: notes.amount(pointer, "realizedPnl", l.realized_pnl),
+        unrealized_pnl: notes.amount(pointer, "unrealizedPnL", l.unrealized_pnl),
+        day_realized_pnl: notes.amount(pointer, "dayRealizedPnl", l.day_realized_pnl),
+        day_unrealized_pnl: notes.amount(pointer, "dayUnrealizedPnL", l.day_unrealized_pnl),
+    })
+}
+
+/// TradeZero sends no marks: a position is valued by its matched P&L row's exposure (an
+/// absolute amount, signed here by the position's direction). Unmatched lots stay unvalued.
+fn value_positions(positions: &mut [PositionRow], pnl: &[PnlRow]) {
+    let matches = {
+        let pos_keys: Vec<PositionKeys> = positions
+            .iter()
+            .map(|p| PositionKeys {
+                position_id: &p.position_id,
+                symbol: &p.symbol,
+                underlying: &p.underlying,
+            })
+            .collect();
+        let pnl_keys: Vec<PnlKeys> = pnl
+            .iter()
+            .map(|r| PnlKeys {
+                position_id: r.position_id.as_deref(),
+                symbol: &r.symbol,
+            })
+            .collect();
+        match_pnl(&pos_keys, &pnl_keys)
+    };
+    for (p, m) in positions.iter_mut().zip(matches) {
+        let Some((i, _)) = m else { continue };
+        let row = &pnl[i];
+        p.unrealized_pnl = row.unrealized_pnl;
+        let Some(exposure) = row.exposure else { continue };
+        let value = if p.quantity.is_sign_negative() {
+            -exposure.abs()
+        } else {
+            exposure.abs()
+        };
+        p.market_value = Some(value);
+        p.net_liq_value = Some(value);
+        let units = p.quantity.abs() * p.multiplier;
+        if !units.is_zero() {
+            p.mark = Some(to_frame_scale(exposure.abs() / units).0);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The run-output folder: `<out_dir>/<as_of>/<run_id>/findings.jsonl` and `summary.json`,
+//! and `<out_dir>/latest.json` naming the newest run. Every file is written atomically.
+
+use crate::summary::{RunFacts, Summary};
+use chrono::NaiveDate;
+use recon_model::files::{create_private_dir, write_atomic};
+use recon_rules::Finding;
+use recon_rules::RuleStats;
+use serde::Serialize;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where a run's outputs go.
+pub fn run_dir(out_dir: &Path, as_of: NaiveDate, run_id: &str) -> PathBuf {
+    out_dir.join(as_of.to_string()).join(run_id)
+}
+
+/// One line of `findings.jsonl`: the run's identity, then the finding.
+#[derive(Serialize)]
+struct Line<'a> {
+    run_id: &'a str,
+    as_of: NaiveDate,
+    #[serde(flatten)]
+    finding: &'a Finding,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    pub dir: PathBuf,
+    pub summary: Summary,
+}
+
+/// Writes `findings.jsonl` and `summary.json` into `dir`, then points `latest.json` at it.
+pub fn write_run(
+    out_dir: &Path,
+    dir: &Path,
+    facts: &RunFacts,
+    findings: &[Finding],
+    stats: &[RuleStats],
+) -> io::Result<RunOutput> {
+    create_private_dir(dir)?;
+    let mut jsonl = Vec::with_capacity(findings.len() * 256);
+    for finding in findings {
+        serde_json::to_writer(
+            &mut jsonl,
+            &Line {
+                run_id: &facts.run_id,
+                as_of: facts.as_of,
+                finding,
+            },
+        )
+        .map_err(io::Error::other)?;
+        jsonl.push(b'\n');
+    }
+    write_atomic(&dir.join("findings.jsonl"), &jsonl)?;
+
+    let summary = Summary::new(facts, findings, stats);
+    write_json(&dir.join("summary.json"), &summary)?;
+
+    #[derive(Serialize)]
+    struct Latest<'a> {
+        run_id: &'a str,
+        as_of: NaiveDate,
+        dir: String,
+    }
+    let relative = dir.strip_prefix(out_dir).unwrap_or(dir);
+    write_json(
+        &out_dir.join("latest.json"),
+        &Latest {
+            run_id: &facts.run_id,
+            as_of: facts.as_of,
+            dir: relative.display().to_string(),
+        },
+    )?;
+    Ok(RunOutput {
+        dir: dir.to_path_buf(),
+        summary,
+    })
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::PackInfo;
+    use recon_rules::{FindingStatus, Severity};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn writes_one_json_line_per_finding_and_a_summary() {
+        let out = tempfile::tempdir().unwrap();
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let dir = run_dir(out.path(), as_of, "r1");
+        let finding = Finding {
+            rule: "account-value-identity".into(),
+            pack: "core".into(),
+            severity: Severity::Error,
+            status: FindingStatus::New,
+            broker: Some("tradezero".into()),
+            account: Some("TZ1".into()),
+            position: None,
+            symbol: None,
+            message: "off".into(),
+            evidence: BTreeMap::from([("difference".into(), "-1250.00".into())]),
+        };
+        let facts = RunFacts {
+            run_id: "r1".into(),
+            as_of,
+            started_at: chrono::Utc::now(),
+            timings_ms: vec![("rules".into(), 3)],
+            packs: vec![PackInfo {
+                id: "core".into(),
+                version: "1".into(),
+                file: "rules/core.toml".into(),
+                sha256: "ab".into(),
+            }],
+            brokers: vec!["tradezero".into()],
+            accounts_checked: 1,
+            positions_checked: 0,
+            incomplete: vec![],
+            exit_code: 1,
+        };
+        let written = write_run(out.path(), &dir, &facts, &[finding.clone(), finding], &[]).unwrap();
+        let text = std::fs::read_to_string(dir.join("findings.jsonl")).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["run_id"], "r1");
+        assert_eq!(lines[0]["as_of"], "2026-11-20");
+        assert_eq!(lines[0]["evidence"]["difference"], "-1250.00");
+        assert_eq!(lines[0]["status"], "new");
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["counts"]["by_severity"]["error"], 2);
+        assert_eq!(summary["exit_code"], 1);
+        assert_eq!(summary["complete"], true);
+        assert_eq!(written.summary.counts.total, 2);
+        let latest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.path().join("latest.json")).unwrap()).unwrap();
+        assert_eq!(latest["dir"], "2026-11-20/r1");
+    }
+}

@@ -1,0 +1,254 @@
+//! Compiling rules: literals and parameters made exact (`literals`), each expression parsed
+//! by polars' own SQL expression parser, and everything checked against the view it runs on
+//! before anything runs: the view exists, every column and parameter exists (with the
+//! nearest valid name suggested), `check`, `where` and conditions are boolean, and no
+//! evidence turned into a float. A pack that fails is refused whole, naming file and rule.
+
+use crate::finding::Severity;
+use crate::literals::{RewriteError, rewrite};
+use crate::pack::{Pack, PackError, Rule, check_unique_ids, nearest};
+use crate::views::Views;
+use polars::prelude::*;
+use polars::sql::sql_expr;
+
+/// Columns that identify a finding, when the view has them.
+pub const KEY_COLUMNS: [&str; 4] = ["broker", "account_id", "position_id", "symbol"];
+
+/// A piece of a message template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessagePart {
+    Text(String),
+    /// A view column or an evidence name.
+    Value(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub pack: String,
+    pub pack_file: String,
+    pub id: String,
+    pub title: String,
+    pub view: String,
+    pub scope: Option<Expr>,
+    pub check: Expr,
+    pub severity: Severity,
+    pub severity_when: Vec<(Expr, Severity)>,
+    pub evidence: Vec<(String, Expr)>,
+    pub message: Vec<MessagePart>,
+    /// Key columns present in the view.
+    pub keys: Vec<&'static str>,
+    /// View columns the message names (evidence names excluded).
+    pub message_columns: Vec<String>,
+}
+
+struct Ctx<'a> {
+    pack: &'a Pack,
+    rule: &'a Rule,
+    schema: &'a Schema,
+}
+
+impl Ctx<'_> {
+    fn err(&self, message: impl Into<String>, suggestion: Option<String>) -> PackError {
+        PackError::Rule {
+            file: self.pack.file.clone(),
+            rule: self.rule.id.clone(),
+            message: message.into(),
+            suggestion,
+        }
+    }
+
+    /// Rewrites, parses and checks the columns of one SQL expression of the rule.
+    fn expr(&self, field: &str, sql: &str) -> Result<Expr, PackError> {
+        let exact = rewrite(sql, &self.pack.params).map_err(|e| match e {
+            RewriteError::UnknownParam { name, suggestion } => {
+                self.err(format!("unknown parameter `:{name}` in `{field}`"), suggestion)
+            }
+            RewriteError::Syntax(m) => self.err(format!("`{field}` is not valid SQL: {m}"), None),
+            RewriteError::BadLiteral(m) => {
+                self.err(format!("`{field}` has a literal recon cannot keep exact: {m}"), None)
+            }
+        })?;
+        let expr = sql_expr(&exact)
+            .map_err(|e| self.err(format!("`{field}` is not a valid expression: {e}"), None))?;
+        for name in expr.clone().meta().root_names() {
+            if self.schema.get(name.as_str()).is_none() {
+                return Err(self.err(
+                    format!("unknown column `{name}` in `{field}` (view `{}`)", self.rule.on),
+                    nearest(&name, self.schema.iter_names().map(|n| n.as_str())),
+                ));
+            }
+        }
+        Ok(expr)
+    }
+}
+
+/// Parses `{name}` placeholders; any other brace is text.
+pub fn parse_message(template: &str) -> Vec<MessagePart> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}');
+        let name = close.map(|c| &after[..c]);
+        match name {
+            Some(n)
+                if !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                text.push_str(&rest[..open]);
+                if !text.is_empty() {
+                    parts.push(MessagePart::Text(std::mem::take(&mut text)));
+                }
+                parts.push(MessagePart::Value(n.to_string()));
+                rest = &after[n.len() + 1..];
+            }
+            _ => {
+                text.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        parts.push(MessagePart::Text(text));
+    }
+    parts
+}
+
+fn compile_rule(pack: &Pack, rule: &Rule, views: &Views) -> Result<CompiledRule, PackError> {
+    let Some(view) = views.get(&rule.on) else {
+        return Err(PackError::Rule {
+            file: pack.file.clone(),
+            rule: rule.id.clone(),
+            message: format!("unknown view `{}` in `on`", rule.on),
+            suggestion: nearest(&rule.on, views.names()),
+        });
+    };
+    let schema = view.schema();
+    let ctx = Ctx {
+        pack,
+        rule,
+        schema,
+    };
+    let scope = rule
+        .scope
+        .as_deref()
+        .map(|s| ctx.expr("where", s))
+        .transpose()?;
+    let check = ctx.expr("check", &rule.check)?;
+    let severity_when = rule
+        .severity_when
+        .iter()
+        .map(|w| Ok((ctx.expr("severity_when.when", &w.when)?, w.severity)))
+        .collect::<Result<Vec<_>, PackError>>()?;
+    let evidence = rule
+        .evidence
+        .iter()
+        .map(|(name, sql)| Ok((name.clone(), ctx.expr(&format!("evidence.{name}"), sql)?)))
+        .collect::<Result<Vec<_>, PackError>>()?;
+
+    let message = parse_message(&rule.message);
+    let mut message_columns = Vec::new();
+    for part in &message {
+        if let MessagePart::Value(name) = part {
+            if rule.evidence.contains_key(name) {
+                continue;
+            }
+            if schema.get(name).is_none() {
+                let candidates = schema
+                    .iter_names()
+                    .map(|n| n.as_str())
+                    .chain(rule.evidence.keys().map(String::as_str));
+                return Err(ctx.err(
+                    format!("unknown name `{{{name}}}` in `message`: not a column of `{}` nor an evidence name", rule.on),
+                    nearest(name, candidates),
+                ));
+            }
+            if !message_columns.contains(name) {
+                message_columns.push(name.clone());
+            }
+        }
+    }
+
+    // Type-check everything against the view's schema before anything runs.
+    let mut probes = vec![check.clone().alias("check")];
+    if let Some(s) = &scope {
+        probes.push(s.clone().alias("where"));
+    }
+    for (i, (w, _)) in severity_when.iter().enumerate() {
+        probes.push(w.clone().alias(format!("severity_when.{i}.when")));
+    }
+    for (name, e) in &evidence {
+        probes.push(e.clone().alias(format!("evidence.{name}")));
+    }
+    let types = DataFrame::empty_with_schema(schema)
+        .lazy()
+        .select(probes)
+        .collect_schema()
+        .map_err(|e| ctx.err(format!("does not type-check against `{}`: {e}", rule.on), None))?;
+    for (name, dtype) in types.iter() {
+        let boolean = !name.starts_with("evidence.");
+        if boolean && !matches!(dtype, DataType::Boolean | DataType::Null) {
+            return Err(ctx.err(format!("`{name}` must be true or false, but is {dtype}"), None));
+        }
+        if !boolean && dtype.is_float() {
+            return Err(ctx.err(
+                format!("`{name}` evaluates to a float ({dtype}); money must stay Decimal"),
+                None,
+            ));
+        }
+    }
+
+    Ok(CompiledRule {
+        pack: pack.id.clone(),
+        pack_file: pack.file.clone(),
+        id: rule.id.clone(),
+        title: rule.title.clone(),
+        view: rule.on.clone(),
+        scope,
+        check,
+        severity: rule.severity,
+        severity_when,
+        evidence,
+        message,
+        keys: KEY_COLUMNS
+            .into_iter()
+            .filter(|k| schema.get(k).is_some())
+            .collect(),
+        message_columns,
+    })
+}
+
+/// Compiles every rule of every pack against the views, refusing the first bad one.
+pub fn compile(packs: &[Pack], views: &Views) -> Result<Vec<CompiledRule>, PackError> {
+    check_unique_ids(packs)?;
+    packs
+        .iter()
+        .flat_map(|p| p.rules.iter().map(move |r| (p, r)))
+        .map(|(p, r)| compile_rule(p, r, views))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_placeholders() {
+        assert_eq!(
+            parse_message("net liq {net_liq} off by {difference}!"),
+            vec![
+                MessagePart::Text("net liq ".into()),
+                MessagePart::Value("net_liq".into()),
+                MessagePart::Text(" off by ".into()),
+                MessagePart::Value("difference".into()),
+                MessagePart::Text("!".into()),
+            ]
+        );
+        assert_eq!(
+            parse_message("a {not a name} {}"),
+            vec![MessagePart::Text("a {not a name} {}".into())]
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! Evaluating every compiled rule in one batch: two lazy plans per rule (the status counts
+//! and the failing rows) handed to polars' `collect_all` together, so polars runs them on its
+//! own thread pool. If the batch fails, each rule runs alone so that one broken rule becomes
+//! an `error` finding of that rule instead of stopping the run.
+//!
+//! A row is out of scope when `where` is false (a null `where` keeps it in scope: missing
+//! data never hides a row), passes when `check` is true, fails when false, and is `unknown`
+//! when `check` is null.
+
+use crate::compile::{CompiledRule, MessagePart};
+use crate::finding::{Finding, FindingStatus, Severity};
+use crate::views::Views;
+use polars::prelude::*;
+use recon_normalize::exact::from_units;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+const PASS: &str = "pass";
+const FAIL: &str = "fail";
+const UNKNOWN: &str = "unknown";
+const OUT_OF_SCOPE: &str = "out_of_scope";
+
+/// What one rule saw: nothing is skipped unseen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuleStats {
+    pub pack: String,
+    pub rule: String,
+    pub view: String,
+    pub in_scope: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub out_of_scope: u64,
+    /// Why the rule could not be evaluated, if it could not.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    pub findings: Vec<Finding>,
+    pub stats: Vec<RuleStats>,
+}
+
+fn status_expr(rule: &CompiledRule) -> Expr {
+    let scope = rule.scope.clone().unwrap_or(lit(true));
+    when(scope.eq(lit(false)))
+        .then(lit(OUT_OF_SCOPE))
+        .when(rule.check.clone().is_null())
+        .then(lit(UNKNOWN))
+        .when(rule.check.clone())
+        .then(lit(PASS))
+        .otherwise(lit(FAIL))
+}
+
+fn severity_expr(rule: &CompiledRule) -> Expr {
+    let mut conditions = rule.severity_when.iter();
+    let Some((first, severity)) = conditions.next() else {
+        return lit(rule.severity.as_str());
+    };
+    let mut chain = when(first.clone().eq(lit(true))).then(lit(severity.as_str()));
+    for (cond, severity) in conditions {
+        chain = chain
+            .when(cond.clone().eq(lit(true)))
+            .then(lit(severity.as_str()));
+    }
+    chain.otherwise(lit(rule.severity.as_str()))
+}
+
+/// The two plans of one rule: status counts, and the failing or unknown rows.
+fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFrame)> {
+    let view = views
+        .get(&rule.view)
+        .ok_or_else(|| polars_err!(ComputeError: "view `{}` is missing", rule.view))?;
+    let base = view
+        .clone()
+        .lazy()
+        .with_column(status_expr(rule).alias("__status"));
+    let counts = base
+        .clone()
+        .group_by([col("__status")])
+        .agg([len().alias("__n")]);
+    let mut select: Vec<Expr> = vec![
+        col("__status"),
+        severity_expr(rule).alias("__severity"),
+    ];
+    for key in &rule.keys {
+        select.push(col(*key).cast(DataType::String).alias(format!("__key_{key}")));
+    }
+    for name in &rule.message_columns {
+        select.push(col(name.as_str()).alias(format!("__col_{name}")));
+    }
+    for (name, expr) in &rule.evidence {
+        select.push(expr.clone().alias(format!("__ev_{name}")));
+    }
+    let rows = base
+        .filter(col("__status").eq(lit(FAIL)).or(col("__status").eq(lit(UNKNOWN))))
+        .select(select);
+    Ok((counts, rows))
+}
+
+/// Evaluates every rule. Never fails as a whole.
+pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
+    let mut planned = Vec::with_capacity(rules.len());
+    let mut failed_to_plan = Vec::new();
+    for rule in rules {
+        match plans(rule, views) {
+            Ok(p) => planned.push((rule, p)),
+            Err(e) => failed_to_plan.push((rule, e.to_string())),
+        }
+    }
+    let all: Vec<DslPlan> = planned
+        .iter()
+        .flat_map(|(_, (c, r))| [c.logical_plan.clone(), r.logical_plan.clone()])
+        .collect();
+    let results: Vec<(&CompiledRule, Result<(DataFrame, DataFrame), String>)> =
+        match LazyFrame::collect_all_with_engine(all, Engine::Auto, OptFlags::default()) {
+            Ok(frames) => {
+                let mut it = frames.into_iter();
+                planned
+                    .iter()
+                    .map(|(rule, _)| {
+                        let counts = it.next().unwrap_or_default();
+                        let rows = it.next().unwrap_or_default();
+                        (*rule, Ok((counts, rows)))
+                    })
+                    .collect()
+            }
+            // Some rule broke the batch: run each alone to find which.
+            Err(_) => planned
+                .into_iter()
+                .map(|(rule, (c, r))| {
+                    let result = c
+                        .collect()
+                        .and_then(|c| Ok((c, r.collect()?)))
+                        .map_err(|e| e.to_string());
+                    (rule, result)
+                })
+                .collect(),
+        };
+
+    let mut eval = Evaluation::default();
+    for (rule, result) in results {
+        match result.and_then(|(counts, rows)| {
+            Ok((tally(rule, &counts)?, findings(rule, &rows)?))
+        }) {
+            Ok((stats, findings)) => {
+                eval.stats.push(stats);
+                eval.findings.extend(findings);
+            }
+            Err(e) => failed_to_plan.push((rule, e)),
+        }
+    }
+    for (rule, error) in failed_to_plan {
+        eval.findings.push(Finding {
+            rule: rule.id.clone(),
+            pack: rule.pack.clone(),
+            severity: Severity::Error,
+            status: FindingStatus::Unknown,
+            broker: None,
+            account: None,
+            position: None,
+            symbol: None,
+            message: format!("rule `{}` could not be evaluated: {error}", rule.id),
+            evidence: BTreeMap::from([("error".to_string(), error.clone())]),
+        });
+        eval.stats.push(RuleStats {
+            pack: rule.pack.clone(),
+            rule: rule.id.clone(),
+            view: rule.view.clone(),
+            error: Some(error),
+            ..RuleStats::default()
+        });
+    }
+    eval
+}
+
+fn tally(rule: &CompiledRule, counts: &DataFrame) -> Result<RuleStats, String> {
+    let mut stats = RuleStats {
+        pack: rule.pack.clone(),
+        rule: rule.id.clone(),
+        view: rule.view.clone(),
+        ..RuleStats::default()
+    };
+    let status = counts.column("__status").map_err(|e| e.to_string())?;
+    let n = counts.column("__n").map_err(|e| e.to_string())?;
+    for i in 0..counts.height() {
+        let s = status.get(i).map_err(|e| e.to_string())?;
+        let k = n
+            .get(i)
+            .map_err(|e| e.to_string())?
+            .extract::<u64>()
+            .unwrap_or(0);
+        match s.get_str() {
+            Some(PASS) => stats.passed = k,
+            Some(FAIL) => stats.failed = k,
+            Some(UNKNOWN) => stats.unknown = k,
+            Some(OUT_OF_SCOPE) => stats.out_of_scope = k,
+            other => return Err(format!("unexpected status {other:?}")),
+        }
+    }
+    stats.in_scope = stats.passed + stats.failed + stats.unknown;
+    Ok(stats)
+}
+
+/// Renders a value for messages and evidence: decimals exact, at least 2 decimals.
+pub fn render(value: &AnyValue) -> Option<String> {
+    match value {
+        AnyValue::Null => None,
+        AnyValue::Decimal(units, _, scale) => Some(match from_units(*units, *scale) {
+            Some(d) => {
+                let mut d = d.normalize();
+                if d.scale() < 2 {
+                    d.rescale(2);
+                }
+                d.to_string()
+            }
+            None => format!("{units}e-{scale}"),
+        }),
+        AnyValue::String(s) => Some(s.to_string()),
+        AnyValue::StringOwned(s) => Some(s.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn findings(rule: &CompiledRule, rows: &DataFrame) -> Result<Vec<Finding>, String> {
+    let get = |name: &str, i: usize| -> Result<Option<String>, String> {
+        let column = rows.column(name).map_err(|e| e.to_string())?;
+        Ok(render(&column.get(i).map_err(|e| e.to_string())?))
+    };
+    let mut out = Vec::with_capacity(rows.height());
+    for i in 0..rows.height() {
+        let status = match get("__status", i)?.as_deref() {
+            Some(UNKNOWN) => FindingStatus::Unknown,
+            _ => FindingStatus::New,
+        };
+        let severity = get("__severity", i)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(rule.severity);
+        let key = |k: &str| -> Result<Option<String>, String> {
+            if rule.keys.contains(&k) {
+                get(&format!("__key_{k}"), i)
+            } else {
+                Ok(None)
+            }
+        };
+        let mut evidence = BTreeMap::new();
+        for (name, _) in &rule.evidence {
+            let value = get(&format!("__ev_{name}"), i)?.unwrap_or_else(|| "null".into());
+            evidence.insert(name.clone(), value);
+        }
+        let mut message = String::new();
+        for part in &rule.message {
+            match part {
+                MessagePart::Text(t) => message.push_str(t),
+                MessagePart::Value(name) => {
+                    let value = match evidence.get(name) {
+                        Some(v) => Some(v.clone()),
+                        None => get(&format!("__col_{name}"), i)?,
+                    };
+                    message.push_str(value.as_deref().filter(|v| *v != "null").unwrap_or("unknown"));
+                }
+            }
+        }
+        out.push(Finding {
+            rule: rule.id.clone(),
+            pack: rule.pack.clone(),
+            severity,
+            status,
+            broker: key("broker")?,
+            account: key("account_id")?,
+            position: key("position_id")?,
+            symbol: key("symbol")?,
+            message,
+            evidence,
+        });
+    }
+    Ok(out)
+}

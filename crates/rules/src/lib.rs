@@ -1,0 +1,20 @@
+//! Declarative rule packs over the canonical frames.
+//!
+//! It owns the rule-pack format (`pack`), the rewriting of rule SQL so every literal and
+//! parameter is an exact Decimal (`literals`), the views rules run on (`views`), compiling
+//! rules to polars expressions and refusing a bad pack at load time (`compile`), evaluating
+//! every rule in one batch (`evaluate`), and the findings it yields (`finding`). It must not
+//! know about brokers or HTTP: it sees frames with the columns of DESIGN.md, nothing else.
+
+pub mod compile;
+pub mod evaluate;
+pub mod finding;
+pub mod literals;
+pub mod pack;
+pub mod views;
+
+pub use compile::{CompiledRule, compile};
+pub use evaluate::{Evaluation, RuleStats, evaluate};
+pub use finding::{Finding, FindingStatus, Severity};
+pub use pack::{CORE_PACK, Pack, PackError, load_pack_file, parse_pack};
+pub use views::Views;

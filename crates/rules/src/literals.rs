@@ -1,0 +1,142 @@
+//! Makes rule SQL exact before polars sees it. polars' SQL parser reads any literal with a
+//! `.` as f64, and Decimal compared with f64 becomes an f64 comparison (STACK.md §1.1), so
+//! `0.001` and every Decimal `:param` are rewritten to `CAST('…' AS DECIMAL(38, s))`.
+//! Working on sqlparser's tokens (the tokenizer polars-sql itself uses) means strings,
+//! identifiers and comments are never touched by mistake.
+
+use crate::pack::{Param, nearest};
+use rust_decimal::Decimal;
+use sqlparser::dialect::GenericDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// The largest scale a rule literal may have (the frames' scale).
+const MAX_SCALE: u32 = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RewriteError {
+    Syntax(String),
+    UnknownParam {
+        name: String,
+        suggestion: Option<String>,
+    },
+    BadLiteral(String),
+}
+
+/// A Decimal literal polars keeps exact.
+pub fn decimal_literal(d: Decimal) -> String {
+    let scale = d.scale().min(MAX_SCALE);
+    format!("CAST('{d}' AS DECIMAL(38, {scale}))")
+}
+
+/// Rewrites numeric literals and `:params` in one SQL expression.
+pub fn rewrite(sql: &str, params: &BTreeMap<String, Param>) -> Result<String, RewriteError> {
+    let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .map_err(|e| RewriteError::Syntax(e.to_string()))?;
+    let mut out = String::with_capacity(sql.len() + 32);
+    let mut iter = tokens.iter().peekable();
+    while let Some(token) = iter.next() {
+        match token {
+            Token::Number(text, _) if text.contains(['.', 'e', 'E']) => {
+                let d = if text.contains(['e', 'E']) {
+                    Decimal::from_scientific(text)
+                } else {
+                    Decimal::from_str(text)
+                }
+                .map_err(|_| RewriteError::BadLiteral(text.clone()))?;
+                if d.scale() > MAX_SCALE {
+                    return Err(RewriteError::BadLiteral(format!(
+                        "{text} has more than {MAX_SCALE} decimals"
+                    )));
+                }
+                out.push_str(&decimal_literal(d));
+            }
+            Token::Colon => match iter.peek() {
+                Some(Token::Word(w)) if w.quote_style.is_none() => {
+                    let name = w.value.clone();
+                    iter.next();
+                    let value = params.get(&name).ok_or_else(|| RewriteError::UnknownParam {
+                        suggestion: nearest(&name, params.keys().map(String::as_str)),
+                        name: name.clone(),
+                    })?;
+                    match value {
+                        Param::Decimal(d) => out.push_str(&decimal_literal(*d)),
+                        Param::Integer(i) => out.push_str(&i.to_string()),
+                        Param::Text(s) => {
+                            out.push('\'');
+                            out.push_str(&s.replace('\'', "''"));
+                            out.push('\'');
+                        }
+                    }
+                }
+                _ => out.push(':'),
+            },
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+/// The `:params` an expression names, for validation without rewriting.
+pub fn param_names(sql: &str) -> Vec<String> {
+    let dialect = GenericDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
+        return Vec::new();
+    };
+    tokens
+        .windows(2)
+        .filter_map(|w| match (&w[0], &w[1]) {
+            (Token::Colon, Token::Word(word)) => Some(word.value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> BTreeMap<String, Param> {
+        BTreeMap::from([
+            ("tol".to_string(), Param::Decimal(Decimal::from_str("5.00").unwrap())),
+            ("days".to_string(), Param::Integer(7)),
+            ("kind".to_string(), Param::Text("o'brien".into())),
+        ])
+    }
+
+    #[test]
+    fn literals_and_params_become_exact_decimals() {
+        let out = rewrite("abs(x - y) <= greatest(:tol, 0.001 * abs(x))", &params()).unwrap();
+        assert_eq!(
+            out,
+            "abs(x - y) <= greatest(CAST('5.00' AS DECIMAL(38, 2)), CAST('0.001' AS DECIMAL(38, 3)) * abs(x))"
+        );
+    }
+
+    #[test]
+    fn integers_strings_and_quoted_text_are_left_alone() {
+        let out = rewrite("days <= :days AND kind = :kind AND note = '0.5' AND n > 3", &params()).unwrap();
+        assert_eq!(out, "days <= 7 AND kind = 'o''brien' AND note = '0.5' AND n > 3");
+    }
+
+    #[test]
+    fn unknown_params_are_named_with_a_suggestion() {
+        let err = rewrite("x <= :tool", &params()).unwrap_err();
+        assert_eq!(
+            err,
+            RewriteError::UnknownParam {
+                name: "tool".into(),
+                suggestion: Some("tol".into())
+            }
+        );
+    }
+
+    #[test]
+    fn scientific_literals_are_exact_too() {
+        let out = rewrite("x > 1e-3", &params()).unwrap();
+        assert_eq!(out, "x > CAST('0.001' AS DECIMAL(38, 3))");
+    }
+}

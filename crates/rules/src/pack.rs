@@ -1,0 +1,296 @@
+//! The rule-pack format (DESIGN.md "Rule packs"): `[pack]`, `[params]`, `[[rule]]`. Parsing
+//! refuses unknown keys, bad severities and duplicate ids, and every error names the file and
+//! the rule at fault.
+
+use crate::finding::Severity;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+
+/// The core pack, built into the binary so recon runs with no files around it.
+pub const CORE_PACK: &str = include_str!("../../../rules/core.toml");
+/// The name errors give the built-in core pack.
+pub const CORE_PACK_FILE: &str = "rules/core.toml";
+
+/// A typed parameter. Decimals stay exact; they reach SQL as Decimal literals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    Decimal(Decimal),
+    Integer(i64),
+    Text(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Pack {
+    /// Where it came from, for error messages.
+    pub file: String,
+    pub id: String,
+    pub version: String,
+    pub description: String,
+    pub params: BTreeMap<String, Param>,
+    pub rules: Vec<Rule>,
+    /// sha256 of the pack text, so a report says exactly which pack ran.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    #[serde(deserialize_with = "severity")]
+    pub severity: Severity,
+    /// Raise or lower the severity where a condition holds; the first that holds wins.
+    #[serde(default)]
+    pub severity_when: Vec<SeverityWhen>,
+    pub on: String,
+    #[serde(default, rename = "where")]
+    pub scope: Option<String>,
+    pub check: String,
+    #[serde(default)]
+    pub evidence: BTreeMap<String, String>,
+    pub message: String,
+    /// What it checks, why it matters, an example that fails and one that passes.
+    #[serde(default)]
+    pub doc: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityWhen {
+    pub when: String,
+    #[serde(deserialize_with = "severity")]
+    pub severity: Severity,
+}
+
+fn severity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Severity, D::Error> {
+    let s = String::deserialize(d)?;
+    Severity::from_str(&s).map_err(serde::de::Error::custom)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    pack: PackHeader,
+    #[serde(default)]
+    params: BTreeMap<String, toml::Value>,
+    #[serde(default, rename = "rule")]
+    rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackHeader {
+    id: String,
+    version: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// Why a pack was refused. Every variant names the file; rule-level ones the rule id too.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackError {
+    #[error("{file}: cannot read: {message}")]
+    Io { file: String, message: String },
+    #[error("{file}: not a valid rule pack: {message}")]
+    Syntax { file: String, message: String },
+    #[error("{file}: parameter `{name}`: {message}")]
+    Param {
+        file: String,
+        name: String,
+        message: String,
+    },
+    #[error("{file}: rule id `{rule}` is also defined in {other}")]
+    DuplicateRule {
+        file: String,
+        rule: String,
+        other: String,
+    },
+    #[error("{file}: rule `{rule}`: {message}{}", suggest(suggestion))]
+    Rule {
+        file: String,
+        rule: String,
+        message: String,
+        suggestion: Option<String>,
+    },
+}
+
+fn suggest(s: &Option<String>) -> String {
+    match s {
+        Some(s) => format!(" (did you mean `{s}`?)"),
+        None => String::new(),
+    }
+}
+
+/// Reads a pack from a file.
+pub fn load_pack_file(path: &Path) -> Result<Pack, PackError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| PackError::Io {
+        file: file.clone(),
+        message: e.to_string(),
+    })?;
+    parse_pack(&text, &file)
+}
+
+/// Parses a pack; `file` names it in errors.
+pub fn parse_pack(text: &str, file: &str) -> Result<Pack, PackError> {
+    let raw: PackFile = toml::from_str(text).map_err(|e| PackError::Syntax {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
+    let mut params = BTreeMap::new();
+    for (name, value) in raw.params {
+        params.insert(name.clone(), param(file, &name, value)?);
+    }
+    let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+    for rule in &raw.rules {
+        if seen.insert(&rule.id, ()).is_some() {
+            return Err(PackError::DuplicateRule {
+                file: file.to_string(),
+                rule: rule.id.clone(),
+                other: file.to_string(),
+            });
+        }
+        if !valid_id(&rule.id) {
+            return Err(PackError::Rule {
+                file: file.to_string(),
+                rule: rule.id.clone(),
+                message: "a rule id is lowercase letters, digits and dashes".into(),
+                suggestion: None,
+            });
+        }
+    }
+    Ok(Pack {
+        file: file.to_string(),
+        id: raw.pack.id,
+        version: raw.pack.version,
+        description: raw.pack.description,
+        params,
+        rules: raw.rules,
+        sha256: hex::encode(Sha256::digest(text.as_bytes())),
+    })
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// TOML integers are integers; strings that read as decimals are exact decimals; other
+/// strings are text. Floats are refused: `0.1` in TOML is already a binary float.
+fn param(file: &str, name: &str, value: toml::Value) -> Result<Param, PackError> {
+    let err = |message: String| PackError::Param {
+        file: file.to_string(),
+        name: name.to_string(),
+        message,
+    };
+    match value {
+        toml::Value::Integer(i) => Ok(Param::Integer(i)),
+        toml::Value::String(s) => Ok(match Decimal::from_str(s.trim()) {
+            Ok(d) => Param::Decimal(d),
+            Err(_) => Param::Text(s),
+        }),
+        toml::Value::Float(f) => Err(err(format!(
+            "{f} is a float; write decimals as strings (\"{f}\") so they stay exact"
+        ))),
+        other => Err(err(format!(
+            "{} values are not parameters (use an integer or a string)",
+            other.type_str()
+        ))),
+    }
+}
+
+/// Refuses a rule id defined by two packs.
+pub fn check_unique_ids(packs: &[Pack]) -> Result<(), PackError> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for pack in packs {
+        for rule in &pack.rules {
+            if let Some(other) = seen.insert(&rule.id, &pack.file) {
+                return Err(PackError::DuplicateRule {
+                    file: pack.file.clone(),
+                    rule: rule.id.clone(),
+                    other: other.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The candidate closest to `name`, if it is close enough to be a likely typo.
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min()
+        .map(|(_, c)| c.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_core_pack_parses() {
+        let pack = parse_pack(CORE_PACK, CORE_PACK_FILE).unwrap();
+        assert_eq!(pack.id, "core");
+        assert!(pack.rules.iter().any(|r| r.id == "account-value-identity"));
+        assert!(pack.rules.iter().any(|r| r.id == "pnl-coverage"));
+        assert_eq!(
+            pack.params["value_tol_abs"],
+            Param::Decimal(Decimal::from_str("5.00").unwrap())
+        );
+    }
+
+    const MINIMAL: &str = r#"
+[pack]
+id = "p"
+version = "1"
+[[rule]]
+id = "r"
+title = "t"
+severity = "error"
+on = "account_view"
+check = "cash >= 0"
+message = "m"
+"#;
+
+    #[test]
+    fn float_params_are_refused() {
+        let text = format!("{MINIMAL}\n[params]\ntol = 0.001\n");
+        let err = parse_pack(&text, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("x.toml") && err.contains("tol") && err.contains("float"), "{err}");
+    }
+
+    #[test]
+    fn bad_severity_and_unknown_keys_name_the_file() {
+        let bad = MINIMAL.replace("severity = \"error\"", "severity = \"fatal\"");
+        let err = parse_pack(&bad, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("x.toml") && err.contains("fatal"), "{err}");
+        let bad = MINIMAL.replace("check =", "chekc = \"x\"\ncheck =");
+        let err = parse_pack(&bad, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("chekc"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_ids_across_packs_are_refused() {
+        let a = parse_pack(MINIMAL, "a.toml").unwrap();
+        let b = parse_pack(MINIMAL, "b.toml").unwrap();
+        let err = check_unique_ids(&[a, b]).unwrap_err().to_string();
+        assert!(err.contains("a.toml") && err.contains("b.toml") && err.contains("`r`"), "{err}");
+    }
+
+    #[test]
+    fn nearest_suggests_typos_only() {
+        let names = ["net_liq", "cash", "position_value"];
+        assert_eq!(nearest("net_lq", names).as_deref(), Some("net_liq"));
+        assert_eq!(nearest("postion_value", names).as_deref(), Some("position_value"));
+        assert_eq!(nearest("zebra", names), None);
+    }
+}

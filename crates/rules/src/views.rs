@@ -1,0 +1,222 @@
+//! The views rules run on (DESIGN.md "Views"), built once per run from the frames:
+//!
+//! - `account_view`: one row per account: accounts ⋈ balances (USD) plus position and P&L
+//!   aggregates. `position_value` is null when any position is unvalued or the account's data
+//!   is incomplete: polars' `sum` skips nulls and would count an unpriced position as 0.
+//! - `position_view`: positions plus their P&L match (`recon_model::pnl_match`, the same
+//!   function normalize valued positions with), account kind, paper flag and days to expiry.
+//!
+//! The frames themselves (`accounts`, `balances`, `positions`, `pnl`, `quarantine`,
+//! `fetch_errors`) can be named by rules too.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use recon_model::pnl_match::{PnlKeys, PositionKeys, match_pnl};
+use recon_normalize::Frames;
+use recon_normalize::schema::money_dtype;
+use std::collections::{BTreeMap, HashMap};
+
+/// The base currency balances row an account is checked in.
+pub const BASE_CURRENCY: &str = "USD";
+
+/// Every frame and view a rule may name, collected once.
+#[derive(Debug, Clone)]
+pub struct Views {
+    frames: BTreeMap<&'static str, DataFrame>,
+}
+
+impl Views {
+    pub fn build(frames: &Frames, as_of: NaiveDate) -> PolarsResult<Views> {
+        let mut all: BTreeMap<&'static str, DataFrame> = frames
+            .named()
+            .into_iter()
+            .map(|(name, df)| (name, df.clone()))
+            .collect();
+        all.insert("position_view", position_view(frames, as_of)?);
+        all.insert("account_view", account_view(frames)?);
+        Ok(Views { frames: all })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&DataFrame> {
+        self.frames.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.frames.keys().copied()
+    }
+}
+
+fn keys() -> [Expr; 2] {
+    [col("broker"), col("account_id")]
+}
+
+fn left() -> JoinArgs {
+    JoinArgs::new(JoinType::Left)
+}
+
+fn money_zero() -> Expr {
+    lit(0).cast(money_dtype())
+}
+
+fn account_view(frames: &Frames) -> PolarsResult<DataFrame> {
+    let balances = frames
+        .balances
+        .clone()
+        .lazy()
+        .filter(col("currency").eq(lit(BASE_CURRENCY)));
+    let positions = frames.positions.clone().lazy().group_by(keys()).agg([
+        len().alias("position_count"),
+        col("net_liq_value").sum().alias("__value_sum"),
+        col("net_liq_value").null_count().alias("unvalued_count"),
+        col("market_value").abs().sum().alias("gross_exposure"),
+    ]);
+    let pnl = frames.pnl.clone().lazy().group_by(keys()).agg([
+        len().alias("pnl_row_count"),
+        col("exposure").sum().alias("pnl_exposure"),
+    ]);
+    let has_positions = col("position_count").is_not_null();
+    frames
+        .accounts
+        .clone()
+        .lazy()
+        .join(balances, keys(), keys(), left())
+        .join(positions, keys(), keys(), left())
+        .join(pnl, keys(), keys(), left())
+        .with_columns([
+            // No position rows: an exact 0, not unknown (but unknown if data is missing).
+            when(col("data_complete").not())
+                .then(lit(NULL).cast(money_dtype()))
+                .when(has_positions.clone().not())
+                .then(money_zero())
+                .when(col("unvalued_count").gt(lit(0)))
+                .then(lit(NULL).cast(money_dtype()))
+                .otherwise(col("__value_sum"))
+                .alias("position_value"),
+            col("position_count").fill_null(lit(0)),
+            col("unvalued_count").fill_null(lit(0)),
+            col("gross_exposure").fill_null(money_zero()),
+            col("pnl_row_count").fill_null(lit(0)),
+            col("pnl_exposure").fill_null(money_zero()),
+        ])
+        .drop(by_name(["__value_sum"], true, false))
+        .collect()
+}
+
+/// Positions with their P&L row (by `match_pnl`), the account's kind and paper flag, and
+/// days to expiry.
+fn position_view(frames: &Frames, as_of: NaiveDate) -> PolarsResult<DataFrame> {
+    let positions = &frames.positions;
+    let pnl = &frames.pnl;
+    let (matched, kinds) = match_rows(positions, pnl)?;
+
+    let idx = IdxCa::from_iter_options("pnl_idx".into(), matched.iter().copied());
+    let pnl_cols = pnl.select([
+        "exposure",
+        "realized_pnl",
+        "unrealized_pnl",
+        "day_realized_pnl",
+        "day_unrealized_pnl",
+    ])?;
+    let mut taken = pnl_cols.take(&idx)?;
+    for name in [
+        "exposure",
+        "realized_pnl",
+        "unrealized_pnl",
+        "day_realized_pnl",
+        "day_unrealized_pnl",
+    ] {
+        taken.rename(name, format!("pnl_{name}").into())?;
+    }
+    let match_col = StringChunked::from_iter_options(
+        "pnl_match".into(),
+        kinds.iter().map(|k| Some(*k)),
+    )
+    .into_column();
+    let mut with_pnl = positions.hstack(taken.columns())?;
+    with_pnl.with_column(match_col)?;
+
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let as_of_days = (as_of - epoch).num_days() as i32;
+    let accounts = frames.accounts.clone().lazy().select([
+        col("broker"),
+        col("account_id"),
+        col("account_kind"),
+        col("is_paper"),
+        col("status").alias("account_status"),
+        col("data_complete"),
+    ]);
+    with_pnl
+        .lazy()
+        .join(accounts, keys(), keys(), left())
+        .with_columns([
+            // Without all of the account's data, a missing P&L row proves nothing.
+            when(col("data_complete").eq(lit(true)))
+                .then(col("pnl_match"))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("pnl_match"),
+            (col("expires_at").cast(DataType::Int32) - lit(as_of_days)).alias("days_to_expiry"),
+        ])
+        .collect()
+}
+
+/// For each position row: the index of its P&L row and how it matched ("none" if unmatched).
+fn match_rows(
+    positions: &DataFrame,
+    pnl: &DataFrame,
+) -> PolarsResult<(Vec<Option<IdxSize>>, Vec<&'static str>)> {
+    let text = |df: &DataFrame, name: &str| -> PolarsResult<StringChunked> {
+        Ok(df.column(name)?.str()?.clone())
+    };
+    let (p_broker, p_account, p_id, p_symbol, p_under) = (
+        text(positions, "broker")?,
+        text(positions, "account_id")?,
+        text(positions, "position_id")?,
+        text(positions, "symbol")?,
+        text(positions, "underlying")?,
+    );
+    let (l_broker, l_account, l_id, l_symbol) = (
+        text(pnl, "broker")?,
+        text(pnl, "account_id")?,
+        text(pnl, "position_id")?,
+        text(pnl, "symbol")?,
+    );
+    type Group = (Vec<usize>, Vec<usize>);
+    let mut groups: HashMap<(&str, &str), Group> = HashMap::new();
+    for i in 0..positions.height() {
+        let key = (p_broker.get(i).unwrap_or(""), p_account.get(i).unwrap_or(""));
+        groups.entry(key).or_default().0.push(i);
+    }
+    for i in 0..pnl.height() {
+        let key = (l_broker.get(i).unwrap_or(""), l_account.get(i).unwrap_or(""));
+        groups.entry(key).or_default().1.push(i);
+    }
+    let mut matched = vec![None; positions.height()];
+    let mut kinds = vec!["none"; positions.height()];
+    for (pos_rows, pnl_rows) in groups.values() {
+        if pos_rows.is_empty() {
+            continue;
+        }
+        let pos_keys: Vec<PositionKeys> = pos_rows
+            .iter()
+            .map(|&i| PositionKeys {
+                position_id: p_id.get(i).unwrap_or(""),
+                symbol: p_symbol.get(i).unwrap_or(""),
+                underlying: p_under.get(i).unwrap_or(""),
+            })
+            .collect();
+        let pnl_keys: Vec<PnlKeys> = pnl_rows
+            .iter()
+            .map(|&i| PnlKeys {
+                position_id: l_id.get(i),
+                symbol: l_symbol.get(i).unwrap_or(""),
+            })
+            .collect();
+        for (k, m) in match_pnl(&pos_keys, &pnl_keys).into_iter().enumerate() {
+            if let Some((j, kind)) = m {
+                matched[pos_rows[k]] = Some(pnl_rows[j] as IdxSize);
+                kinds[pos_rows[k]] = kind.as_str();
+            }
+        }
+    }
+    Ok((matched, kinds))
+}

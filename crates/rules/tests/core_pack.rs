@@ -1,0 +1,278 @@
+//! The core pack over small books: exactly the planted breaks, `unknown` for missing data,
+//! exact decimal tolerances, and packs refused at load time with file, rule and name.
+
+use chrono::NaiveDate;
+use recon_model::*;
+use recon_normalize::build_frames;
+use recon_rules::pack::CORE_PACK_FILE;
+use recon_rules::{
+    CORE_PACK, Finding, FindingStatus, Severity, Views, compile, evaluate, parse_pack,
+};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use std::collections::BTreeSet;
+
+fn as_of() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+}
+
+fn account(id: &str, kind: AccountKind) -> AccountRow {
+    AccountRow {
+        broker: Broker::Tradezero,
+        account_id: id.into(),
+        account_name: None,
+        account_kind: kind,
+        status: AccountStatus::Active,
+        options_level: None,
+        is_paper: kind == AccountKind::Paper,
+        as_of: as_of(),
+    }
+}
+
+fn balance(id: &str, cash: Decimal, net_liq: Decimal) -> BalanceRow {
+    let mut b = BalanceRow::empty(Broker::Tradezero, id, "USD");
+    b.cash = Some(cash);
+    b.net_liq = Some(net_liq);
+    b
+}
+
+fn position(account: &str, id: &str, symbol: &str, value: Option<Decimal>) -> PositionRow {
+    PositionRow {
+        broker: Broker::Tradezero,
+        account_id: account.into(),
+        position_id: id.into(),
+        symbol: symbol.into(),
+        underlying: symbol.into(),
+        instrument: Instrument::Equity,
+        put_call: None,
+        strike: None,
+        expires_at: None,
+        quantity: dec!(10),
+        multiplier: dec!(1),
+        avg_price: None,
+        mark: None,
+        close_price: None,
+        market_value: value,
+        net_liq_value: value,
+        cost_basis: None,
+        unrealized_pnl: None,
+        pnl_expected: true,
+        updated_at: None,
+    }
+}
+
+fn pnl(account: &str, id: &str, symbol: &str, exposure: Decimal) -> PnlRow {
+    PnlRow {
+        broker: Broker::Tradezero,
+        account_id: account.into(),
+        position_id: Some(id.into()),
+        symbol: symbol.into(),
+        exposure: Some(exposure),
+        realized_pnl: None,
+        unrealized_pnl: None,
+        day_realized_pnl: None,
+        day_unrealized_pnl: None,
+    }
+}
+
+fn run(book: &Book, pack_text: &str) -> (Vec<Finding>, Vec<recon_rules::RuleStats>) {
+    let frames = build_frames(book, &BTreeSet::new(), &[]).unwrap();
+    let views = Views::build(&frames, as_of()).unwrap();
+    let pack = parse_pack(pack_text, "test.toml").unwrap();
+    let rules = compile(&[pack], &views).unwrap();
+    let eval = evaluate(&rules, &views);
+    (eval.findings, eval.stats)
+}
+
+/// An account whose identity is off by `off`, with one valued position and its P&L row.
+fn book_off_by(off: Decimal, net_liq: Decimal) -> Book {
+    let cash = dec!(1000);
+    let value = net_liq - cash - off;
+    Book {
+        accounts: vec![account("A", AccountKind::Margin)],
+        balances: vec![balance("A", cash, net_liq)],
+        positions: vec![position("A", "1", "AAPL", Some(value))],
+        pnl: vec![pnl("A", "1", "AAPL", value)],
+        quarantine: vec![],
+    }
+}
+
+#[test]
+fn identity_tolerance_is_exact_and_inclusive() {
+    // Tolerance here is max(5.00, 0.001 × 3000 = 3.00) = 5.00.
+    for (off, fails) in [
+        (dec!(0), false),
+        (dec!(4.99), false),
+        (dec!(5.00), false),
+        (dec!(-5.00), false),
+        (dec!(5.01), true),
+        (dec!(5.00000001), true),
+        (dec!(-5.00000001), true),
+    ] {
+        let (findings, stats) = run(&book_off_by(off, dec!(3000)), CORE_PACK);
+        let identity: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.rule == "account-value-identity")
+            .collect();
+        assert_eq!(identity.len(), fails as usize, "off by {off}: {findings:?}");
+        let s = stats.iter().find(|s| s.rule == "account-value-identity").unwrap();
+        assert_eq!((s.in_scope, s.failed), (1, fails as u64), "off by {off}");
+        if fails {
+            let difference: Decimal = identity[0].evidence["difference"].parse().unwrap();
+            assert_eq!(difference, off);
+            assert_eq!(identity[0].severity, Severity::Error);
+            assert_eq!(identity[0].account.as_deref(), Some("A"));
+        }
+    }
+}
+
+#[test]
+fn the_relative_tolerance_applies_to_large_accounts() {
+    // 0.001 × 1,000,000 = 1,000: off by 999.99 passes, 1,000.01 fails.
+    let (f, _) = run(&book_off_by(dec!(999.99), dec!(1000000)), CORE_PACK);
+    assert!(f.is_empty(), "{f:?}");
+    let (f, _) = run(&book_off_by(dec!(1000.01), dec!(1000000)), CORE_PACK);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].evidence["tolerance"], "1000.00");
+}
+
+#[test]
+fn an_unvalued_position_makes_the_identity_unknown_not_passed() {
+    let mut book = book_off_by(dec!(0), dec!(3000));
+    book.positions.push(position("A", "2", "MSFT", None));
+    let (findings, stats) = run(&book, CORE_PACK);
+    let identity: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule == "account-value-identity")
+        .collect();
+    assert_eq!(identity.len(), 1);
+    assert_eq!(identity[0].status, FindingStatus::Unknown);
+    let s = stats.iter().find(|s| s.rule == "account-value-identity").unwrap();
+    assert_eq!((s.passed, s.unknown), (0, 1));
+}
+
+#[test]
+fn pnl_coverage_is_an_error_live_and_a_warning_on_paper() {
+    let book = Book {
+        accounts: vec![
+            account("LIVE", AccountKind::Margin),
+            account("PAPER", AccountKind::Paper),
+        ],
+        balances: vec![
+            balance("LIVE", dec!(0), dec!(0)),
+            balance("PAPER", dec!(0), dec!(0)),
+        ],
+        positions: vec![
+            position("LIVE", "1", "AAPL", None),
+            position("PAPER", "2", "AAPL", None),
+            // Matched by symbol although the P&L row has another id.
+            position("PAPER", "3", "MSFT", Some(dec!(10))),
+        ],
+        pnl: vec![pnl("PAPER", "x", "MSFT", dec!(10))],
+        quarantine: vec![],
+    };
+    let (findings, stats) = run(&book, CORE_PACK);
+    let coverage: Vec<&Finding> = findings.iter().filter(|f| f.rule == "pnl-coverage").collect();
+    assert_eq!(coverage.len(), 2, "{coverage:?}");
+    let live = coverage.iter().find(|f| f.account.as_deref() == Some("LIVE")).unwrap();
+    assert_eq!(live.severity, Severity::Error);
+    assert_eq!(live.position.as_deref(), Some("1"));
+    let paper = coverage.iter().find(|f| f.account.as_deref() == Some("PAPER")).unwrap();
+    assert_eq!(paper.severity, Severity::Warning);
+    assert_eq!(paper.position.as_deref(), Some("2"));
+    let s = stats.iter().find(|s| s.rule == "pnl-coverage").unwrap();
+    assert_eq!((s.in_scope, s.passed, s.failed), (3, 1, 2));
+}
+
+#[test]
+fn quarantine_rows_become_findings() {
+    let mut book = book_off_by(dec!(0), dec!(3000));
+    book.quarantine.push(QuarantineRow {
+        broker: Broker::Tradezero,
+        account_id: Some("A".into()),
+        source: "tradezero/A/positions.json".into(),
+        pointer: "/positions/3".into(),
+        reason: "`side` is \"Sideways\"".into(),
+    });
+    let (findings, _) = run(&book, CORE_PACK);
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].rule, "data-quarantine");
+    assert_eq!(
+        findings[0].message,
+        "tradezero/A/positions.json/positions/3: `side` is \"Sideways\""
+    );
+}
+
+const HEADER: &str = "[pack]\nid = \"t\"\nversion = \"1\"\n";
+
+fn rule(on: &str, check: &str) -> String {
+    format!(
+        "{HEADER}[params]\ntol = \"0.01\"\n[[rule]]\nid = \"r\"\ntitle = \"t\"\nseverity = \"error\"\non = \"{on}\"\ncheck = \"{check}\"\nmessage = \"m\"\n"
+    )
+}
+
+fn compile_error(text: &str) -> String {
+    let frames = build_frames(&Book::default(), &BTreeSet::new(), &[]).unwrap();
+    let views = Views::build(&frames, as_of()).unwrap();
+    let pack = parse_pack(text, "packs/custom.toml").unwrap();
+    compile(&[pack], &views).unwrap_err().to_string()
+}
+
+#[test]
+fn unknown_names_are_refused_with_file_rule_and_suggestion() {
+    let err = compile_error(&rule("account_view", "net_lq > 0"));
+    assert_eq!(
+        err,
+        "packs/custom.toml: rule `r`: unknown column `net_lq` in `check` (view `account_view`) (did you mean `net_liq`?)"
+    );
+    let err = compile_error(&rule("account_veiw", "net_liq > 0"));
+    assert!(err.contains("unknown view `account_veiw`") && err.contains("account_view"), "{err}");
+    let err = compile_error(&rule("account_view", "net_liq > :toll"));
+    assert!(err.contains("unknown parameter `:toll`") && err.contains("`tol`"), "{err}");
+    let err = compile_error(&rule("account_view", "net_liq + cash"));
+    assert!(err.contains("must be true or false"), "{err}");
+    let bad_message = rule("account_view", "net_liq > 0").replace("message = \"m\"", "message = \"{nett_liq}\"");
+    let err = compile_error(&bad_message);
+    assert!(err.contains("{nett_liq}") && err.contains("net_liq"), "{err}");
+}
+
+#[test]
+fn the_shipped_core_pack_compiles() {
+    let frames = build_frames(&Book::default(), &BTreeSet::new(), &[]).unwrap();
+    let views = Views::build(&frames, as_of()).unwrap();
+    let pack = parse_pack(CORE_PACK, CORE_PACK_FILE).unwrap();
+    let rules = compile(&[pack], &views).unwrap();
+    assert!(rules.len() >= 4);
+}
+
+#[test]
+fn a_decimal_literal_is_not_a_float() {
+    // STACK.md §1.1: as an f64, 1234567890123456.565 rounds to ...456.5 and the comparison
+    // below would be false. As an exact decimal it is true.
+    let mut book = book_off_by(dec!(0), dec!(3000));
+    book.balances[0].cash = Some(dec!(1234567890123456.566));
+    let text = rule("account_view", "cash <= 1234567890123456.565");
+    let (findings, _) = run(&book, &text);
+    assert_eq!(findings.len(), 1, "the comparison must be made in Decimal");
+    let text = rule("account_view", "cash > 1234567890123456.565");
+    let (findings, _) = run(&book, &text);
+    assert!(findings.is_empty(), "{findings:?}");
+}
+
+#[test]
+fn a_rule_that_fails_to_evaluate_is_a_finding_not_a_crash() {
+    // Two amounts near the Decimal(38, 8) limit overflow when added: a runtime error.
+    let mut book = book_off_by(dec!(0), dec!(3000));
+    book.balances[0].cash = Some(Decimal::MAX);
+    book.balances[0].net_liq = Some(Decimal::MAX);
+    let text = format!(
+        "{}\n[[rule]]\nid = \"fine\"\ntitle = \"t\"\nseverity = \"error\"\non = \"account_view\"\ncheck = \"cash >= 0\"\nmessage = \"m\"\n",
+        rule("account_view", &format!("{} > 0", vec!["cash"; 40].join(" + ")))
+    );
+    let (findings, stats) = run(&book, &text);
+    let broken: Vec<&Finding> = findings.iter().filter(|f| f.rule == "r").collect();
+    assert_eq!(broken.len(), 1, "{findings:?}");
+    assert!(broken[0].message.contains("could not be evaluated"), "{}", broken[0].message);
+    let fine = stats.iter().find(|s| s.rule == "fine").unwrap();
+    assert_eq!((fine.passed, fine.error.as_deref()), (1, None));
+}

@@ -1,0 +1,138 @@
+//! Binds each broker's router to its own port on 127.0.0.1 and keeps it serving until the
+//! [`RunningSim`] is dropped or shut down.
+
+use crate::book::SimBook;
+use crate::tradezero;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use recon_model::Broker;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The credentials the simulator accepts, per broker. They are the simulator's own (it plays
+/// the broker), so printing them is its job: `recon sim` writes them on its first line.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimCredentials {
+    pub tradezero: tradezero::Credentials,
+}
+
+impl SimCredentials {
+    /// Fresh random credentials, so a test can prove that none of them leaks to disk.
+    pub fn random() -> Self {
+        SimCredentials {
+            tradezero: tradezero::Credentials {
+                api_key_id: format!("tzk-{}", token(16)),
+                api_secret_key: format!("tzs-{}", token(32)),
+            },
+        }
+    }
+}
+
+fn token(len: usize) -> String {
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// Options that change how the brokers answer.
+#[derive(Debug, Clone, Default)]
+pub struct SimOptions {
+    pub tradezero: tradezero::Dialect,
+}
+
+/// A simulator serving on loopback. Dropping it stops the servers.
+pub struct RunningSim {
+    urls: BTreeMap<Broker, String>,
+    pub credentials: SimCredentials,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningSim {
+    /// The base URL of a broker's API, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self, broker: Broker) -> Option<&str> {
+        self.urls.get(&broker).map(String::as_str)
+    }
+
+    pub fn urls(&self) -> &BTreeMap<Broker, String> {
+        &self.urls
+    }
+
+    /// The line `recon sim` prints once it listens: every base URL and the credentials.
+    pub fn announcement(&self) -> serde_json::Value {
+        let mut line = serde_json::Map::new();
+        for (broker, url) in &self.urls {
+            line.insert(broker.to_string(), url.clone().into());
+        }
+        line.insert(
+            "credentials".into(),
+            serde_json::to_value(&self.credentials).unwrap_or_default(),
+        );
+        line.into()
+    }
+
+    /// Stops every server and waits for them to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts every broker on its own free port on 127.0.0.1.
+pub async fn start(
+    book: SimBook,
+    credentials: SimCredentials,
+    options: SimOptions,
+) -> std::io::Result<RunningSim> {
+    let book = Arc::new(book);
+    let (stop, stopped) = watch::channel(false);
+    let mut urls = BTreeMap::new();
+    let mut tasks = Vec::new();
+
+    let routers = [(
+        Broker::Tradezero,
+        tradezero::router(
+            book.clone(),
+            credentials.tradezero.clone(),
+            options.tradezero,
+        ),
+    )];
+    for (broker, router) in routers {
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+        let addr = listener.local_addr()?;
+        urls.insert(broker, format!("http://{addr}"));
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(%broker, error = %e, "simulator server stopped");
+            }
+        }));
+    }
+    Ok(RunningSim {
+        urls,
+        credentials,
+        stop,
+        tasks,
+    })
+}

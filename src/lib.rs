@@ -1,0 +1,16 @@
+//! recon: end-of-day account reconciliation across brokers.
+//!
+//! This crate is the thin layer that wires the others together: the pipeline that runs
+//! fetch → normalize → rules → report in order (`pipeline`), the exit codes (`exit`), the
+//! in-process demo (`demo`) and the terminal summary (`table`). The CLI in `main.rs` only
+//! parses arguments and calls in here. Everything with logic of its own lives in a crate:
+//! `recon-model`, `recon-fetch`, `recon-normalize`, `recon-rules`, `recon-report`,
+//! `recon-sim`.
+
+pub mod demo;
+pub mod exit;
+pub mod pipeline;
+pub mod table;
+
+pub use exit::ExitStatus;
+pub use pipeline::{CheckOptions, RunResult, check_snapshot};

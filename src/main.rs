@@ -1,0 +1,196 @@
+//! The `recon` command line: parses arguments, sets up logging, calls the library, and
+//! turns the outcome into an exit code (DESIGN.md "Exit codes").
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use recon::demo::{DemoOptions, run_demo};
+use recon::exit::ExitStatus;
+use recon::pipeline::{CheckOptions, RunError, RunResult, load_packs, new_run_id};
+use recon::table;
+use recon_rules::Severity;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// End-of-day reconciliation of broker accounts: fetch every account, normalize, run the
+/// rule packs, report the discrepancies.
+///
+/// Exit codes: 0 clean, 1 findings at or above --fail-on, 2 incomplete (a broker or account
+/// could not be fetched or read), 3 usage or configuration error, 4 delivery failed.
+#[derive(Parser)]
+#[command(name = "recon", version, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Where runs are written: <OUT>/<as_of>/<run_id>/.
+    #[arg(long, global = true, default_value = "./recon-out", value_name = "DIR")]
+    out: PathBuf,
+    /// The business date (YYYY-MM-DD); by default the snapshot's, or the demo book's.
+    #[arg(long, global = true, value_name = "DATE")]
+    as_of: Option<NaiveDate>,
+    /// The lowest severity that makes the exit code 1.
+    #[arg(long, global = true, default_value = "error", value_parser = parse_severity)]
+    fail_on: Severity,
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors in the log.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log lines for people, or JSON for log collectors.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    log_format: LogFormat,
+    /// Print the run summary as JSON on stdout instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole pipeline against the built-in simulator and demo book (no config needed).
+    Demo,
+    /// Check a snapshot folder offline: normalize, rules, report.
+    Check {
+        /// The snapshot folder (with manifest.json, or broker folders).
+        #[arg(long, value_name = "DIR")]
+        snapshot: PathBuf,
+        /// Rule pack files to run instead of the built-in core pack.
+        #[arg(long = "pack", value_name = "FILE")]
+        packs: Vec<PathBuf>,
+    },
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+fn init_logging(g: &Global) {
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RECON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match g.log_format {
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(ExitStatus::Usage.code() as u8),
+            };
+        }
+    };
+    init_logging(&cli.global);
+    let status = match run(&cli) {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("recon: {e}");
+            e.exit()
+        }
+    };
+    ExitCode::from(status.code() as u8)
+}
+
+fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Demo => {
+            let demo = run_demo(&DemoOptions {
+                out_dir: g.out.clone(),
+                as_of: g.as_of,
+                fail_on: g.fail_on,
+            })?;
+            let brokers: Vec<String> = demo
+                .manifest
+                .brokers
+                .iter()
+                .map(|(name, b)| {
+                    format!(
+                        "{name}: {:?}, {} accounts, {} requests",
+                        b.status,
+                        b.accounts.len(),
+                        b.requests.as_ref().map_or(0, Vec::len)
+                    )
+                    .to_lowercase()
+                })
+                .collect();
+            print_run(&demo.run, g.json, Some(&brokers), Some(demo.fetch_ms));
+            Ok(demo.run.exit)
+        }
+        Command::Check { snapshot, packs } => {
+            let packs = load_packs(packs)?;
+            let run = recon::check_snapshot(&CheckOptions {
+                snapshot: snapshot.clone(),
+                out_dir: g.out.clone(),
+                run_dir: None,
+                run_id: new_run_id(),
+                as_of: g.as_of,
+                fail_on: g.fail_on,
+                packs,
+            })?;
+            print_run(&run, g.json, None, None);
+            Ok(run.exit)
+        }
+    }
+}
+
+fn print_run(run: &RunResult, json: bool, brokers: Option<&[String]>, fetch_ms: Option<u64>) {
+    let summary = &run.output.summary;
+    if json {
+        match serde_json::to_string_pretty(summary) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("recon: cannot print the summary: {e}"),
+        }
+        return;
+    }
+    let color = std::io::stdout().is_terminal();
+    println!("recon — as of {}, run {}", summary.as_of, summary.run_id);
+    if let Some(brokers) = brokers {
+        for line in brokers {
+            println!("  fetched {line}");
+        }
+    }
+    if let Some(ms) = fetch_ms {
+        println!("  fetch took {ms} ms");
+    }
+    println!("  {}", table::scope_line(summary));
+    if !run.findings.is_empty() {
+        println!("{}", table::findings_table(&run.findings));
+    }
+    let worst = run.findings.iter().map(|f| f.severity).max();
+    let counts = table::counts_line(&run.findings);
+    let counts = match worst {
+        Some(s) => table::paint(s, &counts, color),
+        None => counts,
+    };
+    println!("{counts} → exit {}", run.exit.code());
+    println!("report: {}", run.output.dir.join("summary.json").display());
+}

@@ -1,0 +1,173 @@
+//! Everything after fetch, from a snapshot folder: normalize → views → rules → report.
+
+use crate::exit::ExitStatus;
+use chrono::{NaiveDate, Utc};
+use recon_normalize::{NormalizeError, normalize_snapshot};
+use recon_report::{IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
+use recon_rules::{Evaluation, Finding, Pack, PackError, Severity, Views, compile, evaluate};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub struct CheckOptions {
+    pub snapshot: PathBuf,
+    /// `<out_dir>`: runs go to `<out_dir>/<as_of>/<run_id>/`.
+    pub out_dir: PathBuf,
+    /// The run folder, when the caller already made one (the demo fetches into it).
+    pub run_dir: Option<PathBuf>,
+    pub run_id: String,
+    /// Overrides the manifest's business date.
+    pub as_of: Option<NaiveDate>,
+    pub fail_on: Severity,
+    pub packs: Vec<Pack>,
+}
+
+pub struct RunResult {
+    pub output: RunOutput,
+    pub findings: Vec<Finding>,
+    pub exit: ExitStatus,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Nothing ran: exit 3.
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    #[error("{0}")]
+    Usage(String),
+    /// The snapshot could not be read at all: exit 2.
+    #[error(transparent)]
+    Snapshot(NormalizeError),
+    #[error("{0}")]
+    Internal(String),
+    #[error("cannot write the report: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl RunError {
+    pub fn exit(&self) -> ExitStatus {
+        match self {
+            RunError::Pack(_) | RunError::Usage(_) => ExitStatus::Usage,
+            RunError::Snapshot(_) | RunError::Internal(_) | RunError::Output(_) => {
+                ExitStatus::Incomplete
+            }
+        }
+    }
+}
+
+/// A run id that sorts by time and does not collide within a second.
+pub fn new_run_id() -> String {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &suffix[..6])
+}
+
+pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
+    let started_at = Utc::now();
+    let mut timings = Vec::new();
+    let mut lap = Instant::now();
+    let mut stage = |name: &str, timings: &mut Vec<(String, u64)>| {
+        timings.push((name.to_string(), lap.elapsed().as_millis() as u64));
+        lap = Instant::now();
+    };
+
+    if !opts.snapshot.is_dir() {
+        return Err(RunError::Usage(format!(
+            "snapshot folder {} does not exist",
+            opts.snapshot.display()
+        )));
+    }
+    let normalized = normalize_snapshot(&opts.snapshot, opts.as_of).map_err(|e| match e {
+        NormalizeError::NoAsOf(_) | NormalizeError::Missing(_) => RunError::Usage(e.to_string()),
+        other => RunError::Snapshot(other),
+    })?;
+    for warning in &normalized.warnings {
+        tracing::warn!("{warning}");
+    }
+    stage("normalize", &mut timings);
+
+    let views = Views::build(&normalized.frames, normalized.as_of)
+        .map_err(|e| RunError::Internal(format!("cannot build views: {e}")))?;
+    stage("views", &mut timings);
+    let rules = compile(&opts.packs, &views)?;
+    let Evaluation { findings, stats } = evaluate(&rules, &views);
+    stage("rules", &mut timings);
+
+    let mut incomplete: Vec<IncompleteItem> = Vec::new();
+    if let Some(m) = &normalized.manifest {
+        for (broker, entry) in &m.brokers {
+            for e in &entry.errors {
+                incomplete.push(IncompleteItem {
+                    broker: broker.clone(),
+                    account: e.account.clone(),
+                    reason: format!("{}: {}", e.endpoint, e.error),
+                });
+            }
+        }
+    }
+    for (broker, account) in &normalized.incomplete {
+        let listed = incomplete
+            .iter()
+            .any(|i| &i.broker == broker && i.account.as_ref() == Some(account));
+        if !listed {
+            incomplete.push(IncompleteItem {
+                broker: broker.clone(),
+                account: Some(account.clone()),
+                reason: "some of its snapshot files could not be read (see data-quarantine)".into(),
+            });
+        }
+    }
+    let exit = ExitStatus::of_run(&findings, opts.fail_on, !incomplete.is_empty(), false);
+
+    let frames = &normalized.frames;
+    let facts = RunFacts {
+        run_id: opts.run_id.clone(),
+        as_of: normalized.as_of,
+        started_at,
+        timings_ms: timings.clone(),
+        packs: opts
+            .packs
+            .iter()
+            .map(|p| PackInfo {
+                id: p.id.clone(),
+                version: p.version.clone(),
+                file: p.file.clone(),
+                sha256: p.sha256.clone(),
+            })
+            .collect(),
+        brokers: match &normalized.manifest {
+            Some(m) => m.brokers.keys().cloned().collect(),
+            None => Vec::new(),
+        },
+        accounts_checked: frames.accounts.height() as u64,
+        positions_checked: frames.positions.height() as u64,
+        incomplete,
+        exit_code: exit.code(),
+    };
+    let dir = opts.run_dir.clone().unwrap_or_else(|| {
+        recon_report::run_dir(&opts.out_dir, normalized.as_of, &opts.run_id)
+    });
+    let output = write_run(&opts.out_dir, &dir, &facts, &findings, &stats)?;
+    Ok(RunResult {
+        output,
+        findings,
+        exit,
+    })
+}
+
+/// The built-in packs: `rules/core.toml`, compiled into the binary.
+pub fn builtin_packs() -> Result<Vec<Pack>, PackError> {
+    Ok(vec![recon_rules::parse_pack(
+        recon_rules::CORE_PACK,
+        recon_rules::pack::CORE_PACK_FILE,
+    )?])
+}
+
+/// Reads the packs in `paths`, or the built-in ones when none are given.
+pub fn load_packs(paths: &[PathBuf]) -> Result<Vec<Pack>, PackError> {
+    if paths.is_empty() {
+        return builtin_packs();
+    }
+    paths
+        .iter()
+        .map(|p| recon_rules::load_pack_file(Path::new(p)))
+        .collect()
+}

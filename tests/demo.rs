@@ -1,0 +1,208 @@
+//! End to end through the real binary: the demo (simulator → HTTP fetch → snapshot →
+//! normalize → rules → findings → exit code) and `recon check` on what it wrote.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn recon(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recon"))
+        .args(args)
+        .env_remove("RECON_LOG")
+        .output()
+        .expect("recon runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The run folder `latest.json` names.
+fn latest_run(out_dir: &Path) -> PathBuf {
+    let latest: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("latest.json")).unwrap()).unwrap();
+    out_dir.join(latest["dir"].as_str().unwrap())
+}
+
+type Key = (String, String, String, Option<String>, String, String);
+
+fn key(v: &Value) -> Key {
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    (
+        s("rule"),
+        s("broker"),
+        s("account"),
+        v["position"].as_str().map(str::to_string),
+        s("status"),
+        s("severity"),
+    )
+}
+
+fn findings(run: &Path) -> BTreeSet<Key> {
+    let text = std::fs::read_to_string(run.join("findings.jsonl")).unwrap();
+    let keys: Vec<Key> = text
+        .lines()
+        .map(|l| key(&serde_json::from_str(l).unwrap()))
+        .collect();
+    let set: BTreeSet<Key> = keys.iter().cloned().collect();
+    assert_eq!(set.len(), keys.len(), "duplicate findings: {keys:?}");
+    set
+}
+
+fn expected() -> BTreeSet<Key> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo/expected.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["findings"].as_array().unwrap().iter().map(key).collect()
+}
+
+#[test]
+fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
+    let out = tempfile::tempdir().unwrap();
+    let run = recon(&["demo", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let dir = latest_run(out.path());
+    let got = findings(&dir);
+    assert_eq!(got, expected(), "{}", text(&run));
+    // The near miss (off by 4.99, tolerance 5.00) and the clean account are not findings.
+    assert!(!got.iter().any(|k| k.2 == "TZ10000003" || k.2 == "TZ10000001"));
+
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["exit_code"], 1);
+    assert_eq!(summary["complete"], true);
+    assert_eq!(summary["accounts_checked"], 5);
+    let identity = summary["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "account-value-identity")
+        .unwrap();
+    assert_eq!(identity["in_scope"], 5);
+    assert_eq!(identity["passed"], 2);
+    assert_eq!(identity["failed"], 1);
+    assert_eq!(identity["unknown"], 2);
+    // The summary table names the planted break.
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("TZ10000002") && stdout.contains("exit 1"), "{stdout}");
+
+    // `recon check` on the snapshot the demo fetched finds the same, offline.
+    let snapshot = dir.join("snapshot");
+    assert!(snapshot.join("manifest.json").is_file());
+    let out2 = tempfile::tempdir().unwrap();
+    let check = recon(&[
+        "check",
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--out",
+        out2.path().to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    assert_eq!(findings(&latest_run(out2.path())), expected());
+    let printed: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(printed["counts"]["total"], 5);
+}
+
+#[test]
+fn fail_on_critical_makes_the_demo_exit_0() {
+    let out = tempfile::tempdir().unwrap();
+    let run = recon(&["demo", "--out", out.path().to_str().unwrap(), "--fail-on", "critical"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+}
+
+#[test]
+fn usage_errors_exit_3() {
+    let run = recon(&["check"]);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run));
+    let run = recon(&["--fail-on", "fatal", "demo"]);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("fatal"));
+    let missing = recon(&["check", "--snapshot", "/nonexistent/snapshot"]);
+    assert_eq!(missing.status.code(), Some(3), "{}", text(&missing));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/snapshot"));
+    let help = recon(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes"));
+}
+
+/// A snapshot folder holding the demo's fetch, to corrupt in tests.
+fn demo_snapshot(out: &Path) -> PathBuf {
+    let run = recon(&["demo", "--out", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    latest_run(out).join("snapshot")
+}
+
+#[test]
+fn a_pack_with_an_unknown_column_exits_3_naming_file_rule_and_column() {
+    let out = tempfile::tempdir().unwrap();
+    let snapshot = demo_snapshot(out.path());
+    let pack = out.path().join("bad.toml");
+    std::fs::write(
+        &pack,
+        "[pack]\nid = \"bad\"\nversion = \"1\"\n[[rule]]\nid = \"cash-positive\"\ntitle = \"t\"\nseverity = \"error\"\non = \"account_view\"\ncheck = \"csh >= 0\"\nmessage = \"m\"\n",
+    )
+    .unwrap();
+    let run = recon(&[
+        "check",
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--pack",
+        pack.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    for want in ["bad.toml", "cash-positive", "`csh`", "`cash`"] {
+        assert!(stderr.contains(want), "{want} missing from: {stderr}");
+    }
+}
+
+#[test]
+fn a_fetch_error_in_the_manifest_exits_2_with_a_finding() {
+    let out = tempfile::tempdir().unwrap();
+    let snapshot = demo_snapshot(out.path());
+    let path = snapshot.join("manifest.json");
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest["brokers"]["tradezero"]["status"] = "partial".into();
+    manifest["brokers"]["tradezero"]["errors"] = serde_json::json!([
+        {"account": "TZ10000002", "endpoint": "positions", "error": "HTTP 500"}
+    ]);
+    std::fs::remove_file(snapshot.join("tradezero/TZ10000002/positions.json")).unwrap();
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let out2 = tempfile::tempdir().unwrap();
+    let run = recon(&[
+        "check",
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--out",
+        out2.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    let got = findings(&latest_run(out2.path()));
+    assert!(
+        got.iter().any(|k| k.0 == "fetch-incomplete" && k.2 == "TZ10000002"),
+        "{got:?}"
+    );
+    // Without its positions the account cannot be checked: unknown, not a failure.
+    assert!(
+        got.iter()
+            .any(|k| k.0 == "account-value-identity" && k.2 == "TZ10000002" && k.4 == "unknown"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn an_unreadable_manifest_exits_2_naming_the_file() {
+    let out = tempfile::tempdir().unwrap();
+    let snapshot = demo_snapshot(out.path());
+    std::fs::write(snapshot.join("manifest.json"), "{\"format\": 1, ").unwrap();
+    let run = recon(&["check", "--snapshot", snapshot.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("manifest.json"));
+}
