@@ -3,8 +3,8 @@
 //! harness honest until then.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use recon::pipeline::{CheckOptions, builtin_packs, check_snapshot};
 use recon::demo::{DemoOptions, run_demo};
+use recon::pipeline::{CheckOptions, builtin_packs, check_snapshot};
 use recon_rules::Severity;
 
 fn demo_check(c: &mut Criterion) {

@@ -2,7 +2,9 @@
 //! simulator in-process on loopback with the demo book, fetches every account over real
 //! HTTP into the run's `snapshot/`, and checks it like any other snapshot.
 
-use crate::pipeline::{CheckOptions, RunError, RunResult, builtin_packs, check_snapshot, new_run_id};
+use crate::pipeline::{
+    CheckOptions, RunError, RunResult, builtin_packs, check_snapshot, new_run_id,
+};
 use chrono::NaiveDate;
 use recon_fetch::tradezero::{Credentials, TradeZero};
 use recon_fetch::{Connector, FetchOptions, SnapshotWriter, fetch_all};

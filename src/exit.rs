@@ -69,11 +69,29 @@ mod tests {
         let warn = [finding(Severity::Warning, FindingStatus::New)];
         let err = [finding(Severity::Error, FindingStatus::Unknown)];
         let waived = [finding(Severity::Critical, FindingStatus::Waived)];
-        assert_eq!(ExitStatus::of_run(&warn, Severity::Error, false, false), ExitStatus::Clean);
-        assert_eq!(ExitStatus::of_run(&warn, Severity::Warning, false, false), ExitStatus::Findings);
-        assert_eq!(ExitStatus::of_run(&err, Severity::Error, false, false), ExitStatus::Findings);
-        assert_eq!(ExitStatus::of_run(&waived, Severity::Info, false, false), ExitStatus::Clean);
-        assert_eq!(ExitStatus::of_run(&err, Severity::Error, true, true), ExitStatus::Incomplete);
-        assert_eq!(ExitStatus::of_run(&err, Severity::Error, false, true), ExitStatus::DeliveryFailed);
+        assert_eq!(
+            ExitStatus::of_run(&warn, Severity::Error, false, false),
+            ExitStatus::Clean
+        );
+        assert_eq!(
+            ExitStatus::of_run(&warn, Severity::Warning, false, false),
+            ExitStatus::Findings
+        );
+        assert_eq!(
+            ExitStatus::of_run(&err, Severity::Error, false, false),
+            ExitStatus::Findings
+        );
+        assert_eq!(
+            ExitStatus::of_run(&waived, Severity::Info, false, false),
+            ExitStatus::Clean
+        );
+        assert_eq!(
+            ExitStatus::of_run(&err, Severity::Error, true, true),
+            ExitStatus::Incomplete
+        );
+        assert_eq!(
+            ExitStatus::of_run(&err, Severity::Error, false, true),
+            ExitStatus::DeliveryFailed
+        );
     }
 }

@@ -142,9 +142,10 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         incomplete,
         exit_code: exit.code(),
     };
-    let dir = opts.run_dir.clone().unwrap_or_else(|| {
-        recon_report::run_dir(&opts.out_dir, normalized.as_of, &opts.run_id)
-    });
+    let dir = opts
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| recon_report::run_dir(&opts.out_dir, normalized.as_of, &opts.run_id));
     let output = write_run(&opts.out_dir, &dir, &facts, &findings, &stats)?;
     Ok(RunResult {
         output,

@@ -90,7 +90,10 @@ pub fn scope_line(summary: &Summary) -> String {
         if summary.complete {
             "complete".to_string()
         } else {
-            format!("INCOMPLETE ({} items could not be fetched or read)", summary.incomplete.len())
+            format!(
+                "INCOMPLETE ({} items could not be fetched or read)",
+                summary.incomplete.len()
+            )
         }
     )
 }

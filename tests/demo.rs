@@ -69,7 +69,10 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     let got = findings(&dir);
     assert_eq!(got, expected(), "{}", text(&run));
     // The near miss (off by 4.99, tolerance 5.00) and the clean account are not findings.
-    assert!(!got.iter().any(|k| k.2 == "TZ10000003" || k.2 == "TZ10000001"));
+    assert!(
+        !got.iter()
+            .any(|k| k.2 == "TZ10000003" || k.2 == "TZ10000001")
+    );
 
     let summary: Value =
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
@@ -88,7 +91,10 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     assert_eq!(identity["unknown"], 2);
     // The summary table names the planted break.
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(stdout.contains("TZ10000002") && stdout.contains("exit 1"), "{stdout}");
+    assert!(
+        stdout.contains("TZ10000002") && stdout.contains("exit 1"),
+        "{stdout}"
+    );
 
     // `recon check` on the snapshot the demo fetched finds the same, offline.
     let snapshot = dir.join("snapshot");
@@ -111,7 +117,13 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
 #[test]
 fn fail_on_critical_makes_the_demo_exit_0() {
     let out = tempfile::tempdir().unwrap();
-    let run = recon(&["demo", "--out", out.path().to_str().unwrap(), "--fail-on", "critical"]);
+    let run = recon(&[
+        "demo",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--fail-on",
+        "critical",
+    ]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 }
 
@@ -186,7 +198,8 @@ fn a_fetch_error_in_the_manifest_exits_2_with_a_finding() {
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     let got = findings(&latest_run(out2.path()));
     assert!(
-        got.iter().any(|k| k.0 == "fetch-incomplete" && k.2 == "TZ10000002"),
+        got.iter()
+            .any(|k| k.0 == "fetch-incomplete" && k.2 == "TZ10000002"),
         "{got:?}"
     );
     // Without its positions the account cannot be checked: unknown, not a failure.
@@ -202,7 +215,13 @@ fn an_unreadable_manifest_exits_2_naming_the_file() {
     let out = tempfile::tempdir().unwrap();
     let snapshot = demo_snapshot(out.path());
     std::fs::write(snapshot.join("manifest.json"), "{\"format\": 1, ").unwrap();
-    let run = recon(&["check", "--snapshot", snapshot.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    let run = recon(&[
+        "check",
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains("manifest.json"));
 }

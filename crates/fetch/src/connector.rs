@@ -62,8 +62,10 @@ pub async fn fetch_all(
         );
         (c.broker().to_string(), entry)
     });
-    let brokers: BTreeMap<String, BrokerManifest> =
-        futures::future::join_all(fetches).await.into_iter().collect();
+    let brokers: BTreeMap<String, BrokerManifest> = futures::future::join_all(fetches)
+        .await
+        .into_iter()
+        .collect();
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         as_of,

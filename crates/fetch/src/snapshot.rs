@@ -2,9 +2,8 @@
 //! leaves half a body behind; files readable by the owner only, since bodies hold account
 //! data.
 
-use recon_model::manifest::{MANIFEST_FILE, Manifest};
 use recon_model::files::{create_private_dir, write_atomic};
-use std::fs;
+use recon_model::manifest::{MANIFEST_FILE, Manifest};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
@@ -43,9 +42,7 @@ impl SnapshotWriter {
     /// Refuses paths that would leave the snapshot (an account id like `../x`).
     fn resolve(&self, relative: &str) -> io::Result<PathBuf> {
         let rel = Path::new(relative);
-        let safe = rel
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
+        let safe = rel.components().all(|c| matches!(c, Component::Normal(_)));
         if !safe || relative.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -68,6 +65,7 @@ pub fn is_safe_segment(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn writes_owner_only_files_and_refuses_escapes() {

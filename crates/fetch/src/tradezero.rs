@@ -95,7 +95,7 @@ impl TradeZero {
             )
             .send()
             .await
-            .map_err(|e| describe_transport_error(&e))?;
+            .map_err(describe_transport_error)?;
         let status = response.status();
         record.status = Some(status.as_u16());
         let is_json = response
@@ -122,7 +122,13 @@ impl TradeZero {
         Ok(body.to_vec())
     }
 
-    async fn fetch_account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
+    async fn fetch_account(
+        &self,
+        ledger: &Ledger,
+        out: &SnapshotWriter,
+        id: &str,
+        gate: &Semaphore,
+    ) {
         let calls = ENDPOINTS.iter().map(|(endpoint, template)| async move {
             let _permit = gate.acquire().await;
             let path = template.replace("{id}", id);
@@ -237,7 +243,7 @@ fn snippet(body: &[u8]) -> String {
 }
 
 /// reqwest's message names the URL; ours names what went wrong.
-fn describe_transport_error(e: &reqwest::Error) -> String {
+fn describe_transport_error(e: reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
@@ -253,9 +259,11 @@ mod tests {
 
     #[test]
     fn both_account_list_shapes_give_canonical_ids() {
-        let rich = br#"{"accounts":[{"account":"tzp123","accountStatus":"Active"},{"account":"TZ9"}]}"#;
+        let rich =
+            br#"{"accounts":[{"account":"tzp123","accountStatus":"Active"},{"account":"TZ9"}]}"#;
         assert_eq!(account_ids(rich).unwrap(), vec!["TZ9", "TZP123"]);
-        let slim = br#"[{"accountId":"TZ1","accountName":"x","accountType":"Cash","status":"Active"}]"#;
+        let slim =
+            br#"[{"accountId":"TZ1","accountName":"x","accountType":"Cash","status":"Active"}]"#;
         assert_eq!(account_ids(slim).unwrap(), vec!["TZ1"]);
         let err = account_ids(br#"{"data": []}"#).unwrap_err();
         assert!(err.contains("account list"), "{err}");
@@ -268,6 +276,9 @@ mod tests {
             api_secret_key: SecretString::from("secret-456"),
         };
         let shown = format!("{c:?}");
-        assert!(!shown.contains("key-id-123") && !shown.contains("secret-456"), "{shown}");
+        assert!(
+            !shown.contains("key-id-123") && !shown.contains("secret-456"),
+            "{shown}"
+        );
     }
 }

@@ -39,14 +39,22 @@ fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn fetches_every_account_and_endpoint_and_leaks_no_credential() {
     let book = SimBook::demo();
-    let sim = start(book.clone(), SimCredentials::random(), SimOptions::default())
-        .await
-        .unwrap();
+    let sim = start(
+        book.clone(),
+        SimCredentials::random(),
+        SimOptions::default(),
+    )
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = SnapshotWriter::create(dir.path().join("snapshot")).unwrap();
-    let manifest = fetch_all(&[connector(&sim, FetchOptions::default())], &out, book.as_of)
-        .await
-        .unwrap();
+    let manifest = fetch_all(
+        &[connector(&sim, FetchOptions::default())],
+        &out,
+        book.as_of,
+    )
+    .await
+    .unwrap();
 
     let tz = &manifest.brokers["tradezero"];
     assert_eq!(tz.status, FetchStatus::Complete, "{:?}", tz.errors);
@@ -59,7 +67,11 @@ async fn fetches_every_account_and_endpoint_and_leaks_no_credential() {
     assert_eq!(tz.accounts, want_sorted);
     let requests = tz.requests.as_ref().unwrap();
     assert_eq!(requests.len(), 1 + 3 * want.len());
-    assert!(requests.iter().all(|r| r.status == Some(200) && r.file.is_some()));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.status == Some(200) && r.file.is_some())
+    );
 
     for id in &want {
         for endpoint in ["account", "positions", "pnl"] {
@@ -76,14 +88,18 @@ async fn fetches_every_account_and_endpoint_and_leaks_no_credential() {
             sim.url(Broker::Tradezero).unwrap()
         ))
         .header("TZ-API-KEY-ID", &sim.credentials.tradezero.api_key_id)
-        .header("TZ-API-SECRET-KEY", &sim.credentials.tradezero.api_secret_key)
+        .header(
+            "TZ-API-SECRET-KEY",
+            &sim.credentials.tradezero.api_secret_key,
+        )
         .send()
         .await
         .unwrap()
         .bytes()
         .await
         .unwrap();
-    let stored = std::fs::read(out.root().join(format!("tradezero/{first}/positions.json"))).unwrap();
+    let stored =
+        std::fs::read(out.root().join(format!("tradezero/{first}/positions.json"))).unwrap();
     assert_eq!(stored, direct.to_vec());
 
     // No credential anywhere on disk.
@@ -102,9 +118,13 @@ async fn fetches_every_account_and_endpoint_and_leaks_no_credential() {
 #[tokio::test]
 async fn bad_credentials_fail_the_broker_with_a_reason() {
     let book = SimBook::demo();
-    let sim = start(book.clone(), SimCredentials::random(), SimOptions::default())
-        .await
-        .unwrap();
+    let sim = start(
+        book.clone(),
+        SimCredentials::random(),
+        SimOptions::default(),
+    )
+    .await
+    .unwrap();
     let bad = Box::new(
         TradeZero::new(
             sim.url(Broker::Tradezero).unwrap(),
@@ -130,9 +150,13 @@ async fn bad_credentials_fail_the_broker_with_a_reason() {
 #[tokio::test]
 async fn the_allow_list_limits_accounts_and_reports_missing_ones() {
     let book = SimBook::demo();
-    let sim = start(book.clone(), SimCredentials::random(), SimOptions::default())
-        .await
-        .unwrap();
+    let sim = start(
+        book.clone(),
+        SimCredentials::random(),
+        SimOptions::default(),
+    )
+    .await
+    .unwrap();
     let options = FetchOptions {
         accounts: Some(vec!["tz10000002".into(), "TZ404".into()]),
         ..FetchOptions::default()
@@ -168,11 +192,19 @@ async fn an_unreachable_broker_is_recorded_not_fatal() {
     ) as Box<dyn Connector>;
     let dir = tempfile::tempdir().unwrap();
     let out = SnapshotWriter::create(dir.path()).unwrap();
-    let manifest = fetch_all(&[c], &out, chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap())
-        .await
-        .unwrap();
+    let manifest = fetch_all(
+        &[c],
+        &out,
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+    )
+    .await
+    .unwrap();
     let tz = &manifest.brokers["tradezero"];
     assert_eq!(tz.status, FetchStatus::Failed);
-    assert!(tz.errors[0].error.contains("connect"), "{}", tz.errors[0].error);
+    assert!(
+        tz.errors[0].error.contains("connect"),
+        "{}",
+        tz.errors[0].error
+    );
     assert!(out.root().join("manifest.json").is_file());
 }

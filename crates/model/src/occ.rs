@@ -261,7 +261,10 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_an_option_symbol() {
-        assert!(matches!(OccSymbol::parse("AAPL"), Err(OccError::TooShort(_))));
+        assert!(matches!(
+            OccSymbol::parse("AAPL"),
+            Err(OccError::TooShort(_))
+        ));
         assert!(matches!(
             OccSymbol::parse("AAPL261316C00150000"),
             Err(OccError::BadDate { .. })

@@ -131,7 +131,11 @@ pub struct BalanceRow {
 
 impl BalanceRow {
     /// A balance row with every amount unknown.
-    pub fn empty(broker: Broker, account_id: impl Into<String>, currency: impl Into<String>) -> Self {
+    pub fn empty(
+        broker: Broker,
+        account_id: impl Into<String>,
+        currency: impl Into<String>,
+    ) -> Self {
         BalanceRow {
             broker,
             account_id: account_id.into(),

@@ -50,16 +50,31 @@ pub fn build_frames(
     })
 }
 
-fn accounts(rows: &[AccountRow], incomplete: &BTreeSet<(String, String)>) -> PolarsResult<DataFrame> {
+fn accounts(
+    rows: &[AccountRow],
+    incomplete: &BTreeSet<(String, String)>,
+) -> PolarsResult<DataFrame> {
     DataFrame::new(
         rows.len(),
         vec![
             text("broker", rows.iter().map(|r| Some(r.broker.as_str()))),
-            text("account_id", rows.iter().map(|r| Some(r.account_id.as_str()))),
-            text("account_name", rows.iter().map(|r| r.account_name.as_deref())),
-            text("account_kind", rows.iter().map(|r| Some(r.account_kind.as_str()))),
+            text(
+                "account_id",
+                rows.iter().map(|r| Some(r.account_id.as_str())),
+            ),
+            text(
+                "account_name",
+                rows.iter().map(|r| r.account_name.as_deref()),
+            ),
+            text(
+                "account_kind",
+                rows.iter().map(|r| Some(r.account_kind.as_str())),
+            ),
             text("status", rows.iter().map(|r| Some(r.status.as_str()))),
-            text("options_level", rows.iter().map(|r| r.options_level.as_deref())),
+            text(
+                "options_level",
+                rows.iter().map(|r| r.options_level.as_deref()),
+            ),
             flag("is_paper", rows.iter().map(|r| Some(r.is_paper))),
             date("as_of", rows.iter().map(|r| Some(r.as_of))),
             flag(
@@ -77,17 +92,35 @@ fn balances(rows: &[BalanceRow]) -> PolarsResult<DataFrame> {
         rows.len(),
         vec![
             text("broker", rows.iter().map(|r| Some(r.broker.as_str()))),
-            text("account_id", rows.iter().map(|r| Some(r.account_id.as_str()))),
+            text(
+                "account_id",
+                rows.iter().map(|r| Some(r.account_id.as_str())),
+            ),
             text("currency", rows.iter().map(|r| Some(r.currency.as_str()))),
             money("cash", rows.iter().map(|r| r.cash)),
             money("net_liq", rows.iter().map(|r| r.net_liq)),
             money("buying_power", rows.iter().map(|r| r.buying_power)),
-            money("maintenance_requirement", rows.iter().map(|r| r.maintenance_requirement)),
+            money(
+                "maintenance_requirement",
+                rows.iter().map(|r| r.maintenance_requirement),
+            ),
             money("margin_excess", rows.iter().map(|r| r.margin_excess)),
-            money("withdrawable_cash", rows.iter().map(|r| r.withdrawable_cash)),
-            money("long_market_value", rows.iter().map(|r| r.long_market_value)),
-            money("short_market_value", rows.iter().map(|r| r.short_market_value)),
-            money("reported_exposure", rows.iter().map(|r| r.reported_exposure)),
+            money(
+                "withdrawable_cash",
+                rows.iter().map(|r| r.withdrawable_cash),
+            ),
+            money(
+                "long_market_value",
+                rows.iter().map(|r| r.long_market_value),
+            ),
+            money(
+                "short_market_value",
+                rows.iter().map(|r| r.short_market_value),
+            ),
+            money(
+                "reported_exposure",
+                rows.iter().map(|r| r.reported_exposure),
+            ),
             money("unrealized_pnl", rows.iter().map(|r| r.unrealized_pnl)),
             money("day_pnl", rows.iter().map(|r| r.day_pnl)),
             money("used_leverage", rows.iter().map(|r| r.used_leverage)),
@@ -102,12 +135,27 @@ fn positions(rows: &[PositionRow]) -> PolarsResult<DataFrame> {
         rows.len(),
         vec![
             text("broker", rows.iter().map(|r| Some(r.broker.as_str()))),
-            text("account_id", rows.iter().map(|r| Some(r.account_id.as_str()))),
-            text("position_id", rows.iter().map(|r| Some(r.position_id.as_str()))),
+            text(
+                "account_id",
+                rows.iter().map(|r| Some(r.account_id.as_str())),
+            ),
+            text(
+                "position_id",
+                rows.iter().map(|r| Some(r.position_id.as_str())),
+            ),
             text("symbol", rows.iter().map(|r| Some(r.symbol.as_str()))),
-            text("underlying", rows.iter().map(|r| Some(r.underlying.as_str()))),
-            text("instrument", rows.iter().map(|r| Some(r.instrument.as_str()))),
-            text("put_call", rows.iter().map(|r| r.put_call.map(|p| p.as_str()))),
+            text(
+                "underlying",
+                rows.iter().map(|r| Some(r.underlying.as_str())),
+            ),
+            text(
+                "instrument",
+                rows.iter().map(|r| Some(r.instrument.as_str())),
+            ),
+            text(
+                "put_call",
+                rows.iter().map(|r| r.put_call.map(|p| p.as_str())),
+            ),
             money("strike", rows.iter().map(|r| r.strike)),
             date("expires_at", rows.iter().map(|r| r.expires_at)),
             money("quantity", rows.iter().map(|r| Some(r.quantity))),
@@ -130,14 +178,20 @@ fn pnl(rows: &[PnlRow]) -> PolarsResult<DataFrame> {
         rows.len(),
         vec![
             text("broker", rows.iter().map(|r| Some(r.broker.as_str()))),
-            text("account_id", rows.iter().map(|r| Some(r.account_id.as_str()))),
+            text(
+                "account_id",
+                rows.iter().map(|r| Some(r.account_id.as_str())),
+            ),
             text("position_id", rows.iter().map(|r| r.position_id.as_deref())),
             text("symbol", rows.iter().map(|r| Some(r.symbol.as_str()))),
             money("exposure", rows.iter().map(|r| r.exposure)),
             money("realized_pnl", rows.iter().map(|r| r.realized_pnl)),
             money("unrealized_pnl", rows.iter().map(|r| r.unrealized_pnl)),
             money("day_realized_pnl", rows.iter().map(|r| r.day_realized_pnl)),
-            money("day_unrealized_pnl", rows.iter().map(|r| r.day_unrealized_pnl)),
+            money(
+                "day_unrealized_pnl",
+                rows.iter().map(|r| r.day_unrealized_pnl),
+            ),
         ],
     )
 }
@@ -161,7 +215,10 @@ fn fetch_error_frame(rows: &[(String, FetchErrorRecord)]) -> PolarsResult<DataFr
         vec![
             text("broker", rows.iter().map(|(b, _)| Some(b.as_str()))),
             text("account_id", rows.iter().map(|(_, e)| e.account.as_deref())),
-            text("endpoint", rows.iter().map(|(_, e)| Some(e.endpoint.as_str()))),
+            text(
+                "endpoint",
+                rows.iter().map(|(_, e)| Some(e.endpoint.as_str())),
+            ),
             text("error", rows.iter().map(|(_, e)| Some(e.error.as_str()))),
         ],
     )

@@ -13,4 +13,4 @@ pub mod snapshot;
 pub mod tradezero;
 
 pub use frames::{Frames, build_frames};
-pub use snapshot::{Normalized, NormalizeError, normalize_snapshot};
+pub use snapshot::{NormalizeError, Normalized, normalize_snapshot};

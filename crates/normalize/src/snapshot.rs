@@ -30,27 +30,35 @@ pub enum NormalizeError {
     Missing(PathBuf),
     #[error("cannot read {path}: {message}")]
     Manifest { path: PathBuf, message: String },
-    #[error("snapshot {0} has no manifest.json and no --as-of was given: the business date is unknown")]
+    #[error(
+        "snapshot {0} has no manifest.json and no --as-of was given: the business date is unknown"
+    )]
     NoAsOf(PathBuf),
     #[error("cannot build frames: {0}")]
     Frames(#[from] polars::error::PolarsError),
 }
 
 /// Reads every broker in `dir`. `as_of` overrides the manifest's.
-pub fn normalize_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<Normalized, NormalizeError> {
+pub fn normalize_snapshot(
+    dir: &Path,
+    as_of: Option<NaiveDate>,
+) -> Result<Normalized, NormalizeError> {
     if !dir.is_dir() {
         return Err(NormalizeError::Missing(dir.to_path_buf()));
     }
     let manifest_path = dir.join(MANIFEST_FILE);
     let manifest: Option<Manifest> = if manifest_path.exists() {
-        let text = std::fs::read_to_string(&manifest_path).map_err(|e| NormalizeError::Manifest {
-            path: manifest_path.clone(),
-            message: e.to_string(),
-        })?;
-        Some(serde_json::from_str(&text).map_err(|e| NormalizeError::Manifest {
-            path: manifest_path.clone(),
-            message: e.to_string(),
-        })?)
+        let text =
+            std::fs::read_to_string(&manifest_path).map_err(|e| NormalizeError::Manifest {
+                path: manifest_path.clone(),
+                message: e.to_string(),
+            })?;
+        Some(
+            serde_json::from_str(&text).map_err(|e| NormalizeError::Manifest {
+                path: manifest_path.clone(),
+                message: e.to_string(),
+            })?,
+        )
     } else {
         None
     };
@@ -67,7 +75,10 @@ pub fn normalize_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<Normal
     let mut incomplete = BTreeSet::new();
     for name in brokers {
         let Ok(broker) = name.parse::<Broker>() else {
-            warnings.push(format!("{}: `{name}` is not a broker recon knows; not read", dir.display()));
+            warnings.push(format!(
+                "{}: `{name}` is not a broker recon knows; not read",
+                dir.display()
+            ));
             continue;
         };
         match broker {
@@ -108,7 +119,11 @@ pub fn normalize_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<Normal
     })
 }
 
-fn read_tradezero(dir: &Path, manifest: Option<&Manifest>, as_of: NaiveDate) -> (Book, Vec<String>) {
+fn read_tradezero(
+    dir: &Path,
+    manifest: Option<&Manifest>,
+    as_of: NaiveDate,
+) -> (Book, Vec<String>) {
     let entry = manifest.and_then(|m| m.brokers.get("tradezero"));
     let accounts = match entry {
         Some(e) => e.accounts.clone(),
@@ -129,7 +144,8 @@ fn read_tradezero(dir: &Path, manifest: Option<&Manifest>, as_of: NaiveDate) -> 
                         .collect()
                 })
                 .unwrap_or_default();
-            let out = tradezero::read_account(dir, id, as_of, list.get(id).map(String::as_str), &failed);
+            let out =
+                tradezero::read_account(dir, id, as_of, list.get(id).map(String::as_str), &failed);
             (id.clone(), out)
         })
         .collect();

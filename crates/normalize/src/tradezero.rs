@@ -182,8 +182,8 @@ fn records<'a>(body: &'a str, key: &str) -> Result<(Vec<&'a RawValue>, String), 
         let items: Vec<&RawValue> = serde_json::from_str(body).map_err(|e| e.to_string())?;
         return Ok((items, String::new()));
     }
-    let map: HashMap<String, &RawValue> = serde_json::from_str(body)
-        .map_err(|e| format!("neither an array nor an object: {e}"))?;
+    let map: HashMap<String, &RawValue> =
+        serde_json::from_str(body).map_err(|e| format!("neither an array nor an object: {e}"))?;
     let inner = map
         .get(key)
         .ok_or_else(|| format!("object without a `{key}` array"))?;
@@ -198,7 +198,10 @@ fn parse<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Result<T, String> {
 
 /// Reads `tradezero/accounts.json`: each account's fields by canonical id, for accounts whose
 /// own details file is missing and for the slim shape's names.
-pub fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, String> {
+pub fn read_account_list(
+    root: &Path,
+    quarantine: &mut Vec<QuarantineRow>,
+) -> BTreeMap<String, String> {
     let source = "tradezero/accounts.json".to_string();
     let mut out = BTreeMap::new();
     let Ok(body) = std::fs::read_to_string(root.join(&source)) else {
@@ -219,7 +222,10 @@ pub fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BT
                         }
                         None => notes.note(format!("{prefix}/{i}"), "account entry without an id"),
                     },
-                    Err(e) => notes.note(format!("{prefix}/{i}"), format!("unreadable account entry: {e}")),
+                    Err(e) => notes.note(
+                        format!("{prefix}/{i}"),
+                        format!("unreadable account entry: {e}"),
+                    ),
                 }
             }
         }
@@ -406,7 +412,12 @@ fn file_problem(id: &str, source: &str, reason: &str) -> QuarantineRow {
 }
 
 fn account_row(id: &str, as_of: NaiveDate, f: &AccountFields) -> AccountRow {
-    let kind = match f.account_type.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let kind = match f
+        .account_type
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("cash") => AccountKind::Cash,
         Some("margin") | Some("pdt") => AccountKind::Margin,
         Some("paper") => AccountKind::Paper,
@@ -448,32 +459,54 @@ fn position_row(
     let sign = match p.side.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("long") => Decimal::ONE,
         Some("short") => Decimal::NEGATIVE_ONE,
-        other => {
+        _ => {
+            let side = p
+                .side
+                .as_deref()
+                .map_or("missing".to_string(), |s| format!("{s:?}"));
             notes.note(
                 pointer,
-                format!("`side` is {other:?}, not Long or Short: direction unknown"),
+                format!("`side` is {side}, not Long or Short: direction unknown"),
             );
             return None;
         }
     };
-    let Some(shares) = notes.amount(pointer, "shares", p.shares) else {
-        notes.note(pointer, "no `shares`: size unknown");
-        return None;
+    let shares = match exact::number(p.shares) {
+        Ok(Some(d)) => to_frame_scale(d).0,
+        Ok(None) => {
+            notes.note(pointer, "no `shares`: size unknown");
+            return None;
+        }
+        Err(e) => {
+            notes.note(
+                format!("{pointer}/shares"),
+                format!("`shares`: {e}: size unknown"),
+            );
+            return None;
+        }
     };
     let is_option = p
         .security_type
         .as_deref()
         .is_some_and(|t| t.eq_ignore_ascii_case("option"))
-        || p.traded_symbol.as_deref().is_some_and(|t| !t.trim().is_empty());
+        || p.traded_symbol
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty());
     let (symbol, underlying, instrument, put_call, strike, expires_at) = if is_option {
         let occ = match p.traded_symbol.as_deref().map(OccSymbol::parse) {
             Some(Ok(occ)) => occ,
             Some(Err(e)) => {
-                notes.note(pointer, format!("option with unreadable `tradedSymbol`: {e}"));
+                notes.note(
+                    pointer,
+                    format!("option with unreadable `tradedSymbol`: {e}"),
+                );
                 return None;
             }
             None => {
-                notes.note(pointer, "option row without `tradedSymbol`: contract unknown");
+                notes.note(
+                    pointer,
+                    "option row without `tradedSymbol`: contract unknown",
+                );
                 return None;
             }
         };
@@ -492,12 +525,7 @@ fn position_row(
             Some(occ.expiry()),
         )
     } else {
-        let Some(symbol) = p
-            .symbol
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        else {
+        let Some(symbol) = p.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
             notes.note(pointer, "position without `symbol`");
             return None;
         };
@@ -529,18 +557,19 @@ fn position_row(
         .amount(pointer, "priceClose", p.price_close)
         .filter(|c| !c.is_zero());
     let maintenance = notes.amount(pointer, "maintenanceRequirement", p.maintenance_requirement);
-    let updated_at = p.updated_date.as_deref().and_then(|t| {
-        match DateTime::parse_from_rfc3339(t) {
-            Ok(t) => Some(t.with_timezone(&Utc)),
-            Err(e) => {
-                notes.note(
-                    format!("{pointer}/updatedDate"),
-                    format!("`updatedDate` {t:?} is not a timestamp ({e}); left empty"),
-                );
-                None
-            }
-        }
-    });
+    let updated_at =
+        p.updated_date
+            .as_deref()
+            .and_then(|t| match DateTime::parse_from_rfc3339(t) {
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(e) => {
+                    notes.note(
+                        format!("{pointer}/updatedDate"),
+                        format!("`updatedDate` {t:?} is not a timestamp ({e}); left empty"),
+                    );
+                    None
+                }
+            });
     Some((
         PositionRow {
             broker: BROKER,
@@ -616,7 +645,9 @@ fn value_positions(positions: &mut [PositionRow], pnl: &[PnlRow]) {
         let Some((i, _)) = m else { continue };
         let row = &pnl[i];
         p.unrealized_pnl = row.unrealized_pnl;
-        let Some(exposure) = row.exposure else { continue };
+        let Some(exposure) = row.exposure else {
+            continue;
+        };
         let value = if p.quantity.is_sign_negative() {
             -exposure.abs()
         } else {

@@ -17,7 +17,11 @@ fn decimal_at(df: &DataFrame, column: &str, row: usize) -> Option<Decimal> {
 
 #[test]
 fn a_polars_sum_of_point_one_and_point_two_is_point_three() {
-    let df = DataFrame::new(2, vec![money("x", [Some(dec!(0.1)), Some(dec!(0.2))].into_iter())]).unwrap();
+    let df = DataFrame::new(
+        2,
+        vec![money("x", [Some(dec!(0.1)), Some(dec!(0.2))].into_iter())],
+    )
+    .unwrap();
     let out = df
         .lazy()
         .select([

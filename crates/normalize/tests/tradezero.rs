@@ -80,7 +80,11 @@ fn a_complete_account_becomes_canonical_rows() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     manifest(root, &["TZ1"], "");
-    write(root, "tradezero/accounts.json", r#"{"accounts":[{"account":"TZ1"}]}"#);
+    write(
+        root,
+        "tradezero/accounts.json",
+        r#"{"accounts":[{"account":"TZ1"}]}"#,
+    );
     write(root, "tradezero/TZ1/account.json", DETAILS);
     write(root, "tradezero/TZ1/positions.json", POSITIONS);
     write(root, "tradezero/TZ1/pnl.json", PNL);
@@ -91,9 +95,15 @@ fn a_complete_account_becomes_canonical_rows() {
     assert!(n.incomplete.is_empty());
 
     // accounts
-    assert_eq!(str_at(&f.accounts, "account_kind", 0).as_deref(), Some("margin"));
+    assert_eq!(
+        str_at(&f.accounts, "account_kind", 0).as_deref(),
+        Some("margin")
+    );
     assert_eq!(str_at(&f.accounts, "status", 0).as_deref(), Some("active"));
-    assert_eq!(str_at(&f.accounts, "options_level", 0).as_deref(), Some("3"));
+    assert_eq!(
+        str_at(&f.accounts, "options_level", 0).as_deref(),
+        Some("3")
+    );
 
     // balances: /pnl's live values win over the details; `bp` read as buying power.
     let b = &f.balances;
@@ -101,7 +111,11 @@ fn a_complete_account_becomes_canonical_rows() {
     assert_eq!(dec_at(b, "cash", 0), Some(dec!(1000.25)));
     assert_eq!(dec_at(b, "buying_power", 0), Some(dec!(4002)));
     assert_eq!(dec_at(b, "maintenance_requirement", 0), Some(dec!(1700)));
-    assert_eq!(dec_at(b, "margin_excess", 0), None, "TradeZero sends no margin excess");
+    assert_eq!(
+        dec_at(b, "margin_excess", 0),
+        None,
+        "TradeZero sends no margin excess"
+    );
     assert_eq!(dec_at(b, "reported_exposure", 0), Some(dec!(3120.5)));
 
     // positions
@@ -111,13 +125,23 @@ fn a_complete_account_becomes_canonical_rows() {
     assert_eq!(dec_at(p, "quantity", aapl), Some(dec!(10)));
     assert_eq!(dec_at(p, "market_value", aapl), Some(dec!(2030.5)));
     assert_eq!(dec_at(p, "mark", aapl), Some(dec!(203.05)));
-    assert_eq!(dec_at(p, "close_price", aapl), None, "priceClose 0 is not a price");
+    assert_eq!(
+        dec_at(p, "close_price", aapl),
+        None,
+        "priceClose 0 is not a price"
+    );
     assert_eq!(str_at(p, "instrument", aapl).as_deref(), Some("equity"));
 
     let call = row_of(p, "position_id", "12");
-    assert_eq!(str_at(p, "symbol", call).as_deref(), Some("QQQ270115C00703000"));
+    assert_eq!(
+        str_at(p, "symbol", call).as_deref(),
+        Some("QQQ270115C00703000")
+    );
     assert_eq!(str_at(p, "underlying", call).as_deref(), Some("QQQ"));
-    assert_eq!(str_at(p, "instrument", call).as_deref(), Some("equity_option"));
+    assert_eq!(
+        str_at(p, "instrument", call).as_deref(),
+        Some("equity_option")
+    );
     assert_eq!(str_at(p, "put_call", call).as_deref(), Some("call"));
     assert_eq!(dec_at(p, "strike", call), Some(dec!(703)));
     assert_eq!(dec_at(p, "multiplier", call), Some(dec!(100)));
@@ -153,13 +177,23 @@ fn bare_arrays_and_the_slim_account_list_are_read() {
         "tradezero/TZP5/positions.json",
         r#"[{"positionId":"1","symbol":"F","securityType":"Stock","side":"Long","shares":3,"priceAvg":11}]"#,
     );
-    write(root, "tradezero/TZP5/pnl.json", r#"{"accountValue":100,"availableCash":67,"pnl":[]}"#);
+    write(
+        root,
+        "tradezero/TZP5/pnl.json",
+        r#"{"accountValue":100,"availableCash":67,"pnl":[]}"#,
+    );
     let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 20);
     let n = normalize_snapshot(root, as_of).unwrap();
     let f = &n.frames;
     assert_eq!(f.positions.height(), 1);
-    assert_eq!(str_at(&f.accounts, "account_name", 0).as_deref(), Some("Practice"));
-    assert_eq!(str_at(&f.accounts, "account_kind", 0).as_deref(), Some("paper"));
+    assert_eq!(
+        str_at(&f.accounts, "account_name", 0).as_deref(),
+        Some("Practice")
+    );
+    assert_eq!(
+        str_at(&f.accounts, "account_kind", 0).as_deref(),
+        Some("paper")
+    );
     assert_eq!(
         f.accounts.column("is_paper").unwrap().get(0).unwrap(),
         AnyValue::Boolean(true)
@@ -167,8 +201,15 @@ fn bare_arrays_and_the_slim_account_list_are_read() {
     // account.json is missing and no manifest explains it: noted, and the account is
     // marked incomplete.
     assert_eq!(f.quarantine.height(), 1);
-    assert!(str_at(&f.quarantine, "source", 0).unwrap().ends_with("account.json"));
-    assert!(n.incomplete.contains(&("tradezero".to_string(), "TZP5".to_string())));
+    assert!(
+        str_at(&f.quarantine, "source", 0)
+            .unwrap()
+            .ends_with("account.json")
+    );
+    assert!(
+        n.incomplete
+            .contains(&("tradezero".to_string(), "TZP5".to_string()))
+    );
 }
 
 #[test]
@@ -189,13 +230,19 @@ fn unreadable_records_are_quarantined_with_pointer_and_reason() {
           {"positionId":"6","symbol":"AMD","securityType":"Stock","side":"Long","shares":2}
         ]}"#,
     );
-    write(root, "tradezero/TZ1/pnl.json", "{\"accountValue\": 12, \"pnl\": [ truncated");
+    write(
+        root,
+        "tradezero/TZ1/pnl.json",
+        "{\"accountValue\": 12, \"pnl\": [ truncated",
+    );
     let n = normalize_snapshot(root, None).unwrap();
     let f = &n.frames;
     // Kept: 4 (rounded price, bad date left empty) and 6.
     assert_eq!(f.positions.height(), 2);
     let q = &f.quarantine;
-    let pointers: Vec<String> = (0..q.height()).map(|i| str_at(q, "pointer", i).unwrap()).collect();
+    let pointers: Vec<String> = (0..q.height())
+        .map(|i| str_at(q, "pointer", i).unwrap())
+        .collect();
     for want in [
         "/positions/0",
         "/positions/1/shares",
@@ -204,16 +251,36 @@ fn unreadable_records_are_quarantined_with_pointer_and_reason() {
         "/positions/3/updatedDate",
         "/positions/4",
     ] {
-        assert!(pointers.iter().any(|p| p == want), "no quarantine row at {want}: {pointers:?}");
+        assert!(
+            pointers.iter().any(|p| p == want),
+            "no quarantine row at {want}: {pointers:?}"
+        );
     }
-    let reasons: Vec<String> = (0..q.height()).map(|i| str_at(q, "reason", i).unwrap()).collect();
-    assert!(reasons.iter().any(|r| r.contains("Sideways")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("rounded half-even")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("unreadable P&L file")), "{reasons:?}");
+    let reasons: Vec<String> = (0..q.height())
+        .map(|i| str_at(q, "reason", i).unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("Sideways")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("rounded half-even")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("unreadable P&L file")),
+        "{reasons:?}"
+    );
     // The truncated P&L file makes the account incomplete.
-    assert!(n.incomplete.contains(&("tradezero".to_string(), "TZ1".to_string())));
+    assert!(
+        n.incomplete
+            .contains(&("tradezero".to_string(), "TZ1".to_string()))
+    );
     let msft = row_of(&f.positions, "position_id", "4");
-    assert_eq!(dec_at(&f.positions, "avg_price", msft), Some(dec!(1.12345679)));
+    assert_eq!(
+        dec_at(&f.positions, "avg_price", msft),
+        Some(dec!(1.12345679))
+    );
 }
 
 #[test]
@@ -229,9 +296,17 @@ fn endpoints_the_manifest_reports_missing_are_not_reported_twice() {
     write(root, "tradezero/TZ1/positions.json", POSITIONS);
     let n = normalize_snapshot(root, None).unwrap();
     assert_eq!(n.frames.quarantine.height(), 0);
-    assert!(n.incomplete.contains(&("tradezero".to_string(), "TZ1".to_string())));
+    assert!(
+        n.incomplete
+            .contains(&("tradezero".to_string(), "TZ1".to_string()))
+    );
     assert_eq!(
-        n.frames.accounts.column("data_complete").unwrap().get(0).unwrap(),
+        n.frames
+            .accounts
+            .column("data_complete")
+            .unwrap()
+            .get(0)
+            .unwrap(),
         AnyValue::Boolean(false)
     );
 }

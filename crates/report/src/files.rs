@@ -125,7 +125,8 @@ mod tests {
             incomplete: vec![],
             exit_code: 1,
         };
-        let written = write_run(out.path(), &dir, &facts, &[finding.clone(), finding], &[]).unwrap();
+        let written =
+            write_run(out.path(), &dir, &facts, &[finding.clone(), finding], &[]).unwrap();
         let text = std::fs::read_to_string(dir.join("findings.jsonl")).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
@@ -143,7 +144,8 @@ mod tests {
         assert_eq!(summary["complete"], true);
         assert_eq!(written.summary.counts.total, 2);
         let latest: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.path().join("latest.json")).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(out.path().join("latest.json")).unwrap())
+                .unwrap();
         assert_eq!(latest["dir"], "2026-11-20/r1");
     }
 }

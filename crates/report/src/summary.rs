@@ -53,7 +53,9 @@ impl Counts {
         for f in findings {
             c.total += 1;
             *c.by_severity.entry(f.severity.to_string()).or_default() += 1;
-            *c.by_status.entry(f.status.as_str().to_string()).or_default() += 1;
+            *c.by_status
+                .entry(f.status.as_str().to_string())
+                .or_default() += 1;
             *c.by_broker
                 .entry(f.broker.clone().unwrap_or_else(|| "-".into()))
                 .or_default() += 1;

@@ -60,20 +60,25 @@ impl Ctx<'_> {
     /// Rewrites, parses and checks the columns of one SQL expression of the rule.
     fn expr(&self, field: &str, sql: &str) -> Result<Expr, PackError> {
         let exact = rewrite(sql, &self.pack.params).map_err(|e| match e {
-            RewriteError::UnknownParam { name, suggestion } => {
-                self.err(format!("unknown parameter `:{name}` in `{field}`"), suggestion)
-            }
+            RewriteError::UnknownParam { name, suggestion } => self.err(
+                format!("unknown parameter `:{name}` in `{field}`"),
+                suggestion,
+            ),
             RewriteError::Syntax(m) => self.err(format!("`{field}` is not valid SQL: {m}"), None),
-            RewriteError::BadLiteral(m) => {
-                self.err(format!("`{field}` has a literal recon cannot keep exact: {m}"), None)
-            }
+            RewriteError::BadLiteral(m) => self.err(
+                format!("`{field}` has a literal recon cannot keep exact: {m}"),
+                None,
+            ),
         })?;
         let expr = sql_expr(&exact)
             .map_err(|e| self.err(format!("`{field}` is not a valid expression: {e}"), None))?;
         for name in expr.clone().meta().root_names() {
             if self.schema.get(name.as_str()).is_none() {
                 return Err(self.err(
-                    format!("unknown column `{name}` in `{field}` (view `{}`)", self.rule.on),
+                    format!(
+                        "unknown column `{name}` in `{field}` (view `{}`)",
+                        self.rule.on
+                    ),
                     nearest(&name, self.schema.iter_names().map(|n| n.as_str())),
                 ));
             }
@@ -93,8 +98,7 @@ pub fn parse_message(template: &str) -> Vec<MessagePart> {
         let name = close.map(|c| &after[..c]);
         match name {
             Some(n)
-                if !n.is_empty()
-                    && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+                if !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
             {
                 text.push_str(&rest[..open]);
                 if !text.is_empty() {
@@ -126,11 +130,7 @@ fn compile_rule(pack: &Pack, rule: &Rule, views: &Views) -> Result<CompiledRule,
         });
     };
     let schema = view.schema();
-    let ctx = Ctx {
-        pack,
-        rule,
-        schema,
-    };
+    let ctx = Ctx { pack, rule, schema };
     let scope = rule
         .scope
         .as_deref()
@@ -186,11 +186,19 @@ fn compile_rule(pack: &Pack, rule: &Rule, views: &Views) -> Result<CompiledRule,
         .lazy()
         .select(probes)
         .collect_schema()
-        .map_err(|e| ctx.err(format!("does not type-check against `{}`: {e}", rule.on), None))?;
+        .map_err(|e| {
+            ctx.err(
+                format!("does not type-check against `{}`: {e}", rule.on),
+                None,
+            )
+        })?;
     for (name, dtype) in types.iter() {
         let boolean = !name.starts_with("evidence.");
         if boolean && !matches!(dtype, DataType::Boolean | DataType::Null) {
-            return Err(ctx.err(format!("`{name}` must be true or false, but is {dtype}"), None));
+            return Err(ctx.err(
+                format!("`{name}` must be true or false, but is {dtype}"),
+                None,
+            ));
         }
         if !boolean && dtype.is_float() {
             return Err(ctx.err(

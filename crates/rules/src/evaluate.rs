@@ -12,7 +12,7 @@ use crate::finding::{Finding, FindingStatus, Severity};
 use crate::views::Views;
 use polars::prelude::*;
 use recon_normalize::exact::from_units;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 const PASS: &str = "pass";
@@ -21,7 +21,7 @@ const UNKNOWN: &str = "unknown";
 const OUT_OF_SCOPE: &str = "out_of_scope";
 
 /// What one rule saw: nothing is skipped unseen.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleStats {
     pub pack: String,
     pub rule: String,
@@ -53,17 +53,15 @@ fn status_expr(rule: &CompiledRule) -> Expr {
 }
 
 fn severity_expr(rule: &CompiledRule) -> Expr {
-    let mut conditions = rule.severity_when.iter();
-    let Some((first, severity)) = conditions.next() else {
-        return lit(rule.severity.as_str());
-    };
-    let mut chain = when(first.clone().eq(lit(true))).then(lit(severity.as_str()));
-    for (cond, severity) in conditions {
-        chain = chain
-            .when(cond.clone().eq(lit(true)))
-            .then(lit(severity.as_str()));
-    }
-    chain.otherwise(lit(rule.severity.as_str()))
+    // Built from the last condition to the first, so the first that holds wins.
+    rule.severity_when.iter().rev().fold(
+        lit(rule.severity.as_str()),
+        |otherwise, (cond, severity)| {
+            when(cond.clone().eq(lit(true)))
+                .then(lit(severity.as_str()))
+                .otherwise(otherwise)
+        },
+    )
 }
 
 /// The two plans of one rule: status counts, and the failing or unknown rows.
@@ -79,12 +77,13 @@ fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFra
         .clone()
         .group_by([col("__status")])
         .agg([len().alias("__n")]);
-    let mut select: Vec<Expr> = vec![
-        col("__status"),
-        severity_expr(rule).alias("__severity"),
-    ];
+    let mut select: Vec<Expr> = vec![col("__status"), severity_expr(rule).alias("__severity")];
     for key in &rule.keys {
-        select.push(col(*key).cast(DataType::String).alias(format!("__key_{key}")));
+        select.push(
+            col(*key)
+                .cast(DataType::String)
+                .alias(format!("__key_{key}")),
+        );
     }
     for name in &rule.message_columns {
         select.push(col(name.as_str()).alias(format!("__col_{name}")));
@@ -93,7 +92,11 @@ fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFra
         select.push(expr.clone().alias(format!("__ev_{name}")));
     }
     let rows = base
-        .filter(col("__status").eq(lit(FAIL)).or(col("__status").eq(lit(UNKNOWN))))
+        .filter(
+            col("__status")
+                .eq(lit(FAIL))
+                .or(col("__status").eq(lit(UNKNOWN))),
+        )
         .select(select);
     Ok((counts, rows))
 }
@@ -140,9 +143,8 @@ pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
 
     let mut eval = Evaluation::default();
     for (rule, result) in results {
-        match result.and_then(|(counts, rows)| {
-            Ok((tally(rule, &counts)?, findings(rule, &rows)?))
-        }) {
+        match result.and_then(|(counts, rows)| Ok((tally(rule, &counts)?, findings(rule, &rows)?)))
+        {
             Ok((stats, findings)) => {
                 eval.stats.push(stats);
                 eval.findings.extend(findings);
@@ -257,7 +259,12 @@ fn findings(rule: &CompiledRule, rows: &DataFrame) -> Result<Vec<Finding>, Strin
                         Some(v) => Some(v.clone()),
                         None => get(&format!("__col_{name}"), i)?,
                     };
-                    message.push_str(value.as_deref().filter(|v| *v != "null").unwrap_or("unknown"));
+                    message.push_str(
+                        value
+                            .as_deref()
+                            .filter(|v| *v != "null")
+                            .unwrap_or("unknown"),
+                    );
                 }
             }
         }

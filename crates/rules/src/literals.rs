@@ -58,10 +58,12 @@ pub fn rewrite(sql: &str, params: &BTreeMap<String, Param>) -> Result<String, Re
                 Some(Token::Word(w)) if w.quote_style.is_none() => {
                     let name = w.value.clone();
                     iter.next();
-                    let value = params.get(&name).ok_or_else(|| RewriteError::UnknownParam {
-                        suggestion: nearest(&name, params.keys().map(String::as_str)),
-                        name: name.clone(),
-                    })?;
+                    let value = params
+                        .get(&name)
+                        .ok_or_else(|| RewriteError::UnknownParam {
+                            suggestion: nearest(&name, params.keys().map(String::as_str)),
+                            name: name.clone(),
+                        })?;
                     match value {
                         Param::Decimal(d) => out.push_str(&decimal_literal(*d)),
                         Param::Integer(i) => out.push_str(&i.to_string()),
@@ -101,7 +103,10 @@ mod tests {
 
     fn params() -> BTreeMap<String, Param> {
         BTreeMap::from([
-            ("tol".to_string(), Param::Decimal(Decimal::from_str("5.00").unwrap())),
+            (
+                "tol".to_string(),
+                Param::Decimal(Decimal::from_str("5.00").unwrap()),
+            ),
             ("days".to_string(), Param::Integer(7)),
             ("kind".to_string(), Param::Text("o'brien".into())),
         ])
@@ -118,8 +123,15 @@ mod tests {
 
     #[test]
     fn integers_strings_and_quoted_text_are_left_alone() {
-        let out = rewrite("days <= :days AND kind = :kind AND note = '0.5' AND n > 3", &params()).unwrap();
-        assert_eq!(out, "days <= 7 AND kind = 'o''brien' AND note = '0.5' AND n > 3");
+        let out = rewrite(
+            "days <= :days AND kind = :kind AND note = '0.5' AND n > 3",
+            &params(),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "days <= 7 AND kind = 'o''brien' AND note = '0.5' AND n > 3"
+        );
     }
 
     #[test]

@@ -265,7 +265,10 @@ message = "m"
     fn float_params_are_refused() {
         let text = format!("{MINIMAL}\n[params]\ntol = 0.001\n");
         let err = parse_pack(&text, "x.toml").unwrap_err().to_string();
-        assert!(err.contains("x.toml") && err.contains("tol") && err.contains("float"), "{err}");
+        assert!(
+            err.contains("x.toml") && err.contains("tol") && err.contains("float"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -283,14 +286,20 @@ message = "m"
         let a = parse_pack(MINIMAL, "a.toml").unwrap();
         let b = parse_pack(MINIMAL, "b.toml").unwrap();
         let err = check_unique_ids(&[a, b]).unwrap_err().to_string();
-        assert!(err.contains("a.toml") && err.contains("b.toml") && err.contains("`r`"), "{err}");
+        assert!(
+            err.contains("a.toml") && err.contains("b.toml") && err.contains("`r`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn nearest_suggests_typos_only() {
         let names = ["net_liq", "cash", "position_value"];
         assert_eq!(nearest("net_lq", names).as_deref(), Some("net_liq"));
-        assert_eq!(nearest("postion_value", names).as_deref(), Some("position_value"));
+        assert_eq!(
+            nearest("postion_value", names).as_deref(),
+            Some("position_value")
+        );
         assert_eq!(nearest("zebra", names), None);
     }
 }

@@ -127,11 +127,9 @@ fn position_view(frames: &Frames, as_of: NaiveDate) -> PolarsResult<DataFrame> {
     ] {
         taken.rename(name, format!("pnl_{name}").into())?;
     }
-    let match_col = StringChunked::from_iter_options(
-        "pnl_match".into(),
-        kinds.iter().map(|k| Some(*k)),
-    )
-    .into_column();
+    let match_col =
+        StringChunked::from_iter_options("pnl_match".into(), kinds.iter().map(|k| Some(*k)))
+            .into_column();
     let mut with_pnl = positions.hstack(taken.columns())?;
     with_pnl.with_column(match_col)?;
 
@@ -183,11 +181,17 @@ fn match_rows(
     type Group = (Vec<usize>, Vec<usize>);
     let mut groups: HashMap<(&str, &str), Group> = HashMap::new();
     for i in 0..positions.height() {
-        let key = (p_broker.get(i).unwrap_or(""), p_account.get(i).unwrap_or(""));
+        let key = (
+            p_broker.get(i).unwrap_or(""),
+            p_account.get(i).unwrap_or(""),
+        );
         groups.entry(key).or_default().0.push(i);
     }
     for i in 0..pnl.height() {
-        let key = (l_broker.get(i).unwrap_or(""), l_account.get(i).unwrap_or(""));
+        let key = (
+            l_broker.get(i).unwrap_or(""),
+            l_account.get(i).unwrap_or(""),
+        );
         groups.entry(key).or_default().1.push(i);
     }
     let mut matched = vec![None; positions.height()];

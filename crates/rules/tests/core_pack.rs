@@ -115,7 +115,10 @@ fn identity_tolerance_is_exact_and_inclusive() {
             .filter(|f| f.rule == "account-value-identity")
             .collect();
         assert_eq!(identity.len(), fails as usize, "off by {off}: {findings:?}");
-        let s = stats.iter().find(|s| s.rule == "account-value-identity").unwrap();
+        let s = stats
+            .iter()
+            .find(|s| s.rule == "account-value-identity")
+            .unwrap();
         assert_eq!((s.in_scope, s.failed), (1, fails as u64), "off by {off}");
         if fails {
             let difference: Decimal = identity[0].evidence["difference"].parse().unwrap();
@@ -147,7 +150,10 @@ fn an_unvalued_position_makes_the_identity_unknown_not_passed() {
         .collect();
     assert_eq!(identity.len(), 1);
     assert_eq!(identity[0].status, FindingStatus::Unknown);
-    let s = stats.iter().find(|s| s.rule == "account-value-identity").unwrap();
+    let s = stats
+        .iter()
+        .find(|s| s.rule == "account-value-identity")
+        .unwrap();
     assert_eq!((s.passed, s.unknown), (0, 1));
 }
 
@@ -172,12 +178,21 @@ fn pnl_coverage_is_an_error_live_and_a_warning_on_paper() {
         quarantine: vec![],
     };
     let (findings, stats) = run(&book, CORE_PACK);
-    let coverage: Vec<&Finding> = findings.iter().filter(|f| f.rule == "pnl-coverage").collect();
+    let coverage: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule == "pnl-coverage")
+        .collect();
     assert_eq!(coverage.len(), 2, "{coverage:?}");
-    let live = coverage.iter().find(|f| f.account.as_deref() == Some("LIVE")).unwrap();
+    let live = coverage
+        .iter()
+        .find(|f| f.account.as_deref() == Some("LIVE"))
+        .unwrap();
     assert_eq!(live.severity, Severity::Error);
     assert_eq!(live.position.as_deref(), Some("1"));
-    let paper = coverage.iter().find(|f| f.account.as_deref() == Some("PAPER")).unwrap();
+    let paper = coverage
+        .iter()
+        .find(|f| f.account.as_deref() == Some("PAPER"))
+        .unwrap();
     assert_eq!(paper.severity, Severity::Warning);
     assert_eq!(paper.position.as_deref(), Some("2"));
     let s = stats.iter().find(|s| s.rule == "pnl-coverage").unwrap();
@@ -226,14 +241,24 @@ fn unknown_names_are_refused_with_file_rule_and_suggestion() {
         "packs/custom.toml: rule `r`: unknown column `net_lq` in `check` (view `account_view`) (did you mean `net_liq`?)"
     );
     let err = compile_error(&rule("account_veiw", "net_liq > 0"));
-    assert!(err.contains("unknown view `account_veiw`") && err.contains("account_view"), "{err}");
+    assert!(
+        err.contains("unknown view `account_veiw`") && err.contains("account_view"),
+        "{err}"
+    );
     let err = compile_error(&rule("account_view", "net_liq > :toll"));
-    assert!(err.contains("unknown parameter `:toll`") && err.contains("`tol`"), "{err}");
+    assert!(
+        err.contains("unknown parameter `:toll`") && err.contains("`tol`"),
+        "{err}"
+    );
     let err = compile_error(&rule("account_view", "net_liq + cash"));
     assert!(err.contains("must be true or false"), "{err}");
-    let bad_message = rule("account_view", "net_liq > 0").replace("message = \"m\"", "message = \"{nett_liq}\"");
+    let bad_message =
+        rule("account_view", "net_liq > 0").replace("message = \"m\"", "message = \"{nett_liq}\"");
     let err = compile_error(&bad_message);
-    assert!(err.contains("{nett_liq}") && err.contains("net_liq"), "{err}");
+    assert!(
+        err.contains("{nett_liq}") && err.contains("net_liq"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -267,12 +292,19 @@ fn a_rule_that_fails_to_evaluate_is_a_finding_not_a_crash() {
     book.balances[0].net_liq = Some(Decimal::MAX);
     let text = format!(
         "{}\n[[rule]]\nid = \"fine\"\ntitle = \"t\"\nseverity = \"error\"\non = \"account_view\"\ncheck = \"cash >= 0\"\nmessage = \"m\"\n",
-        rule("account_view", &format!("{} > 0", vec!["cash"; 40].join(" + ")))
+        rule(
+            "account_view",
+            &format!("{} > 0", vec!["cash"; 40].join(" + "))
+        )
     );
     let (findings, stats) = run(&book, &text);
     let broken: Vec<&Finding> = findings.iter().filter(|f| f.rule == "r").collect();
     assert_eq!(broken.len(), 1, "{findings:?}");
-    assert!(broken[0].message.contains("could not be evaluated"), "{}", broken[0].message);
+    assert!(
+        broken[0].message.contains("could not be evaluated"),
+        "{}",
+        broken[0].message
+    );
     let fine = stats.iter().find(|s| s.rule == "fine").unwrap();
     assert_eq!((fine.passed, fine.error.as_deref()), (1, None));
 }

@@ -106,7 +106,12 @@ impl SimPosition {
 impl SimAccount {
     /// Cash + Σ market value: what an honest broker reports as account value.
     pub fn true_net_liq(&self) -> Decimal {
-        self.cash + self.positions.iter().map(SimPosition::market_value).sum::<Decimal>()
+        self.cash
+            + self
+                .positions
+                .iter()
+                .map(SimPosition::market_value)
+                .sum::<Decimal>()
     }
 
     /// The account value the broker reports, planted break included.

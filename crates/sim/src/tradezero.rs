@@ -62,7 +62,9 @@ pub fn router(book: Arc<SimBook>, credentials: Credentials, dialect: Dialect) ->
         ("/v1/api/accounts/{id}/positions", only_get(get(positions))),
         ("/v1/api/accounts/{id}/pnl", only_get(get(pnl))),
     ] {
-        app = app.route(path, route.clone()).route(&format!("{path}/"), route);
+        app = app
+            .route(path, route.clone())
+            .route(&format!("{path}/"), route);
     }
     app.fallback(|| async { text(StatusCode::NOT_FOUND, "404 page not found") })
         .with_state(state)
