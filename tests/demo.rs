@@ -29,6 +29,19 @@ fn latest_run(out_dir: &Path) -> PathBuf {
     out_dir.join(latest["dir"].as_str().unwrap())
 }
 
+fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(all_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 type Key = (String, String, String, Option<String>, String, String);
 
 fn key(v: &Value) -> Key {
@@ -89,6 +102,15 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     assert_eq!(identity["passed"], 2);
     assert_eq!(identity["failed"], 1);
     assert_eq!(identity["unknown"], 2);
+    // The simulator's random credentials (`tzk-…`, `tzs-…`) reach no file the demo wrote.
+    for file in all_files(out.path()) {
+        let body = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(
+            !body.contains("tzk-") && !body.contains("tzs-"),
+            "{} holds a credential",
+            file.display()
+        );
+    }
     // The summary table names the planted break.
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(

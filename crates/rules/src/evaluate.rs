@@ -101,6 +101,9 @@ fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFra
     Ok((counts, rows))
 }
 
+/// A rule's two result frames (counts, failing rows), or why it could not run.
+type Outcome = Result<(DataFrame, DataFrame), String>;
+
 /// Evaluates every rule. Never fails as a whole.
 pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
     let mut planned = Vec::with_capacity(rules.len());
@@ -115,7 +118,7 @@ pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
         .iter()
         .flat_map(|(_, (c, r))| [c.logical_plan.clone(), r.logical_plan.clone()])
         .collect();
-    let results: Vec<(&CompiledRule, Result<(DataFrame, DataFrame), String>)> =
+    let results: Vec<(&CompiledRule, Outcome)> =
         match LazyFrame::collect_all_with_engine(all, Engine::Auto, OptFlags::default()) {
             Ok(frames) => {
                 let mut it = frames.into_iter();
