@@ -122,11 +122,15 @@ impl Tz {
             .find(|a| a.id.eq_ignore_ascii_case(id))
     }
 
-    fn authorized_account(&self, headers: &HeaderMap, id: &str) -> Option<&SimAccount> {
-        if self.authorized(headers) {
-            self.account(id)
-        } else {
-            None
+    /// The account a request may read, or the 404 TradeZero answers instead.
+    fn authorized_account(&self, headers: &HeaderMap, id: &str) -> Result<&SimAccount, Response> {
+        if id.is_empty() {
+            // `/accounts//positions` never reaches TradeZero's handlers: Go's router answers.
+            return Err(text(StatusCode::NOT_FOUND, "404 page not found"));
+        }
+        match self.account(id) {
+            Some(a) if self.authorized(headers) => Ok(a),
+            _ => Err(not_found()),
         }
     }
 }
@@ -273,8 +277,8 @@ async fn account_details(
     headers: HeaderMap,
 ) -> Response {
     match tz.authorized_account(&headers, &id) {
-        Some(a) => json(&rich_account(a, tz.dialect)),
-        None => not_found(),
+        Ok(a) => json(&rich_account(a, tz.dialect)),
+        Err(response) => response,
     }
 }
 
@@ -343,8 +347,9 @@ async fn positions(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(a) = tz.authorized_account(&headers, &id) else {
-        return not_found();
+    let a = match tz.authorized_account(&headers, &id) {
+        Ok(a) => a,
+        Err(response) => return response,
     };
     // Seven fractional digits and `+00:00`, as TradeZero writes them.
     let stamp = format!("{}T14:30:00.1234567+00:00", tz.book.as_of);
@@ -409,8 +414,9 @@ fn percent(part: Decimal, whole: Decimal) -> Decimal {
 }
 
 async fn pnl(State(tz): State<Arc<Tz>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    let Some(a) = tz.authorized_account(&headers, &id) else {
-        return not_found();
+    let a = match tz.authorized_account(&headers, &id) {
+        Ok(a) => a,
+        Err(response) => return response,
     };
     let quoted: Vec<&SimPosition> = a.positions.iter().filter(|p| !p.pnl_missing).collect();
     let mut rows: Vec<PnlRow> = quoted
