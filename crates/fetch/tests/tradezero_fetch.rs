@@ -8,19 +8,18 @@ use recon_sim::{SimBook, SimCredentials, SimOptions, start};
 use secrecy::SecretString;
 use std::path::Path;
 
+fn tradezero(url: &str, key: &str, secret: &str, options: FetchOptions) -> Box<dyn Connector> {
+    let credentials = Credentials {
+        api_key_id: SecretString::from(key),
+        api_secret_key: SecretString::from(secret),
+    };
+    Box::new(TradeZero::new(url, credentials, options).unwrap())
+}
+
 fn connector(sim: &recon_sim::RunningSim, options: FetchOptions) -> Box<dyn Connector> {
     let c = &sim.credentials.tradezero;
-    Box::new(
-        TradeZero::new(
-            sim.url(Broker::Tradezero).unwrap(),
-            Credentials {
-                api_key_id: SecretString::from(c.api_key_id.clone()),
-                api_secret_key: SecretString::from(c.api_secret_key.clone()),
-            },
-            options,
-        )
-        .unwrap(),
-    )
+    let url = sim.url(Broker::Tradezero).unwrap();
+    tradezero(url, &c.api_key_id, &c.api_secret_key, options)
 }
 
 fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -125,17 +124,12 @@ async fn bad_credentials_fail_the_broker_with_a_reason() {
     )
     .await
     .unwrap();
-    let bad = Box::new(
-        TradeZero::new(
-            sim.url(Broker::Tradezero).unwrap(),
-            Credentials {
-                api_key_id: SecretString::from("nope"),
-                api_secret_key: SecretString::from("nope"),
-            },
-            FetchOptions::default(),
-        )
-        .unwrap(),
-    ) as Box<dyn Connector>;
+    let bad = tradezero(
+        sim.url(Broker::Tradezero).unwrap(),
+        "nope",
+        "nope",
+        FetchOptions::default(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = SnapshotWriter::create(dir.path()).unwrap();
     let manifest = fetch_all(&[bad], &out, book.as_of).await.unwrap();
@@ -179,17 +173,7 @@ async fn an_unreachable_broker_is_recorded_not_fatal() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let c = Box::new(
-        TradeZero::new(
-            &url,
-            Credentials {
-                api_key_id: SecretString::from("k"),
-                api_secret_key: SecretString::from("s"),
-            },
-            FetchOptions::default(),
-        )
-        .unwrap(),
-    ) as Box<dyn Connector>;
+    let c = tradezero(&url, "k", "s", FetchOptions::default());
     let dir = tempfile::tempdir().unwrap();
     let out = SnapshotWriter::create(dir.path()).unwrap();
     let manifest = fetch_all(

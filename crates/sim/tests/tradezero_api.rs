@@ -20,6 +20,12 @@ impl Client {
             .await
             .unwrap()
     }
+
+    async fn json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap()
+    }
 }
 
 async fn sim(options: SimOptions) -> (recon_sim::RunningSim, Client) {
@@ -57,29 +63,14 @@ async fn lists_accounts_and_serves_each_endpoint() {
     assert!(accounts.len() >= 4);
     let id = accounts[0]["account"].as_str().unwrap().to_string();
 
-    let details: Value = c
-        .get(&format!("/v1/api/account/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let details: Value = c.json(&format!("/v1/api/account/{id}")).await;
     assert!(details["buyingPower"].is_number());
     assert!(details.get("bp").is_none());
 
-    let positions: Value = c
-        .get(&format!("/v1/api/accounts/{id}/positions"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let positions: Value = c.json(&format!("/v1/api/accounts/{id}/positions")).await;
     assert!(!positions["positions"].as_array().unwrap().is_empty());
 
-    let pnl: Value = c
-        .get(&format!("/v1/api/accounts/{id}/pnl"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let pnl: Value = c.json(&format!("/v1/api/accounts/{id}/pnl")).await;
     assert!(pnl["accountValue"].is_number());
     let row = &pnl["pnl"][0];
     assert!(row.get("unrealizedPnL").is_some() && row.get("realizedPnl").is_some());
@@ -173,21 +164,11 @@ async fn the_other_documented_shapes_can_be_served() {
         },
     };
     let (_sim, c) = sim(options).await;
-    let list: Value = c.get("/v1/api/accounts").await.json().await.unwrap();
+    let list: Value = c.json("/v1/api/accounts").await;
     let id = list[0]["accountId"].as_str().unwrap().to_string();
-    let details: Value = c
-        .get(&format!("/v1/api/account/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let details: Value = c.json(&format!("/v1/api/account/{id}")).await;
     assert!(details["bp"].is_number() && details.get("buyingPower").is_none());
-    let positions: Value = c
-        .get(&format!("/v1/api/accounts/{id}/positions"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let positions: Value = c.json(&format!("/v1/api/accounts/{id}/positions")).await;
     assert!(positions.is_array());
 }
 
@@ -197,11 +178,8 @@ async fn short_options_come_with_negative_shares_and_missing_pnl_rows_are_absent
     let (_sim, c) = sim(SimOptions::default()).await;
     for account in book.accounts_of(Broker::Tradezero) {
         let pnl: Value = c
-            .get(&format!("/v1/api/accounts/{}/pnl", account.id))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .json(&format!("/v1/api/accounts/{}/pnl", account.id))
+            .await;
         let ids: Vec<&str> = pnl["pnl"]
             .as_array()
             .unwrap()
