@@ -133,7 +133,7 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     assert_eq!(check.status.code(), Some(1), "{}", text(&check));
     assert_eq!(findings(&latest_run(out2.path())), expected());
     let printed: Value = serde_json::from_slice(&check.stdout).unwrap();
-    assert_eq!(printed["counts"]["total"], 5);
+    assert_eq!(printed["counts"]["total"], 9);
 }
 
 #[test]

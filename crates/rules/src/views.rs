@@ -5,6 +5,9 @@
 //!   is incomplete: polars' `sum` skips nulls and would count an unpriced position as 0.
 //! - `position_view`: positions plus their P&L match (`recon_model::pnl_match`, the same
 //!   function normalize valued positions with), account kind, paper flag and days to expiry.
+//! - `pnl_view`: every P&L row with `matched` (true when a position took it, false when none
+//!   did, null when the account's data is incomplete and so nothing can be proved).
+//! - `pnl_orphans`: the P&L rows with non-zero exposure that no position matched.
 //!
 //! The frames themselves (`accounts`, `balances`, `positions`, `pnl`, `quarantine`,
 //! `fetch_errors`) can be named by rules too.
@@ -32,7 +35,11 @@ impl Views {
             .into_iter()
             .map(|(name, df)| (name, df.clone()))
             .collect();
-        all.insert("position_view", position_view(frames, as_of)?);
+        let matches = match_rows(&frames.positions, &frames.pnl)?;
+        all.insert("position_view", position_view(frames, &matches, as_of)?);
+        let pnl_view = pnl_view(frames, &matches)?;
+        all.insert("pnl_orphans", pnl_orphans(&pnl_view)?);
+        all.insert("pnl_view", pnl_view);
         all.insert("account_view", account_view(frames)?);
         Ok(Views { frames: all })
     }
@@ -104,10 +111,14 @@ fn account_view(frames: &Frames) -> PolarsResult<DataFrame> {
 
 /// Positions with their P&L row (by `match_pnl`), the account's kind and paper flag, and
 /// days to expiry.
-fn position_view(frames: &Frames, as_of: NaiveDate) -> PolarsResult<DataFrame> {
+fn position_view(frames: &Frames, matches: &Matches, as_of: NaiveDate) -> PolarsResult<DataFrame> {
     let positions = &frames.positions;
     let pnl = &frames.pnl;
-    let (matched, kinds) = match_rows(positions, pnl)?;
+    let Matches {
+        pnl_of_position: matched,
+        kinds,
+        ..
+    } = matches;
 
     let idx = IdxCa::from_iter_options("pnl_idx".into(), matched.iter().copied());
     let pnl_cols = pnl.select([
@@ -157,11 +168,58 @@ fn position_view(frames: &Frames, as_of: NaiveDate) -> PolarsResult<DataFrame> {
         .collect()
 }
 
-/// For each position row: the index of its P&L row and how it matched ("none" if unmatched).
-fn match_rows(
-    positions: &DataFrame,
-    pnl: &DataFrame,
-) -> PolarsResult<(Vec<Option<IdxSize>>, Vec<&'static str>)> {
+/// Which P&L row each position took, computed once for all views.
+struct Matches {
+    /// Per position row: the index of its P&L row.
+    pnl_of_position: Vec<Option<IdxSize>>,
+    /// Per position row: how it matched ("position_id", "symbol" or "none").
+    kinds: Vec<&'static str>,
+    /// Per P&L row: whether a position took it.
+    pnl_taken: Vec<bool>,
+}
+
+/// P&L rows with whether a position matched them (null where the account is incomplete).
+fn pnl_view(frames: &Frames, matches: &Matches) -> PolarsResult<DataFrame> {
+    let taken =
+        BooleanChunked::from_iter_values("__taken".into(), matches.pnl_taken.iter().copied())
+            .into_column();
+    let accounts = frames.accounts.clone().lazy().select([
+        col("broker"),
+        col("account_id"),
+        col("data_complete"),
+    ]);
+    let mut pnl = frames.pnl.clone();
+    pnl.with_column(taken)?;
+    pnl.lazy()
+        .join(accounts, keys(), keys(), left())
+        // A match is proof either way; "no position took it" needs all the account's data.
+        .with_columns([when(col("__taken"))
+            .then(lit(true))
+            .when(col("data_complete").eq(lit(true)))
+            .then(lit(false))
+            .otherwise(lit(NULL).cast(DataType::Boolean))
+            .alias("matched")])
+        .drop(by_name(["__taken"], true, false))
+        .collect()
+}
+
+/// P&L rows with non-zero (or unknown) exposure that no position matched.
+fn pnl_orphans(pnl_view: &DataFrame) -> PolarsResult<DataFrame> {
+    pnl_view
+        .clone()
+        .lazy()
+        .filter(
+            col("matched").eq(lit(false)).and(
+                col("exposure")
+                    .is_null()
+                    .or(col("exposure").neq(money_zero())),
+            ),
+        )
+        .collect()
+}
+
+/// Matches every position to its P&L row, account by account.
+fn match_rows(positions: &DataFrame, pnl: &DataFrame) -> PolarsResult<Matches> {
     let text = |df: &DataFrame, name: &str| -> PolarsResult<StringChunked> {
         Ok(df.column(name)?.str()?.clone())
     };
@@ -196,6 +254,7 @@ fn match_rows(
     }
     let mut matched = vec![None; positions.height()];
     let mut kinds = vec!["none"; positions.height()];
+    let mut pnl_taken = vec![false; pnl.height()];
     for (pos_rows, pnl_rows) in groups.values() {
         if pos_rows.is_empty() {
             continue;
@@ -219,8 +278,13 @@ fn match_rows(
             if let Some((j, kind)) = m {
                 matched[pos_rows[k]] = Some(pnl_rows[j] as IdxSize);
                 kinds[pos_rows[k]] = kind.as_str();
+                pnl_taken[pnl_rows[j]] = true;
             }
         }
     }
-    Ok((matched, kinds))
+    Ok(Matches {
+        pnl_of_position: matched,
+        kinds,
+        pnl_taken,
+    })
 }

@@ -308,3 +308,115 @@ fn a_rule_that_fails_to_evaluate_is_a_finding_not_a_crash() {
     let fine = stats.iter().find(|s| s.rule == "fine").unwrap();
     assert_eq!((fine.passed, fine.error.as_deref()), (1, None));
 }
+
+fn option(account: &str, id: &str, days: i64, quantity: Decimal) -> PositionRow {
+    let expiry = as_of() + chrono::Duration::days(days);
+    let occ = recon_model::occ::OccSymbol::new("SPY", expiry, PutCall::Put, dec!(500)).unwrap();
+    PositionRow {
+        symbol: occ.compact(),
+        underlying: "SPY".into(),
+        instrument: Instrument::EquityOption,
+        put_call: Some(PutCall::Put),
+        strike: Some(dec!(500)),
+        expires_at: Some(expiry),
+        quantity,
+        multiplier: dec!(100),
+        ..position(account, id, "SPY", Some(dec!(0)))
+    }
+}
+
+fn by_rule<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
+    findings.iter().filter(|f| f.rule == rule).collect()
+}
+
+#[test]
+fn options_near_and_past_expiry() {
+    let mut book = book_off_by(dec!(0), dec!(3000));
+    book.positions.extend([
+        option("A", "short7", 7, dec!(-1)),
+        option("A", "long0", 0, dec!(2)),
+        option("A", "short8", 8, dec!(-1)),
+        option("A", "expired", -1, dec!(1)),
+        option("A", "flat", 2, dec!(0)),
+    ]);
+    let (findings, stats) = run(&book, CORE_PACK);
+    let expiring = by_rule(&findings, "option-expiring");
+    let got: Vec<(&str, Severity)> = expiring
+        .iter()
+        .map(|f| (f.position.as_deref().unwrap(), f.severity))
+        .collect();
+    assert_eq!(got.len(), 2, "{expiring:?}");
+    assert!(got.contains(&("short7", Severity::Error)));
+    assert!(got.contains(&("long0", Severity::Warning)));
+    let s = stats.iter().find(|s| s.rule == "option-expiring").unwrap();
+    // In scope: short7, long0, short8; out: the equity, the expired lot, the flat one.
+    assert_eq!((s.in_scope, s.failed, s.out_of_scope), (3, 2, 3));
+
+    let expired = by_rule(&findings, "option-expired");
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].position.as_deref(), Some("expired"));
+    assert_eq!(expired[0].evidence["days_to_expiry"], "-1");
+}
+
+#[test]
+fn margin_excess_negative_and_low() {
+    let mut book = Book::default();
+    for (id, excess) in [
+        ("NEG", Some(dec!(-0.01))),
+        ("LOW", Some(dec!(4999.99))),
+        ("EDGE", Some(dec!(5000))),
+        ("NONE", None),
+    ] {
+        book.accounts.push(account(id, AccountKind::Margin));
+        let mut b = balance(id, dec!(100000), dec!(100000));
+        b.margin_excess = excess;
+        book.balances.push(b);
+    }
+    let (findings, stats) = run(&book, CORE_PACK);
+    let negative = by_rule(&findings, "margin-excess-negative");
+    assert_eq!(negative.len(), 1);
+    assert_eq!(negative[0].account.as_deref(), Some("NEG"));
+    assert_eq!(negative[0].severity, Severity::Critical);
+    let low = by_rule(&findings, "margin-excess-low");
+    assert_eq!(low.len(), 1, "{low:?}");
+    assert_eq!(low[0].account.as_deref(), Some("LOW"));
+    assert_eq!(low[0].evidence["minimum"], "5000.00");
+    // An account without margin excess is out of scope, and counted as such.
+    let s = stats
+        .iter()
+        .find(|s| s.rule == "margin-excess-negative")
+        .unwrap();
+    assert_eq!((s.in_scope, s.out_of_scope), (3, 1));
+}
+
+#[test]
+fn pnl_rows_without_a_position_are_orphans_unless_closed_today() {
+    let mut book = book_off_by(dec!(0), dec!(3000));
+    book.pnl.push(pnl("A", "9", "NFLX", dec!(1830.40)));
+    book.pnl.push(pnl("A", "8", "INTC", dec!(0)));
+    let (findings, stats) = run(&book, CORE_PACK);
+    let orphans = by_rule(&findings, "pnl-orphan");
+    assert_eq!(orphans.len(), 1, "{orphans:?}");
+    assert_eq!(orphans[0].symbol.as_deref(), Some("NFLX"));
+    assert_eq!(orphans[0].evidence["exposure"], "1830.40");
+    let s = stats.iter().find(|s| s.rule == "pnl-orphan").unwrap();
+    assert_eq!(
+        (s.in_scope, s.passed, s.failed, s.out_of_scope),
+        (2, 1, 1, 1)
+    );
+
+    // With the account's data incomplete, an unmatched row proves nothing: unknown.
+    let frames = build_frames(
+        &book,
+        &BTreeSet::from([("tradezero".to_string(), "A".to_string())]),
+        &[],
+    )
+    .unwrap();
+    let views = Views::build(&frames, as_of()).unwrap();
+    let rules = compile(&[parse_pack(CORE_PACK, CORE_PACK_FILE).unwrap()], &views).unwrap();
+    let eval = evaluate(&rules, &views);
+    let orphans = by_rule(&eval.findings, "pnl-orphan");
+    assert_eq!(orphans.len(), 1);
+    assert_eq!(orphans[0].status, FindingStatus::Unknown);
+    assert_eq!(views.get("pnl_orphans").unwrap().height(), 0);
+}

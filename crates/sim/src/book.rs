@@ -43,6 +43,9 @@ pub struct SimAccount {
     /// Realized P&L of lots closed today; they still show in P&L feeds with exposure 0.
     #[serde(default, rename = "closed_today")]
     pub closed_today: Vec<ClosedLot>,
+    /// Planted break: P&L rows with exposure for lots the position feed does not have.
+    #[serde(default, rename = "orphan_pnl")]
+    pub orphan_pnl: Vec<OrphanPnl>,
     #[serde(default, rename = "position")]
     pub positions: Vec<SimPosition>,
 }
@@ -77,6 +80,16 @@ pub struct ClosedLot {
     pub id: String,
     pub symbol: String,
     pub realized_pnl: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrphanPnl {
+    pub id: String,
+    pub symbol: String,
+    pub exposure: Decimal,
+    #[serde(default)]
+    pub unrealized_pnl: Decimal,
 }
 
 impl SimPosition {

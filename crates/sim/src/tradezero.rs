@@ -228,12 +228,19 @@ fn rich_account(a: &SimAccount, dialect: Dialect) -> RichAccount {
     }
 }
 
+/// Σ per-row exposure of /pnl: quoted lots and orphan rows.
 fn exposure(a: &SimAccount) -> Decimal {
-    a.positions
+    let lots: Decimal = a
+        .positions
         .iter()
         .filter(|p| !p.pnl_missing)
         .map(|p| p.market_value().abs())
-        .sum()
+        .sum();
+    lots + a
+        .orphan_pnl
+        .iter()
+        .map(|o| o.exposure.abs())
+        .sum::<Decimal>()
 }
 
 fn used_leverage(a: &SimAccount) -> Decimal {
@@ -436,6 +443,17 @@ async fn pnl(State(tz): State<Arc<Tz>>, Path(id): Path<String>, headers: HeaderM
             }
         })
         .collect();
+    rows.extend(a.orphan_pnl.iter().map(|o| PnlRow {
+        position_id: o.id.clone(),
+        symbol: o.symbol.clone(),
+        exposure: Num(o.exposure.abs()),
+        realized_pnl: Num(Decimal::ZERO),
+        unrealized_pnl: Num(o.unrealized_pnl),
+        day_realized_pnl: Num(Decimal::ZERO),
+        day_unrealized_pnl: Num(Decimal::ZERO),
+        pct_pnl_move: Num(Decimal::ZERO),
+        day_pct_pnl_move: Num(Decimal::ZERO),
+    }));
     rows.extend(a.closed_today.iter().map(|l| PnlRow {
         position_id: l.id.clone(),
         symbol: l.symbol.clone(),
