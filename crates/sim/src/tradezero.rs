@@ -123,14 +123,30 @@ impl Tz {
     }
 
     /// The account a request may read, or the 404 TradeZero answers instead.
-    fn authorized_account(&self, headers: &HeaderMap, id: &str) -> Result<&SimAccount, Response> {
+    fn authorized_account(&self, headers: &HeaderMap, id: &str) -> Result<&SimAccount, Refusal> {
         if id.is_empty() {
-            // `/accounts//positions` never reaches TradeZero's handlers: Go's router answers.
-            return Err(text(StatusCode::NOT_FOUND, "404 page not found"));
+            return Err(Refusal::EmptyId);
         }
         match self.account(id) {
             Some(a) if self.authorized(headers) => Ok(a),
-            _ => Err(not_found()),
+            _ => Err(Refusal::NotFound),
+        }
+    }
+}
+
+/// Why a request gets no account.
+enum Refusal {
+    /// Bad credentials, unknown or foreign account: indistinguishable on purpose.
+    NotFound,
+    /// `/accounts//positions` never reaches TradeZero's handlers: Go's router answers.
+    EmptyId,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::NotFound => not_found(),
+            Refusal::EmptyId => text(StatusCode::NOT_FOUND, "404 page not found"),
         }
     }
 }
@@ -285,7 +301,7 @@ async fn account_details(
 ) -> Response {
     match tz.authorized_account(&headers, &id) {
         Ok(a) => json(&rich_account(a, tz.dialect)),
-        Err(response) => response,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -356,7 +372,7 @@ async fn positions(
 ) -> Response {
     let a = match tz.authorized_account(&headers, &id) {
         Ok(a) => a,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     // Seven fractional digits and `+00:00`, as TradeZero writes them.
     let stamp = format!("{}T14:30:00.1234567+00:00", tz.book.as_of);
@@ -423,7 +439,7 @@ fn percent(part: Decimal, whole: Decimal) -> Decimal {
 async fn pnl(State(tz): State<Arc<Tz>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let a = match tz.authorized_account(&headers, &id) {
         Ok(a) => a,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let quoted: Vec<&SimPosition> = a.positions.iter().filter(|p| !p.pnl_missing).collect();
     let mut rows: Vec<PnlRow> = quoted
