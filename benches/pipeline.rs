@@ -29,6 +29,7 @@ fn demo_check(c: &mut Criterion) {
                 as_of: None,
                 fail_on: Severity::Error,
                 packs: packs.clone(),
+                earlier_timings: Vec::new(),
             })
             .expect("check runs")
         })

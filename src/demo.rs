@@ -77,6 +77,7 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoResult, RunError> {
         as_of: Some(as_of),
         fail_on: opts.fail_on,
         packs: builtin_packs()?,
+        earlier_timings: vec![("fetch".to_string(), fetch_ms)],
     })?;
     Ok(DemoResult {
         run,

@@ -155,6 +155,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 as_of: g.as_of,
                 fail_on: g.fail_on,
                 packs,
+                earlier_timings: Vec::new(),
             })?;
             print_run(&run, g.json, None, None);
             Ok(run.exit)

@@ -19,6 +19,8 @@ pub struct CheckOptions {
     pub as_of: Option<NaiveDate>,
     pub fail_on: Severity,
     pub packs: Vec<Pack>,
+    /// Stages that ran before this one (the demo's fetch), in milliseconds.
+    pub earlier_timings: Vec<(String, u64)>,
 }
 
 pub struct RunResult {
@@ -62,7 +64,7 @@ pub fn new_run_id() -> String {
 
 pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     let started_at = Utc::now();
-    let mut timings = Vec::new();
+    let mut timings = opts.earlier_timings.clone();
     let mut lap = Instant::now();
     let mut stage = |name: &str, timings: &mut Vec<(String, u64)>| {
         timings.push((name.to_string(), lap.elapsed().as_millis() as u64));
