@@ -28,9 +28,12 @@ pub struct DemoResult {
     pub fetch_ms: u64,
 }
 
-/// Fetches the demo book from an in-process simulator into a new run folder.
-async fn fetch_demo(snapshot: PathBuf, as_of: NaiveDate) -> Result<Manifest, RunError> {
-    let book = SimBook::demo();
+/// Serves `book` from an in-process simulator and fetches it into `snapshot`.
+async fn fetch_book(
+    book: SimBook,
+    snapshot: PathBuf,
+    as_of: NaiveDate,
+) -> Result<Manifest, RunError> {
     let sim = recon_sim::start(book, SimCredentials::random(), SimOptions::default())
         .await
         .map_err(|e| RunError::Internal(format!("cannot start the simulator on 127.0.0.1: {e}")))?;
@@ -54,8 +57,14 @@ async fn fetch_demo(snapshot: PathBuf, as_of: NaiveDate) -> Result<Manifest, Run
     Ok(manifest)
 }
 
+/// The demo: the built-in demo book through the whole pipeline.
 pub fn run_demo(opts: &DemoOptions) -> Result<DemoResult, RunError> {
-    let as_of = opts.as_of.unwrap_or(SimBook::demo().as_of);
+    run_book(SimBook::demo(), opts)
+}
+
+/// Any book through the whole pipeline: simulator → HTTP fetch → snapshot → check.
+pub fn run_book(book: SimBook, opts: &DemoOptions) -> Result<DemoResult, RunError> {
+    let as_of = opts.as_of.unwrap_or(book.as_of);
     let run_id = new_run_id();
     let run_dir = recon_report::run_dir(&opts.out_dir, as_of, &run_id);
     let snapshot = run_dir.join("snapshot");
@@ -65,7 +74,7 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoResult, RunError> {
         .enable_all()
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
-    let manifest = runtime.block_on(fetch_demo(snapshot.clone(), as_of))?;
+    let manifest = runtime.block_on(fetch_book(book, snapshot.clone(), as_of))?;
     drop(runtime);
     let fetch_ms = started.elapsed().as_millis() as u64;
 

@@ -7,6 +7,7 @@
 //! rules: what recon does with the responses is none of its business.
 
 pub mod book;
+pub mod generate;
 pub mod server;
 pub mod tradezero;
 

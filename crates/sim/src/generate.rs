@@ -1,0 +1,403 @@
+//! The seeded book generator: accounts and positions that add up in exact decimals, with
+//! breaks of the core rules planted at a chosen rate, near misses that must not fire, and the
+//! ground truth of exactly which findings the book must produce.
+//!
+//! Each account is generated from its own ChaCha stream (`seed`, account index), so one
+//! account can be rebuilt without the others and the same seed always gives the same book.
+
+use crate::book::{ClosedLot, OrphanPnl, SimAccount, SimBook, SimPosition};
+use chrono::{Duration, NaiveDate};
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use recon_model::occ::OccSymbol;
+use recon_model::{AccountKind, AccountStatus, Broker, PutCall};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenSpec {
+    pub seed: u64,
+    pub accounts: usize,
+    pub positions_per_account: usize,
+    pub as_of: NaiveDate,
+    /// Share of accounts with one planted break (0 to 1); as many get a near miss.
+    pub break_rate: f64,
+    /// Brokers the accounts are spread over, round robin.
+    pub brokers: Vec<Broker>,
+}
+
+impl GenSpec {
+    pub fn new(seed: u64, accounts: usize, positions_per_account: usize, as_of: NaiveDate) -> Self {
+        GenSpec {
+            seed,
+            accounts,
+            positions_per_account,
+            as_of,
+            break_rate: 0.0,
+            brokers: vec![Broker::Tradezero],
+        }
+    }
+}
+
+/// One finding the book must produce (the `expected.json` ground truth).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Expected {
+    pub rule: String,
+    pub broker: String,
+    pub account: String,
+    pub position: Option<String>,
+    /// `new` for a failure, `unknown` where a check cannot be decided.
+    pub status: String,
+    pub severity: String,
+}
+
+/// The breaks the generator can plant, one per broken account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Break {
+    /// The reported account value is off by more than the tolerance.
+    ValueIdentity,
+    /// A lot is missing from the P&L feed (the account value becomes unknown too).
+    PnlMissing,
+    /// The P&L feed has exposure for a lot the positions do not have.
+    PnlOrphan,
+    /// A short option expires within the warning window.
+    OptionExpiring,
+    /// An option past its expiry is still held.
+    OptionExpired,
+}
+
+const BREAKS: [Break; 5] = [
+    Break::ValueIdentity,
+    Break::PnlMissing,
+    Break::PnlOrphan,
+    Break::OptionExpiring,
+    Break::OptionExpired,
+];
+
+/// Near misses: each sits just inside a rule's bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NearMiss {
+    /// Off by 4.99 against a tolerance of at least 5.00.
+    ValueWithinTolerance,
+    /// A short option expiring one day after the warning window.
+    ExpiringAfterWindow,
+    /// A lot closed today: a P&L row with exposure 0 and no position.
+    ClosedToday,
+}
+
+const NEAR_MISSES: [NearMiss; 3] = [
+    NearMiss::ValueWithinTolerance,
+    NearMiss::ExpiringAfterWindow,
+    NearMiss::ClosedToday,
+];
+
+/// The option warning window of the core pack (`expiry_warn_days`).
+pub const EXPIRY_WARN_DAYS: i64 = 7;
+
+const TICKERS: [&str; 24] = [
+    "AAPL", "MSFT", "NVDA", "AMZN", "META", "GOOGL", "TSLA", "AMD", "NFLX", "INTC", "F", "SPY",
+    "QQQ", "IWM", "JPM", "BAC", "XOM", "KO", "PEP", "DIS", "UBER", "PLTR", "SOFI", "T",
+];
+
+fn cents(rng: &mut ChaCha8Rng, low: i64, high: i64) -> Decimal {
+    Decimal::new(rng.random_range(low * 100..high * 100), 2)
+}
+
+fn account_id(broker: Broker, index: usize, paper: bool) -> String {
+    match broker {
+        Broker::Tradezero if paper => format!("TZP{:08}", 20_000_000 + index),
+        Broker::Tradezero => format!("TZ{:08}", 10_000_000 + index),
+        other => format!("{}-{index:08}", other.as_str().to_ascii_uppercase()),
+    }
+}
+
+/// The per-account random stream.
+fn stream(seed: u64, index: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index as u64);
+    rng
+}
+
+struct AccountGen<'a> {
+    spec: &'a GenSpec,
+    rng: ChaCha8Rng,
+    index: usize,
+    next_lot: u64,
+}
+
+impl AccountGen<'_> {
+    /// Numeric-looking strings, as TradeZero's positionId, unique in the book.
+    fn lot_id(&mut self) -> String {
+        self.next_lot += 1;
+        (2_261_120_000_000_000u64 + self.index as u64 * 100_000 + self.next_lot).to_string()
+    }
+
+    fn option(&mut self, days: i64, put_call: PutCall, quantity: Decimal) -> SimPosition {
+        let root = TICKERS[self.rng.random_range(0..TICKERS.len())];
+        let strike = Decimal::from(self.rng.random_range(10..800))
+            + Decimal::new(5, 1) * Decimal::from(self.rng.random_range(0..2));
+        let expiry = self.spec.as_of + Duration::days(days);
+        let occ =
+            OccSymbol::new(root, expiry, put_call, strike).expect("generated options are valid");
+        let mark = cents(&mut self.rng, 0, 40);
+        SimPosition {
+            id: self.lot_id(),
+            symbol: occ.compact(),
+            quantity,
+            avg_price: cents(&mut self.rng, 0, 40),
+            mark,
+            pnl_missing: false,
+            day_pnl: Decimal::ZERO,
+            maintenance_requirement: Decimal::ZERO,
+        }
+    }
+
+    fn equity(&mut self) -> SimPosition {
+        let symbol = TICKERS[self.rng.random_range(0..TICKERS.len())].to_string();
+        // 1 in 20 lots is fractional (dividend reinvestment); 1 in 6 is short.
+        let mut quantity = if self.rng.random_ratio(1, 20) {
+            Decimal::new(self.rng.random_range(1..100_000), 4)
+        } else {
+            Decimal::from(self.rng.random_range(1..500))
+        };
+        if self.rng.random_ratio(1, 6) {
+            quantity = -quantity;
+        }
+        SimPosition {
+            id: self.lot_id(),
+            symbol,
+            quantity,
+            avg_price: cents(&mut self.rng, 5, 900),
+            mark: cents(&mut self.rng, 5, 900),
+            pnl_missing: false,
+            day_pnl: cents(&mut self.rng, -50, 50),
+            maintenance_requirement: Decimal::ZERO,
+        }
+    }
+
+    /// An ordinary open position: an equity, or an option well away from expiry.
+    fn ordinary(&mut self) -> SimPosition {
+        if self.rng.random_ratio(1, 4) {
+            let days = self.rng.random_range(EXPIRY_WARN_DAYS + 2..400);
+            let pc = if self.rng.random_bool(0.5) {
+                PutCall::Call
+            } else {
+                PutCall::Put
+            };
+            let qty = Decimal::from(self.rng.random_range(1..20));
+            let qty = if self.rng.random_ratio(1, 3) {
+                -qty
+            } else {
+                qty
+            };
+            self.option(days, pc, qty)
+        } else {
+            self.equity()
+        }
+    }
+}
+
+/// Generates the whole book and its ground truth.
+pub fn generate(spec: &GenSpec) -> (SimBook, Vec<Expected>) {
+    let mut accounts = Vec::with_capacity(spec.accounts);
+    let mut expected = Vec::new();
+    for i in 0..spec.accounts {
+        let (account, mut truth) = generate_account(spec, i);
+        accounts.push(account);
+        expected.append(&mut truth);
+    }
+    expected.sort();
+    (
+        SimBook {
+            as_of: spec.as_of,
+            accounts,
+        },
+        expected,
+    )
+}
+
+/// Generates account `index` alone: the same account whatever the other accounts are.
+pub fn generate_account(spec: &GenSpec, index: usize) -> (SimAccount, Vec<Expected>) {
+    let mut rng = stream(spec.seed, index);
+    let broker = spec.brokers[index % spec.brokers.len().max(1)];
+    let paper = rng.random_ratio(1, 10);
+    let kind = if paper {
+        AccountKind::Paper
+    } else if rng.random_ratio(1, 4) {
+        AccountKind::Cash
+    } else {
+        AccountKind::Margin
+    };
+    let id = account_id(broker, index, paper);
+    let cash = cents(&mut rng, 1_000, 2_000_000);
+    // 1 in 30 accounts is closed (no rule applies to it: no break goes there); 1 in 20 of
+    // the others is empty.
+    let closed = rng.random_ratio(1, 30);
+    let empty = !closed && rng.random_ratio(1, 20);
+    let roll: f64 = rng.random();
+    let planted =
+        (!closed && roll < spec.break_rate).then(|| BREAKS[rng.random_range(0..BREAKS.len())]);
+    let near_miss = (!closed && planted.is_none() && roll < 2.0 * spec.break_rate)
+        .then(|| NEAR_MISSES[rng.random_range(0..NEAR_MISSES.len())]);
+
+    let mut g = AccountGen {
+        spec,
+        rng,
+        index,
+        next_lot: 0,
+    };
+    let count = if closed || empty {
+        0
+    } else {
+        spec.positions_per_account
+    };
+    let positions: Vec<SimPosition> = (0..count).map(|_| g.ordinary()).collect();
+    let mut account = SimAccount {
+        broker,
+        id: id.clone(),
+        name: Some(format!("Generated {index}")),
+        kind,
+        status: if closed {
+            AccountStatus::Closed
+        } else {
+            AccountStatus::Active
+        },
+        options_level: Some(3),
+        cash,
+        buying_power: None,
+        net_liq_adjust: Decimal::ZERO,
+        closed_today: Vec::new(),
+        orphan_pnl: Vec::new(),
+        positions,
+    };
+
+    let mut truth = Vec::new();
+    let mut expect = |rule: &str, position: Option<&str>, status: &str, severity: &str| {
+        truth.push(Expected {
+            rule: rule.to_string(),
+            broker: broker.to_string(),
+            account: id.clone(),
+            position: position.map(str::to_string),
+            status: status.to_string(),
+            severity: severity.to_string(),
+        });
+    };
+    match planted {
+        Some(Break::ValueIdentity) => {
+            // Beyond max(5.00, 0.001 × |net liq|) whatever the sign: 0.2% of the true value
+            // plus 5.01 exceeds the tolerance computed on the reported value.
+            let true_value = account.true_net_liq().abs();
+            let off = (true_value * Decimal::new(2, 3)).round_dp(2) + Decimal::new(501, 2);
+            account.net_liq_adjust = if g.rng.random_bool(0.5) { off } else { -off };
+            expect("account-value-identity", None, "new", "error");
+        }
+        Some(Break::PnlMissing) => {
+            let lot = g.ordinary();
+            let severity = if paper { "warning" } else { "error" };
+            expect("pnl-coverage", Some(&lot.id), "new", severity);
+            expect("account-value-identity", None, "unknown", "error");
+            account.positions.push(SimPosition {
+                pnl_missing: true,
+                ..lot
+            });
+        }
+        Some(Break::PnlOrphan) => {
+            let lot = g.lot_id();
+            let exposure = cents(&mut g.rng, 1, 50_000);
+            expect("pnl-orphan", Some(&lot), "new", "error");
+            account.orphan_pnl.push(OrphanPnl {
+                id: lot,
+                symbol: TICKERS[g.rng.random_range(0..TICKERS.len())].to_string(),
+                exposure,
+                unrealized_pnl: Decimal::ZERO,
+            });
+        }
+        Some(Break::OptionExpiring) => {
+            let days = g.rng.random_range(0..=EXPIRY_WARN_DAYS);
+            let quantity = Decimal::from(-g.rng.random_range(1..10));
+            let lot = g.option(days, PutCall::Put, quantity);
+            expect("option-expiring", Some(&lot.id), "new", "error");
+            account.positions.push(lot);
+        }
+        Some(Break::OptionExpired) => {
+            let days = -g.rng.random_range(1..30);
+            let quantity = Decimal::from(g.rng.random_range(1..10));
+            // Worthless and still on the books, with a zero P&L row: only the expiry fires.
+            let lot = SimPosition {
+                mark: Decimal::ZERO,
+                ..g.option(days, PutCall::Call, quantity)
+            };
+            expect("option-expired", Some(&lot.id), "new", "error");
+            account.positions.push(lot);
+        }
+        None => {}
+    }
+    match near_miss {
+        Some(NearMiss::ValueWithinTolerance) => {
+            let off = Decimal::new(499, 2);
+            account.net_liq_adjust = if g.rng.random_bool(0.5) { off } else { -off };
+        }
+        Some(NearMiss::ExpiringAfterWindow) => {
+            let lot = g.option(EXPIRY_WARN_DAYS + 1, PutCall::Put, Decimal::from(-1));
+            account.positions.push(lot);
+        }
+        Some(NearMiss::ClosedToday) => {
+            let lot = g.lot_id();
+            account.closed_today.push(ClosedLot {
+                id: lot,
+                symbol: TICKERS[g.rng.random_range(0..TICKERS.len())].to_string(),
+                realized_pnl: cents(&mut g.rng, -500, 500),
+            });
+        }
+        None => {}
+    }
+    (account, truth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(seed: u64) -> GenSpec {
+        GenSpec {
+            break_rate: 0.5,
+            ..GenSpec::new(seed, 40, 8, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap())
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_book() {
+        assert_eq!(generate(&spec(7)), generate(&spec(7)));
+        assert_ne!(generate(&spec(7)).0, generate(&spec(8)).0);
+    }
+
+    #[test]
+    fn an_account_does_not_depend_on_the_others() {
+        let (book, _) = generate(&spec(7));
+        let small = GenSpec {
+            accounts: 5,
+            ..spec(7)
+        };
+        assert_eq!(generate_account(&small, 3).0, book.accounts[3]);
+    }
+
+    #[test]
+    fn breaks_are_planted_with_their_truth() {
+        let (book, expected) = generate(&spec(11));
+        assert!(!expected.is_empty());
+        for e in &expected {
+            assert!(book.accounts.iter().any(|a| a.id == e.account), "{e:?}");
+        }
+        let rules: std::collections::BTreeSet<&str> =
+            expected.iter().map(|e| e.rule.as_str()).collect();
+        assert!(rules.len() >= 4, "{rules:?}");
+        // No planted break: no expected finding.
+        let (_, clean) = generate(&GenSpec {
+            break_rate: 0.0,
+            ..spec(11)
+        });
+        assert!(clean.is_empty());
+    }
+}
