@@ -10,6 +10,7 @@
 pub mod demo;
 pub mod exit;
 pub mod pipeline;
+pub mod sim;
 pub mod table;
 
 pub use exit::ExitStatus;

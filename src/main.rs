@@ -61,6 +61,11 @@ enum LogFormat {
 enum Command {
     /// Run the whole pipeline against the built-in simulator and demo book (no config needed).
     Demo,
+    /// Serve the broker APIs on 127.0.0.1 from the demo book, a book file, or a generated book.
+    ///
+    /// Prints one JSON line once listening: each broker's base URL and the credentials it
+    /// accepts. Runs until interrupted or --max-seconds.
+    Sim(SimArgs),
     /// Check a snapshot folder offline: normalize, rules, report.
     Check {
         /// The snapshot folder (with manifest.json, or broker folders).
@@ -70,6 +75,31 @@ enum Command {
         #[arg(long = "pack", value_name = "FILE")]
         packs: Vec<PathBuf>,
     },
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Serve this book file (TOML, as fixtures/demo/book.toml) instead of the demo book.
+    #[arg(long, value_name = "FILE", conflicts_with = "seed")]
+    book: Option<PathBuf>,
+    /// Generate a book from this seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Accounts in a generated book.
+    #[arg(long, default_value_t = 100, requires = "seed")]
+    accounts: usize,
+    /// Positions per account in a generated book.
+    #[arg(long, default_value_t = 20, requires = "seed")]
+    positions_per_account: usize,
+    /// Share of generated accounts with a planted break (as many get a near miss).
+    #[arg(long, default_value_t = 0.05, requires = "seed")]
+    break_rate: f64,
+    /// Write the generated book's ground truth (the findings it must produce) here.
+    #[arg(long, value_name = "FILE", requires = "seed")]
+    expected: Option<PathBuf>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    max_seconds: Option<u64>,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -144,6 +174,19 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 .collect();
             print_run(&demo.run, g.json, Some(&brokers), Some(demo.fetch_ms));
             Ok(demo.run.exit)
+        }
+        Command::Sim(args) => {
+            recon::sim::serve(&recon::sim::SimCommand {
+                book: args.book.clone(),
+                seed: args.seed,
+                accounts: args.accounts,
+                positions_per_account: args.positions_per_account,
+                break_rate: args.break_rate,
+                as_of: g.as_of,
+                expected: args.expected.clone(),
+                max_seconds: args.max_seconds,
+            })?;
+            Ok(ExitStatus::Clean)
         }
         Command::Check { snapshot, packs } => {
             let packs = load_packs(packs)?;

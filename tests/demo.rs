@@ -250,3 +250,45 @@ fn an_unreadable_manifest_exits_2_naming_the_file() {
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains("manifest.json"));
 }
+
+#[test]
+fn sim_announces_its_urls_and_credentials_and_writes_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("e.json");
+    let run = recon(&[
+        "sim",
+        "--seed",
+        "7",
+        "--accounts",
+        "50",
+        "--break-rate",
+        "0.2",
+        "--expected",
+        expected.to_str().unwrap(),
+        "--max-seconds",
+        "0",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let line: Value =
+        serde_json::from_str(String::from_utf8_lossy(&run.stdout).lines().next().unwrap()).unwrap();
+    assert!(
+        line["tradezero"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert!(line["credentials"]["tradezero"]["api_key_id"].is_string());
+    let truth: Value = serde_json::from_slice(&std::fs::read(&expected).unwrap()).unwrap();
+    assert_eq!(truth["seed"], 7);
+    assert!(!truth["findings"].as_array().unwrap().is_empty());
+    let bad = recon(&[
+        "sim",
+        "--seed",
+        "7",
+        "--break-rate",
+        "0.9",
+        "--max-seconds",
+        "0",
+    ]);
+    assert_eq!(bad.status.code(), Some(3), "{}", text(&bad));
+}

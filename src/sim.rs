@@ -1,0 +1,83 @@
+//! `recon sim`: the simulator as a process of its own, for trying connectors by hand and for
+//! load tests. It announces itself with one JSON line on stdout (DESIGN.md "Simulator").
+
+use crate::pipeline::RunError;
+use chrono::NaiveDate;
+use recon_model::files::write_atomic;
+use recon_sim::generate::{GenSpec, generate};
+use recon_sim::{SimBook, SimCredentials, SimOptions, load_book};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub struct SimCommand {
+    pub book: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub accounts: usize,
+    pub positions_per_account: usize,
+    pub break_rate: f64,
+    pub as_of: Option<NaiveDate>,
+    pub expected: Option<PathBuf>,
+    pub max_seconds: Option<u64>,
+}
+
+fn book(cmd: &SimCommand) -> Result<SimBook, RunError> {
+    if let Some(path) = &cmd.book {
+        return load_book(path).map_err(|e| RunError::Usage(e.to_string()));
+    }
+    let Some(seed) = cmd.seed else {
+        return Ok(SimBook::demo());
+    };
+    if !(0.0..=0.5).contains(&cmd.break_rate) {
+        return Err(RunError::Usage(format!(
+            "--break-rate {} is outside 0 to 0.5 (an account gets a break or a near miss, never both)",
+            cmd.break_rate
+        )));
+    }
+    let as_of = cmd.as_of.unwrap_or(SimBook::demo().as_of);
+    let spec = GenSpec {
+        break_rate: cmd.break_rate,
+        ..GenSpec::new(seed, cmd.accounts, cmd.positions_per_account, as_of)
+    };
+    let (book, expected) = generate(&spec);
+    if let Some(path) = &cmd.expected {
+        let body = serde_json::to_vec_pretty(&serde_json::json!({
+            "seed": seed,
+            "as_of": as_of,
+            "findings": expected,
+        }))
+        .map_err(|e| RunError::Internal(e.to_string()))?;
+        write_atomic(path, &body)
+            .map_err(|e| RunError::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(book)
+}
+
+pub fn serve(cmd: &SimCommand) -> Result<(), RunError> {
+    let book = book(cmd)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let sim = recon_sim::start(book, SimCredentials::random(), SimOptions::default())
+            .await
+            .map_err(|e| RunError::Internal(format!("cannot listen on 127.0.0.1: {e}")))?;
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "{}", sim.announcement());
+        let _ = stdout.flush();
+        match cmd.max_seconds {
+            Some(s) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(s)) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        sim.shutdown().await;
+        Ok(())
+    })
+}
