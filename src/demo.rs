@@ -1,20 +1,18 @@
 //! `recon demo`: the whole pipeline on a fresh machine with no config. It starts the
-//! simulator in-process on loopback with the demo book, fetches every account over real
-//! HTTP into the run's `snapshot/`, and checks it like any other snapshot.
+//! simulator in-process on loopback with the demo book and runs exactly what `recon run`
+//! runs, with a config pointing at the simulator.
 
-use crate::pipeline::{
-    CheckOptions, RunError, RunResult, builtin_packs, check_snapshot, new_run_id,
-};
+use crate::config::{Config, TradeZeroConfig};
+use crate::pipeline::{RunError, RunResult};
+use crate::run::{Overrides, RunPlan, run};
 use chrono::NaiveDate;
-use recon_fetch::tradezero::{Credentials, TradeZero};
-use recon_fetch::{Connector, FetchOptions, SnapshotWriter, fetch_all};
+use figment::value::magic::RelativePathBuf;
 use recon_model::Broker;
 use recon_model::manifest::Manifest;
 use recon_rules::Severity;
-use recon_sim::{SimBook, SimCredentials, SimOptions};
+use recon_sim::{RunningSim, SimBook, SimCredentials, SimOptions};
 use secrecy::SecretString;
 use std::path::PathBuf;
-use std::time::Instant;
 
 pub struct DemoOptions {
     pub out_dir: PathBuf,
@@ -25,36 +23,29 @@ pub struct DemoOptions {
 pub struct DemoResult {
     pub run: RunResult,
     pub manifest: Manifest,
-    pub fetch_ms: u64,
 }
 
-/// Serves `book` from an in-process simulator and fetches it into `snapshot`.
-async fn fetch_book(
-    book: SimBook,
-    snapshot: PathBuf,
-    as_of: NaiveDate,
-) -> Result<Manifest, RunError> {
-    let sim = recon_sim::start(book, SimCredentials::random(), SimOptions::default())
-        .await
-        .map_err(|e| RunError::Internal(format!("cannot start the simulator on 127.0.0.1: {e}")))?;
-    let url = sim
-        .url(Broker::Tradezero)
-        .ok_or_else(|| RunError::Internal("the simulator serves no TradeZero".into()))?;
+/// A config that fetches from the running simulator.
+pub fn config_for(sim: &RunningSim, out_dir: PathBuf, as_of: NaiveDate) -> Config {
     let creds = &sim.credentials.tradezero;
-    let tradezero = TradeZero::new(
-        url,
-        Credentials {
-            api_key_id: SecretString::from(creds.api_key_id.clone()),
-            api_secret_key: SecretString::from(creds.api_secret_key.clone()),
+    Config {
+        as_of: Some(as_of),
+        timezone: "America/New_York".into(),
+        out_dir: RelativePathBuf::from(out_dir),
+        fail_on: Severity::Error,
+        brokers: crate::config::Brokers {
+            tradezero: Some(TradeZeroConfig {
+                enabled: true,
+                base_url: sim.url(Broker::Tradezero).unwrap_or_default().to_string(),
+                api_key_id: Some(SecretString::from(creds.api_key_id.clone())),
+                api_secret_key: Some(SecretString::from(creds.api_secret_key.clone())),
+                accounts: None,
+                concurrency: 4,
+                timeout_secs: 30,
+            }),
         },
-        FetchOptions::default(),
-    )
-    .map_err(|e| RunError::Internal(format!("cannot build the HTTP client: {e}")))?;
-    let connectors: Vec<Box<dyn Connector>> = vec![Box::new(tradezero)];
-    let out = SnapshotWriter::create(&snapshot)?;
-    let manifest = fetch_all(&connectors, &out, as_of).await?;
-    sim.shutdown().await;
-    Ok(manifest)
+        rules: Default::default(),
+    }
 }
 
 /// The demo: the built-in demo book through the whole pipeline.
@@ -65,32 +56,29 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoResult, RunError> {
 /// Any book through the whole pipeline: simulator → HTTP fetch → snapshot → check.
 pub fn run_book(book: SimBook, opts: &DemoOptions) -> Result<DemoResult, RunError> {
     let as_of = opts.as_of.unwrap_or(book.as_of);
-    let run_id = new_run_id();
-    let run_dir = recon_report::run_dir(&opts.out_dir, as_of, &run_id);
-    let snapshot = run_dir.join("snapshot");
-
-    let started = Instant::now();
+    // The simulator lives on its own runtime thread while the pipeline runs its own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
-    let manifest = runtime.block_on(fetch_book(book, snapshot.clone(), as_of))?;
-    drop(runtime);
-    let fetch_ms = started.elapsed().as_millis() as u64;
-
-    let run = check_snapshot(&CheckOptions {
-        snapshot,
-        out_dir: opts.out_dir.clone(),
-        run_dir: Some(run_dir),
-        run_id,
-        as_of: Some(as_of),
-        fail_on: opts.fail_on,
-        packs: builtin_packs()?,
-        earlier_timings: vec![("fetch".to_string(), fetch_ms)],
-    })?;
-    Ok(DemoResult {
-        run,
-        manifest,
-        fetch_ms,
-    })
+    let sim = runtime
+        .block_on(recon_sim::start(
+            book,
+            SimCredentials::random(),
+            SimOptions::default(),
+        ))
+        .map_err(|e| RunError::Internal(format!("cannot start the simulator on 127.0.0.1: {e}")))?;
+    let config = config_for(&sim, opts.out_dir.clone(), as_of);
+    let plan = RunPlan::new(
+        &config,
+        &Overrides {
+            fail_on: Some(opts.fail_on),
+            ..Overrides::default()
+        },
+    );
+    let result = run(&config, &plan);
+    runtime.block_on(sim.shutdown());
+    let (run, manifest) = result?;
+    Ok(DemoResult { run, manifest })
 }

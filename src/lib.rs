@@ -7,9 +7,11 @@
 //! `recon-model`, `recon-fetch`, `recon-normalize`, `recon-rules`, `recon-report`,
 //! `recon-sim`.
 
+pub mod config;
 pub mod demo;
 pub mod exit;
 pub mod pipeline;
+pub mod run;
 pub mod sim;
 pub mod table;
 

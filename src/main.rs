@@ -3,10 +3,13 @@
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use recon::config::{self, Config};
 use recon::demo::{DemoOptions, run_demo};
 use recon::exit::ExitStatus;
 use recon::pipeline::{CheckOptions, RunError, RunResult, load_packs, new_run_id};
+use recon::run::{Overrides, RunPlan};
 use recon::table;
+use recon_model::manifest::{FetchStatus, Manifest};
 use recon_rules::Severity;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -28,15 +31,18 @@ struct Cli {
 
 #[derive(Args)]
 struct Global {
-    /// Where runs are written: <OUT>/<as_of>/<run_id>/.
-    #[arg(long, global = true, default_value = "./recon-out", value_name = "DIR")]
-    out: PathBuf,
-    /// The business date (YYYY-MM-DD); by default the snapshot's, or the demo book's.
+    /// The config file (default: $RECON_CONFIG, else ./recon.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where runs are written: <OUT>/<as_of>/<run_id>/ (overrides out_dir; default ./recon-out).
+    #[arg(long, global = true, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// The business date (YYYY-MM-DD); by default as_of from config, the snapshot's, or today.
     #[arg(long, global = true, value_name = "DATE")]
     as_of: Option<NaiveDate>,
-    /// The lowest severity that makes the exit code 1.
-    #[arg(long, global = true, default_value = "error", value_parser = parse_severity)]
-    fail_on: Severity,
+    /// The lowest severity that makes the exit code 1 (overrides fail_on; default error).
+    #[arg(long, global = true, value_parser = parse_severity)]
+    fail_on: Option<Severity>,
     /// More log output (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -59,8 +65,19 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The end-of-day run: fetch every configured broker, check, write the report.
+    Run,
+    /// Fetch every configured broker into a snapshot folder, and nothing else.
+    Fetch {
+        /// Where to write the snapshot (default <OUT>/<as_of>/<run_id>/snapshot).
+        #[arg(long, value_name = "DIR")]
+        snapshot_out: Option<PathBuf>,
+    },
     /// Run the whole pipeline against the built-in simulator and demo book (no config needed).
     Demo,
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Serve the broker APIs on 127.0.0.1 from the demo book, a book file, or a generated book.
     ///
     /// Prints one JSON line once listening: each broker's base URL and the credentials it
@@ -100,6 +117,12 @@ struct SimArgs {
     /// Stop after this many seconds.
     #[arg(long)]
     max_seconds: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load and validate the config, and print it with secrets redacted.
+    Check,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -149,31 +172,69 @@ fn main() -> ExitCode {
     ExitCode::from(status.code() as u8)
 }
 
+fn overrides(g: &Global) -> Overrides {
+    Overrides {
+        out_dir: g.out.clone(),
+        as_of: g.as_of,
+        fail_on: g.fail_on,
+    }
+}
+
+fn load_config(g: &Global) -> Result<Config, RunError> {
+    config::load(g.config.as_deref()).map_err(|e| RunError::Usage(e.to_string()))
+}
+
 fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
     let g = &cli.global;
     match &cli.command {
+        Command::Run => {
+            let config = load_config(g)?;
+            let plan = RunPlan::new(&config, &overrides(g));
+            let (result, manifest) = recon::run::run(&config, &plan)?;
+            print_run(&result, g.json, Some(&manifest));
+            Ok(result.exit)
+        }
+        Command::Fetch { snapshot_out } => {
+            let config = load_config(g)?;
+            let plan = RunPlan::new(&config, &overrides(g));
+            let snapshot = snapshot_out
+                .clone()
+                .unwrap_or_else(|| plan.run_dir.join("snapshot"));
+            let (manifest, ms) = recon::run::fetch(&config, &snapshot, plan.as_of)?;
+            let incomplete = manifest.brokers.values().any(|b| !b.errors.is_empty());
+            if g.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&manifest).unwrap_or_default()
+                );
+            } else {
+                for line in broker_lines(&manifest) {
+                    println!("fetched {line}");
+                }
+                println!("fetch took {ms} ms; snapshot: {}", snapshot.display());
+            }
+            Ok(if incomplete {
+                ExitStatus::Incomplete
+            } else {
+                ExitStatus::Clean
+            })
+        }
         Command::Demo => {
             let demo = run_demo(&DemoOptions {
-                out_dir: g.out.clone(),
+                out_dir: g
+                    .out
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("./recon-out")),
                 as_of: g.as_of,
-                fail_on: g.fail_on,
+                fail_on: g.fail_on.unwrap_or(Severity::Error),
             })?;
-            let brokers: Vec<String> = demo
-                .manifest
-                .brokers
-                .iter()
-                .map(|(name, b)| {
-                    format!(
-                        "{name}: {:?}, {} accounts, {} requests",
-                        b.status,
-                        b.accounts.len(),
-                        b.requests.as_ref().map_or(0, Vec::len)
-                    )
-                    .to_lowercase()
-                })
-                .collect();
-            print_run(&demo.run, g.json, Some(&brokers), Some(demo.fetch_ms));
+            print_run(&demo.run, g.json, Some(&demo.manifest));
             Ok(demo.run.exit)
+        }
+        Command::Config(ConfigCommand::Check) => {
+            let config = load_config(g)?;
+            print!("{}", config.redacted_toml());
+            Ok(ExitStatus::Clean)
         }
         Command::Sim(args) => {
             recon::sim::serve(&recon::sim::SimCommand {
@@ -192,21 +253,45 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             let packs = load_packs(packs)?;
             let run = recon::check_snapshot(&CheckOptions {
                 snapshot: snapshot.clone(),
-                out_dir: g.out.clone(),
+                out_dir: g
+                    .out
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("./recon-out")),
                 run_dir: None,
                 run_id: new_run_id(),
                 as_of: g.as_of,
-                fail_on: g.fail_on,
+                fail_on: g.fail_on.unwrap_or(Severity::Error),
                 packs,
                 earlier_timings: Vec::new(),
             })?;
-            print_run(&run, g.json, None, None);
+            print_run(&run, g.json, None);
             Ok(run.exit)
         }
     }
 }
 
-fn print_run(run: &RunResult, json: bool, brokers: Option<&[String]>, fetch_ms: Option<u64>) {
+/// One line per broker: status, accounts, requests.
+fn broker_lines(manifest: &Manifest) -> Vec<String> {
+    manifest
+        .brokers
+        .iter()
+        .map(|(name, b)| {
+            let status = match b.status {
+                FetchStatus::Complete => "complete",
+                FetchStatus::Partial => "PARTIAL",
+                FetchStatus::Failed => "FAILED",
+            };
+            format!(
+                "{name}: {status}, {} accounts, {} requests, {} errors",
+                b.accounts.len(),
+                b.requests.as_ref().map_or(0, Vec::len),
+                b.errors.len()
+            )
+        })
+        .collect()
+}
+
+fn print_run(run: &RunResult, json: bool, manifest: Option<&Manifest>) {
     let summary = &run.output.summary;
     if json {
         match serde_json::to_string_pretty(summary) {
@@ -217,14 +302,17 @@ fn print_run(run: &RunResult, json: bool, brokers: Option<&[String]>, fetch_ms: 
     }
     let color = std::io::stdout().is_terminal();
     println!("recon — as of {}, run {}", summary.as_of, summary.run_id);
-    if let Some(brokers) = brokers {
-        for line in brokers {
+    if let Some(manifest) = manifest {
+        for line in broker_lines(manifest) {
             println!("  fetched {line}");
         }
     }
-    if let Some(ms) = fetch_ms {
-        println!("  fetch took {ms} ms");
-    }
+    let timings: Vec<String> = summary
+        .timings_ms
+        .iter()
+        .map(|(stage, ms)| format!("{stage} {ms} ms"))
+        .collect();
+    println!("  {}", timings.join(", "));
     println!("  {}", table::scope_line(summary));
     if !run.findings.is_empty() {
         println!("{}", table::findings_table(&run.findings));

@@ -1,0 +1,386 @@
+//! Configuration (DESIGN.md "Config"): `recon.toml` (or `--config`, or `RECON_CONFIG`),
+//! overlaid by `RECON_*` environment variables with `__` for nesting
+//! (`RECON_BROKERS__TRADEZERO__API_SECRET_KEY`), and a `.env` file if present. The structs
+//! mirror the pipeline: brokers (fetch), then rules. An unknown key, a bad type or a missing
+//! credential for an enabled broker is a usage error naming the key and where it came from
+//! (file and line, or environment variable). Credentials are `SecretString`s: they never
+//! print, and `recon config check` shows them as `[redacted]`.
+
+use chrono::NaiveDate;
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use figment::value::magic::RelativePathBuf;
+use recon_rules::Severity;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize, Serializer};
+use std::path::{Path, PathBuf};
+
+/// The environment variable naming the config file.
+pub const CONFIG_ENV: &str = "RECON_CONFIG";
+/// The file read from the working directory when no other is named.
+pub const DEFAULT_FILE: &str = "recon.toml";
+/// Environment variables under the `RECON_` prefix that are not config keys.
+const NOT_KEYS: [&str; 2] = ["config", "log"];
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The business date; today in `timezone` when not set.
+    #[serde(default)]
+    pub as_of: Option<NaiveDate>,
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    #[serde(default = "default_out_dir")]
+    pub out_dir: RelativePathBuf,
+    #[serde(default = "default_fail_on")]
+    pub fail_on: Severity,
+    #[serde(default)]
+    pub brokers: Brokers,
+    #[serde(default)]
+    pub rules: RulesConfig,
+}
+
+fn default_timezone() -> String {
+    "America/New_York".into()
+}
+fn default_out_dir() -> RelativePathBuf {
+    RelativePathBuf::from(PathBuf::from("./recon-out"))
+}
+fn default_fail_on() -> Severity {
+    Severity::Error
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Brokers {
+    #[serde(default)]
+    pub tradezero: Option<TradeZeroConfig>,
+}
+
+/// Settings every broker has.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TradeZeroConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "tradezero_url")]
+    pub base_url: String,
+    #[serde(default, serialize_with = "redact")]
+    pub api_key_id: Option<SecretString>,
+    #[serde(default, serialize_with = "redact")]
+    pub api_secret_key: Option<SecretString>,
+    /// Only these accounts (case-insensitive); every account the broker lists when unset.
+    #[serde(default)]
+    pub accounts: Option<Vec<String>>,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn tradezero_url() -> String {
+    "https://webapi.tradezero.com".into()
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_timeout() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Globs of rule-pack files; the built-in core pack when empty.
+    #[serde(default)]
+    pub packs: Vec<String>,
+}
+
+/// Secrets print as `[redacted]` (or null when unset), never as themselves.
+fn redact<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => s.serialize_str("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config: {message}")]
+pub struct ConfigError {
+    pub message: String,
+}
+
+fn err(message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        message: message.into(),
+    }
+}
+
+/// The config file to read: `--config`, else `RECON_CONFIG`, else `./recon.toml` if present.
+fn config_file(explicit: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+    let named = explicit
+        .map(|p| (p.to_path_buf(), "--config"))
+        .or_else(|| std::env::var_os(CONFIG_ENV).map(|p| (PathBuf::from(p), CONFIG_ENV)));
+    match named {
+        Some((path, from)) if !path.is_file() => Err(err(format!(
+            "{} (named by {from}) does not exist or is not a file",
+            path.display()
+        ))),
+        Some((path, _)) => Ok(Some(path)),
+        None => Ok(Path::new(DEFAULT_FILE)
+            .is_file()
+            .then(|| PathBuf::from(DEFAULT_FILE))),
+    }
+}
+
+/// The figment: defaults < file < environment (with `.env` loaded into it first).
+pub fn figment(explicit: Option<&Path>) -> Result<Figment, ConfigError> {
+    // A missing .env is fine; a malformed one is an error worth naming.
+    match dotenvy::dotenv() {
+        Ok(_) => {}
+        Err(e) if e.not_found() => {}
+        Err(e) => return Err(err(format!(".env: {e}"))),
+    }
+    let mut figment = Figment::new();
+    if let Some(path) = config_file(explicit)? {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    let env = Env::prefixed("RECON_")
+        .filter(|key| {
+            !NOT_KEYS
+                .iter()
+                .any(|k| key.as_str().eq_ignore_ascii_case(k))
+        })
+        .split("__");
+    Ok(figment.merge(env))
+}
+
+/// Loads and validates the config.
+pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    let figment = figment(explicit)?;
+    let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
+    validate(&config)?;
+    Ok(config)
+}
+
+fn validate(config: &Config) -> Result<(), ConfigError> {
+    if config.timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(err(format!(
+            "timezone `{}` is not an IANA time zone (like America/New_York)",
+            config.timezone
+        )));
+    }
+    if let Some(tz) = config.brokers.tradezero.as_ref().filter(|b| b.enabled) {
+        for (key, value) in [
+            ("api_key_id", &tz.api_key_id),
+            ("api_secret_key", &tz.api_secret_key),
+        ] {
+            if value.is_none() {
+                return Err(err(format!(
+                    "brokers.tradezero.{key} is missing for an enabled broker: set it in the config file or in RECON_BROKERS__TRADEZERO__{}",
+                    key.to_ascii_uppercase()
+                )));
+            }
+        }
+        if !(tz.base_url.starts_with("https://") || tz.base_url.starts_with("http://")) {
+            return Err(err(format!(
+                "brokers.tradezero.base_url `{}` is not an http(s) URL",
+                tz.base_url
+            )));
+        }
+        if tz.concurrency == 0 {
+            return Err(err("brokers.tradezero.concurrency must be at least 1"));
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// The business date: `as_of`, else today in `timezone`.
+    pub fn business_date(&self) -> NaiveDate {
+        self.as_of.unwrap_or_else(|| {
+            let tz: chrono_tz::Tz = self
+                .timezone
+                .parse()
+                .unwrap_or(chrono_tz::America::New_York);
+            chrono::Utc::now().with_timezone(&tz).date_naive()
+        })
+    }
+
+    /// Rule-pack files named by `rules.packs`, globs expanded, in a stable order.
+    pub fn pack_files(&self) -> Result<Vec<PathBuf>, ConfigError> {
+        let mut files = Vec::new();
+        for pattern in &self.rules.packs {
+            let matches = glob::glob(pattern)
+                .map_err(|e| err(format!("rules.packs: `{pattern}` is not a valid glob: {e}")))?;
+            let mut found: Vec<PathBuf> = matches.filter_map(Result::ok).collect();
+            if found.is_empty() {
+                return Err(err(format!("rules.packs: `{pattern}` matches no file")));
+            }
+            found.sort();
+            files.extend(found);
+        }
+        Ok(files)
+    }
+
+    /// The effective config as TOML, secrets redacted.
+    pub fn redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+/// Turns a figment error into one that names the key and where it came from.
+fn describe(figment: &Figment, e: figment::Error) -> ConfigError {
+    // figment's path already ends with the unknown field's name.
+    let key = e.path.clone();
+    let what = match &e.kind {
+        figment::error::Kind::UnknownField(_, expected) => {
+            if expected.is_empty() {
+                "unknown key".to_string()
+            } else {
+                format!("unknown key (expected one of: {})", expected.join(", "))
+            }
+        }
+        other => other.to_string(),
+    };
+    let dotted = key.join(".");
+    let source = figment
+        .find_metadata(&dotted)
+        .or(e.metadata.as_ref())
+        .map(|m| where_from(m, &key))
+        .unwrap_or_default();
+    err(format!("`{dotted}`{source}: {what}"))
+}
+
+/// " in recon.toml line 7" or " from environment variable RECON_X__Y".
+fn where_from(metadata: &figment::Metadata, key: &[String]) -> String {
+    match &metadata.source {
+        Some(figment::Source::File(path)) => {
+            let line = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| line_of(&text, key));
+            match line {
+                Some(n) => format!(" in {} line {n}", path.display()),
+                None => format!(" in {}", path.display()),
+            }
+        }
+        // figment's own interpolation drops the prefix and the `__` split: spell the
+        // variable as the user wrote it.
+        _ => {
+            let name: Vec<String> = key.iter().map(|k| k.to_ascii_uppercase()).collect();
+            format!(" from environment variable RECON_{}", name.join("__"))
+        }
+    }
+}
+
+/// The 1-based line of a dotted key in TOML text: `[a.b]` headers and `c = …` lines (dotted
+/// keys included). Good enough to point at a typo; `None` when it cannot tell.
+fn line_of(text: &str, key: &[String]) -> Option<usize> {
+    let want = key.join(".");
+    let mut table = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            table = header.trim_matches(['[', ' ']).to_string();
+            if table == want {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        let Some((name, _)) = line.split_once('=') else {
+            continue;
+        };
+        let name: String = name.split('.').map(str::trim).collect::<Vec<_>>().join(".");
+        let full = if table.is_empty() {
+            name
+        } else {
+            format!("{table}.{name}")
+        };
+        if full == want {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn an_unknown_key_names_file_and_line() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "recon.toml",
+                "fail_on = \"warning\"\n\n[brokers.tradezero]\napi_key_id = \"k\"\napi_kye = \"s\"\n",
+            )?;
+            let e = load(None).unwrap_err().to_string();
+            assert!(e.contains("`brokers.tradezero.api_kye`"), "{e}");
+            assert!(e.contains("recon.toml line 5"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_from_the_environment_names_the_variable() {
+        Jail::expect_with(|jail| {
+            jail.set_env("RECON_BROKERS__TRADEZERO__API_KYE", "x");
+            let e = load(None).unwrap_err().to_string();
+            assert!(e.contains("RECON_BROKERS__TRADEZERO__API_KYE"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn credentials_come_from_the_environment_and_never_print() {
+        Jail::expect_with(|jail| {
+            jail.create_file("recon.toml", "[brokers.tradezero]\naccounts = [\"TZ1\"]\n")?;
+            jail.set_env("RECON_BROKERS__TRADEZERO__API_KEY_ID", "key-id-123");
+            jail.set_env("RECON_BROKERS__TRADEZERO__API_SECRET_KEY", "secret-456");
+            let config = load(None).unwrap();
+            let shown = format!("{} {config:?}", config.redacted_toml());
+            assert!(
+                !shown.contains("key-id-123") && !shown.contains("secret-456"),
+                "{shown}"
+            );
+            assert!(shown.contains("[redacted]"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_credential_and_a_bad_type_are_named() {
+        Jail::expect_with(|jail| {
+            jail.create_file("recon.toml", "[brokers.tradezero]\napi_key_id = \"k\"\n")?;
+            let e = load(None).unwrap_err().to_string();
+            assert!(e.contains("brokers.tradezero.api_secret_key"), "{e}");
+            assert!(
+                e.contains("RECON_BROKERS__TRADEZERO__API_SECRET_KEY"),
+                "{e}"
+            );
+            jail.create_file(
+                "recon.toml",
+                "[brokers.tradezero]\nconcurrency = \"many\"\n",
+            )?;
+            let e = load(None).unwrap_err().to_string();
+            assert!(
+                e.contains("brokers.tradezero.concurrency") && e.contains("recon.toml"),
+                "{e}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_explicit_file_must_exist() {
+        Jail::expect_with(|_| {
+            let e = load(Some(Path::new("nope.toml"))).unwrap_err().to_string();
+            assert!(e.contains("nope.toml") && e.contains("--config"), "{e}");
+            Ok(())
+        });
+    }
+}
