@@ -30,7 +30,8 @@ pub struct Config {
     pub as_of: Option<NaiveDate>,
     #[serde(default = "default_timezone")]
     pub timezone: String,
-    #[serde(default = "default_out_dir")]
+    /// Relative to the config file that set it (or to the working directory).
+    #[serde(default = "default_out_dir", serialize_with = "as_path")]
     pub out_dir: RelativePathBuf,
     #[serde(default = "default_fail_on")]
     pub fail_on: Severity,
@@ -97,6 +98,11 @@ pub struct RulesConfig {
     /// Globs of rule-pack files; the built-in core pack when empty.
     #[serde(default)]
     pub packs: Vec<String>,
+}
+
+/// The resolved path, not figment's bookkeeping around it.
+fn as_path<S: Serializer>(value: &RelativePathBuf, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&value.relative().display().to_string())
 }
 
 /// Secrets print as `[redacted]` (or null when unset), never as themselves.
@@ -307,6 +313,8 @@ fn line_of(text: &str, key: &[String]) -> Option<usize> {
 }
 
 #[cfg(test)]
+// figment's Jail closures return figment's own (large) error type; not ours to shrink.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -382,5 +390,47 @@ mod tests {
             assert!(e.contains("nope.toml") && e.contains("--config"), "{e}");
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod example {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn keys(prefix: &str, table: &toml::Table, out: &mut BTreeSet<String>) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) => keys(&key, t, out),
+                _ => {
+                    out.insert(key);
+                }
+            }
+        }
+    }
+
+    /// recon.example.toml loads, and names exactly the keys the config structs know.
+    #[test]
+    fn the_example_names_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("recon.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config: Config = Figment::new()
+            .merge(Toml::file_exact(&path))
+            .extract()
+            .unwrap();
+        let mut documented = BTreeSet::new();
+        keys("", &toml::from_str(&text).unwrap(), &mut documented);
+        let mut known = BTreeSet::new();
+        keys(
+            "",
+            &toml::from_str(&config.redacted_toml()).unwrap(),
+            &mut known,
+        );
+        assert_eq!(documented, known);
     }
 }
