@@ -77,6 +77,9 @@ pub struct TradeZeroConfig {
     pub concurrency: usize,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// Retries of a request that failed in a way worth retrying (timeouts, 429, 5xx).
+    #[serde(default = "default_retries")]
+    pub retries: usize,
 }
 
 fn yes() -> bool {
@@ -90,6 +93,9 @@ fn default_concurrency() -> usize {
 }
 fn default_timeout() -> u64 {
     30
+}
+fn default_retries() -> usize {
+    3
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -42,6 +42,7 @@ pub fn config_for(sim: &RunningSim, out_dir: PathBuf, as_of: NaiveDate) -> Confi
                 accounts: None,
                 concurrency: 4,
                 timeout_secs: 30,
+                retries: 3,
             }),
         },
         rules: Default::default(),

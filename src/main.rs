@@ -117,6 +117,10 @@ struct SimArgs {
     /// Stop after this many seconds.
     #[arg(long)]
     max_seconds: Option<u64>,
+    /// Fault profile: none, flaky (each path: 503, 429 with Retry-After, a truncated body,
+    /// then the answer) or slow (250 ms per answer).
+    #[arg(long, default_value = "none")]
+    faults: String,
 }
 
 #[derive(Subcommand)]
@@ -246,6 +250,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 as_of: g.as_of,
                 expected: args.expected.clone(),
                 max_seconds: args.max_seconds,
+                faults: args.faults.clone(),
             })?;
             Ok(ExitStatus::Clean)
         }

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::pipeline::{CheckOptions, RunError, RunResult, check_snapshot, load_packs, new_run_id};
 use chrono::NaiveDate;
 use recon_fetch::tradezero::{Credentials, TradeZero};
-use recon_fetch::{Connector, FetchOptions, SnapshotWriter, fetch_all};
+use recon_fetch::{Connector, FetchOptions, RetryPolicy, SnapshotWriter, fetch_all};
 use recon_model::manifest::Manifest;
 use recon_rules::Severity;
 use std::path::{Path, PathBuf};
@@ -61,6 +61,10 @@ pub fn connectors(config: &Config) -> Result<Vec<Box<dyn Connector>>, RunError> 
             accounts: tz.accounts.clone(),
             concurrency: tz.concurrency,
             timeout: Duration::from_secs(tz.timeout_secs),
+            retry: RetryPolicy {
+                retries: tz.retries,
+                ..RetryPolicy::default()
+            },
         };
         let credentials = Credentials {
             api_key_id: key.clone(),

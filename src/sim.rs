@@ -5,7 +5,7 @@ use crate::pipeline::RunError;
 use chrono::NaiveDate;
 use recon_model::files::write_atomic;
 use recon_sim::generate::{GenSpec, generate};
-use recon_sim::{SimBook, SimCredentials, SimOptions, load_book};
+use recon_sim::{Faults, SimBook, SimCredentials, SimOptions, load_book};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +19,7 @@ pub struct SimCommand {
     pub as_of: Option<NaiveDate>,
     pub expected: Option<PathBuf>,
     pub max_seconds: Option<u64>,
+    pub faults: String,
 }
 
 fn book(cmd: &SimCommand) -> Result<SimBook, RunError> {
@@ -54,13 +55,23 @@ fn book(cmd: &SimCommand) -> Result<SimBook, RunError> {
 }
 
 pub fn serve(cmd: &SimCommand) -> Result<(), RunError> {
+    let faults = Faults::profile(&cmd.faults).ok_or_else(|| {
+        RunError::Usage(format!(
+            "--faults `{}` is not a profile (none, flaky, slow)",
+            cmd.faults
+        ))
+    })?;
     let book = book(cmd)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
-        let sim = recon_sim::start(book, SimCredentials::random(), SimOptions::default())
+        let options = SimOptions {
+            faults,
+            ..SimOptions::default()
+        };
+        let sim = recon_sim::start(book, SimCredentials::random(), options)
             .await
             .map_err(|e| RunError::Internal(format!("cannot listen on 127.0.0.1: {e}")))?;
         let mut stdout = std::io::stdout();

@@ -1,6 +1,7 @@
 //! The connector trait, the bookkeeping every connector shares (recording each request and
 //! each failure for the manifest), and `fetch_all`, which runs every broker at once.
 
+use crate::http::RetryPolicy;
 use crate::snapshot::SnapshotWriter;
 use chrono::{NaiveDate, Utc};
 use recon_model::Broker;
@@ -22,6 +23,7 @@ pub struct FetchOptions {
     pub concurrency: usize,
     /// Per-request timeout.
     pub timeout: Duration,
+    pub retry: RetryPolicy,
 }
 
 impl Default for FetchOptions {
@@ -30,6 +32,7 @@ impl Default for FetchOptions {
             accounts: None,
             concurrency: 4,
             timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! an unknown account, so the recorded error says both.
 
 use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger};
+use crate::http;
 use crate::snapshot::{SnapshotWriter, is_safe_segment};
 use recon_model::Broker;
 use recon_model::manifest::{BrokerManifest, RequestRecord};
@@ -52,7 +53,8 @@ impl TradeZero {
         })
     }
 
-    /// GETs `path`; on a 200 JSON answer writes the body byte for byte to `file`.
+    /// GETs `path` (with retries); on a whole JSON answer writes the body byte for byte to
+    /// `file`. Every GET lands in the manifest, with its attempts.
     async fn get(
         &self,
         ledger: &Ledger,
@@ -61,65 +63,47 @@ impl TradeZero {
         file: &str,
     ) -> Result<Vec<u8>, String> {
         let started = Instant::now();
+        let url = format!("{}{path}", self.base_url);
+        let outcome = http::get(self.options.retry, || {
+            self.http
+                .get(&url)
+                .header("Accept", "application/json")
+                .header("TZ-API-KEY-ID", self.credentials.api_key_id.expose_secret())
+                .header(
+                    "TZ-API-SECRET-KEY",
+                    self.credentials.api_secret_key.expose_secret(),
+                )
+        })
+        .await;
         let mut record = RequestRecord {
             method: "GET".into(),
             path: path.to_string(),
             query: None,
             status: None,
-            attempts: 1,
+            attempts: outcome.attempts,
             ms: 0,
             file: None,
             error: None,
         };
-        let result = self.get_body(path, &mut record).await.and_then(|body| {
-            out.write(file, &body)
-                .map_err(|e| format!("cannot write {file}: {e}"))?;
-            record.file = Some(file.to_string());
-            Ok(body)
-        });
+        let result = match outcome.body {
+            Ok(body) => {
+                record.status = Some(200);
+                out.write(file, &body)
+                    .map_err(|e| format!("cannot write {file}: {e}"))
+                    .map(|()| {
+                        record.file = Some(file.to_string());
+                        body
+                    })
+            }
+            Err(e) => {
+                record.status = e.status;
+                Err(explain(e))
+            }
+        };
         record.ms = started.elapsed().as_millis() as u64;
         record.error = result.as_ref().err().cloned();
         ledger.request(record);
         result
-    }
-
-    async fn get_body(&self, path: &str, record: &mut RequestRecord) -> Result<Vec<u8>, String> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .header("Accept", "application/json")
-            .header("TZ-API-KEY-ID", self.credentials.api_key_id.expose_secret())
-            .header(
-                "TZ-API-SECRET-KEY",
-                self.credentials.api_secret_key.expose_secret(),
-            )
-            .send()
-            .await
-            .map_err(describe_transport_error)?;
-        let status = response.status();
-        record.status = Some(status.as_u16());
-        let is_json = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| format!("HTTP {status}: body not read: {e}"))?;
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Err(format!(
-                "HTTP 404 {:?}: TradeZero answers this for bad credentials and for unknown or foreign accounts alike",
-                snippet(&body)
-            ));
-        }
-        if !status.is_success() {
-            return Err(format!("HTTP {status}: {:?}", snippet(&body)));
-        }
-        if !is_json {
-            return Err(format!("HTTP {status} but not JSON: {:?}", snippet(&body)));
-        }
-        Ok(body.to_vec())
     }
 
     async fn fetch_account(
@@ -233,23 +217,21 @@ pub fn account_ids(body: &[u8]) -> Result<Vec<String>, String> {
     Ok(ids)
 }
 
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut s: String = text.chars().take(200).collect();
-    if text.chars().count() > 200 {
-        s.push('…');
-    }
-    s
-}
-
-/// reqwest's message names the URL; ours names what went wrong.
-fn describe_transport_error(e: reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "cannot connect".into()
+/// TradeZero answers 404 for bad credentials and for unknown or foreign accounts alike: say
+/// so, since the first is the usual cause when a working job starts failing.
+fn explain(e: http::AttemptError) -> String {
+    let attempts = if e.transient {
+        " (after every retry)"
     } else {
-        format!("request failed: {}", e.without_url())
+        ""
+    };
+    if e.status == Some(404) {
+        format!(
+            "{}: TradeZero answers 404 for bad credentials and for unknown or foreign accounts alike",
+            e.message
+        )
+    } else {
+        format!("{}{attempts}", e.message)
     }
 }
 

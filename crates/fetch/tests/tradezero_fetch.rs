@@ -192,3 +192,138 @@ async fn an_unreachable_broker_is_recorded_not_fatal() {
     );
     assert!(out.root().join("manifest.json").is_file());
 }
+
+mod resilience {
+    use super::*;
+    use recon_fetch::RetryPolicy;
+    use recon_sim::Faults;
+    use std::time::{Duration, Instant};
+
+    fn quick(retries: usize) -> FetchOptions {
+        FetchOptions {
+            retry: RetryPolicy {
+                retries,
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_secs(5),
+            },
+            ..FetchOptions::default()
+        }
+    }
+
+    async fn fetch_with(
+        faults: Faults,
+        options: FetchOptions,
+    ) -> (
+        recon_model::manifest::BrokerManifest,
+        tempfile::TempDir,
+        Duration,
+    ) {
+        let book = SimBook::demo();
+        let sim = start(
+            book.clone(),
+            SimCredentials::random(),
+            SimOptions {
+                faults,
+                ..SimOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = SnapshotWriter::create(dir.path()).unwrap();
+        let started = Instant::now();
+        let manifest = fetch_all(&[connector(&sim, options)], &out, book.as_of)
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        (manifest.brokers["tradezero"].clone(), dir, elapsed)
+    }
+
+    #[tokio::test]
+    async fn a_flaky_broker_is_fetched_whole_after_retries() {
+        // Each path: 503, then 429, then a body cut in half, then the real answer.
+        let faults = Faults {
+            fail_first: 1,
+            throttle_first: 1,
+            retry_after_secs: 0,
+            truncate_first: 1,
+            ..Faults::default()
+        };
+        let (tz, dir, _) = fetch_with(faults, quick(3)).await;
+        assert_eq!(tz.status, FetchStatus::Complete, "{:?}", tz.errors);
+        let requests = tz.requests.unwrap();
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.attempts == 4 && r.status == Some(200)),
+            "{requests:?}"
+        );
+        // What was stored is the whole body, not the half the broker first sent.
+        for r in &requests {
+            let body = std::fs::read(dir.path().join(r.file.as_ref().unwrap())).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn retry_after_is_honoured() {
+        let faults = Faults {
+            throttle_first: 1,
+            retry_after_secs: 1,
+            ..Faults::default()
+        };
+        let (tz, _, elapsed) = fetch_with(faults, quick(2)).await;
+        assert_eq!(tz.status, FetchStatus::Complete, "{:?}", tz.errors);
+        // The account list waits 1 s, then each account's endpoints wait 1 s.
+        assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn retries_stop_at_their_bound_and_the_account_is_reported() {
+        let faults = Faults {
+            always_fail: vec!["/accounts/TZ10000002/positions".into()],
+            ..Faults::default()
+        };
+        let (tz, _, elapsed) = fetch_with(faults, quick(2)).await;
+        assert_eq!(tz.status, FetchStatus::Partial);
+        assert_eq!(tz.errors.len(), 1, "{:?}", tz.errors);
+        let e = &tz.errors[0];
+        assert_eq!(
+            (e.account.as_deref(), e.endpoint.as_str()),
+            (Some("TZ10000002"), "positions")
+        );
+        assert!(e.error.contains("HTTP 500"), "{}", e.error);
+        let failed = tz
+            .requests
+            .unwrap()
+            .into_iter()
+            .find(|r| r.path.ends_with("TZ10000002/positions"))
+            .unwrap();
+        assert_eq!(failed.attempts, 3);
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn bad_credentials_are_never_retried() {
+        let book = SimBook::demo();
+        let sim = start(
+            book.clone(),
+            SimCredentials::random(),
+            SimOptions::default(),
+        )
+        .await
+        .unwrap();
+        let bad = tradezero(
+            sim.url(Broker::Tradezero).unwrap(),
+            "nope",
+            "nope",
+            quick(5),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let out = SnapshotWriter::create(dir.path()).unwrap();
+        let manifest = fetch_all(&[bad], &out, book.as_of).await.unwrap();
+        let requests = manifest.brokers["tradezero"].requests.clone().unwrap();
+        assert_eq!(requests.len(), 1);
+        assert_eq!((requests[0].status, requests[0].attempts), (Some(404), 1));
+    }
+}

@@ -1,15 +1,18 @@
 //! The broker simulator: each broker's API served on 127.0.0.1 from one broker-neutral book,
 //! so recon is tested and demonstrated end to end without reaching a real broker.
 //!
-//! It owns the book format (`book`), one module per broker that renders the book in that
-//! broker's wire dialect (paths, auth, envelopes, field names, quirks, error bodies), and the
-//! server that binds them to loopback ports. It must not know about snapshots, frames or
+//! It owns the book format (`book`) and its seeded generator (`generate`), one module per
+//! broker that renders the book in that broker's wire dialect (paths, auth, envelopes, field
+//! names, quirks, error bodies), fault injection (`faults`), and the server that binds them to
+//! loopback ports. It must not know about snapshots, frames or
 //! rules: what recon does with the responses is none of its business.
 
 pub mod book;
+pub mod faults;
 pub mod generate;
 pub mod server;
 pub mod tradezero;
 
 pub use book::{SimBook, load_book};
+pub use faults::Faults;
 pub use server::{RunningSim, SimCredentials, SimOptions, start};

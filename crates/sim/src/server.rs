@@ -2,6 +2,7 @@
 //! [`RunningSim`] is dropped or shut down.
 
 use crate::book::SimBook;
+use crate::faults::{self, FaultState, Faults};
 use crate::tradezero;
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -44,6 +45,8 @@ fn token(len: usize) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct SimOptions {
     pub tradezero: tradezero::Dialect,
+    /// Faults injected in front of every broker (each broker counts its own attempts).
+    pub faults: Faults,
 }
 
 /// A simulator serving on loopback. Dropping it stops the servers.
@@ -112,6 +115,12 @@ pub async fn start(
         ),
     )];
     for (broker, router) in routers {
+        let router = if options.faults.is_none() {
+            router
+        } else {
+            let state = FaultState::new(options.faults.clone());
+            router.layer(axum::middleware::from_fn_with_state(state, faults::inject))
+        };
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
         let addr = listener.local_addr()?;

@@ -162,6 +162,7 @@ async fn the_other_documented_shapes_can_be_served() {
             bp_field: true,
             bare_positions: true,
         },
+        ..SimOptions::default()
     };
     let (_sim, c) = sim(options).await;
     let list: Value = c.json("/v1/api/accounts").await;
