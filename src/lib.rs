@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod exit;
 pub mod pipeline;
+pub mod rules_cli;
 pub mod run;
 pub mod sim;
 pub mod table;

@@ -12,7 +12,7 @@ use recon::table;
 use recon_model::manifest::{FetchStatus, Manifest};
 use recon_rules::Severity;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// End-of-day reconciliation of broker accounts: fetch every account, normalize, run the
@@ -78,6 +78,14 @@ enum Command {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Rule packs: list, validate, explain, test.
+    Rules {
+        /// Rule pack files (default: rules.packs from config, else the built-in core pack).
+        #[arg(long = "pack", value_name = "FILE", global = true)]
+        packs: Vec<PathBuf>,
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Serve the broker APIs on 127.0.0.1 from the demo book, a book file, or a generated book.
     ///
     /// Prints one JSON line once listening: each broker's base URL and the credentials it
@@ -121,6 +129,21 @@ struct SimArgs {
     /// then the answer) or slow (250 ms per answer).
     #[arg(long, default_value = "none")]
     faults: String,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Every rule: pack, id, severity, view, title.
+    List,
+    /// Load and compile every pack against the canonical schemas; exit 3 if one is refused.
+    Validate,
+    /// A rule's documentation: what it checks, why, a failing and a passing example.
+    Explain { id: String },
+    /// Run the packs' test cases (<DIR>/<pack id>/*.toml).
+    Test {
+        #[arg(long, default_value = "rules/tests", value_name = "DIR")]
+        cases: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -235,6 +258,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             print_run(&demo.run, g.json, Some(&demo.manifest));
             Ok(demo.run.exit)
         }
+        Command::Rules { packs, command } => rules_command(g, packs, command),
         Command::Config(ConfigCommand::Check) => {
             let config = load_config(g)?;
             print!("{}", config.redacted_toml());
@@ -271,6 +295,87 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             })?;
             print_run(&run, g.json, None);
             Ok(run.exit)
+        }
+    }
+}
+
+fn rules_command(
+    g: &Global,
+    packs: &[PathBuf],
+    command: &RulesCommand,
+) -> Result<ExitStatus, RunError> {
+    let files =
+        if packs.is_empty() && (g.config.is_some() || Path::new(config::DEFAULT_FILE).is_file()) {
+            load_config(g)?
+                .pack_files()
+                .map_err(|e| RunError::Usage(e.to_string()))?
+        } else {
+            packs.to_vec()
+        };
+    let packs = load_packs(&files)?;
+    match command {
+        RulesCommand::List => {
+            for pack in &packs {
+                for r in &pack.rules {
+                    println!(
+                        "{:<8} {:<26} {:<9} {:<14} {}",
+                        pack.id, r.id, r.severity, r.on, r.title
+                    );
+                }
+            }
+            Ok(ExitStatus::Clean)
+        }
+        RulesCommand::Validate => {
+            let count = recon::rules_cli::validate(&packs)?;
+            println!("{count} rules in {} packs: valid", packs.len());
+            Ok(ExitStatus::Clean)
+        }
+        RulesCommand::Explain { id } => {
+            let rule = packs
+                .iter()
+                .flat_map(|p| p.rules.iter().map(move |r| (p, r)))
+                .find(|(_, r)| &r.id == id);
+            let Some((pack, rule)) = rule else {
+                let ids = packs
+                    .iter()
+                    .flat_map(|p| p.rules.iter().map(|r| r.id.as_str()));
+                let hint = recon_rules::pack::nearest(id, ids)
+                    .map(|n| format!(" (did you mean `{n}`?)"))
+                    .unwrap_or_default();
+                return Err(RunError::Usage(format!("no rule `{id}`{hint}")));
+            };
+            print!("{}", recon::rules_cli::explain(pack, rule));
+            Ok(ExitStatus::Clean)
+        }
+        RulesCommand::Test { cases } => {
+            let results = recon_rules::cases::run_all(cases, &packs);
+            let (mut passed, mut failed) = (0, 0);
+            for (pack, results) in &results {
+                for r in results {
+                    if r.passed() {
+                        passed += 1;
+                        println!("ok    {pack}: {} ({})", r.file.display(), r.description);
+                    } else {
+                        failed += 1;
+                        println!("FAIL  {pack}: {} ({})", r.file.display(), r.description);
+                        if let Some(e) = &r.error {
+                            println!("      error: {e}");
+                        }
+                        for m in &r.missing {
+                            println!("      missing:    {m:?}");
+                        }
+                        for u in &r.unexpected {
+                            println!("      unexpected: {u:?}");
+                        }
+                    }
+                }
+            }
+            println!("{passed} passed, {failed} failed");
+            Ok(if failed > 0 {
+                ExitStatus::Findings
+            } else {
+                ExitStatus::Clean
+            })
         }
     }
 }

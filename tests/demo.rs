@@ -292,3 +292,31 @@ fn sim_announces_its_urls_and_credentials_and_writes_ground_truth() {
     ]);
     assert_eq!(bad.status.code(), Some(3), "{}", text(&bad));
 }
+
+#[test]
+fn rules_test_reports_a_case_that_does_not_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("core");
+    std::fs::create_dir_all(&core).unwrap();
+    // Off by 5.00 is inside the tolerance: expecting a finding here must fail.
+    std::fs::write(
+        core.join("wrong.toml"),
+        "description = \"a wrong expectation\"\nas_of = \"2026-11-20\"\n[[account]]\naccount_id = \"A\"\n[[balance]]\naccount_id = \"A\"\ncash = \"1000\"\nnet_liq = \"1005.00\"\n[[expect]]\nrule = \"account-value-identity\"\naccount = \"A\"\n",
+    )
+    .unwrap();
+    let run = recon(&["rules", "test", "--cases", dir.path().to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("FAIL")
+            && stdout.contains("missing")
+            && stdout.contains("0 passed, 1 failed"),
+        "{stdout}"
+    );
+
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/tests");
+    let run = recon(&["rules", "test", "--cases", shipped.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let run = recon(&["rules", "validate"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+}

@@ -420,3 +420,24 @@ fn pnl_rows_without_a_position_are_orphans_unless_closed_today() {
     assert_eq!(orphans[0].status, FindingStatus::Unknown);
     assert_eq!(views.get("pnl_orphans").unwrap().height(), 0);
 }
+
+/// Every case under rules/tests/<pack>/ produces exactly the findings it expects.
+#[test]
+fn the_shipped_pack_cases_pass() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/tests");
+    let pack = parse_pack(CORE_PACK, CORE_PACK_FILE).unwrap();
+    let results = recon_rules::cases::run_all(&dir, &[pack]);
+    let core = &results["core"];
+    assert!(core.len() >= 6, "{} cases", core.len());
+    for r in core {
+        assert!(
+            r.passed(),
+            "{}: {}\nerror: {:?}\nmissing: {:#?}\nunexpected: {:#?}",
+            r.file.display(),
+            r.description,
+            r.error,
+            r.missing,
+            r.unexpected
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! Rule-pack test cases (`rules/tests/<pack>/*.toml`): a small book and exactly the findings
+//! it must produce, like ruff's fixture files. `recon rules test` and `cargo test` run them.
+//!
+//! Rows take sensible defaults so a case states only what matters to it:
+//!
+//! ```toml
+//! description = "off by one cent more than the tolerance"
+//! as_of = "2026-11-20"
+//! [[account]]
+//! account_id = "A"
+//! [[balance]]
+//! account_id = "A"
+//! cash = "1000"
+//! net_liq = "1005.01"
+//! [[expect]]
+//! rule = "account-value-identity"
+//! account = "A"
+//! ```
+
+use crate::compile::compile;
+use crate::evaluate::evaluate;
+use crate::finding::{Finding, FindingStatus, Severity};
+use crate::pack::Pack;
+use crate::views::Views;
+use chrono::NaiveDate;
+use recon_model::{
+    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PnlRow,
+    PositionRow, PutCall, QuarantineRow,
+};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub description: String,
+    pub as_of: NaiveDate,
+    #[serde(default, rename = "account")]
+    accounts: Vec<CaseAccount>,
+    #[serde(default, rename = "balance")]
+    balances: Vec<CaseBalance>,
+    #[serde(default, rename = "position")]
+    positions: Vec<CasePosition>,
+    #[serde(default, rename = "pnl")]
+    pnl: Vec<CasePnl>,
+    #[serde(default, rename = "quarantine")]
+    quarantine: Vec<CaseQuarantine>,
+    #[serde(default, rename = "expect")]
+    pub expect: Vec<CaseFinding>,
+}
+
+fn tradezero() -> Broker {
+    Broker::Tradezero
+}
+fn margin() -> AccountKind {
+    AccountKind::Margin
+}
+fn active() -> AccountStatus {
+    AccountStatus::Active
+}
+fn usd() -> String {
+    "USD".into()
+}
+fn one() -> Decimal {
+    Decimal::ONE
+}
+fn equity() -> Instrument {
+    Instrument::Equity
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseAccount {
+    #[serde(default = "tradezero")]
+    broker: Broker,
+    account_id: String,
+    #[serde(default = "margin")]
+    kind: AccountKind,
+    #[serde(default = "active")]
+    status: AccountStatus,
+    #[serde(default)]
+    is_paper: bool,
+    /// False when some of the account's data could not be read.
+    #[serde(default = "yes")]
+    data_complete: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseBalance {
+    #[serde(default = "tradezero")]
+    broker: Broker,
+    account_id: String,
+    #[serde(default = "usd")]
+    currency: String,
+    cash: Option<Decimal>,
+    net_liq: Option<Decimal>,
+    margin_excess: Option<Decimal>,
+    maintenance_requirement: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CasePosition {
+    #[serde(default = "tradezero")]
+    broker: Broker,
+    account_id: String,
+    position_id: String,
+    symbol: String,
+    underlying: Option<String>,
+    #[serde(default = "equity")]
+    instrument: Instrument,
+    put_call: Option<PutCall>,
+    expires_at: Option<NaiveDate>,
+    quantity: Decimal,
+    #[serde(default = "one")]
+    multiplier: Decimal,
+    /// Market value and net-liq value (equal here; set `net_liq_value` for futures).
+    market_value: Option<Decimal>,
+    net_liq_value: Option<Decimal>,
+    #[serde(default = "yes")]
+    pnl_expected: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CasePnl {
+    #[serde(default = "tradezero")]
+    broker: Broker,
+    account_id: String,
+    position_id: Option<String>,
+    symbol: String,
+    exposure: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseQuarantine {
+    #[serde(default = "tradezero")]
+    broker: Broker,
+    account_id: Option<String>,
+    source: String,
+    #[serde(default)]
+    pointer: String,
+    reason: String,
+}
+
+/// A finding a case expects; compared on rule, broker, account, position, status, severity.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFinding {
+    pub rule: String,
+    #[serde(default = "tradezero")]
+    pub broker: Broker,
+    pub account: Option<String>,
+    pub position: Option<String>,
+    #[serde(default = "new")]
+    pub status: FindingStatus,
+    #[serde(default = "error")]
+    pub severity: Severity,
+}
+
+fn new() -> FindingStatus {
+    FindingStatus::New
+}
+fn error() -> Severity {
+    Severity::Error
+}
+
+impl CaseFinding {
+    fn of(f: &Finding) -> Option<CaseFinding> {
+        Some(CaseFinding {
+            rule: f.rule.clone(),
+            broker: f.broker.as_deref()?.parse().ok()?,
+            account: f.account.clone(),
+            position: f.position.clone(),
+            status: f.status,
+            severity: f.severity,
+        })
+    }
+}
+
+impl Case {
+    fn book(&self) -> (Book, BTreeSet<(String, String)>) {
+        let incomplete = self
+            .accounts
+            .iter()
+            .filter(|a| !a.data_complete)
+            .map(|a| (a.broker.to_string(), a.account_id.clone()))
+            .collect();
+        let book = Book {
+            accounts: self
+                .accounts
+                .iter()
+                .map(|a| AccountRow {
+                    broker: a.broker,
+                    account_id: a.account_id.clone(),
+                    account_name: None,
+                    account_kind: a.kind,
+                    status: a.status,
+                    options_level: None,
+                    is_paper: a.is_paper || a.kind == AccountKind::Paper,
+                    as_of: self.as_of,
+                })
+                .collect(),
+            balances: self
+                .balances
+                .iter()
+                .map(|b| BalanceRow {
+                    cash: b.cash,
+                    net_liq: b.net_liq,
+                    margin_excess: b.margin_excess,
+                    maintenance_requirement: b.maintenance_requirement,
+                    ..BalanceRow::empty(b.broker, b.account_id.clone(), b.currency.clone())
+                })
+                .collect(),
+            positions: self
+                .positions
+                .iter()
+                .map(|p| PositionRow {
+                    broker: p.broker,
+                    account_id: p.account_id.clone(),
+                    position_id: p.position_id.clone(),
+                    symbol: p.symbol.clone(),
+                    underlying: p.underlying.clone().unwrap_or_else(|| p.symbol.clone()),
+                    instrument: p.instrument,
+                    put_call: p.put_call,
+                    strike: None,
+                    expires_at: p.expires_at,
+                    quantity: p.quantity,
+                    multiplier: p.multiplier,
+                    avg_price: None,
+                    mark: None,
+                    close_price: None,
+                    market_value: p.market_value,
+                    net_liq_value: p.net_liq_value.or(p.market_value),
+                    cost_basis: None,
+                    unrealized_pnl: None,
+                    pnl_expected: p.pnl_expected,
+                    updated_at: None,
+                })
+                .collect(),
+            pnl: self
+                .pnl
+                .iter()
+                .map(|r| PnlRow {
+                    broker: r.broker,
+                    account_id: r.account_id.clone(),
+                    position_id: r.position_id.clone(),
+                    symbol: r.symbol.clone(),
+                    exposure: r.exposure,
+                    realized_pnl: None,
+                    unrealized_pnl: None,
+                    day_realized_pnl: None,
+                    day_unrealized_pnl: None,
+                })
+                .collect(),
+            quarantine: self
+                .quarantine
+                .iter()
+                .map(|q| QuarantineRow {
+                    broker: q.broker,
+                    account_id: q.account_id.clone(),
+                    source: q.source.clone(),
+                    pointer: q.pointer.clone(),
+                    reason: q.reason.clone(),
+                })
+                .collect(),
+        };
+        (book, incomplete)
+    }
+}
+
+/// The result of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub file: PathBuf,
+    pub description: String,
+    /// Expected but not found.
+    pub missing: Vec<CaseFinding>,
+    /// Found but not expected.
+    pub unexpected: Vec<CaseFinding>,
+    /// Why the case could not run at all.
+    pub error: Option<String>,
+}
+
+impl CaseResult {
+    pub fn passed(&self) -> bool {
+        self.error.is_none() && self.missing.is_empty() && self.unexpected.is_empty()
+    }
+}
+
+/// Runs one case file against the packs.
+pub fn run_case(file: &Path, packs: &[Pack]) -> CaseResult {
+    let mut result = CaseResult {
+        file: file.to_path_buf(),
+        description: String::new(),
+        missing: Vec::new(),
+        unexpected: Vec::new(),
+        error: None,
+    };
+    let case: Case = match std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|t| toml::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            result.error = Some(format!("{}: {e}", file.display()));
+            return result;
+        }
+    };
+    result.description = case.description.clone();
+    let (book, incomplete) = case.book();
+    let outcome = recon_normalize::build_frames(&book, &incomplete, &[])
+        .map_err(|e| e.to_string())
+        .and_then(|frames| Views::build(&frames, case.as_of).map_err(|e| e.to_string()))
+        .and_then(|views| {
+            let rules = compile(packs, &views).map_err(|e| e.to_string())?;
+            Ok(evaluate(&rules, &views).findings)
+        });
+    let findings = match outcome {
+        Ok(f) => f,
+        Err(e) => {
+            result.error = Some(e);
+            return result;
+        }
+    };
+    let got: BTreeSet<CaseFinding> = findings.iter().filter_map(CaseFinding::of).collect();
+    let want: BTreeSet<CaseFinding> = case.expect.iter().cloned().collect();
+    result.missing = want.difference(&got).cloned().collect();
+    result.unexpected = got.difference(&want).cloned().collect();
+    result
+}
+
+/// The case files of a pack: `<dir>/<pack id>/*.toml`, sorted.
+pub fn case_files(dir: &Path, pack: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(pack))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs every case of every pack. Keyed by pack id.
+pub fn run_all(dir: &Path, packs: &[Pack]) -> BTreeMap<String, Vec<CaseResult>> {
+    packs
+        .iter()
+        .map(|p| {
+            let results = case_files(dir, &p.id)
+                .iter()
+                .map(|f| run_case(f, packs))
+                .collect();
+            (p.id.clone(), results)
+        })
+        .collect()
+}
