@@ -1,6 +1,9 @@
 //! End to end through the real binary: the demo (simulator → HTTP fetch → snapshot →
 //! normalize → rules → findings → exit code) and `recon check` on what it wrote.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,34 +15,6 @@ fn recon(args: &[&str]) -> Output {
         .env_remove("RECON_LOG")
         .output()
         .expect("recon runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The run folder `latest.json` names.
-fn latest_run(out_dir: &Path) -> PathBuf {
-    let latest: Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("latest.json")).unwrap()).unwrap();
-    out_dir.join(latest["dir"].as_str().unwrap())
-}
-
-fn all_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(all_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 type Key = (String, String, String, Option<String>, String, String);

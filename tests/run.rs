@@ -1,6 +1,9 @@
 //! `recon run`, `recon fetch` and `recon config check` through the real binary, against the
 //! simulator over HTTP, with credentials from the environment as a cron job would pass them.
 
+mod common;
+
+use common::*;
 use recon_sim::{SimBook, SimCredentials, SimOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -13,20 +16,6 @@ fn recon(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().expect("recon runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn latest_run(out_dir: &Path) -> PathBuf {
-    let latest: Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("latest.json")).unwrap()).unwrap();
-    out_dir.join(latest["dir"].as_str().unwrap())
 }
 
 async fn blocking(dir: PathBuf, args: Vec<String>, env: Vec<(String, String)>) -> Output {

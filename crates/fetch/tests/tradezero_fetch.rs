@@ -139,6 +139,10 @@ async fn bad_credentials_fail_the_broker_with_a_reason() {
     assert!(tz.errors[0].account.is_none());
     assert!(tz.errors[0].error.contains("404"), "{}", tz.errors[0].error);
     assert!(tz.accounts.is_empty());
+    // A 404 is never retried: bad credentials are not hammered.
+    let requests = tz.requests.as_ref().unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!((requests[0].status, requests[0].attempts), (Some(404), 1));
 }
 
 #[tokio::test]
@@ -301,29 +305,5 @@ mod resilience {
             .unwrap();
         assert_eq!(failed.attempts, 3);
         assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
-    }
-
-    #[tokio::test]
-    async fn bad_credentials_are_never_retried() {
-        let book = SimBook::demo();
-        let sim = start(
-            book.clone(),
-            SimCredentials::random(),
-            SimOptions::default(),
-        )
-        .await
-        .unwrap();
-        let bad = tradezero(
-            sim.url(Broker::Tradezero).unwrap(),
-            "nope",
-            "nope",
-            quick(5),
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let out = SnapshotWriter::create(dir.path()).unwrap();
-        let manifest = fetch_all(&[bad], &out, book.as_of).await.unwrap();
-        let requests = manifest.brokers["tradezero"].requests.clone().unwrap();
-        assert_eq!(requests.len(), 1);
-        assert_eq!((requests[0].status, requests[0].attempts), (Some(404), 1));
     }
 }
