@@ -80,6 +80,15 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     assert_eq!(identity["passed"], 2);
     assert_eq!(identity["failed"], 1);
     assert_eq!(identity["unknown"], 2);
+    // Every output file is there; JUnit fails exactly the rules with findings.
+    for file in ["findings.csv", "findings.parquet", "junit.xml", "report.md"] {
+        assert!(dir.join(file).is_file(), "no {file}");
+    }
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("tests=\"9\"") && junit.contains("failures=\"5\""),
+        "{junit}"
+    );
     // The simulator's random credentials (`tzk-…`, `tzs-…`) reach no file the demo wrote.
     for file in all_files(out.path()) {
         let body = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();

@@ -1,6 +1,9 @@
-//! The run-output folder: `<out_dir>/<as_of>/<run_id>/findings.jsonl` and `summary.json`,
-//! and `<out_dir>/latest.json` naming the newest run. Every file is written atomically.
+//! The run-output folder: `<out_dir>/<as_of>/<run_id>/` with `findings.jsonl`,
+//! `findings.csv`, `findings.parquet`, `junit.xml`, `report.md` and `summary.json` (last, so
+//! a summary means the rest is there), and `<out_dir>/latest.json` naming the newest run.
+//! Every file is written atomically.
 
+use crate::render;
 use crate::summary::{RunFacts, Summary};
 use chrono::NaiveDate;
 use recon_model::files::{create_private_dir, write_atomic};
@@ -55,6 +58,26 @@ pub fn write_run(
     write_atomic(&dir.join("findings.jsonl"), &jsonl)?;
 
     let summary = Summary::new(facts, findings, stats);
+    let mut frame = render::findings_frame(findings, &facts.run_id, &facts.as_of.to_string())
+        .map_err(io::Error::other)?;
+    write_atomic(
+        &dir.join("findings.csv"),
+        &render::csv(&mut frame).map_err(io::Error::other)?,
+    )?;
+    write_atomic(
+        &dir.join("findings.parquet"),
+        &render::parquet(&mut frame).map_err(io::Error::other)?,
+    )?;
+    write_atomic(
+        &dir.join("junit.xml"),
+        render::junit(&summary, findings)
+            .map_err(io::Error::other)?
+            .as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("report.md"),
+        render::markdown(&summary, findings).as_bytes(),
+    )?;
     write_json(&dir.join("summary.json"), &summary)?;
 
     #[derive(Serialize)]
@@ -125,8 +148,23 @@ mod tests {
             incomplete: vec![],
             exit_code: 1,
         };
-        let written =
-            write_run(out.path(), &dir, &facts, &[finding.clone(), finding], &[]).unwrap();
+        let stats = recon_rules::RuleStats {
+            pack: "core".into(),
+            rule: "account-value-identity".into(),
+            view: "account_view".into(),
+            in_scope: 3,
+            passed: 1,
+            failed: 2,
+            ..Default::default()
+        };
+        let written = write_run(
+            out.path(),
+            &dir,
+            &facts,
+            &[finding.clone(), finding],
+            &[stats],
+        )
+        .unwrap();
         let text = std::fs::read_to_string(dir.join("findings.jsonl")).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
@@ -147,5 +185,32 @@ mod tests {
             serde_json::from_slice(&std::fs::read(out.path().join("latest.json")).unwrap())
                 .unwrap();
         assert_eq!(latest["dir"], "2026-11-20/r1");
+
+        let csv = std::fs::read_to_string(dir.join("findings.csv")).unwrap();
+        let mut lines = csv.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("run_id,as_of,rule,pack,severity")
+        );
+        assert_eq!(lines.count(), 2);
+        let parquet = std::fs::File::open(dir.join("findings.parquet")).unwrap();
+        use polars::prelude::SerReader;
+        let back = polars::prelude::ParquetReader::new(parquet)
+            .finish()
+            .unwrap();
+        assert_eq!(back.height(), 2);
+        assert_eq!(
+            back.column("evidence").unwrap().str().unwrap().get(0),
+            Some(r#"{"difference":"-1250.00"}"#)
+        );
+        let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+        assert!(junit.contains("<testsuite name=\"recon.core\""), "{junit}");
+        let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+        assert!(
+            md.contains("| error | new | account-value-identity | tradezero | TZ1 | off |"),
+            "{md}"
+        );
     }
 }

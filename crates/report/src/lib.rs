@@ -1,9 +1,10 @@
 //! Turning a run's findings into what people and machines read: the run-output folder of
-//! DESIGN.md (`findings.jsonl`, `summary.json`, and `latest.json` beside the runs), written
-//! atomically. It must not know how findings were made: it takes findings, rule statistics
+//! DESIGN.md (JSON Lines, CSV, Parquet, JUnit XML, Markdown, `summary.json`, and
+//! `latest.json` beside the runs), written atomically. It must not know how findings were made: it takes findings, rule statistics
 //! and facts about the run, and renders them.
 
 pub mod files;
+pub mod render;
 pub mod summary;
 
 pub use files::{RunOutput, run_dir, write_run};
