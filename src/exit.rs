@@ -61,6 +61,7 @@ mod tests {
             symbol: None,
             message: String::new(),
             evidence: BTreeMap::new(),
+            first_seen: None,
         }
     }
 

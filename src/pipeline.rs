@@ -90,7 +90,10 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         .map_err(|e| RunError::Internal(format!("cannot build views: {e}")))?;
     stage("views", &mut timings);
     let rules = compile(&opts.packs, &views)?;
-    let Evaluation { findings, stats } = evaluate(&rules, &views);
+    let Evaluation {
+        mut findings,
+        stats,
+    } = evaluate(&rules, &views);
     stage("rules", &mut timings);
 
     let mut incomplete: Vec<IncompleteItem> = Vec::new();
@@ -148,7 +151,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         .run_dir
         .clone()
         .unwrap_or_else(|| recon_report::run_dir(&opts.out_dir, normalized.as_of, &opts.run_id));
-    let output = write_run(&opts.out_dir, &dir, &facts, &findings, &stats)?;
+    let output = write_run(&opts.out_dir, &dir, &facts, &mut findings, &stats)?;
     Ok(RunResult {
         output,
         findings,

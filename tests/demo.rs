@@ -124,6 +124,36 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
 }
 
 #[test]
+fn a_rerun_marks_findings_ongoing() {
+    let out = tempfile::tempdir().unwrap();
+    let first = recon(&["demo", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    let second = recon(&["demo", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(second.status.code(), Some(1), "{}", text(&second));
+    let dir = latest_run(out.path());
+    let lines: Vec<Value> = std::fs::read_to_string(dir.join("findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 9);
+    for l in &lines {
+        // Failures seen before are ongoing; undecidable checks stay unknown.
+        let want = if l["rule"] == "account-value-identity" && l["account"] != "TZ10000002" {
+            "unknown"
+        } else {
+            "ongoing"
+        };
+        assert_eq!(l["status"], want, "{l}");
+        assert_eq!(l["age_days"], 0);
+    }
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["previous_run"].is_string());
+    assert_eq!(summary["resolved"].as_array().unwrap().len(), 0);
+}
+
+#[test]
 fn fail_on_critical_makes_the_demo_exit_0() {
     let out = tempfile::tempdir().unwrap();
     let run = recon(&[

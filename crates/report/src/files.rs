@@ -3,6 +3,7 @@
 //! a summary means the rest is there), and `<out_dir>/latest.json` naming the newest run.
 //! Every file is written atomically.
 
+use crate::diff;
 use crate::render;
 use crate::summary::{RunFacts, Summary};
 use chrono::NaiveDate;
@@ -18,13 +19,15 @@ pub fn run_dir(out_dir: &Path, as_of: NaiveDate, run_id: &str) -> PathBuf {
     out_dir.join(as_of.to_string()).join(run_id)
 }
 
-/// One line of `findings.jsonl`: the run's identity, then the finding.
+/// One line of `findings.jsonl`: the run's identity, then the finding, then its age in days
+/// (0 the day it is first seen).
 #[derive(Serialize)]
 struct Line<'a> {
     run_id: &'a str,
     as_of: NaiveDate,
     #[serde(flatten)]
     finding: &'a Finding,
+    age_days: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -33,14 +36,18 @@ pub struct RunOutput {
     pub summary: Summary,
 }
 
-/// Writes `findings.jsonl` and `summary.json` into `dir`, then points `latest.json` at it.
+/// Compares `findings` with the previous run in `out_dir` (marking those seen before
+/// `ongoing`), writes every output file into `dir`, then points `latest.json` at it.
 pub fn write_run(
     out_dir: &Path,
     dir: &Path,
     facts: &RunFacts,
-    findings: &[Finding],
+    findings: &mut [Finding],
     stats: &[RuleStats],
 ) -> io::Result<RunOutput> {
+    let previous = diff::previous(out_dir);
+    let resolved = diff::apply(findings, previous.as_ref(), facts.as_of);
+    let findings: &[Finding] = findings;
     create_private_dir(dir)?;
     let mut jsonl = Vec::with_capacity(findings.len() * 256);
     for finding in findings {
@@ -50,6 +57,7 @@ pub fn write_run(
                 run_id: &facts.run_id,
                 as_of: facts.as_of,
                 finding,
+                age_days: finding.first_seen.map(|f| (facts.as_of - f).num_days()),
             },
         )
         .map_err(io::Error::other)?;
@@ -57,7 +65,9 @@ pub fn write_run(
     }
     write_atomic(&dir.join("findings.jsonl"), &jsonl)?;
 
-    let summary = Summary::new(facts, findings, stats);
+    let mut summary = Summary::new(facts, findings, stats);
+    summary.previous_run = previous.map(|p| p.run_id);
+    summary.resolved = resolved;
     let mut frame = render::findings_frame(findings, &facts.run_id, &facts.as_of.to_string())
         .map_err(io::Error::other)?;
     write_atomic(
@@ -130,6 +140,7 @@ mod tests {
             symbol: None,
             message: "off".into(),
             evidence: BTreeMap::from([("difference".into(), "-1250.00".into())]),
+            first_seen: None,
         };
         let facts = RunFacts {
             run_id: "r1".into(),
@@ -161,7 +172,7 @@ mod tests {
             out.path(),
             &dir,
             &facts,
-            &[finding.clone(), finding],
+            &mut [finding.clone(), finding],
             &[stats],
         )
         .unwrap();

@@ -3,6 +3,7 @@
 //! `latest.json` beside the runs), written atomically. It must not know how findings were made: it takes findings, rule statistics
 //! and facts about the run, and renders them.
 
+pub mod diff;
 pub mod files;
 pub mod render;
 pub mod summary;

@@ -1,5 +1,6 @@
 //! `summary.json`: what ran, what it saw and what it found, counted every way a reader asks.
 
+use crate::diff::Resolved;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_rules::{Finding, RuleStats};
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,10 @@ pub struct Summary {
     pub counts: Counts,
     /// Per rule: rows in scope, passed, failed, unknown and out of scope.
     pub rules: Vec<RuleStats>,
+    /// The run this one was compared with, if any.
+    pub previous_run: Option<String>,
+    /// Findings of the previous run that this run no longer reports.
+    pub resolved: Vec<Resolved>,
     pub exit_code: i32,
 }
 
@@ -98,6 +103,8 @@ impl Summary {
             incomplete: facts.incomplete.clone(),
             counts: Counts::of(findings),
             rules: stats.to_vec(),
+            previous_run: None,
+            resolved: Vec::new(),
             exit_code: facts.exit_code,
         }
     }

@@ -167,6 +167,7 @@ pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
             symbol: None,
             message: format!("rule `{}` could not be evaluated: {error}", rule.id),
             evidence: BTreeMap::from([("error".to_string(), error.clone())]),
+            first_seen: None,
         });
         eval.stats.push(RuleStats {
             pack: rule.pack.clone(),
@@ -282,6 +283,7 @@ fn findings(rule: &CompiledRule, rows: &DataFrame) -> Result<Vec<Finding>, Strin
             symbol: key("symbol")?,
             message,
             evidence,
+            first_seen: None,
         });
     }
     Ok(out)

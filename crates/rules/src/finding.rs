@@ -83,6 +83,10 @@ pub struct Finding {
     pub message: String,
     /// Evidence values, rendered as exact decimal strings.
     pub evidence: BTreeMap<String, String>,
+    /// The business date of the first run that reported this finding (set by the report's
+    /// run-over-run diff; `None` until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<chrono::NaiveDate>,
 }
 
 impl Finding {
