@@ -75,6 +75,9 @@ pub struct TradeZeroConfig {
     pub accounts: Option<Vec<String>>,
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// At most this many requests a second (retries included); unlimited when unset.
+    #[serde(default)]
+    pub requests_per_second: Option<u32>,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
     /// Retries of a request that failed in a way worth retrying (timeouts, 429, 5xx).

@@ -41,6 +41,7 @@ pub fn config_for(sim: &RunningSim, out_dir: PathBuf, as_of: NaiveDate) -> Confi
                 api_secret_key: Some(SecretString::from(creds.api_secret_key.clone())),
                 accounts: None,
                 concurrency: 4,
+                requests_per_second: None,
                 timeout_secs: 30,
                 retries: 3,
             }),

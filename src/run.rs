@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::pipeline::{CheckOptions, RunError, RunResult, check_snapshot, load_packs, new_run_id};
 use chrono::NaiveDate;
 use recon_fetch::tradezero::{Credentials, TradeZero};
-use recon_fetch::{Connector, FetchOptions, RetryPolicy, SnapshotWriter, fetch_all};
+use recon_fetch::{Connector, FetchOptions, Progress, RetryPolicy, SnapshotWriter, fetch_all_with};
 use recon_model::manifest::Manifest;
 use recon_rules::Severity;
 use std::path::{Path, PathBuf};
@@ -65,6 +65,7 @@ pub fn connectors(config: &Config) -> Result<Vec<Box<dyn Connector>>, RunError> 
                 retries: tz.retries,
                 ..RetryPolicy::default()
             },
+            requests_per_second: tz.requests_per_second,
         };
         let credentials = Credentials {
             api_key_id: key.clone(),
@@ -95,7 +96,8 @@ pub fn fetch(
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
     let out = SnapshotWriter::create(snapshot)?;
-    let manifest = runtime.block_on(fetch_all(&connectors, &out, as_of))?;
+    let progress = Progress::stderr();
+    let manifest = runtime.block_on(fetch_all_with(&connectors, &out, as_of, &progress))?;
     Ok((manifest, started.elapsed().as_millis() as u64))
 }
 

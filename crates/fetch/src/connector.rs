@@ -2,6 +2,7 @@
 //! each failure for the manifest), and `fetch_all`, which runs every broker at once.
 
 use crate::http::RetryPolicy;
+use crate::progress::{BrokerProgress, Progress};
 use crate::snapshot::SnapshotWriter;
 use chrono::{NaiveDate, Utc};
 use recon_model::Broker;
@@ -24,6 +25,8 @@ pub struct FetchOptions {
     /// Per-request timeout.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// At most this many requests a second to this broker (attempts and retries alike).
+    pub requests_per_second: Option<u32>,
 }
 
 impl Default for FetchOptions {
@@ -33,6 +36,7 @@ impl Default for FetchOptions {
             concurrency: 4,
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            requests_per_second: None,
         }
     }
 }
@@ -43,7 +47,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// a whole: what it could not get is in the manifest entry it returns.
 pub trait Connector: Send + Sync {
     fn broker(&self) -> Broker;
-    fn fetch<'a>(&'a self, out: &'a SnapshotWriter) -> BoxFuture<'a, BrokerManifest>;
+    fn fetch<'a>(
+        &'a self,
+        out: &'a SnapshotWriter,
+        progress: BrokerProgress,
+    ) -> BoxFuture<'a, BrokerManifest>;
 }
 
 /// Runs every connector concurrently and writes `manifest.json`.
@@ -52,9 +60,19 @@ pub async fn fetch_all(
     out: &SnapshotWriter,
     as_of: NaiveDate,
 ) -> std::io::Result<Manifest> {
+    fetch_all_with(connectors, out, as_of, &Progress::hidden()).await
+}
+
+/// `fetch_all`, drawing progress bars on `progress`.
+pub async fn fetch_all_with(
+    connectors: &[Box<dyn Connector>],
+    out: &SnapshotWriter,
+    as_of: NaiveDate,
+    progress: &Progress,
+) -> std::io::Result<Manifest> {
     let fetches = connectors.iter().map(|c| async move {
         let started = Instant::now();
-        let entry = c.fetch(out).await;
+        let entry = c.fetch(out, progress.broker(c.broker().as_str())).await;
         tracing::info!(
             broker = %c.broker(),
             status = ?entry.status,
@@ -80,10 +98,12 @@ pub async fn fetch_all(
     Ok(manifest)
 }
 
-/// Collects the manifest entry of one broker while its requests run concurrently.
-#[derive(Debug, Default)]
+/// Collects the manifest entry of one broker while its requests run concurrently, and
+/// keeps its progress bar moving.
+#[derive(Debug)]
 pub struct Ledger {
     inner: Mutex<LedgerInner>,
+    progress: BrokerProgress,
 }
 
 #[derive(Debug, Default)]
@@ -95,8 +115,21 @@ struct LedgerInner {
 }
 
 impl Ledger {
+    pub fn new(progress: BrokerProgress) -> Self {
+        Ledger {
+            inner: Mutex::default(),
+            progress,
+        }
+    }
+
     pub fn request(&self, record: RequestRecord) {
+        self.progress.request(record.attempts);
         self.inner.lock().unwrap().requests.push(record);
+    }
+
+    /// How many accounts will be fetched, once the account list is known.
+    pub fn expect_accounts(&self, n: usize) {
+        self.progress.set_accounts(n);
     }
 
     pub fn error(&self, account: Option<&str>, endpoint: &str, error: impl Into<String>) {
@@ -115,10 +148,12 @@ impl Ledger {
 
     /// An account whose folder is in the snapshot (even if some endpoint of it failed).
     pub fn account(&self, id: &str) {
+        self.progress.account_done();
         self.inner.lock().unwrap().accounts.push(id.to_string());
     }
 
     pub fn finish(self) -> BrokerManifest {
+        self.progress.finish();
         let mut inner = self.inner.into_inner().unwrap();
         inner.accounts.sort();
         inner.requests.sort_by(|a, b| a.path.cmp(&b.path));

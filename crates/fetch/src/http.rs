@@ -108,17 +108,36 @@ async fn attempt(request: RequestBuilder) -> Result<Vec<u8>, AttemptError> {
     Ok(body.to_vec())
 }
 
-/// GETs with retries. `build` makes the request for each attempt.
-pub async fn get(policy: RetryPolicy, build: impl Fn() -> RequestBuilder) -> Outcome {
+/// A broker's request budget (`requests_per_second`), shared by all its requests.
+pub type Limiter = governor::DefaultDirectRateLimiter;
+
+/// A limiter for `per_second` requests a second; `None` for 0 (no limit).
+pub fn limiter(per_second: u32) -> Option<Limiter> {
+    let n = std::num::NonZeroU32::new(per_second)?;
+    Some(governor::RateLimiter::direct(governor::Quota::per_second(
+        n,
+    )))
+}
+
+/// GETs with retries, each attempt waiting its turn under `limiter`. `build` makes the
+/// request for each attempt.
+pub async fn get(
+    policy: RetryPolicy,
+    limiter: Option<&Limiter>,
+    build: impl Fn() -> RequestBuilder,
+) -> Outcome {
     let attempts = std::sync::atomic::AtomicU32::new(0);
     let backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
         .with_max_times(policy.retries)
         .with_jitter();
-    let body = (|| {
+    let body = (|| async {
+        if let Some(limiter) = limiter {
+            limiter.until_ready().await;
+        }
         attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        attempt(build())
+        attempt(build()).await
     })
     .retry(backoff)
     .when(|e: &AttemptError| e.transient)

@@ -9,9 +9,11 @@
 
 pub mod connector;
 pub mod http;
+pub mod progress;
 pub mod snapshot;
 pub mod tradezero;
 
-pub use connector::{Connector, FetchOptions, fetch_all};
+pub use connector::{Connector, FetchOptions, fetch_all, fetch_all_with};
 pub use http::RetryPolicy;
+pub use progress::Progress;
 pub use snapshot::SnapshotWriter;

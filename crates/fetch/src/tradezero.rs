@@ -5,6 +5,7 @@
 
 use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger};
 use crate::http;
+use crate::progress::BrokerProgress;
 use crate::snapshot::{SnapshotWriter, is_safe_segment};
 use recon_model::Broker;
 use recon_model::manifest::{BrokerManifest, RequestRecord};
@@ -33,6 +34,7 @@ pub struct TradeZero {
     credentials: Credentials,
     options: FetchOptions,
     http: reqwest::Client,
+    limiter: Option<http::Limiter>,
 }
 
 impl TradeZero {
@@ -48,6 +50,7 @@ impl TradeZero {
         Ok(TradeZero {
             base_url: base_url.trim_end_matches('/').to_string(),
             credentials,
+            limiter: options.requests_per_second.and_then(http::limiter),
             options,
             http,
         })
@@ -64,7 +67,7 @@ impl TradeZero {
     ) -> Result<Vec<u8>, String> {
         let started = Instant::now();
         let url = format!("{}{path}", self.base_url);
-        let outcome = http::get(self.options.retry, || {
+        let outcome = http::get(self.options.retry, self.limiter.as_ref(), || {
             self.http
                 .get(&url)
                 .header("Accept", "application/json")
@@ -125,8 +128,8 @@ impl TradeZero {
         ledger.account(id);
     }
 
-    async fn run(&self, out: &SnapshotWriter) -> BrokerManifest {
-        let ledger = Ledger::default();
+    async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
+        let ledger = Ledger::new(progress);
         let list = match self
             .get(&ledger, out, "/v1/api/accounts", "tradezero/accounts.json")
             .await
@@ -161,6 +164,7 @@ impl TradeZero {
                 }
             }
         }
+        ledger.expect_accounts(wanted.len());
         let gate = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let fetches = wanted
             .iter()
@@ -182,8 +186,12 @@ impl Connector for TradeZero {
         Broker::Tradezero
     }
 
-    fn fetch<'a>(&'a self, out: &'a SnapshotWriter) -> BoxFuture<'a, BrokerManifest> {
-        Box::pin(self.run(out))
+    fn fetch<'a>(
+        &'a self,
+        out: &'a SnapshotWriter,
+        progress: BrokerProgress,
+    ) -> BoxFuture<'a, BrokerManifest> {
+        Box::pin(self.run(out, progress))
     }
 }
 

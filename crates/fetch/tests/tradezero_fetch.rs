@@ -270,6 +270,19 @@ mod resilience {
     }
 
     #[tokio::test]
+    async fn requests_per_second_is_a_ceiling() {
+        // 16 requests at 8 a second (a burst of 8, then one every 125 ms): at least 1 s.
+        let options = FetchOptions {
+            requests_per_second: Some(8),
+            ..quick(0)
+        };
+        let (tz, _, elapsed) = fetch_with(Faults::default(), options).await;
+        assert_eq!(tz.status, FetchStatus::Complete);
+        assert_eq!(tz.requests.unwrap().len(), 16);
+        assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
+    }
+
+    #[tokio::test]
     async fn retry_after_is_honoured() {
         let faults = Faults {
             throttle_first: 1,
