@@ -146,6 +146,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         positions_checked: frames.positions.height() as u64,
         incomplete,
         exit_code: exit.code(),
+        accounts: views.account_figures(),
     };
     let dir = opts
         .run_dir

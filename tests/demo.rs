@@ -334,3 +334,29 @@ fn rules_test_reports_a_case_that_does_not_hold() {
     let run = recon(&["rules", "validate"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 }
+
+#[test]
+fn json_logs_are_one_json_object_a_line() {
+    let out = tempfile::tempdir().unwrap();
+    let run = recon(&[
+        "demo",
+        "-v",
+        "--log-format",
+        "json",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // -v shows the per-broker fetch line, with its fields.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "fetched" && l["fields"]["broker"] == "tradezero"),
+        "{stderr}"
+    );
+}

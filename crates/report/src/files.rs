@@ -1,9 +1,11 @@
 //! The run-output folder: `<out_dir>/<as_of>/<run_id>/` with `findings.jsonl`,
-//! `findings.csv`, `findings.parquet`, `junit.xml`, `report.md` and `summary.json` (last, so
+//! `findings.csv`, `findings.parquet`, `junit.xml`, `report.md`, `report.html` and
+//! `summary.json` (last, so
 //! a summary means the rest is there), and `<out_dir>/latest.json` naming the newest run.
 //! Every file is written atomically.
 
 use crate::diff;
+use crate::html;
 use crate::render;
 use crate::summary::{RunFacts, Summary};
 use chrono::NaiveDate;
@@ -88,6 +90,12 @@ pub fn write_run(
         &dir.join("report.md"),
         render::markdown(&summary, findings).as_bytes(),
     )?;
+    write_atomic(
+        &dir.join("report.html"),
+        html::render(&summary, findings)
+            .map_err(io::Error::other)?
+            .as_bytes(),
+    )?;
     write_json(&dir.join("summary.json"), &summary)?;
 
     #[derive(Serialize)]
@@ -158,6 +166,7 @@ mod tests {
             positions_checked: 0,
             incomplete: vec![],
             exit_code: 1,
+            accounts: vec![],
         };
         let stats = recon_rules::RuleStats {
             pack: "core".into(),

@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod files;
+pub mod html;
 pub mod render;
 pub mod summary;
 

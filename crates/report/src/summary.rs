@@ -2,6 +2,7 @@
 
 use crate::diff::Resolved;
 use chrono::{DateTime, NaiveDate, Utc};
+use recon_rules::views::AccountFigure;
 use recon_rules::{Finding, RuleStats};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,6 +38,9 @@ pub struct RunFacts {
     pub positions_checked: u64,
     pub incomplete: Vec<IncompleteItem>,
     pub exit_code: i32,
+    /// Each account's net liq, cash and position value, for the HTML report's chart.
+    #[serde(default)]
+    pub accounts: Vec<AccountFigure>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +90,10 @@ pub struct Summary {
     /// Findings of the previous run that this run no longer reports.
     pub resolved: Vec<Resolved>,
     pub exit_code: i32,
+    /// Each account's headline amounts, for the HTML chart (not written to summary.json:
+    /// with 10,000 accounts it would dwarf the rest).
+    #[serde(skip)]
+    pub accounts: Vec<AccountFigure>,
 }
 
 impl Summary {
@@ -106,6 +114,7 @@ impl Summary {
             previous_run: None,
             resolved: Vec::new(),
             exit_code: facts.exit_code,
+            accounts: facts.accounts.clone(),
         }
     }
 }

@@ -16,7 +16,10 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use recon_model::pnl_match::{PnlKeys, PositionKeys, match_pnl};
 use recon_normalize::Frames;
+use recon_normalize::exact::from_units;
 use recon_normalize::schema::money_dtype;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// The base currency balances row an account is checked in.
@@ -51,6 +54,45 @@ impl Views {
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.frames.keys().copied()
     }
+
+    /// Each account's net liq, cash and position value, for reports to draw.
+    pub fn account_figures(&self) -> Vec<AccountFigure> {
+        let Some(view) = self.get("account_view") else {
+            return Vec::new();
+        };
+        let text = |name: &str, i: usize| -> String {
+            view.column(name)
+                .ok()
+                .and_then(|c| c.get(i).ok())
+                .and_then(|v| v.get_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        let amount = |name: &str, i: usize| -> Option<Decimal> {
+            match view.column(name).ok()?.get(i).ok()? {
+                AnyValue::Decimal(units, _, scale) => from_units(units, scale),
+                _ => None,
+            }
+        };
+        (0..view.height())
+            .map(|i| AccountFigure {
+                broker: text("broker", i),
+                account: text("account_id", i),
+                net_liq: amount("net_liq", i),
+                cash: amount("cash", i),
+                position_value: amount("position_value", i),
+            })
+            .collect()
+    }
+}
+
+/// One account's headline amounts (exact).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountFigure {
+    pub broker: String,
+    pub account: String,
+    pub net_liq: Option<Decimal>,
+    pub cash: Option<Decimal>,
+    pub position_value: Option<Decimal>,
 }
 
 fn keys() -> [Expr; 2] {
@@ -109,6 +151,15 @@ fn account_view(frames: &Frames) -> PolarsResult<DataFrame> {
         .collect()
 }
 
+/// The P&L amounts `position_view` carries, each as `pnl_<name>`.
+const PNL_AMOUNTS: [&str; 5] = [
+    "exposure",
+    "realized_pnl",
+    "unrealized_pnl",
+    "day_realized_pnl",
+    "day_unrealized_pnl",
+];
+
 /// Positions with their P&L row (by `match_pnl`), the account's kind and paper flag, and
 /// days to expiry.
 fn position_view(frames: &Frames, matches: &Matches, as_of: NaiveDate) -> PolarsResult<DataFrame> {
@@ -121,21 +172,8 @@ fn position_view(frames: &Frames, matches: &Matches, as_of: NaiveDate) -> Polars
     } = matches;
 
     let idx = IdxCa::from_iter_options("pnl_idx".into(), matched.iter().copied());
-    let pnl_cols = pnl.select([
-        "exposure",
-        "realized_pnl",
-        "unrealized_pnl",
-        "day_realized_pnl",
-        "day_unrealized_pnl",
-    ])?;
-    let mut taken = pnl_cols.take(&idx)?;
-    for name in [
-        "exposure",
-        "realized_pnl",
-        "unrealized_pnl",
-        "day_realized_pnl",
-        "day_unrealized_pnl",
-    ] {
+    let mut taken = pnl.select(PNL_AMOUNTS)?.take(&idx)?;
+    for name in PNL_AMOUNTS {
         taken.rename(name, format!("pnl_{name}").into())?;
     }
     let match_col =
@@ -158,11 +196,16 @@ fn position_view(frames: &Frames, matches: &Matches, as_of: NaiveDate) -> Polars
         .lazy()
         .join(accounts, keys(), keys(), left())
         .with_columns([
-            // Without all of the account's data, a missing P&L row proves nothing.
-            when(col("data_complete").eq(lit(true)))
-                .then(col("pnl_match"))
-                .otherwise(lit(NULL).cast(DataType::String))
-                .alias("pnl_match"),
+            // A match is proof either way; a missing P&L row proves nothing without all of
+            // the account's data.
+            when(
+                col("pnl_match")
+                    .neq(lit("none"))
+                    .or(col("data_complete").eq(lit(true))),
+            )
+            .then(col("pnl_match"))
+            .otherwise(lit(NULL).cast(DataType::String))
+            .alias("pnl_match"),
             (col("expires_at").cast(DataType::Int32) - lit(as_of_days)).alias("days_to_expiry"),
         ])
         .collect()

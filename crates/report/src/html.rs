@@ -1,0 +1,332 @@
+//! `report.html`: one self-contained page (no network fetch): the verdict, counts, inline
+//! SVG charts (findings by broker and severity; net liq against cash + positions for the
+//! accounts with the largest gaps), what was incomplete, what was resolved, and every finding
+//! in a table that pages in the browser, so 50,000 findings do not freeze it.
+//!
+//! Amounts stay exact strings; floats appear only as bar widths.
+
+use crate::summary::Summary;
+use minijinja::value::Serde;
+use minijinja::{Environment, Value};
+use recon_rules::{Finding, Severity};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+const TEMPLATE: &str = include_str!("report.html.j2");
+/// Accounts drawn in the net liq chart.
+const CHART_ACCOUNTS: usize = 30;
+/// Width of the longest bar, in SVG units.
+const BAR: f64 = 560.0;
+
+fn color(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "#8e24aa",
+        Severity::Error => "#c62828",
+        Severity::Warning => "#f0a202",
+        Severity::Info => "#1565c0",
+    }
+}
+
+#[derive(Serialize)]
+struct Segment {
+    severity: &'static str,
+    count: u64,
+    x: f64,
+    width: f64,
+    color: &'static str,
+}
+
+#[derive(Serialize)]
+struct BrokerBar {
+    broker: String,
+    total: u64,
+    y: usize,
+    width: f64,
+    segments: Vec<Segment>,
+}
+
+#[derive(Serialize)]
+struct AccountBar {
+    account: String,
+    y: usize,
+    net_liq: String,
+    expected: Option<String>,
+    gap: String,
+    net_liq_w: f64,
+    expected_w: Option<f64>,
+    label_x: f64,
+    off: bool,
+}
+
+/// A finding as the page's table needs it.
+#[derive(Serialize)]
+struct Row<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    age_days: Option<i64>,
+}
+
+fn broker_bars(findings: &[Finding]) -> Vec<BrokerBar> {
+    let mut counts: BTreeMap<String, BTreeMap<Severity, u64>> = BTreeMap::new();
+    for f in findings {
+        *counts
+            .entry(f.broker.clone().unwrap_or_else(|| "-".into()))
+            .or_default()
+            .entry(f.severity)
+            .or_default() += 1;
+    }
+    let max = counts
+        .values()
+        .map(|c| c.values().sum::<u64>())
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (broker, by))| {
+            let mut x = 0.0;
+            let mut segments = Vec::new();
+            for s in Severity::ALL.iter().rev() {
+                let count = by.get(s).copied().unwrap_or(0);
+                if count == 0 {
+                    continue;
+                }
+                let width = count as f64 / max * BAR;
+                segments.push(Segment {
+                    severity: s.as_str(),
+                    count,
+                    x,
+                    width,
+                    color: color(*s),
+                });
+                x += width;
+            }
+            BrokerBar {
+                broker,
+                total: by.values().sum(),
+                y: i * 28 + 6,
+                width: x,
+                segments,
+            }
+        })
+        .collect()
+}
+
+fn money(d: Decimal) -> String {
+    let mut d = d.normalize();
+    if d.scale() < 2 {
+        d.rescale(2);
+    }
+    d.to_string()
+}
+
+fn account_bars(summary: &Summary) -> (Vec<AccountBar>, usize) {
+    let mut rows: Vec<(Decimal, &recon_rules::views::AccountFigure)> = summary
+        .accounts
+        .iter()
+        .filter(|a| a.net_liq.is_some())
+        .map(|a| {
+            let gap = match (a.net_liq, a.cash, a.position_value) {
+                (Some(n), Some(c), Some(p)) => (n - (c + p)).abs(),
+                // Undecidable accounts first: they need looking at.
+                _ => Decimal::MAX,
+            };
+            (gap, a)
+        })
+        .collect();
+    let total = rows.len();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.account.cmp(&b.1.account)));
+    rows.truncate(CHART_ACCOUNTS);
+    let expected = |a: &recon_rules::views::AccountFigure| match (a.cash, a.position_value) {
+        (Some(c), Some(p)) => Some(c + p),
+        _ => None,
+    };
+    let max = rows
+        .iter()
+        .flat_map(|(_, a)| [a.net_liq, expected(a)])
+        .flatten()
+        .map(|d| d.abs().to_f64().unwrap_or(0.0))
+        .fold(1.0_f64, f64::max);
+    let width = |d: Decimal| d.abs().to_f64().unwrap_or(0.0) / max * BAR;
+    let bars = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (gap, a))| {
+            let net_liq = a.net_liq.unwrap_or_default();
+            let exp = expected(a);
+            let net_liq_w = width(net_liq);
+            let expected_w = exp.map(width);
+            AccountBar {
+                account: format!("{} {}", a.broker, a.account),
+                y: i * 34 + 4,
+                net_liq: money(net_liq),
+                expected: exp.map(money),
+                gap: if *gap == Decimal::MAX {
+                    "unknown".into()
+                } else {
+                    money(net_liq - exp.unwrap_or_default())
+                },
+                net_liq_w,
+                expected_w,
+                label_x: net_liq_w.max(expected_w.unwrap_or(0.0)),
+                off: *gap != Decimal::ZERO,
+            }
+        })
+        .collect();
+    (bars, total)
+}
+
+/// The page. `findings` carry their first-seen dates (after the run-over-run diff).
+pub fn render(summary: &Summary, findings: &[Finding]) -> Result<String, String> {
+    let mut env = Environment::new();
+    env.add_template("report.html", TEMPLATE)
+        .map_err(|e| e.to_string())?;
+    let verdict = match summary.exit_code {
+        0 => ("clean", "#2e7d32"),
+        1 => ("findings", "#c62828"),
+        2 => ("INCOMPLETE", "#6a1b9a"),
+        4 => ("delivery failed", "#c62828"),
+        _ => ("see summary.json", "#455a64"),
+    };
+    let rows: Vec<Row> = findings
+        .iter()
+        .map(|f| Row {
+            finding: f,
+            age_days: f.first_seen.map(|d| (summary.as_of - d).num_days()),
+        })
+        .collect();
+    // Inside <script>, `</` would end the element: escape it.
+    let findings_json = serde_json::to_string(&rows)
+        .map_err(|e| e.to_string())?
+        .replace("</", "<\\/");
+    let by_severity: Vec<(&str, u64)> = Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| {
+            (
+                s.as_str(),
+                summary
+                    .counts
+                    .by_severity
+                    .get(s.as_str())
+                    .copied()
+                    .unwrap_or(0),
+            )
+        })
+        .collect();
+    let (account_bars, account_total) = account_bars(summary);
+    let ctx = minijinja::context! {
+        s => Value::from(Serde(summary)),
+        verdict => verdict.0,
+        verdict_color => verdict.1,
+        by_severity => Value::from(Serde(by_severity)),
+        broker_bars => Value::from(Serde(broker_bars(findings))),
+        account_bars => Value::from(Serde(&account_bars)),
+        account_bars_more => (account_total > account_bars.len()).then_some(account_total),
+        findings_json => findings_json,
+    };
+    env.get_template("report.html")
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{Counts, Summary};
+    use recon_rules::FindingStatus;
+    use recon_rules::views::AccountFigure;
+    use std::str::FromStr;
+
+    fn summary(findings: &[Finding]) -> Summary {
+        Summary {
+            run_id: "r1".into(),
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            started_at: chrono::Utc::now(),
+            timings_ms: Default::default(),
+            packs: vec![],
+            brokers: vec!["tradezero".into()],
+            accounts_checked: 2,
+            positions_checked: 3,
+            complete: true,
+            incomplete: vec![],
+            counts: Counts::of(findings),
+            rules: vec![],
+            previous_run: None,
+            resolved: vec![],
+            exit_code: 1,
+            accounts: vec![
+                AccountFigure {
+                    broker: "tradezero".into(),
+                    account: "TZ1".into(),
+                    net_liq: Decimal::from_str("49859.00").ok(),
+                    cash: Decimal::from_str("18250.00").ok(),
+                    position_value: Decimal::from_str("32859.00").ok(),
+                },
+                AccountFigure {
+                    broker: "tradezero".into(),
+                    account: "TZ2".into(),
+                    net_liq: Decimal::from_str("100").ok(),
+                    cash: Decimal::from_str("100").ok(),
+                    position_value: None,
+                },
+            ],
+        }
+    }
+
+    fn finding(message: &str) -> Finding {
+        Finding {
+            rule: "account-value-identity".into(),
+            pack: "core".into(),
+            severity: Severity::Error,
+            status: FindingStatus::New,
+            broker: Some("tradezero".into()),
+            account: Some("TZ1".into()),
+            position: None,
+            symbol: None,
+            message: message.into(),
+            evidence: Default::default(),
+            first_seen: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
+        }
+    }
+
+    #[test]
+    fn the_page_is_self_contained_and_carries_every_finding() {
+        let findings = vec![
+            finding("off by -1250.00"),
+            finding("</script><script>alert(1)</script>"),
+        ];
+        let page = render(&summary(&findings), &findings).unwrap();
+        assert!(page.starts_with("<!doctype html>"));
+        for attr in [
+            "src=\"http",
+            "href=\"http",
+            "src='http",
+            "@import",
+            "url(http",
+        ] {
+            assert!(!page.contains(attr), "fetches something: {attr}");
+        }
+        // The hostile message cannot close the data element.
+        assert_eq!(
+            page.matches("</script>").count(),
+            2,
+            "one per script element"
+        );
+        let start = page.find("id=\"findings\">").unwrap() + "id=\"findings\">".len();
+        let end = start + page[start..].find("</script>").unwrap();
+        let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+        assert_eq!(data.as_array().unwrap().len(), 2);
+        assert_eq!(data[1]["message"], "</script><script>alert(1)</script>");
+        assert_eq!(data[0]["age_days"], 2);
+        // Both charts: the broker bar and the account gap (TZ1 off by -1250.00; TZ2 unknown).
+        assert!(page.contains("tradezero: 2 error"), "broker chart");
+        assert!(
+            page.contains("gap -1250.00") && page.contains("gap unknown"),
+            "account chart"
+        );
+    }
+}
