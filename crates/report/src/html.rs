@@ -17,8 +17,12 @@ use std::collections::BTreeMap;
 const TEMPLATE: &str = include_str!("report.html.j2");
 /// Accounts drawn in the net liq chart.
 const CHART_ACCOUNTS: usize = 30;
-/// Width of the longest bar, in SVG units.
+/// Width of the longest bar, in SVG units (the charts are 760 wide).
 const BAR: f64 = 560.0;
+/// The account chart leaves room after its bars for a label.
+const ACCOUNT_BAR: f64 = 470.0;
+/// The rule whose findings colour an account's gap.
+const IDENTITY_RULE: &str = "account-value-identity";
 
 fn color(s: Severity) -> &'static str {
     match s {
@@ -123,7 +127,14 @@ fn money(d: Decimal) -> String {
     d.to_string()
 }
 
-fn account_bars(summary: &Summary) -> (Vec<AccountBar>, usize) {
+fn account_bars(summary: &Summary, findings: &[Finding]) -> (Vec<AccountBar>, usize) {
+    // Red only where the identity check reported the account (failed or undecidable): a
+    // gap within tolerance is no alarm.
+    let flagged: std::collections::BTreeSet<(Option<&str>, Option<&str>)> = findings
+        .iter()
+        .filter(|f| f.rule == IDENTITY_RULE)
+        .map(|f| (f.broker.as_deref(), f.account.as_deref()))
+        .collect();
     let mut rows: Vec<(Decimal, &recon_rules::views::AccountFigure)> = summary
         .accounts
         .iter()
@@ -150,7 +161,7 @@ fn account_bars(summary: &Summary) -> (Vec<AccountBar>, usize) {
         .flatten()
         .map(|d| d.abs().to_f64().unwrap_or(0.0))
         .fold(1.0_f64, f64::max);
-    let width = |d: Decimal| d.abs().to_f64().unwrap_or(0.0) / max * BAR;
+    let width = |d: Decimal| d.abs().to_f64().unwrap_or(0.0) / max * ACCOUNT_BAR;
     let bars = rows
         .iter()
         .enumerate()
@@ -172,7 +183,7 @@ fn account_bars(summary: &Summary) -> (Vec<AccountBar>, usize) {
                 net_liq_w,
                 expected_w,
                 label_x: net_liq_w.max(expected_w.unwrap_or(0.0)),
-                off: *gap != Decimal::ZERO,
+                off: flagged.contains(&(Some(a.broker.as_str()), Some(a.account.as_str()))),
             }
         })
         .collect();
@@ -217,7 +228,7 @@ pub fn render(summary: &Summary, findings: &[Finding]) -> Result<String, String>
             )
         })
         .collect();
-    let (account_bars, account_total) = account_bars(summary);
+    let (account_bars, account_total) = account_bars(summary, findings);
     let ctx = minijinja::context! {
         s => Value::from(Serde(summary)),
         verdict => verdict.0,
