@@ -30,6 +30,7 @@ fn demo_check(c: &mut Criterion) {
                 fail_on: Severity::Error,
                 packs: packs.clone(),
                 earlier_timings: Vec::new(),
+                waivers: Vec::new(),
             })
             .expect("check runs")
         })

@@ -107,6 +107,9 @@ pub struct RulesConfig {
     /// Globs of rule-pack files; the built-in core pack when empty.
     #[serde(default)]
     pub packs: Vec<String>,
+    /// A waivers file (`[[waiver]]` rule, broker, account, symbol, reason, owner, expires).
+    #[serde(default)]
+    pub waivers: Option<PathBuf>,
 }
 
 /// The resolved path, not figment's bookkeeping around it.

@@ -99,6 +99,9 @@ enum Command {
         /// Rule pack files to run instead of the built-in core pack.
         #[arg(long = "pack", value_name = "FILE")]
         packs: Vec<PathBuf>,
+        /// A waivers file: findings accepted by an owner, for a reason, until a date.
+        #[arg(long, value_name = "FILE")]
+        waivers: Option<PathBuf>,
     },
 }
 
@@ -278,8 +281,13 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             })?;
             Ok(ExitStatus::Clean)
         }
-        Command::Check { snapshot, packs } => {
+        Command::Check {
+            snapshot,
+            packs,
+            waivers,
+        } => {
             let packs = load_packs(packs)?;
+            let waivers = recon::pipeline::load_waivers(waivers.as_deref(), &packs)?;
             let run = recon::check_snapshot(&CheckOptions {
                 snapshot: snapshot.clone(),
                 out_dir: g
@@ -292,6 +300,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 fail_on: g.fail_on.unwrap_or(Severity::Error),
                 packs,
                 earlier_timings: Vec::new(),
+                waivers,
             })?;
             print_run(&run, g.json, None);
             Ok(run.exit)

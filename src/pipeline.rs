@@ -4,6 +4,7 @@ use crate::exit::ExitStatus;
 use chrono::{NaiveDate, Utc};
 use recon_normalize::{NormalizeError, normalize_snapshot};
 use recon_report::{IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
+use recon_rules::waivers::{self, Waiver};
 use recon_rules::{Evaluation, Finding, Pack, PackError, Severity, Views, compile, evaluate};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -21,6 +22,8 @@ pub struct CheckOptions {
     pub packs: Vec<Pack>,
     /// Stages that ran before this one (the demo's fetch), in milliseconds.
     pub earlier_timings: Vec<(String, u64)>,
+    /// Accepted findings (`recon_rules::waivers`).
+    pub waivers: Vec<Waiver>,
 }
 
 pub struct RunResult {
@@ -94,6 +97,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         mut findings,
         stats,
     } = evaluate(&rules, &views);
+    waivers::apply(&mut findings, &opts.waivers, normalized.as_of);
     stage("rules", &mut timings);
 
     let mut incomplete: Vec<IncompleteItem> = Vec::new();
@@ -177,4 +181,12 @@ pub fn load_packs(paths: &[PathBuf]) -> Result<Vec<Pack>, PackError> {
         .iter()
         .map(|p| recon_rules::load_pack_file(Path::new(p)))
         .collect()
+}
+
+/// Reads the waivers file, if one is named; a bad one is a usage error naming it.
+pub fn load_waivers(path: Option<&Path>, packs: &[Pack]) -> Result<Vec<Waiver>, RunError> {
+    match path {
+        Some(p) => waivers::load(p, packs).map_err(RunError::Usage),
+        None => Ok(Vec::new()),
+    }
 }

@@ -3,7 +3,9 @@
 //! that points at its in-process simulator.
 
 use crate::config::Config;
-use crate::pipeline::{CheckOptions, RunError, RunResult, check_snapshot, load_packs, new_run_id};
+use crate::pipeline::{
+    CheckOptions, RunError, RunResult, check_snapshot, load_packs, load_waivers, new_run_id,
+};
 use chrono::NaiveDate;
 use recon_fetch::tradezero::{Credentials, TradeZero};
 use recon_fetch::{Connector, FetchOptions, Progress, RetryPolicy, SnapshotWriter, fetch_all_with};
@@ -108,6 +110,8 @@ pub fn run(config: &Config, plan: &RunPlan) -> Result<(RunResult, Manifest), Run
             .pack_files()
             .map_err(|e| RunError::Usage(e.to_string()))?,
     )?;
+    // Config errors stop the run before anything is fetched.
+    let waivers = load_waivers(config.rules.waivers.as_deref(), &packs)?;
     let snapshot = plan.run_dir.join("snapshot");
     let (manifest, fetch_ms) = fetch(config, &snapshot, plan.as_of)?;
     let result = check_snapshot(&CheckOptions {
@@ -119,6 +123,7 @@ pub fn run(config: &Config, plan: &RunPlan) -> Result<(RunResult, Manifest), Run
         fail_on: plan.fail_on,
         packs,
         earlier_timings: vec![("fetch".to_string(), fetch_ms)],
+        waivers,
     })?;
     Ok((result, manifest))
 }

@@ -360,3 +360,65 @@ fn json_logs_are_one_json_object_a_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings() {
+    let out = tempfile::tempdir().unwrap();
+    let snapshot = demo_snapshot(out.path());
+    let mut waivers = String::new();
+    for (rule, account) in [
+        ("account-value-identity", "TZ10000002"),
+        ("account-value-identity", "TZ10000005"),
+        ("account-value-identity", "TZP20000004"),
+        ("option-expiring", "TZ10000002"),
+        ("option-expired", "TZP20000004"),
+        ("pnl-coverage", "TZ10000005"),
+        ("pnl-orphan", "TZ10000005"),
+    ] {
+        waivers.push_str(&format!(
+            "[[waiver]]\nrule = \"{rule}\"\nbroker = \"tradezero\"\naccount = \"{account}\"\nreason = \"known, being fixed\"\nowner = \"ops@example.com\"\nexpires = \"2026-12-31\"\n\n"
+        ));
+    }
+    waivers.push_str("[[waiver]]\nrule = \"margin-excess-low\"\nbroker = \"tradezero\"\naccount = \"TZ10000001\"\nreason = \"old\"\nowner = \"ops@example.com\"\nexpires = \"2026-11-01\"\n");
+    let file = out.path().join("waivers.toml");
+    std::fs::write(&file, waivers).unwrap();
+    let out2 = tempfile::tempdir().unwrap();
+    let run = recon(&[
+        "check",
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--waivers",
+        file.to_str().unwrap(),
+        "--out",
+        out2.path().to_str().unwrap(),
+    ]);
+    // Only warnings are left: exit 0 at the default fail_on = error.
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let lines: Vec<Value> = std::fs::read_to_string(latest_run(out2.path()).join("findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let waived = lines.iter().filter(|l| l["status"] == "waived").count();
+    assert_eq!(waived, 7);
+    let expired: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["rule"] == "waiver-expired")
+        .collect();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0]["account"], "TZ10000001");
+
+    // A waiver naming a rule no pack has is a usage error, named.
+    std::fs::write(&file, "[[waiver]]\nrule = \"pnl-coverag\"\nbroker = \"tradezero\"\naccount = \"A\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"2026-12-31\"\n").unwrap();
+    let run = recon(&[
+        "check",
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--waivers",
+        file.to_str().unwrap(),
+        "--out",
+        out2.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("did you mean `pnl-coverage`"));
+}

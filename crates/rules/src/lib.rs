@@ -13,6 +13,7 @@ pub mod finding;
 pub mod literals;
 pub mod pack;
 pub mod views;
+pub mod waivers;
 
 pub use compile::{CompiledRule, compile};
 pub use evaluate::{Evaluation, RuleStats, evaluate};
