@@ -31,6 +31,7 @@ fn demo_check(c: &mut Criterion) {
                 packs: packs.clone(),
                 earlier_timings: Vec::new(),
                 waivers: Vec::new(),
+                overrides: Default::default(),
             })
             .expect("check runs")
         })

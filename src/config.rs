@@ -13,6 +13,7 @@ use figment::value::magic::RelativePathBuf;
 use recon_rules::Severity;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize, Serializer};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The environment variable naming the config file.
@@ -110,6 +111,10 @@ pub struct RulesConfig {
     /// A waivers file (`[[waiver]]` rule, broker, account, symbol, reason, owner, expires).
     #[serde(default)]
     pub waivers: Option<PathBuf>,
+    /// Parameter overrides: `name = value` for every account, `<broker>.name` per broker,
+    /// `<broker>.<account>.name` per account (checked against the packs when a run starts).
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
 }
 
 /// The resolved path, not figment's bookkeeping around it.

@@ -301,6 +301,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 packs,
                 earlier_timings: Vec::new(),
                 waivers,
+                overrides: Default::default(),
             })?;
             print_run(&run, g.json, None);
             Ok(run.exit)

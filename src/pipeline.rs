@@ -4,8 +4,9 @@ use crate::exit::ExitStatus;
 use chrono::{NaiveDate, Utc};
 use recon_normalize::{NormalizeError, normalize_snapshot};
 use recon_report::{IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
+use recon_rules::params::Overrides;
 use recon_rules::waivers::{self, Waiver};
-use recon_rules::{Evaluation, Finding, Pack, PackError, Severity, Views, compile, evaluate};
+use recon_rules::{Evaluation, Finding, Pack, PackError, Severity, Views, compile_with, evaluate};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -24,6 +25,8 @@ pub struct CheckOptions {
     pub earlier_timings: Vec<(String, u64)>,
     /// Accepted findings (`recon_rules::waivers`).
     pub waivers: Vec<Waiver>,
+    /// Parameter overrides per broker and account, from config.
+    pub overrides: Overrides,
 }
 
 pub struct RunResult {
@@ -92,7 +95,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     let views = Views::build(&normalized.frames, normalized.as_of)
         .map_err(|e| RunError::Internal(format!("cannot build views: {e}")))?;
     stage("views", &mut timings);
-    let rules = compile(&opts.packs, &views)?;
+    let rules = compile_with(&opts.packs, &views, &opts.overrides)?;
     let Evaluation {
         mut findings,
         stats,

@@ -11,6 +11,7 @@ use recon_fetch::tradezero::{Credentials, TradeZero};
 use recon_fetch::{Connector, FetchOptions, Progress, RetryPolicy, SnapshotWriter, fetch_all_with};
 use recon_model::manifest::Manifest;
 use recon_rules::Severity;
+use recon_rules::params::Overrides as ParamOverrides;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -112,6 +113,8 @@ pub fn run(config: &Config, plan: &RunPlan) -> Result<(RunResult, Manifest), Run
     )?;
     // Config errors stop the run before anything is fetched.
     let waivers = load_waivers(config.rules.waivers.as_deref(), &packs)?;
+    let overrides =
+        ParamOverrides::from_config(&config.rules.params, &packs).map_err(RunError::Usage)?;
     let snapshot = plan.run_dir.join("snapshot");
     let (manifest, fetch_ms) = fetch(config, &snapshot, plan.as_of)?;
     let result = check_snapshot(&CheckOptions {
@@ -124,6 +127,7 @@ pub fn run(config: &Config, plan: &RunPlan) -> Result<(RunResult, Manifest), Run
         packs,
         earlier_timings: vec![("fetch".to_string(), fetch_ms)],
         waivers,
+        overrides,
     })?;
     Ok((result, manifest))
 }

@@ -6,10 +6,12 @@
 
 use crate::finding::Severity;
 use crate::literals::{RewriteError, rewrite};
-use crate::pack::{Pack, PackError, Rule, check_unique_ids, nearest};
+use crate::pack::{Pack, PackError, Param, Rule, check_unique_ids, nearest};
+use crate::params::Overrides;
 use crate::views::Views;
 use polars::prelude::*;
 use polars::sql::sql_expr;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Columns that identify a finding, when the view has them.
 pub const KEY_COLUMNS: [&str; 4] = ["broker", "account_id", "position_id", "symbol"];
@@ -39,12 +41,16 @@ pub struct CompiledRule {
     pub keys: Vec<&'static str>,
     /// View columns the message names (evidence names excluded).
     pub message_columns: Vec<String>,
+    /// Per-row parameter columns (`params`) added to the view before the rule runs.
+    pub param_columns: Vec<Expr>,
 }
 
 struct Ctx<'a> {
     pack: &'a Pack,
     rule: &'a Rule,
     schema: &'a Schema,
+    params: BTreeMap<String, Param>,
+    per_row: BTreeSet<String>,
 }
 
 impl Ctx<'_> {
@@ -59,7 +65,7 @@ impl Ctx<'_> {
 
     /// Rewrites, parses and checks the columns of one SQL expression of the rule.
     fn expr(&self, field: &str, sql: &str) -> Result<Expr, PackError> {
-        let exact = rewrite(sql, &self.pack.params).map_err(|e| match e {
+        let exact = rewrite(sql, &self.params, &self.per_row).map_err(|e| match e {
             RewriteError::UnknownParam { name, suggestion } => self.err(
                 format!("unknown parameter `:{name}` in `{field}`"),
                 suggestion,
@@ -73,7 +79,10 @@ impl Ctx<'_> {
         let expr = sql_expr(&exact)
             .map_err(|e| self.err(format!("`{field}` is not a valid expression: {e}"), None))?;
         for name in expr.clone().meta().root_names() {
-            if self.schema.get(name.as_str()).is_none() {
+            let param_column = name
+                .strip_prefix("__param_")
+                .is_some_and(|p| self.per_row.contains(p));
+            if self.schema.get(name.as_str()).is_none() && !param_column {
                 return Err(self.err(
                     format!(
                         "unknown column `{name}` in `{field}` (view `{}`)",
@@ -120,7 +129,12 @@ pub fn parse_message(template: &str) -> Vec<MessagePart> {
     parts
 }
 
-fn compile_rule(pack: &Pack, rule: &Rule, views: &Views) -> Result<CompiledRule, PackError> {
+fn compile_rule(
+    pack: &Pack,
+    rule: &Rule,
+    views: &Views,
+    overrides: &Overrides,
+) -> Result<CompiledRule, PackError> {
     let Some(view) = views.get(&rule.on) else {
         return Err(PackError::Rule {
             file: pack.file.clone(),
@@ -130,7 +144,49 @@ fn compile_rule(pack: &Pack, rule: &Rule, views: &Views) -> Result<CompiledRule,
         });
     };
     let schema = view.schema();
-    let ctx = Ctx { pack, rule, schema };
+    let params = overrides.effective(pack);
+    // Only the parameters this rule names and someone overrides per broker or account.
+    let text = format!(
+        "{} {} {:?} {:?}",
+        rule.check,
+        rule.scope.as_deref().unwrap_or(""),
+        rule.evidence,
+        rule.severity_when
+            .iter()
+            .map(|w| &w.when)
+            .collect::<Vec<_>>()
+    );
+    let per_row: BTreeSet<String> = overrides
+        .per_row()
+        .into_iter()
+        .filter(|n| params.contains_key(n) && text.contains(&format!(":{n}")))
+        .collect();
+    let ctx = Ctx {
+        pack,
+        rule,
+        schema,
+        params,
+        per_row,
+    };
+    let param_columns = if ctx.per_row.is_empty() {
+        Vec::new()
+    } else {
+        if schema.get("broker").is_none() || schema.get("account_id").is_none() {
+            return Err(ctx.err(
+                format!(
+                    "parameters overridden per broker or account need `broker` and `account_id` in `{}`",
+                    rule.on
+                ),
+                None,
+            ));
+        }
+        let accounts = account_keys(view);
+        ctx.per_row
+            .iter()
+            .map(|name| overrides.column(name, &ctx.params[name], &accounts))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|m| ctx.err(m, None))?
+    };
     let scope = rule
         .scope
         .as_deref()
@@ -184,6 +240,7 @@ fn compile_rule(pack: &Pack, rule: &Rule, views: &Views) -> Result<CompiledRule,
     }
     let types = DataFrame::empty_with_schema(schema)
         .lazy()
+        .with_columns(param_columns.clone())
         .select(probes)
         .collect_schema()
         .map_err(|e| {
@@ -225,16 +282,40 @@ fn compile_rule(pack: &Pack, rule: &Rule, views: &Views) -> Result<CompiledRule,
             .filter(|k| schema.get(k).is_some())
             .collect(),
         message_columns,
+        param_columns,
     })
+}
+
+/// The (broker, account_id) pairs of a view.
+fn account_keys(view: &DataFrame) -> BTreeSet<(String, String)> {
+    let (Ok(b), Ok(a)) = (view.column("broker"), view.column("account_id")) else {
+        return BTreeSet::new();
+    };
+    let (Ok(b), Ok(a)) = (b.str(), a.str()) else {
+        return BTreeSet::new();
+    };
+    b.iter()
+        .zip(a.iter())
+        .filter_map(|(b, a)| Some((b?.to_string(), a?.to_string())))
+        .collect()
 }
 
 /// Compiles every rule of every pack against the views, refusing the first bad one.
 pub fn compile(packs: &[Pack], views: &Views) -> Result<Vec<CompiledRule>, PackError> {
+    compile_with(packs, views, &Overrides::default())
+}
+
+/// `compile`, with parameter overrides from config.
+pub fn compile_with(
+    packs: &[Pack],
+    views: &Views,
+    overrides: &Overrides,
+) -> Result<Vec<CompiledRule>, PackError> {
     check_unique_ids(packs)?;
     packs
         .iter()
         .flat_map(|p| p.rules.iter().map(move |r| (p, r)))
-        .map(|(p, r)| compile_rule(p, r, views))
+        .map(|(p, r)| compile_rule(p, r, views, overrides))
         .collect()
 }
 

@@ -72,6 +72,7 @@ fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFra
     let base = view
         .clone()
         .lazy()
+        .with_columns(rule.param_columns.clone())
         .with_column(status_expr(rule).alias("__status"));
     let counts = base
         .clone()

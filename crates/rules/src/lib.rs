@@ -12,10 +12,11 @@ pub mod evaluate;
 pub mod finding;
 pub mod literals;
 pub mod pack;
+pub mod params;
 pub mod views;
 pub mod waivers;
 
-pub use compile::{CompiledRule, compile};
+pub use compile::{CompiledRule, compile, compile_with};
 pub use evaluate::{Evaluation, RuleStats, evaluate};
 pub use finding::{Finding, FindingStatus, Severity};
 pub use pack::{CORE_PACK, Pack, PackError, load_pack_file, parse_pack};

@@ -8,7 +8,7 @@ use crate::pack::{Param, nearest};
 use rust_decimal::Decimal;
 use sqlparser::dialect::GenericDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 /// The largest scale a rule literal may have (the frames' scale).
@@ -30,8 +30,13 @@ pub fn decimal_literal(d: Decimal) -> String {
     format!("CAST('{d}' AS DECIMAL(38, {scale}))")
 }
 
-/// Rewrites numeric literals and `:params` in one SQL expression.
-pub fn rewrite(sql: &str, params: &BTreeMap<String, Param>) -> Result<String, RewriteError> {
+/// Rewrites numeric literals and `:params` in one SQL expression. A parameter named in
+/// `per_row` becomes a reference to its column (`params::column_name`) instead of a literal.
+pub fn rewrite(
+    sql: &str,
+    params: &BTreeMap<String, Param>,
+    per_row: &BTreeSet<String>,
+) -> Result<String, RewriteError> {
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize()
@@ -58,6 +63,10 @@ pub fn rewrite(sql: &str, params: &BTreeMap<String, Param>) -> Result<String, Re
                 Some(Token::Word(w)) if w.quote_style.is_none() => {
                     let name = w.value.clone();
                     iter.next();
+                    if per_row.contains(&name) && params.contains_key(&name) {
+                        out.push_str(&crate::params::column_name(&name));
+                        continue;
+                    }
                     let value = params
                         .get(&name)
                         .ok_or_else(|| RewriteError::UnknownParam {
@@ -114,7 +123,12 @@ mod tests {
 
     #[test]
     fn literals_and_params_become_exact_decimals() {
-        let out = rewrite("abs(x - y) <= greatest(:tol, 0.001 * abs(x))", &params()).unwrap();
+        let out = rewrite(
+            "abs(x - y) <= greatest(:tol, 0.001 * abs(x))",
+            &params(),
+            &BTreeSet::new(),
+        )
+        .unwrap();
         assert_eq!(
             out,
             "abs(x - y) <= greatest(CAST('5.00' AS DECIMAL(38, 2)), CAST('0.001' AS DECIMAL(38, 3)) * abs(x))"
@@ -126,6 +140,7 @@ mod tests {
         let out = rewrite(
             "days <= :days AND kind = :kind AND note = '0.5' AND n > 3",
             &params(),
+            &BTreeSet::new(),
         )
         .unwrap();
         assert_eq!(
@@ -136,7 +151,7 @@ mod tests {
 
     #[test]
     fn unknown_params_are_named_with_a_suggestion() {
-        let err = rewrite("x <= :tool", &params()).unwrap_err();
+        let err = rewrite("x <= :tool", &params(), &BTreeSet::new()).unwrap_err();
         assert_eq!(
             err,
             RewriteError::UnknownParam {
@@ -147,8 +162,15 @@ mod tests {
     }
 
     #[test]
+    fn per_row_params_become_columns() {
+        let per_row = BTreeSet::from(["tol".to_string()]);
+        let out = rewrite("x <= :tol AND d < :days", &params(), &per_row).unwrap();
+        assert_eq!(out, "x <= __param_tol AND d < 7");
+    }
+
+    #[test]
     fn scientific_literals_are_exact_too() {
-        let out = rewrite("x > 1e-3", &params()).unwrap();
+        let out = rewrite("x > 1e-3", &params(), &BTreeSet::new()).unwrap();
         assert_eq!(out, "x > CAST('0.001' AS DECIMAL(38, 3))");
     }
 }

@@ -441,3 +441,70 @@ fn the_shipped_pack_cases_pass() {
         );
     }
 }
+
+#[test]
+fn parameters_can_be_overridden_per_broker_and_account() {
+    use recon_rules::compile_with;
+    use recon_rules::params::Overrides;
+    // Three accounts, each off by 1,000.00 on 3,000 of net liq (default tolerance 5.00).
+    let mut book = Book::default();
+    for id in ["A", "B", "C"] {
+        let one = book_off_by(dec!(1000), dec!(3000));
+        book.accounts.push(account(id, AccountKind::Margin));
+        book.balances.push(BalanceRow {
+            account_id: id.into(),
+            ..one.balances[0].clone()
+        });
+        book.positions.push(PositionRow {
+            account_id: id.into(),
+            position_id: format!("{id}1"),
+            ..one.positions[0].clone()
+        });
+        book.pnl.push(PnlRow {
+            account_id: id.into(),
+            position_id: Some(format!("{id}1")),
+            ..one.pnl[0].clone()
+        });
+    }
+    let pack = parse_pack(CORE_PACK, CORE_PACK_FILE).unwrap();
+    // tradezero: 999.99 for every account; account b (any case, as environment variables
+    // arrive lower-cased): exactly 1000.00, so a difference equal to it passes.
+    let config: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(
+        r#"{"tradezero": {"value_tol_abs": "999.99", "b": {"value_tol_abs": "1000.00"}}}"#,
+    )
+    .unwrap();
+    let overrides = Overrides::from_config(&config, std::slice::from_ref(&pack)).unwrap();
+    let frames = build_frames(&book, &BTreeSet::new(), &[]).unwrap();
+    let views = Views::build(&frames, as_of()).unwrap();
+    let rules = compile_with(std::slice::from_ref(&pack), &views, &overrides).unwrap();
+    let eval = evaluate(&rules, &views);
+    let failed: BTreeSet<&str> = eval
+        .findings
+        .iter()
+        .filter(|f| f.rule == "account-value-identity")
+        .filter_map(|f| f.account.as_deref())
+        .collect();
+    assert_eq!(failed, BTreeSet::from(["A", "C"]));
+    let a = eval
+        .findings
+        .iter()
+        .find(|f| f.account.as_deref() == Some("A"))
+        .unwrap();
+    assert_eq!(a.evidence["tolerance"], "999.99");
+
+    // Names are checked against the packs, and floats refused.
+    let bad: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(r#"{"tradezero": {"value_tol_ab": "1"}}"#).unwrap();
+    let err = Overrides::from_config(&bad, std::slice::from_ref(&pack)).unwrap_err();
+    assert!(
+        err.contains("rules.params.tradezero.value_tol_ab") && err.contains("`value_tol_abs`"),
+        "{err}"
+    );
+    let float: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(r#"{"value_tol_rel": 0.002}"#).unwrap();
+    assert!(
+        Overrides::from_config(&float, &[pack])
+            .unwrap_err()
+            .contains("float")
+    );
+}
