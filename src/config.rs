@@ -84,6 +84,10 @@ pub struct TradeZeroConfig {
     /// Retries of a request that failed in a way worth retrying (timeouts, 429, 5xx).
     #[serde(default = "default_retries")]
     pub retries: usize,
+    /// The broker's whole fetch ends within this many seconds; what is not fetched by then
+    /// is recorded as such and the run is incomplete.
+    #[serde(default = "default_deadline")]
+    pub deadline_secs: u64,
 }
 
 fn yes() -> bool {
@@ -100,6 +104,9 @@ fn default_timeout() -> u64 {
 }
 fn default_retries() -> usize {
     3
+}
+fn default_deadline() -> u64 {
+    1800
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

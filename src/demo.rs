@@ -44,6 +44,7 @@ pub fn config_for(sim: &RunningSim, out_dir: PathBuf, as_of: NaiveDate) -> Confi
                 requests_per_second: None,
                 timeout_secs: 30,
                 retries: 3,
+                deadline_secs: 300,
             }),
         },
         rules: Default::default(),

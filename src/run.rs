@@ -69,6 +69,7 @@ pub fn connectors(config: &Config) -> Result<Vec<Box<dyn Connector>>, RunError> 
                 ..RetryPolicy::default()
             },
             requests_per_second: tz.requests_per_second,
+            deadline: Some(Duration::from_secs(tz.deadline_secs)),
         };
         let credentials = Credentials {
             api_key_id: key.clone(),

@@ -27,6 +27,9 @@ pub struct FetchOptions {
     pub retry: RetryPolicy,
     /// At most this many requests a second to this broker (attempts and retries alike).
     pub requests_per_second: Option<u32>,
+    /// The whole broker's fetch ends this long after the connector is made: later requests
+    /// are not started, and are recorded as not fetched.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for FetchOptions {
@@ -37,6 +40,7 @@ impl Default for FetchOptions {
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             requests_per_second: None,
+            deadline: None,
         }
     }
 }

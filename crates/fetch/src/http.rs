@@ -5,7 +5,7 @@
 
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{RequestBuilder, StatusCode, header};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How hard to try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,14 +119,16 @@ pub fn limiter(per_second: u32) -> Option<Limiter> {
     )))
 }
 
-/// GETs with retries, each attempt waiting its turn under `limiter`. `build` makes the
-/// request for each attempt.
+/// GETs with retries, each attempt waiting its turn under `limiter`; nothing starts and no
+/// retry waits past `deadline`. `build` makes the request for each attempt.
 pub async fn get(
     policy: RetryPolicy,
     limiter: Option<&Limiter>,
+    deadline: Option<Instant>,
     build: impl Fn() -> RequestBuilder,
 ) -> Outcome {
     let attempts = std::sync::atomic::AtomicU32::new(0);
+    let past_deadline = |extra: Duration| deadline.is_some_and(|d| Instant::now() + extra >= d);
     let backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
@@ -135,6 +137,14 @@ pub async fn get(
     let body = (|| async {
         if let Some(limiter) = limiter {
             limiter.until_ready().await;
+        }
+        if past_deadline(Duration::ZERO) {
+            return Err(AttemptError {
+                message: "not attempted: the overall fetch deadline passed".into(),
+                status: None,
+                transient: false,
+                retry_after: None,
+            });
         }
         attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         attempt(build()).await

@@ -35,6 +35,8 @@ pub struct TradeZero {
     options: FetchOptions,
     http: reqwest::Client,
     limiter: Option<http::Limiter>,
+    /// When the fetch must be over (set from `options.deadline` when the connector is made).
+    deadline: Option<Instant>,
 }
 
 impl TradeZero {
@@ -51,6 +53,7 @@ impl TradeZero {
             base_url: base_url.trim_end_matches('/').to_string(),
             credentials,
             limiter: options.requests_per_second.and_then(http::limiter),
+            deadline: options.deadline.map(|d| Instant::now() + d),
             options,
             http,
         })
@@ -67,16 +70,21 @@ impl TradeZero {
     ) -> Result<Vec<u8>, String> {
         let started = Instant::now();
         let url = format!("{}{path}", self.base_url);
-        let outcome = http::get(self.options.retry, self.limiter.as_ref(), || {
-            self.http
-                .get(&url)
-                .header("Accept", "application/json")
-                .header("TZ-API-KEY-ID", self.credentials.api_key_id.expose_secret())
-                .header(
-                    "TZ-API-SECRET-KEY",
-                    self.credentials.api_secret_key.expose_secret(),
-                )
-        })
+        let outcome = http::get(
+            self.options.retry,
+            self.limiter.as_ref(),
+            self.deadline,
+            || {
+                self.http
+                    .get(&url)
+                    .header("Accept", "application/json")
+                    .header("TZ-API-KEY-ID", self.credentials.api_key_id.expose_secret())
+                    .header(
+                        "TZ-API-SECRET-KEY",
+                        self.credentials.api_secret_key.expose_secret(),
+                    )
+            },
+        )
         .await;
         let mut record = RequestRecord {
             method: "GET".into(),

@@ -283,6 +283,33 @@ mod resilience {
     }
 
     #[tokio::test]
+    async fn the_overall_deadline_ends_a_slow_fetch_and_says_what_is_missing() {
+        // 200 ms an answer, one at a time: 16 requests need 3.2 s; the deadline is 1 s.
+        let faults = Faults {
+            latency: Duration::from_millis(200),
+            ..Faults::default()
+        };
+        let options = FetchOptions {
+            concurrency: 1,
+            deadline: Some(Duration::from_secs(1)),
+            ..quick(3)
+        };
+        let (tz, _, elapsed) = fetch_with(faults, options).await;
+        assert_eq!(tz.status, FetchStatus::Partial);
+        assert!(elapsed < Duration::from_millis(1800), "{elapsed:?}");
+        let requests = tz.requests.unwrap();
+        let skipped: Vec<_> = requests.iter().filter(|r| r.attempts == 0).collect();
+        assert!(!skipped.is_empty() && skipped.len() < 16, "{requests:?}");
+        assert!(
+            skipped
+                .iter()
+                .all(|r| r.error.as_deref().unwrap_or("").contains("deadline"))
+        );
+        // Every request not made is an error naming its account and endpoint.
+        assert_eq!(tz.errors.len(), skipped.len());
+    }
+
+    #[tokio::test]
     async fn retry_after_is_honoured() {
         let faults = Faults {
             throttle_first: 1,
