@@ -10,7 +10,7 @@ use crate::pack::{Pack, PackError, Param, Rule, check_unique_ids, nearest};
 use crate::params::Overrides;
 use crate::views::Views;
 use polars::prelude::*;
-use polars::sql::sql_expr;
+use polars::sql::{SQLContext, sql_expr};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Columns that identify a finding, when the view has them.
@@ -24,7 +24,7 @@ pub enum MessagePart {
     Value(String),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CompiledRule {
     pub pack: String,
     pub pack_file: String,
@@ -43,6 +43,8 @@ pub struct CompiledRule {
     pub message_columns: Vec<String>,
     /// Per-row parameter columns (`params`) added to the view before the rule runs.
     pub param_columns: Vec<Expr>,
+    /// A `query` rule's plan: its rows are the failures.
+    pub query: Option<LazyFrame>,
 }
 
 struct Ctx<'a> {
@@ -129,12 +131,111 @@ pub fn parse_message(template: &str) -> Vec<MessagePart> {
     parts
 }
 
+/// A `query` rule: the statement runs over every view and frame by name.
+fn compile_query(
+    pack: &Pack,
+    rule: &Rule,
+    sql: &str,
+    views: &Views,
+    overrides: &Overrides,
+) -> Result<CompiledRule, PackError> {
+    let err = |message: String, suggestion: Option<String>| PackError::Rule {
+        file: pack.file.clone(),
+        rule: rule.id.clone(),
+        message,
+        suggestion,
+    };
+    let params = overrides.effective(pack);
+    let exact = rewrite(sql, &params, &BTreeSet::new()).map_err(|e| match e {
+        RewriteError::UnknownParam { name, suggestion } => err(
+            format!("unknown parameter `:{name}` in `query`"),
+            suggestion,
+        ),
+        RewriteError::Syntax(m) => err(format!("`query` is not valid SQL: {m}"), None),
+        RewriteError::BadLiteral(m) => err(
+            format!("`query` has a literal recon cannot keep exact: {m}"),
+            None,
+        ),
+    })?;
+    let mut ctx = SQLContext::new();
+    for name in views.names() {
+        if let Some(df) = views.get(name) {
+            ctx.register(name, df.clone().lazy());
+        }
+    }
+    let plan = ctx
+        .execute(&exact)
+        .map_err(|e| err(format!("`query` cannot run over the views: {e}"), None))?;
+    let schema = plan
+        .clone()
+        .collect_schema()
+        .map_err(|e| err(format!("`query` does not type-check: {e}"), None))?;
+    if schema.get("account_id").is_none() {
+        return Err(err(
+            "`query` must return `account_id` (and `broker`) so its findings name an account"
+                .into(),
+            None,
+        ));
+    }
+    let keys: Vec<&'static str> = KEY_COLUMNS
+        .into_iter()
+        .filter(|k| schema.get(k).is_some())
+        .collect();
+    let mut evidence = Vec::new();
+    for (name, dtype) in schema.iter() {
+        if dtype.is_float() {
+            return Err(err(
+                format!("`query` column `{name}` is a float ({dtype}); money must stay Decimal"),
+                None,
+            ));
+        }
+        if !keys.contains(&name.as_str()) {
+            evidence.push((name.to_string(), col(name.as_str())));
+        }
+    }
+    let message = parse_message(&rule.message);
+    let mut message_columns = Vec::new();
+    for part in &message {
+        if let MessagePart::Value(name) = part {
+            if schema.get(name).is_none() {
+                return Err(err(
+                    format!("unknown name `{{{name}}}` in `message`: not a column of the query"),
+                    nearest(name, schema.iter_names().map(|n| n.as_str())),
+                ));
+            }
+            if !message_columns.contains(name) && !evidence.iter().any(|(e, _)| e == name) {
+                message_columns.push(name.clone());
+            }
+        }
+    }
+    Ok(CompiledRule {
+        pack: pack.id.clone(),
+        pack_file: pack.file.clone(),
+        id: rule.id.clone(),
+        title: rule.title.clone(),
+        view: rule.on.clone(),
+        scope: None,
+        check: lit(false),
+        severity: rule.severity,
+        severity_when: Vec::new(),
+        evidence,
+        message,
+        keys,
+        message_columns,
+        param_columns: Vec::new(),
+        query: Some(plan),
+    })
+}
+
 fn compile_rule(
     pack: &Pack,
     rule: &Rule,
     views: &Views,
     overrides: &Overrides,
 ) -> Result<CompiledRule, PackError> {
+    if let Some(sql) = &rule.query {
+        return compile_query(pack, rule, sql, views, overrides);
+    }
     let Some(view) = views.get(&rule.on) else {
         return Err(PackError::Rule {
             file: pack.file.clone(),
@@ -283,7 +384,20 @@ fn compile_rule(
             .collect(),
         message_columns,
         param_columns,
+        query: None,
     })
+}
+
+impl std::fmt::Debug for CompiledRule {
+    // LazyFrame has no Debug: name the rule and what it runs on.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledRule")
+            .field("pack", &self.pack)
+            .field("id", &self.id)
+            .field("view", &self.view)
+            .field("query", &self.query.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The (broker, account_id) pairs of a view.

@@ -66,14 +66,17 @@ fn severity_expr(rule: &CompiledRule) -> Expr {
 
 /// The two plans of one rule: status counts, and the failing or unknown rows.
 fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFrame)> {
-    let view = views
-        .get(&rule.view)
-        .ok_or_else(|| polars_err!(ComputeError: "view `{}` is missing", rule.view))?;
-    let base = view
-        .clone()
-        .lazy()
-        .with_columns(rule.param_columns.clone())
-        .with_column(status_expr(rule).alias("__status"));
+    let base = match &rule.query {
+        // Every row a query returns is a failure.
+        Some(query) => query.clone().with_column(lit(FAIL).alias("__status")),
+        None => views
+            .get(&rule.view)
+            .ok_or_else(|| polars_err!(ComputeError: "view `{}` is missing", rule.view))?
+            .clone()
+            .lazy()
+            .with_columns(rule.param_columns.clone())
+            .with_column(status_expr(rule).alias("__status")),
+    };
     let counts = base
         .clone()
         .group_by([col("__status")])

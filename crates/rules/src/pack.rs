@@ -46,10 +46,19 @@ pub struct Rule {
     /// Raise or lower the severity where a condition holds; the first that holds wins.
     #[serde(default)]
     pub severity_when: Vec<SeverityWhen>,
+    /// The view or frame a predicate rule runs on (for a `query` rule: `query`).
+    #[serde(default)]
     pub on: String,
     #[serde(default, rename = "where")]
     pub scope: Option<String>,
+    /// The predicate: a row fails when false, is unknown when null.
+    #[serde(default)]
     pub check: String,
+    /// Or a whole SQL statement over the views that returns the failing rows (set rules a
+    /// row predicate cannot say). Its key columns (broker, account_id, position_id, symbol)
+    /// identify each finding; every other column is evidence.
+    #[serde(default)]
+    pub query: Option<String>,
     #[serde(default)]
     pub evidence: BTreeMap<String, String>,
     pub message: String,
@@ -145,8 +154,33 @@ pub fn parse_pack(text: &str, file: &str) -> Result<Pack, PackError> {
     for (name, value) in raw.params {
         params.insert(name.clone(), param(file, &name, value)?);
     }
+    let mut rules = raw.rules;
+    for rule in &mut rules {
+        let shape = |message: &str| PackError::Rule {
+            file: file.to_string(),
+            rule: rule.id.clone(),
+            message: message.into(),
+            suggestion: None,
+        };
+        if rule.query.is_some() {
+            if !rule.check.is_empty()
+                || rule.scope.is_some()
+                || !rule.evidence.is_empty()
+                || !rule.severity_when.is_empty()
+            {
+                return Err(shape(
+                    "a `query` rule has no `check`, `where`, `evidence` or `severity_when`: its rows are the failures and its columns the evidence",
+                ));
+            }
+            if rule.on.is_empty() {
+                rule.on = "query".into();
+            }
+        } else if rule.on.is_empty() || rule.check.is_empty() {
+            return Err(shape("a rule needs `on` and `check`, or a `query`"));
+        }
+    }
     let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
-    for rule in &raw.rules {
+    for rule in &rules {
         if seen.insert(&rule.id, ()).is_some() {
             return Err(PackError::DuplicateRule {
                 file: file.to_string(),
@@ -169,7 +203,7 @@ pub fn parse_pack(text: &str, file: &str) -> Result<Pack, PackError> {
         version: raw.pack.version,
         description: raw.pack.description,
         params,
-        rules: raw.rules,
+        rules,
         sha256: hex::encode(Sha256::digest(text.as_bytes())),
     })
 }

@@ -508,3 +508,74 @@ fn parameters_can_be_overridden_per_broker_and_account() {
             .contains("float")
     );
 }
+
+const QUERY_PACK: &str = r#"
+[pack]
+id = "set-rules"
+version = "1"
+
+[params]
+max_lots = 1
+
+[[rule]]
+id = "lots-per-underlying"
+title = "At most one lot per underlying"
+severity = "warning"
+query = """
+SELECT broker, account_id, underlying, COUNT(*) AS lots
+FROM position_view
+GROUP BY broker, account_id, underlying
+HAVING COUNT(*) > :max_lots
+"""
+message = "{lots} lots of {underlying}"
+"#;
+
+#[test]
+fn query_rules_report_the_rows_they_return() {
+    let mut book = book_off_by(dec!(0), dec!(3000));
+    book.positions
+        .push(position("A", "2", "AAPL", Some(dec!(0))));
+    book.pnl.push(pnl("A", "2", "AAPL", dec!(0)));
+    book.positions
+        .push(position("A", "3", "MSFT", Some(dec!(0))));
+    book.pnl.push(pnl("A", "3", "MSFT", dec!(0)));
+    let (findings, stats) = run(&book, QUERY_PACK);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let f = &findings[0];
+    assert_eq!(
+        (f.rule.as_str(), f.account.as_deref()),
+        ("lots-per-underlying", Some("A"))
+    );
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.message, "2 lots of AAPL");
+    assert_eq!(f.evidence["underlying"], "AAPL");
+    let s = stats
+        .iter()
+        .find(|s| s.rule == "lots-per-underlying")
+        .unwrap();
+    assert_eq!(s.failed, 1);
+
+    // Nothing to report: no finding, no error.
+    let (findings, _) = run(&book_off_by(dec!(0), dec!(3000)), QUERY_PACK);
+    assert!(findings.is_empty(), "{findings:?}");
+}
+
+#[test]
+fn bad_query_rules_are_refused_by_name() {
+    let err = compile_error(&QUERY_PACK.replace("FROM position_view", "FROM position_veiw"));
+    assert!(
+        err.contains("packs/custom.toml") && err.contains("lots-per-underlying"),
+        "{err}"
+    );
+    let err = compile_error(
+        &QUERY_PACK
+            .replace("SELECT broker, account_id,", "SELECT broker,")
+            .replace("GROUP BY broker, account_id,", "GROUP BY broker,"),
+    );
+    assert!(err.contains("must return `account_id`"), "{err}");
+    let err = compile_error(&QUERY_PACK.replace("{lots} lots", "{lot} lots"));
+    assert!(err.contains("{lot}") && err.contains("`lots`"), "{err}");
+    let mixed = QUERY_PACK.replace("message = ", "check = \"true\"\nmessage = ");
+    let err = parse_pack(&mixed, "x.toml").unwrap_err().to_string();
+    assert!(err.contains("a `query` rule has no `check`"), "{err}");
+}
