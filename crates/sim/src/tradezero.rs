@@ -19,6 +19,7 @@ use recon_model::{AccountKind, AccountStatus, Broker, PutCall};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const KEY_ID_HEADER: &str = "tz-api-key-id";
@@ -46,13 +47,24 @@ struct Tz {
     book: Arc<SimBook>,
     credentials: Credentials,
     dialect: Dialect,
+    /// Upper-cased account id → index in the book, so a 10,000-account book is served in
+    /// constant time per request.
+    index: HashMap<String, usize>,
 }
 
 pub fn router(book: Arc<SimBook>, credentials: Credentials, dialect: Dialect) -> Router {
+    let index = book
+        .accounts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.broker == Broker::Tradezero)
+        .map(|(i, a)| (a.id.to_ascii_uppercase(), i))
+        .collect();
     let state = Arc::new(Tz {
         book,
         credentials,
         dialect,
+        index,
     });
     let mut app = Router::new();
     // Every route also answers with a trailing slash, as the real gateway does.
@@ -117,9 +129,8 @@ impl Tz {
 
     /// The account behind an id, case-insensitively; `None` for unknown and foreign ids alike.
     fn account(&self, id: &str) -> Option<&SimAccount> {
-        self.book
-            .accounts_of(Broker::Tradezero)
-            .find(|a| a.id.eq_ignore_ascii_case(id))
+        let i = *self.index.get(&id.to_ascii_uppercase())?;
+        self.book.accounts.get(i)
     }
 
     /// The account a request may read, or the 404 TradeZero answers instead.
