@@ -55,6 +55,9 @@ struct Global {
     /// Print the run summary as JSON on stdout instead of a table.
     #[arg(long, global = true)]
     json: bool,
+    /// Print wall time per stage and peak memory on stderr (also in summary.json).
+    #[arg(long, global = true)]
+    timings: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -222,6 +225,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             let plan = RunPlan::new(&config, &overrides(g));
             let (result, manifest) = recon::run::run(&config, &plan)?;
             print_run(&result, g.json, Some(&manifest));
+            print_timings(g, &result.output.summary);
             Ok(result.exit)
         }
         Command::Fetch { snapshot_out } => {
@@ -243,6 +247,11 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 }
                 println!("fetch took {ms} ms; snapshot: {}", snapshot.display());
             }
+            if g.timings {
+                let rss = recon::pipeline::peak_rss_kib()
+                    .map_or("?".into(), |k| format!("{} MiB", k / 1024));
+                eprintln!("timings: fetch {ms} ms; peak memory {rss}");
+            }
             Ok(if incomplete {
                 ExitStatus::Incomplete
             } else {
@@ -259,6 +268,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 fail_on: g.fail_on.unwrap_or(Severity::Error),
             })?;
             print_run(&demo.run, g.json, Some(&demo.manifest));
+            print_timings(g, &demo.run.output.summary);
             Ok(demo.run.exit)
         }
         Command::Rules { packs, command } => rules_command(g, packs, command),
@@ -304,6 +314,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 overrides: Default::default(),
             })?;
             print_run(&run, g.json, None);
+            print_timings(g, &run.output.summary);
             Ok(run.exit)
         }
     }
@@ -388,6 +399,21 @@ fn rules_command(
             })
         }
     }
+}
+
+/// `--timings`: stage times and peak memory, on stderr so stdout stays the report.
+fn print_timings(g: &Global, summary: &recon_report::Summary) {
+    if !g.timings {
+        return;
+    }
+    let stages: Vec<String> = ["fetch", "normalize", "views", "rules"]
+        .iter()
+        .filter_map(|s| summary.timings_ms.get(*s).map(|ms| format!("{s} {ms} ms")))
+        .collect();
+    let rss = summary
+        .peak_rss_kib
+        .map_or("?".into(), |k| format!("{} MiB", k / 1024));
+    eprintln!("timings: {}; peak memory {rss}", stages.join(", "));
 }
 
 /// One line per broker: status, accounts, requests.

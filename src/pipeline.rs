@@ -153,6 +153,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         positions_checked: frames.positions.height() as u64,
         incomplete,
         exit_code: exit.code(),
+        peak_rss_kib: peak_rss_kib(),
         accounts: views.account_figures(),
     };
     let dir = opts
@@ -192,4 +193,11 @@ pub fn load_waivers(path: Option<&Path>, packs: &[Pack]) -> Result<Vec<Waiver>, 
         Some(p) => waivers::load(p, packs).map_err(RunError::Usage),
         None => Ok(Vec::new()),
     }
+}
+
+/// The process's peak resident memory (`VmHWM`), on Linux.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -162,8 +162,20 @@ fn fail_on_critical_makes_the_demo_exit_0() {
         out.path().to_str().unwrap(),
         "--fail-on",
         "critical",
+        "--timings",
     ]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // --timings: stage times and peak memory on stderr, and in summary.json.
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("timings: fetch") && stderr.contains("peak memory"),
+        "{stderr}"
+    );
+    let summary: Value = serde_json::from_slice(
+        &std::fs::read(latest_run(out.path()).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(summary["peak_rss_kib"].as_u64().unwrap() > 0);
 }
 
 #[test]

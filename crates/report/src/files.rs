@@ -166,6 +166,7 @@ mod tests {
             positions_checked: 0,
             incomplete: vec![],
             exit_code: 1,
+            peak_rss_kib: None,
             accounts: vec![],
         };
         let stats = recon_rules::RuleStats {

@@ -258,6 +258,7 @@ mod tests {
             as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
             started_at: chrono::Utc::now(),
             timings_ms: Default::default(),
+            peak_rss_kib: None,
             packs: vec![],
             brokers: vec!["tradezero".into()],
             accounts_checked: 2,

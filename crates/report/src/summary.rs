@@ -38,6 +38,9 @@ pub struct RunFacts {
     pub positions_checked: u64,
     pub incomplete: Vec<IncompleteItem>,
     pub exit_code: i32,
+    /// Peak resident memory of the process so far, in KiB (Linux; `None` elsewhere).
+    #[serde(default)]
+    pub peak_rss_kib: Option<u64>,
     /// Each account's net liq, cash and position value, for the HTML report's chart.
     #[serde(default)]
     pub accounts: Vec<AccountFigure>,
@@ -76,6 +79,7 @@ pub struct Summary {
     pub as_of: NaiveDate,
     pub started_at: DateTime<Utc>,
     pub timings_ms: BTreeMap<String, u64>,
+    pub peak_rss_kib: Option<u64>,
     pub packs: Vec<PackInfo>,
     pub brokers: Vec<String>,
     pub accounts_checked: u64,
@@ -103,6 +107,7 @@ impl Summary {
             as_of: facts.as_of,
             started_at: facts.started_at,
             timings_ms: facts.timings_ms.iter().cloned().collect(),
+            peak_rss_kib: facts.peak_rss_kib,
             packs: facts.packs.clone(),
             brokers: facts.brokers.clone(),
             accounts_checked: facts.accounts_checked,
