@@ -85,6 +85,7 @@ fn stages(c: &mut Criterion) {
                 earlier_timings: Vec::new(),
                 waivers: Vec::new(),
                 overrides: Default::default(),
+                email: None,
             })
             .expect("check runs")
         })

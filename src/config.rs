@@ -40,6 +40,73 @@ pub struct Config {
     pub brokers: Brokers,
     #[serde(default)]
     pub rules: RulesConfig,
+    #[serde(default)]
+    pub report: ReportConfig,
+    #[serde(default)]
+    pub email: EmailConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Mask account numbers in emails (`TZ****0002`).
+    #[serde(default = "yes")]
+    pub mask_accounts: bool,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            mask_accounts: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// `file`: write the message as an .eml file into the run's outbox/.
+    #[serde(default = "file_transport")]
+    pub transport: String,
+    #[serde(default = "default_from")]
+    pub from: String,
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Extra recipients per severity present (`critical = ["cro@…"]`).
+    #[serde(default)]
+    pub routes: BTreeMap<Severity, Vec<String>>,
+    /// Attach findings.csv.
+    #[serde(default = "yes")]
+    pub attach: bool,
+    /// `findings` (only when there is something to say) or `always`.
+    #[serde(default = "default_only_when")]
+    pub only_when: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            enabled: false,
+            transport: file_transport(),
+            from: default_from(),
+            to: Vec::new(),
+            routes: BTreeMap::new(),
+            attach: true,
+            only_when: default_only_when(),
+        }
+    }
+}
+
+fn file_transport() -> String {
+    "file".into()
+}
+fn default_from() -> String {
+    "recon@localhost".into()
+}
+fn default_only_when() -> String {
+    "findings".into()
 }
 
 fn default_timezone() -> String {
@@ -197,6 +264,24 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
 }
 
 fn validate(config: &Config) -> Result<(), ConfigError> {
+    let email = &config.email;
+    if email.enabled {
+        if email.transport != "file" {
+            return Err(err(format!(
+                "email.transport `{}`: this build writes email to the run's outbox only; set email.transport = \"file\" (SMTP delivery is not in this build yet)",
+                email.transport
+            )));
+        }
+        if !["findings", "always"].contains(&email.only_when.as_str()) {
+            return Err(err(format!(
+                "email.only_when `{}` is neither \"findings\" nor \"always\"",
+                email.only_when
+            )));
+        }
+        if email.to.is_empty() {
+            return Err(err("email.to is empty for an enabled email"));
+        }
+    }
     if config.timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(err(format!(
             "timezone `{}` is not an IANA time zone (like America/New_York)",
@@ -254,6 +339,19 @@ impl Config {
             files.extend(found);
         }
         Ok(files)
+    }
+
+    /// The email settings, when email is enabled.
+    pub fn email_settings(&self) -> Option<recon_report::email::EmailSettings> {
+        let e = &self.email;
+        e.enabled.then(|| recon_report::email::EmailSettings {
+            from: e.from.clone(),
+            to: e.to.clone(),
+            routes: e.routes.clone(),
+            attach: e.attach,
+            mask_accounts: self.report.mask_accounts,
+            always: e.only_when == "always",
+        })
     }
 
     /// The effective config as TOML, secrets redacted.

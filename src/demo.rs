@@ -2,7 +2,7 @@
 //! simulator in-process on loopback with the demo book and runs exactly what `recon run`
 //! runs, with a config pointing at the simulator.
 
-use crate::config::{Config, TradeZeroConfig};
+use crate::config::{Config, EmailConfig, TradeZeroConfig};
 use crate::pipeline::{RunError, RunResult};
 use crate::run::{Overrides, RunPlan, run};
 use chrono::NaiveDate;
@@ -12,6 +12,7 @@ use recon_model::manifest::Manifest;
 use recon_rules::Severity;
 use recon_sim::{RunningSim, SimBook, SimCredentials, SimOptions};
 use secrecy::SecretString;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub struct DemoOptions {
@@ -48,6 +49,14 @@ pub fn config_for(sim: &RunningSim, out_dir: PathBuf, as_of: NaiveDate) -> Confi
             }),
         },
         rules: Default::default(),
+        report: Default::default(),
+        // The demo writes the compliance email into the run's outbox/.
+        email: EmailConfig {
+            enabled: true,
+            to: vec!["compliance@example.com".into()],
+            routes: BTreeMap::from([(Severity::Critical, vec!["cro@example.com".into()])]),
+            ..EmailConfig::default()
+        },
     }
 }
 

@@ -312,6 +312,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 earlier_timings: Vec::new(),
                 waivers,
                 overrides: Default::default(),
+                email: None,
             })?;
             print_run(&run, g.json, None);
             print_timings(g, &run.output.summary);

@@ -3,6 +3,7 @@
 use crate::exit::ExitStatus;
 use chrono::{NaiveDate, Utc};
 use recon_normalize::{NormalizeError, normalize_snapshot};
+use recon_report::email::{self, EmailSettings};
 use recon_report::{IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
 use recon_rules::params::Overrides;
 use recon_rules::waivers::{self, Waiver};
@@ -27,6 +28,8 @@ pub struct CheckOptions {
     pub waivers: Vec<Waiver>,
     /// Parameter overrides per broker and account, from config.
     pub overrides: Overrides,
+    /// Write the compliance email into the run's `outbox/`.
+    pub email: Option<EmailSettings>,
 }
 
 pub struct RunResult {
@@ -58,6 +61,26 @@ impl RunError {
             RunError::Snapshot(_) | RunError::Internal(_) | RunError::Output(_) => {
                 ExitStatus::Incomplete
             }
+        }
+    }
+}
+
+/// Builds the email and writes it to the run's outbox.
+fn deliver(
+    settings: &EmailSettings,
+    output: &RunOutput,
+    findings: &[Finding],
+) -> Result<(), String> {
+    let csv = std::fs::read(output.dir.join("findings.csv")).ok();
+    match email::build(settings, &output.summary, findings, &output.dir, csv)? {
+        Some((message, to)) => {
+            let file = email::write_to_outbox(&message, &output.dir.join("outbox"))?;
+            tracing::info!(file = %file.display(), recipients = to.len(), "email written to the outbox");
+            Ok(())
+        }
+        None => {
+            tracing::info!("no findings: no email (email.only_when = \"findings\")");
+            Ok(())
         }
     }
 }
@@ -160,7 +183,17 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         .run_dir
         .clone()
         .unwrap_or_else(|| recon_report::run_dir(&opts.out_dir, normalized.as_of, &opts.run_id));
-    let output = write_run(&opts.out_dir, &dir, &facts, &mut findings, &stats)?;
+    let mut output = write_run(&opts.out_dir, &dir, &facts, &mut findings, &stats)?;
+    let mut exit = exit;
+    if let Some(settings) = &opts.email
+        && let Err(e) = deliver(settings, &output, &findings)
+    {
+        // The report is on disk; only delivery failed. 2 still outranks 4.
+        tracing::error!("{e}");
+        exit = ExitStatus::of_run(&findings, opts.fail_on, !facts.incomplete.is_empty(), true);
+        output.summary.exit_code = exit.code();
+        recon_report::files::rewrite_summary(&output.dir, &output.summary)?;
+    }
     Ok(RunResult {
         output,
         findings,

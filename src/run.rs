@@ -129,6 +129,7 @@ pub fn run(config: &Config, plan: &RunPlan) -> Result<(RunResult, Manifest), Run
         earlier_timings: vec![("fetch".to_string(), fetch_ms)],
         waivers,
         overrides,
+        email: config.email_settings(),
     })?;
     Ok((result, manifest))
 }

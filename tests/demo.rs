@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use mailparse::MailHeaderMap;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -433,4 +434,102 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
     ]);
     assert_eq!(run.status.code(), Some(3), "{}", text(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains("did you mean `pnl-coverage`"));
+}
+
+#[test]
+fn the_demo_writes_the_compliance_email_to_the_outbox_with_accounts_masked() {
+    let out = tempfile::tempdir().unwrap();
+    let run = recon(&["demo", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let outbox = latest_run(out.path()).join("outbox");
+    let emails: Vec<PathBuf> = all_files(&outbox)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    let raw = std::fs::read(&emails[0]).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    assert_eq!(
+        mail.headers.get_first_value("Subject").as_deref(),
+        Some("[recon] 2026-11-20: 7 errors, 2 warnings across 1 broker")
+    );
+    // No critical finding in the demo: the critical route adds nobody.
+    let to = mail.headers.get_first_value("To").unwrap();
+    assert!(
+        to.contains("compliance@example.com") && !to.contains("cro@"),
+        "{to}"
+    );
+
+    // Every part, decoded: text, HTML and the attachment.
+    fn parts<'a>(m: &'a mailparse::ParsedMail<'a>, out: &mut Vec<&'a mailparse::ParsedMail<'a>>) {
+        out.push(m);
+        for s in &m.subparts {
+            parts(s, out);
+        }
+    }
+    let mut all = Vec::new();
+    parts(&mail, &mut all);
+    let text = all
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/plain")
+        .unwrap()
+        .get_body()
+        .unwrap();
+    let html = all
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/html")
+        .unwrap()
+        .get_body()
+        .unwrap();
+    let csv = all.iter().find(|p| p.ctype.mimetype == "text/csv").unwrap();
+    assert!(
+        text.contains("TZ****0002") && html.contains("TZ****0002"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("TZ10000002") && !html.contains("TZ10000002"),
+        "{text}"
+    );
+    // The attachment is the run's findings.csv, whole.
+    let attached = csv.get_body_raw().unwrap();
+    let on_disk = std::fs::read(latest_run(out.path()).join("findings.csv")).unwrap();
+    assert_eq!(attached, on_disk);
+}
+
+#[test]
+fn a_failed_delivery_exits_4_with_the_report_on_disk() {
+    use recon::pipeline::{CheckOptions, builtin_packs, check_snapshot};
+    use recon_report::email::EmailSettings;
+    let out = tempfile::tempdir().unwrap();
+    let snapshot = demo_snapshot(out.path());
+    let out2 = tempfile::tempdir().unwrap();
+    let result = check_snapshot(&CheckOptions {
+        snapshot,
+        out_dir: out2.path().to_path_buf(),
+        run_dir: None,
+        run_id: "r-delivery".into(),
+        as_of: None,
+        fail_on: recon_rules::Severity::Error,
+        packs: builtin_packs().unwrap(),
+        earlier_timings: Vec::new(),
+        waivers: Vec::new(),
+        overrides: Default::default(),
+        email: Some(EmailSettings {
+            from: "recon@localhost".into(),
+            to: vec!["not an address".into()],
+            routes: Default::default(),
+            attach: true,
+            mask_accounts: true,
+            always: true,
+        }),
+    })
+    .unwrap();
+    assert_eq!(result.exit, recon::ExitStatus::DeliveryFailed);
+    let dir = latest_run(out2.path());
+    for file in ["findings.jsonl", "report.html", "summary.json"] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["exit_code"], 4);
 }

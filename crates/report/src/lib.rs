@@ -4,6 +4,7 @@
 //! and facts about the run, and renders them.
 
 pub mod diff;
+pub mod email;
 pub mod files;
 pub mod html;
 pub mod render;

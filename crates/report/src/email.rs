@@ -1,0 +1,291 @@
+//! The compliance email: a subject that carries the counts
+//! (`[recon] 2026-11-20: 2 critical, 5 errors, 12 warnings across 5 brokers`), a plain-text
+//! body with an HTML alternative (verdict, what was incomplete, the worst findings),
+//! `findings.csv` attached, account numbers masked unless configured otherwise, and
+//! recipients routed by severity. Written as `.eml` files into the run's `outbox/` (lettre's
+//! file transport).
+
+use crate::summary::Summary;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::{FileTransport, Message, Transport};
+use recon_rules::{Finding, FindingStatus, Severity};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// How many findings the email lists; the rest are in the attachment and the report.
+pub const LISTED: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSettings {
+    pub from: String,
+    pub to: Vec<String>,
+    /// Extra recipients when a finding of that severity is present.
+    pub routes: BTreeMap<Severity, Vec<String>>,
+    pub attach: bool,
+    pub mask_accounts: bool,
+    /// Send only when there are findings (or the run is incomplete), or always.
+    pub always: bool,
+}
+
+/// `TZ****0002`: the first two and last four characters stay, so people can still tell
+/// accounts apart.
+pub fn mask(account: &str) -> String {
+    let chars: Vec<char> = account.chars().collect();
+    let n = chars.len();
+    let (head, tail) = if n > 6 { (2, 4) } else { (0, n.min(2)) };
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < head || i >= n - tail { *c } else { '*' })
+        .collect()
+}
+
+fn live(findings: &[Finding]) -> impl Iterator<Item = &Finding> {
+    findings
+        .iter()
+        .filter(|f| f.status != FindingStatus::Waived)
+}
+
+/// `[recon] 2026-11-20: 2 critical, 5 errors, 12 warnings across 5 brokers`.
+pub fn subject(summary: &Summary, findings: &[Finding]) -> String {
+    let mut parts = Vec::new();
+    if !summary.complete {
+        parts.push("INCOMPLETE".to_string());
+    }
+    for s in Severity::ALL.iter().rev() {
+        let n = live(findings).filter(|f| f.severity == *s).count();
+        if n > 0 && *s != Severity::Info {
+            let word = match (s, n) {
+                (Severity::Critical, _) => "critical".to_string(),
+                (_, 1) => s.as_str().to_string(),
+                _ => format!("{}s", s.as_str()),
+            };
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    if parts.is_empty() {
+        parts.push("clean".into());
+    }
+    let brokers = summary.brokers.len();
+    format!(
+        "[recon] {}: {} across {brokers} broker{}",
+        summary.as_of,
+        parts.join(", "),
+        if brokers == 1 { "" } else { "s" }
+    )
+}
+
+/// `to`, plus each route whose severity has a finding.
+pub fn recipients(settings: &EmailSettings, findings: &[Finding]) -> Vec<String> {
+    let present: BTreeSet<Severity> = live(findings).map(|f| f.severity).collect();
+    let mut out: BTreeSet<String> = settings.to.iter().cloned().collect();
+    for (severity, to) in &settings.routes {
+        if present.contains(severity) {
+            out.extend(to.iter().cloned());
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn bodies(
+    settings: &EmailSettings,
+    summary: &Summary,
+    findings: &[Finding],
+    report: &Path,
+) -> (String, String) {
+    let account = |f: &Finding| {
+        let a = f.account.as_deref().unwrap_or("-");
+        if settings.mask_accounts {
+            mask(a)
+        } else {
+            a.to_string()
+        }
+    };
+    let mut worst: Vec<&Finding> = live(findings).collect();
+    worst.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.cmp(&b.rule))
+    });
+    let verdict = format!(
+        "{} accounts and {} positions checked as of {}: {} findings (exit {}).",
+        summary.accounts_checked,
+        summary.positions_checked,
+        summary.as_of,
+        summary.counts.total,
+        summary.exit_code
+    );
+    let mut text = format!("{verdict}\n\n");
+    let mut html = format!("<p>{}</p>\n", escape(&verdict));
+    if !summary.incomplete.is_empty() {
+        text.push_str("INCOMPLETE — not fetched or not readable:\n");
+        html.push_str("<p><b>INCOMPLETE</b> — not fetched or not readable:</p><ul>\n");
+        for i in &summary.incomplete {
+            let who = i
+                .account
+                .as_deref()
+                .map_or("(all accounts)".to_string(), |a| {
+                    if settings.mask_accounts {
+                        mask(a)
+                    } else {
+                        a.to_string()
+                    }
+                });
+            text.push_str(&format!("  {} {}: {}\n", i.broker, who, i.reason));
+            html.push_str(&format!(
+                "<li>{} {}: {}</li>\n",
+                escape(&i.broker),
+                escape(&who),
+                escape(&i.reason)
+            ));
+        }
+        text.push('\n');
+        html.push_str("</ul>\n");
+    }
+    html.push_str("<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\"><tr><th>severity</th><th>status</th><th>rule</th><th>broker</th><th>account</th><th>message</th></tr>\n");
+    for f in worst.iter().take(LISTED) {
+        let broker = f.broker.as_deref().unwrap_or("-");
+        text.push_str(&format!(
+            "{:<8} {:<8} {:<24} {} {}: {}\n",
+            f.severity,
+            f.status.as_str(),
+            f.rule,
+            broker,
+            account(f),
+            f.message
+        ));
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            f.severity,
+            f.status.as_str(),
+            escape(&f.rule),
+            escape(broker),
+            escape(&account(f)),
+            escape(&f.message)
+        ));
+    }
+    html.push_str("</table>\n");
+    if worst.len() > LISTED {
+        let more = format!(
+            "… and {} more in the attached findings.csv.",
+            worst.len() - LISTED
+        );
+        text.push_str(&format!("{more}\n"));
+        html.push_str(&format!("<p>{}</p>\n", escape(&more)));
+    }
+    let footer = format!("Full report: {}", report.display());
+    text.push_str(&format!("\n{footer}\n"));
+    html.push_str(&format!("<p>{}</p>\n", escape(&footer)));
+    (text, html)
+}
+
+/// Builds the message, or `None` when `only_when = "findings"` and there is nothing to say.
+pub fn build(
+    settings: &EmailSettings,
+    summary: &Summary,
+    findings: &[Finding],
+    run_dir: &Path,
+    csv: Option<Vec<u8>>,
+) -> Result<Option<(Message, Vec<String>)>, String> {
+    if !settings.always && summary.complete && live(findings).next().is_none() {
+        return Ok(None);
+    }
+    let to = recipients(settings, findings);
+    if to.is_empty() {
+        return Err("email: no recipient (set email.to)".into());
+    }
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e| format!("email.from `{}`: {e}", settings.from))?;
+    let mut builder = Message::builder()
+        .from(from)
+        .subject(subject(summary, findings));
+    for r in &to {
+        let mailbox: Mailbox = r
+            .parse()
+            .map_err(|e| format!("email recipient `{r}`: {e}"))?;
+        builder = builder.to(mailbox);
+    }
+    let (text, html) = bodies(settings, summary, findings, &run_dir.join("report.html"));
+    let alternative = MultiPart::alternative_plain_html(text, html);
+    let body = match csv.filter(|_| settings.attach) {
+        Some(bytes) => MultiPart::mixed().multipart(alternative).singlepart(
+            Attachment::new("findings.csv".into()).body(
+                bytes,
+                ContentType::parse("text/csv").map_err(|e| e.to_string())?,
+            ),
+        ),
+        None => MultiPart::mixed().multipart(alternative),
+    };
+    let message = builder.multipart(body).map_err(|e| format!("email: {e}"))?;
+    Ok(Some((message, to)))
+}
+
+/// Writes the message as an `.eml` file into `outbox` (created owner-only).
+pub fn write_to_outbox(message: &Message, outbox: &Path) -> Result<PathBuf, String> {
+    recon_model::files::create_private_dir(outbox)
+        .map_err(|e| format!("cannot create {}: {e}", outbox.display()))?;
+    let id = FileTransport::new(outbox)
+        .send(message)
+        .map_err(|e| format!("cannot write the email into {}: {e}", outbox.display()))?;
+    Ok(outbox.join(format!("{id}.eml")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_keeps_the_ends() {
+        assert_eq!(mask("TZ10000002"), "TZ****0002");
+        assert_eq!(mask("5WT00001"), "5W**0001");
+        assert_eq!(mask("A1234"), "***34");
+        assert_eq!(mask("AB"), "AB");
+    }
+
+    #[test]
+    fn routes_add_recipients_for_the_severities_present() {
+        let settings = EmailSettings {
+            from: "recon@localhost".into(),
+            to: vec!["desk@example.com".into()],
+            routes: BTreeMap::from([
+                (Severity::Critical, vec!["cro@example.com".into()]),
+                (Severity::Error, vec!["ops@example.com".into()]),
+            ]),
+            attach: true,
+            mask_accounts: true,
+            always: false,
+        };
+        let f = Finding {
+            rule: "r".into(),
+            pack: "p".into(),
+            severity: Severity::Error,
+            status: FindingStatus::New,
+            broker: None,
+            account: None,
+            position: None,
+            symbol: None,
+            message: String::new(),
+            evidence: Default::default(),
+            first_seen: None,
+        };
+        assert_eq!(
+            recipients(&settings, std::slice::from_ref(&f)),
+            vec!["desk@example.com", "ops@example.com"]
+        );
+        let waived = Finding {
+            status: FindingStatus::Waived,
+            ..f
+        };
+        assert_eq!(recipients(&settings, &[waived]), vec!["desk@example.com"]);
+    }
+}
