@@ -67,16 +67,9 @@ impl Ctx<'_> {
 
     /// Rewrites, parses and checks the columns of one SQL expression of the rule.
     fn expr(&self, field: &str, sql: &str) -> Result<Expr, PackError> {
-        let exact = rewrite(sql, &self.params, &self.per_row).map_err(|e| match e {
-            RewriteError::UnknownParam { name, suggestion } => self.err(
-                format!("unknown parameter `:{name}` in `{field}`"),
-                suggestion,
-            ),
-            RewriteError::Syntax(m) => self.err(format!("`{field}` is not valid SQL: {m}"), None),
-            RewriteError::BadLiteral(m) => self.err(
-                format!("`{field}` has a literal recon cannot keep exact: {m}"),
-                None,
-            ),
+        let exact = rewrite(sql, &self.params, &self.per_row).map_err(|e| {
+            let (message, suggestion) = rewrite_failed(field, e);
+            self.err(message, suggestion)
         })?;
         let expr = sql_expr(&exact)
             .map_err(|e| self.err(format!("`{field}` is not a valid expression: {e}"), None))?;
@@ -95,6 +88,21 @@ impl Ctx<'_> {
             }
         }
         Ok(expr)
+    }
+}
+
+/// What to say when making `field`'s literals exact failed: message and suggestion.
+fn rewrite_failed(field: &str, e: RewriteError) -> (String, Option<String>) {
+    match e {
+        RewriteError::UnknownParam { name, suggestion } => (
+            format!("unknown parameter `:{name}` in `{field}`"),
+            suggestion,
+        ),
+        RewriteError::Syntax(m) => (format!("`{field}` is not valid SQL: {m}"), None),
+        RewriteError::BadLiteral(m) => (
+            format!("`{field}` has a literal recon cannot keep exact: {m}"),
+            None,
+        ),
     }
 }
 
@@ -146,16 +154,9 @@ fn compile_query(
         suggestion,
     };
     let params = overrides.effective(pack);
-    let exact = rewrite(sql, &params, &BTreeSet::new()).map_err(|e| match e {
-        RewriteError::UnknownParam { name, suggestion } => err(
-            format!("unknown parameter `:{name}` in `query`"),
-            suggestion,
-        ),
-        RewriteError::Syntax(m) => err(format!("`query` is not valid SQL: {m}"), None),
-        RewriteError::BadLiteral(m) => err(
-            format!("`query` has a literal recon cannot keep exact: {m}"),
-            None,
-        ),
+    let exact = rewrite(sql, &params, &BTreeSet::new()).map_err(|e| {
+        let (message, suggestion) = rewrite_failed("query", e);
+        err(message, suggestion)
     })?;
     let mut ctx = SQLContext::new();
     for name in views.names() {
