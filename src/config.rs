@@ -67,9 +67,20 @@ impl Default for ReportConfig {
 pub struct EmailConfig {
     #[serde(default)]
     pub enabled: bool,
-    /// `file`: write the message as an .eml file into the run's outbox/.
+    /// `smtp`, or `file` (an .eml file in the run's outbox/).
     #[serde(default = "file_transport")]
     pub transport: String,
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `starttls`, `tls`, or `none` (refused unless the host is this machine).
+    #[serde(default = "default_security")]
+    pub security: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default, serialize_with = "redact")]
+    pub password: Option<SecretString>,
     #[serde(default = "default_from")]
     pub from: String,
     #[serde(default)]
@@ -90,6 +101,11 @@ impl Default for EmailConfig {
         EmailConfig {
             enabled: false,
             transport: file_transport(),
+            host: None,
+            port: default_smtp_port(),
+            security: default_security(),
+            username: None,
+            password: None,
             from: default_from(),
             to: Vec::new(),
             routes: BTreeMap::new(),
@@ -101,6 +117,12 @@ impl Default for EmailConfig {
 
 fn file_transport() -> String {
     "file".into()
+}
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_security() -> String {
+    "starttls".into()
 }
 fn default_from() -> String {
     "recon@localhost".into()
@@ -216,6 +238,14 @@ fn err(message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// 127.0.0.0/8, ::1 or localhost.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The config file to read: `--config`, else `RECON_CONFIG`, else `./recon.toml` if present.
 fn config_file(explicit: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
     let named = explicit
@@ -266,11 +296,37 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
 fn validate(config: &Config) -> Result<(), ConfigError> {
     let email = &config.email;
     if email.enabled {
-        if email.transport != "file" {
-            return Err(err(format!(
-                "email.transport `{}`: this build writes email to the run's outbox only; set email.transport = \"file\" (SMTP delivery is not in this build yet)",
-                email.transport
-            )));
+        match email.transport.as_str() {
+            "file" => {}
+            "smtp" => {
+                let Some(host) = email.host.as_deref().filter(|h| !h.trim().is_empty()) else {
+                    return Err(err("email.host is missing for transport = \"smtp\""));
+                };
+                match email.security.as_str() {
+                    "starttls" | "tls" => {}
+                    "none" if is_loopback(host) => {}
+                    "none" => {
+                        return Err(err(format!(
+                            "email.security = \"none\" sends mail in plain text: only to a server on this machine, not `{host}`"
+                        )));
+                    }
+                    other => {
+                        return Err(err(format!(
+                            "email.security `{other}` is not starttls, tls or none"
+                        )));
+                    }
+                }
+                if email.username.is_some() != email.password.is_some() {
+                    return Err(err(
+                        "email.username and email.password go together (RECON_EMAIL__PASSWORD for the password)",
+                    ));
+                }
+            }
+            other => {
+                return Err(err(format!(
+                    "email.transport `{other}` is neither smtp nor file"
+                )));
+            }
         }
         if !["findings", "always"].contains(&email.only_when.as_str()) {
             return Err(err(format!(
@@ -343,8 +399,24 @@ impl Config {
 
     /// The email settings, when email is enabled.
     pub fn email_settings(&self) -> Option<recon_report::email::EmailSettings> {
+        use recon_report::email::{Delivery, Security, SmtpSettings};
         let e = &self.email;
+        let delivery = match e.transport.as_str() {
+            "smtp" => Delivery::Smtp(SmtpSettings {
+                host: e.host.clone().unwrap_or_default(),
+                port: e.port,
+                security: match e.security.as_str() {
+                    "tls" => Security::Tls,
+                    "none" => Security::None,
+                    _ => Security::StartTls,
+                },
+                username: e.username.clone(),
+                password: e.password.clone(),
+            }),
+            _ => Delivery::File,
+        };
         e.enabled.then(|| recon_report::email::EmailSettings {
+            delivery,
             from: e.from.clone(),
             to: e.to.clone(),
             routes: e.routes.clone(),

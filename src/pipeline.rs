@@ -73,11 +73,18 @@ fn deliver(
 ) -> Result<(), String> {
     let csv = std::fs::read(output.dir.join("findings.csv")).ok();
     match email::build(settings, &output.summary, findings, &output.dir, csv)? {
-        Some((message, to)) => {
-            let file = email::write_to_outbox(&message, &output.dir.join("outbox"))?;
-            tracing::info!(file = %file.display(), recipients = to.len(), "email written to the outbox");
-            Ok(())
-        }
+        Some((message, to)) => match &settings.delivery {
+            email::Delivery::File => {
+                let file = email::write_to_outbox(&message, &output.dir.join("outbox"))?;
+                tracing::info!(file = %file.display(), recipients = to.len(), "email written to the outbox");
+                Ok(())
+            }
+            email::Delivery::Smtp(smtp) => {
+                email::send_smtp(&message, smtp)?;
+                tracing::info!(host = %smtp.host, recipients = to.len(), "email sent");
+                Ok(())
+            }
+        },
         None => {
             tracing::info!("no findings: no email (email.only_when = \"findings\")");
             Ok(())

@@ -515,6 +515,7 @@ fn a_failed_delivery_exits_4_with_the_report_on_disk() {
         waivers: Vec::new(),
         overrides: Default::default(),
         email: Some(EmailSettings {
+            delivery: recon_report::email::Delivery::File,
             from: "recon@localhost".into(),
             to: vec!["not an address".into()],
             routes: Default::default(),

@@ -8,16 +8,46 @@
 use crate::summary::Summary;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
-use lettre::{FileTransport, Message, Transport};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, FileTransport, Message, Tokio1Executor, Transport,
+};
 use recon_rules::{Finding, FindingStatus, Severity};
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// How many findings the email lists; the rest are in the attachment and the report.
 pub const LISTED: usize = 50;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the message leaves.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// An `.eml` file in the run's `outbox/`.
+    File,
+    Smtp(SmtpSettings),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    StartTls,
+    Tls,
+    /// Plain text: only to a server on this machine (checked when config loads).
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+}
+
+#[derive(Debug, Clone)]
 pub struct EmailSettings {
+    pub delivery: Delivery,
     pub from: String,
     pub to: Vec<String>,
     /// Extra recipients when a finding of that severity is present.
@@ -230,6 +260,41 @@ pub fn build(
     Ok(Some((message, to)))
 }
 
+/// Sends the message over SMTP.
+pub fn send_smtp(message: &Message, smtp: &SmtpSettings) -> Result<(), String> {
+    let server = format!("{}:{} ({:?})", smtp.host, smtp.port, smtp.security);
+    let builder = match smtp.security {
+        Security::None => {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
+        }
+        Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+            .map_err(|e| format!("SMTP {server}: {e}"))?,
+        Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
+            .map_err(|e| format!("SMTP {server}: {e}"))?,
+    };
+    let mut builder = builder
+        .port(smtp.port)
+        .timeout(Some(std::time::Duration::from_secs(30)));
+    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose_secret().to_string(),
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    // lettre's connection pool spawns a task when the transport is built and needs the
+    // runtime when it is dropped: both happen inside it.
+    runtime
+        .block_on(async {
+            let transport: AsyncSmtpTransport<Tokio1Executor> = builder.build();
+            transport.send(message.clone()).await.map(|_| ())
+        })
+        .map_err(|e| format!("SMTP {server}: {e}"))
+}
+
 /// Writes the message as an `.eml` file into `outbox` (created owner-only).
 pub fn write_to_outbox(message: &Message, outbox: &Path) -> Result<PathBuf, String> {
     recon_model::files::create_private_dir(outbox)
@@ -255,6 +320,7 @@ mod tests {
     #[test]
     fn routes_add_recipients_for_the_severities_present() {
         let settings = EmailSettings {
+            delivery: Delivery::File,
             from: "recon@localhost".into(),
             to: vec!["desk@example.com".into()],
             routes: BTreeMap::from([
