@@ -423,6 +423,7 @@ impl Config {
             attach: e.attach,
             mask_accounts: self.report.mask_accounts,
             always: e.only_when == "always",
+            resend: false,
         })
     }
 

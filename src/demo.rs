@@ -89,7 +89,8 @@ pub fn run_book(book: SimBook, opts: &DemoOptions) -> Result<DemoResult, RunErro
             ..Overrides::default()
         },
     );
-    let result = run(&config, &plan);
+    // The demo is a fresh run each time: it always writes its email.
+    let result = run(&config, &plan, true);
     runtime.block_on(sim.shutdown());
     let (run, manifest) = result?;
     Ok(DemoResult { run, manifest })

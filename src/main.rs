@@ -69,7 +69,11 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// The end-of-day run: fetch every configured broker, check, write the report.
-    Run,
+    Run {
+        /// Email even recipients who already have this business date's email.
+        #[arg(long)]
+        resend: bool,
+    },
     /// Fetch every configured broker into a snapshot folder, and nothing else.
     Fetch {
         /// Where to write the snapshot (default <OUT>/<as_of>/<run_id>/snapshot).
@@ -220,10 +224,10 @@ fn load_config(g: &Global) -> Result<Config, RunError> {
 fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
     let g = &cli.global;
     match &cli.command {
-        Command::Run => {
+        Command::Run { resend } => {
             let config = load_config(g)?;
             let plan = RunPlan::new(&config, &overrides(g));
-            let (result, manifest) = recon::run::run(&config, &plan)?;
+            let (result, manifest) = recon::run::run(&config, &plan, *resend)?;
             print_run(&result, g.json, Some(&manifest));
             print_timings(g, &result.output.summary);
             Ok(result.exit)

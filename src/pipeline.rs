@@ -70,26 +70,32 @@ fn deliver(
     settings: &EmailSettings,
     output: &RunOutput,
     findings: &[Finding],
+    out_dir: &Path,
 ) -> Result<(), String> {
     let csv = std::fs::read(output.dir.join("findings.csv")).ok();
-    match email::build(settings, &output.summary, findings, &output.dir, csv)? {
-        Some((message, to)) => match &settings.delivery {
-            email::Delivery::File => {
-                let file = email::write_to_outbox(&message, &output.dir.join("outbox"))?;
-                tracing::info!(file = %file.display(), recipients = to.len(), "email written to the outbox");
-                Ok(())
-            }
-            email::Delivery::Smtp(smtp) => {
-                email::send_smtp(&message, smtp)?;
-                tracing::info!(host = %smtp.host, recipients = to.len(), "email sent");
-                Ok(())
-            }
-        },
-        None => {
-            tracing::info!("no findings: no email (email.only_when = \"findings\")");
-            Ok(())
+    let Some((message, to)) = email::build(
+        settings,
+        &output.summary,
+        findings,
+        &output.dir,
+        out_dir,
+        csv,
+    )?
+    else {
+        tracing::info!("no email to send for this run");
+        return Ok(());
+    };
+    match &settings.delivery {
+        email::Delivery::File => {
+            let file = email::write_to_outbox(&message, &output.dir.join("outbox"))?;
+            tracing::info!(file = %file.display(), recipients = to.len(), "email written to the outbox");
+        }
+        email::Delivery::Smtp(smtp) => {
+            email::send_smtp(&message, smtp)?;
+            tracing::info!(host = %smtp.host, recipients = to.len(), "email sent");
         }
     }
+    email::ledger::record(out_dir, output.summary.as_of, &output.summary.run_id, &to)
 }
 
 /// A run id that sorts by time and does not collide within a second.
@@ -193,7 +199,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     let mut output = write_run(&opts.out_dir, &dir, &facts, &mut findings, &stats)?;
     let mut exit = exit;
     if let Some(settings) = &opts.email
-        && let Err(e) = deliver(settings, &output, &findings)
+        && let Err(e) = deliver(settings, &output, &findings, &opts.out_dir)
     {
         // The report is on disk; only delivery failed. 2 still outranks 4.
         tracing::error!("{e}");

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use recon_fetch::tradezero::{Credentials, TradeZero};
 use recon_fetch::{Connector, FetchOptions, Progress, RetryPolicy, SnapshotWriter, fetch_all_with};
 use recon_model::manifest::Manifest;
+use recon_report::email::EmailSettings;
 use recon_rules::Severity;
 use recon_rules::params::Overrides as ParamOverrides;
 use std::path::{Path, PathBuf};
@@ -106,7 +107,11 @@ pub fn fetch(
 }
 
 /// The whole run: fetch into `<run_dir>/snapshot`, then check.
-pub fn run(config: &Config, plan: &RunPlan) -> Result<(RunResult, Manifest), RunError> {
+pub fn run(
+    config: &Config,
+    plan: &RunPlan,
+    resend: bool,
+) -> Result<(RunResult, Manifest), RunError> {
     let packs = load_packs(
         &config
             .pack_files()
@@ -129,7 +134,9 @@ pub fn run(config: &Config, plan: &RunPlan) -> Result<(RunResult, Manifest), Run
         earlier_timings: vec![("fetch".to_string(), fetch_ms)],
         waivers,
         overrides,
-        email: config.email_settings(),
+        email: config
+            .email_settings()
+            .map(|e| EmailSettings { resend, ..e }),
     })?;
     Ok((result, manifest))
 }

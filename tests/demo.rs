@@ -522,6 +522,7 @@ fn a_failed_delivery_exits_4_with_the_report_on_disk() {
             attach: true,
             mask_accounts: true,
             always: true,
+            resend: false,
         }),
     })
     .unwrap();

@@ -83,7 +83,11 @@ fn recon(dir: &Path, args: &[&str]) -> Output {
 }
 
 async fn run_in(dir: PathBuf) -> Output {
-    tokio::task::spawn_blocking(move || recon(&dir, &["run"]))
+    run_with(dir, &["run"]).await
+}
+
+async fn run_with(dir: PathBuf, args: &'static [&'static str]) -> Output {
+    tokio::task::spawn_blocking(move || recon(&dir, args))
         .await
         .unwrap()
 }
@@ -131,6 +135,15 @@ async fn the_report_is_emailed_over_smtp_with_routed_recipients() {
     let run_dir = latest_run(&dir.path().join("out"));
     assert!(!run_dir.join("outbox").exists());
     assert!(run_dir.join("report.html").is_file());
+
+    // The same day again: the findings are ongoing, and nobody is emailed twice.
+    let again = run_in(dir.path().to_path_buf()).await;
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert_eq!(inbox.lock().unwrap().len(), 1);
+    // Unless asked to.
+    let resent = run_with(dir.path().to_path_buf(), &["run", "--resend"]).await;
+    assert_eq!(resent.status.code(), Some(1), "{}", text(&resent));
+    assert_eq!(inbox.lock().unwrap().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

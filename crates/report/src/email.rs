@@ -56,6 +56,8 @@ pub struct EmailSettings {
     pub mask_accounts: bool,
     /// Send only when there are findings (or the run is incomplete), or always.
     pub always: bool,
+    /// Send even to recipients the ledger says already have this business date's email.
+    pub resend: bool,
 }
 
 /// `TZ****0002`: the first two and last four characters stay, so people can still tell
@@ -218,19 +220,30 @@ fn bodies(
 }
 
 /// Builds the message, or `None` when `only_when = "findings"` and there is nothing to say.
+/// `None` when there is nothing to send: `only_when = "findings"` and nothing to say, or
+/// every recipient already has this business date's email (the ledger in `ledger_dir`).
 pub fn build(
     settings: &EmailSettings,
     summary: &Summary,
     findings: &[Finding],
     run_dir: &Path,
+    ledger_dir: &Path,
     csv: Option<Vec<u8>>,
 ) -> Result<Option<(Message, Vec<String>)>, String> {
     if !settings.always && summary.complete && live(findings).next().is_none() {
         return Ok(None);
     }
-    let to = recipients(settings, findings);
+    let mut to = recipients(settings, findings);
     if to.is_empty() {
         return Err("email: no recipient (set email.to)".into());
+    }
+    if !settings.resend {
+        let already = ledger::sent(ledger_dir, summary.as_of);
+        to.retain(|r| !already.contains(r));
+        if to.is_empty() {
+            tracing::info!(as_of = %summary.as_of, "every recipient already has this date's email (--resend sends it again)");
+            return Ok(None);
+        }
     }
     let from: Mailbox = settings
         .from
@@ -258,6 +271,67 @@ pub fn build(
     };
     let message = builder.multipart(body).map_err(|e| format!("email: {e}"))?;
     Ok(Some((message, to)))
+}
+
+/// `<out_dir>/email-ledger.jsonl`: one line per email delivered (business date, run,
+/// recipients), so a re-run the same day emails nobody twice.
+pub mod ledger {
+    use chrono::{NaiveDate, Utc};
+    use serde::{Deserialize, Serialize};
+    use std::collections::BTreeSet;
+    use std::io::Write;
+    use std::path::Path;
+
+    pub const FILE: &str = "email-ledger.jsonl";
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Entry {
+        as_of: NaiveDate,
+        run_id: String,
+        recipients: Vec<String>,
+        sent_at: chrono::DateTime<Utc>,
+    }
+
+    /// Recipients already sent the email of `as_of`.
+    pub fn sent(dir: &Path, as_of: NaiveDate) -> BTreeSet<String> {
+        std::fs::read_to_string(dir.join(FILE))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
+            .filter(|e| e.as_of == as_of)
+            .flat_map(|e| e.recipients)
+            .collect()
+    }
+
+    /// Appends a delivery. A ledger that cannot be written is an error: without it the
+    /// next run would send again.
+    pub fn record(
+        dir: &Path,
+        as_of: NaiveDate,
+        run_id: &str,
+        recipients: &[String],
+    ) -> Result<(), String> {
+        let entry = Entry {
+            as_of,
+            run_id: run_id.to_string(),
+            recipients: recipients.to_vec(),
+            sent_at: Utc::now(),
+        };
+        let mut line = serde_json::to_vec(&entry).map_err(|e| e.to_string())?;
+        line.push(b'\n');
+        let path = dir.join(FILE);
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options
+            .open(&path)
+            .and_then(|mut f| f.write_all(&line))
+            .map_err(|e| format!("cannot record the delivery in {}: {e}", path.display()))
+    }
 }
 
 /// Sends the message over SMTP.
@@ -330,6 +404,7 @@ mod tests {
             attach: true,
             mask_accounts: true,
             always: false,
+            resend: false,
         };
         let f = Finding {
             rule: "r".into(),
