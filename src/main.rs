@@ -85,6 +85,9 @@ enum Command {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Reports: deliver a finished run's email again.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Rule packs: list, validate, explain, test.
     Rules {
         /// Rule pack files (default: rules.packs from config, else the built-in core pack).
@@ -154,6 +157,12 @@ enum RulesCommand {
         #[arg(long, default_value = "rules/tests", value_name = "DIR")]
         cases: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Deliver the email of RUN_DIR (per [email] in the config), even if already sent.
+    Send { run_dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -276,6 +285,23 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             Ok(demo.run.exit)
         }
         Command::Rules { packs, command } => rules_command(g, packs, command),
+        Command::Report(ReportCommand::Send { run_dir }) => {
+            let config = load_config(g)?;
+            let Some(settings) = config.email_settings() else {
+                return Err(RunError::Usage(
+                    "email is not enabled: set [email] enabled = true in the config".into(),
+                ));
+            };
+            // Asked for explicitly: deliver even if the ledger says it went out already.
+            let settings = recon_report::email::EmailSettings {
+                resend: true,
+                ..settings
+            };
+            let out_dir = g.out.clone().unwrap_or_else(|| config.out_dir.relative());
+            recon::pipeline::send_run(run_dir, &out_dir, &settings)?;
+            println!("delivered the email of {}", run_dir.display());
+            Ok(ExitStatus::Clean)
+        }
         Command::Config(ConfigCommand::Check) => {
             let config = load_config(g)?;
             print!("{}", config.redacted_toml());

@@ -52,6 +52,9 @@ pub enum RunError {
     Internal(String),
     #[error("cannot write the report: {0}")]
     Output(#[from] std::io::Error),
+    /// The report is on disk; delivering it failed: exit 4.
+    #[error("delivery failed: {0}")]
+    Delivery(String),
 }
 
 impl RunError {
@@ -61,12 +64,13 @@ impl RunError {
             RunError::Snapshot(_) | RunError::Internal(_) | RunError::Output(_) => {
                 ExitStatus::Incomplete
             }
+            RunError::Delivery(_) => ExitStatus::DeliveryFailed,
         }
     }
 }
 
-/// Builds the email and writes it to the run's outbox.
-fn deliver(
+/// Builds the email and delivers it (outbox or SMTP), recording it in the ledger.
+pub fn deliver(
     settings: &EmailSettings,
     output: &RunOutput,
     findings: &[Finding],
@@ -246,4 +250,29 @@ pub fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `recon report send RUN_DIR`: delivers the email of a finished run again (after fixing
+/// the SMTP settings, say), from its `summary.json` and `findings.jsonl`.
+pub fn send_run(run_dir: &Path, out_dir: &Path, settings: &EmailSettings) -> Result<(), RunError> {
+    let read = |name: &str| {
+        std::fs::read(run_dir.join(name))
+            .map_err(|e| RunError::Usage(format!("{}: {e}", run_dir.join(name).display())))
+    };
+    let summary: recon_report::Summary = serde_json::from_slice(&read("summary.json")?)
+        .map_err(|e| RunError::Usage(format!("{}: {e}", run_dir.join("summary.json").display())))?;
+    let text = String::from_utf8_lossy(&read("findings.jsonl")?).into_owned();
+    let findings = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str::<Finding>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            RunError::Usage(format!("{}: {e}", run_dir.join("findings.jsonl").display()))
+        })?;
+    let output = RunOutput {
+        dir: run_dir.to_path_buf(),
+        summary,
+    };
+    deliver(settings, &output, &findings, out_dir).map_err(RunError::Delivery)
 }
