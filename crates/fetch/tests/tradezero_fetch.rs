@@ -296,7 +296,8 @@ mod resilience {
         };
         let (tz, _, elapsed) = fetch_with(faults, options).await;
         assert_eq!(tz.status, FetchStatus::Partial);
-        assert!(elapsed < Duration::from_millis(1800), "{elapsed:?}");
+        // Without the deadline this takes at least 3.2 s.
+        assert!(elapsed < Duration::from_millis(2600), "{elapsed:?}");
         let requests = tz.requests.unwrap();
         let skipped: Vec<_> = requests.iter().filter(|r| r.attempts == 0).collect();
         assert!(!skipped.is_empty() && skipped.len() < 16, "{requests:?}");
