@@ -110,17 +110,10 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     let snapshot = dir.join("snapshot");
     assert!(snapshot.join("manifest.json").is_file());
     let out2 = tempfile::tempdir().unwrap();
-    let check = recon(&[
-        "check",
-        "--snapshot",
-        snapshot.to_str().unwrap(),
-        "--out",
-        out2.path().to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    let checked = check(&snapshot, out2.path(), &["--json"]);
+    assert_eq!(checked.status.code(), Some(1), "{}", text(&checked));
     assert_eq!(findings(&latest_run(out2.path())), expected());
-    let printed: Value = serde_json::from_slice(&check.stdout).unwrap();
+    let printed: Value = serde_json::from_slice(&checked.stdout).unwrap();
     assert_eq!(printed["counts"]["total"], 9);
 }
 
@@ -194,6 +187,19 @@ fn usage_errors_exit_3() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes"));
 }
 
+/// `recon check --snapshot SNAPSHOT --out OUT` plus `extra` arguments.
+fn check(snapshot: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "check",
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    recon(&args)
+}
+
 /// A snapshot folder holding the demo's fetch, to corrupt in tests.
 fn demo_snapshot(out: &Path) -> PathBuf {
     let run = recon(&["demo", "--out", out.to_str().unwrap()]);
@@ -211,15 +217,7 @@ fn a_pack_with_an_unknown_column_exits_3_naming_file_rule_and_column() {
         "[pack]\nid = \"bad\"\nversion = \"1\"\n[[rule]]\nid = \"cash-positive\"\ntitle = \"t\"\nseverity = \"error\"\non = \"account_view\"\ncheck = \"csh >= 0\"\nmessage = \"m\"\n",
     )
     .unwrap();
-    let run = recon(&[
-        "check",
-        "--snapshot",
-        snapshot.to_str().unwrap(),
-        "--pack",
-        pack.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let run = check(&snapshot, out.path(), &["--pack", pack.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(3), "{}", text(&run));
     let stderr = String::from_utf8_lossy(&run.stderr);
     for want in ["bad.toml", "cash-positive", "`csh`", "`cash`"] {
@@ -240,13 +238,7 @@ fn a_fetch_error_in_the_manifest_exits_2_with_a_finding() {
     std::fs::remove_file(snapshot.join("tradezero/TZ10000002/positions.json")).unwrap();
     std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
     let out2 = tempfile::tempdir().unwrap();
-    let run = recon(&[
-        "check",
-        "--snapshot",
-        snapshot.to_str().unwrap(),
-        "--out",
-        out2.path().to_str().unwrap(),
-    ]);
+    let run = check(&snapshot, out2.path(), &[]);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     let got = findings(&latest_run(out2.path()));
     assert!(
@@ -267,13 +259,7 @@ fn an_unreadable_manifest_exits_2_naming_the_file() {
     let out = tempfile::tempdir().unwrap();
     let snapshot = demo_snapshot(out.path());
     std::fs::write(snapshot.join("manifest.json"), "{\"format\": 1, ").unwrap();
-    let run = recon(&[
-        "check",
-        "--snapshot",
-        snapshot.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let run = check(&snapshot, out.path(), &[]);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains("manifest.json"));
 }
@@ -396,15 +382,11 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
     let file = out.path().join("waivers.toml");
     std::fs::write(&file, waivers).unwrap();
     let out2 = tempfile::tempdir().unwrap();
-    let run = recon(&[
-        "check",
-        "--snapshot",
-        snapshot.to_str().unwrap(),
-        "--waivers",
-        file.to_str().unwrap(),
-        "--out",
-        out2.path().to_str().unwrap(),
-    ]);
+    let run = check(
+        &snapshot,
+        out2.path(),
+        &["--waivers", file.to_str().unwrap()],
+    );
     // Only warnings are left: exit 0 at the default fail_on = error.
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let lines: Vec<Value> = std::fs::read_to_string(latest_run(out2.path()).join("findings.jsonl"))
@@ -423,15 +405,11 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
 
     // A waiver naming a rule no pack has is a usage error, named.
     std::fs::write(&file, "[[waiver]]\nrule = \"pnl-coverag\"\nbroker = \"tradezero\"\naccount = \"A\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"2026-12-31\"\n").unwrap();
-    let run = recon(&[
-        "check",
-        "--snapshot",
-        snapshot.to_str().unwrap(),
-        "--waivers",
-        file.to_str().unwrap(),
-        "--out",
-        out2.path().to_str().unwrap(),
-    ]);
+    let run = check(
+        &snapshot,
+        out2.path(),
+        &["--waivers", file.to_str().unwrap()],
+    );
     assert_eq!(run.status.code(), Some(3), "{}", text(&run));
     assert!(String::from_utf8_lossy(&run.stderr).contains("did you mean `pnl-coverage`"));
 }

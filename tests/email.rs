@@ -5,9 +5,6 @@ mod common;
 
 use common::*;
 use mailparse::MailHeaderMap;
-use recon_sim::{SimBook, SimCredentials, SimOptions};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -73,25 +70,6 @@ async fn smtp_server(reject: bool) -> (u16, Inbox) {
     (port, inbox)
 }
 
-fn recon(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recon"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("RECON_CONFIG")
-        .output()
-        .expect("recon runs")
-}
-
-async fn run_in(dir: PathBuf) -> Output {
-    run_with(dir, &["run"]).await
-}
-
-async fn run_with(dir: PathBuf, args: &'static [&'static str]) -> Output {
-    tokio::task::spawn_blocking(move || recon(&dir, args))
-        .await
-        .unwrap()
-}
-
 fn config(sim: &recon_sim::RunningSim, smtp_host: &str, smtp_port: u16) -> String {
     let c = &sim.credentials.tradezero;
     format!(
@@ -102,23 +80,24 @@ fn config(sim: &recon_sim::RunningSim, smtp_host: &str, smtp_port: u16) -> Strin
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_report_is_emailed_over_smtp_with_routed_recipients() {
-    let sim = recon_sim::start(
-        SimBook::demo(),
-        SimCredentials::random(),
-        SimOptions::default(),
-    )
-    .await
-    .unwrap();
-    let (port, inbox) = smtp_server(false).await;
+/// The demo simulator, an SMTP server (refusing every recipient with `reject`), and a
+/// folder whose recon.toml fetches from one and emails through the other.
+async fn setup(reject: bool) -> (recon_sim::RunningSim, Inbox, tempfile::TempDir) {
+    let sim = demo_sim().await;
+    let (port, inbox) = smtp_server(reject).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("recon.toml"),
         config(&sim, "127.0.0.1", port),
     )
     .unwrap();
-    let out = run_in(dir.path().to_path_buf()).await;
+    (sim, inbox, dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_is_emailed_over_smtp_with_routed_recipients() {
+    let (_sim, inbox, dir) = setup(false).await;
+    let out = recon_blocking(dir.path(), &["run"], &[]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let received = inbox.lock().unwrap().clone();
     assert_eq!(received.len(), 1, "{}", text(&out));
@@ -137,32 +116,19 @@ async fn the_report_is_emailed_over_smtp_with_routed_recipients() {
     assert!(run_dir.join("report.html").is_file());
 
     // The same day again: the findings are ongoing, and nobody is emailed twice.
-    let again = run_in(dir.path().to_path_buf()).await;
+    let again = recon_blocking(dir.path(), &["run"], &[]).await;
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     assert_eq!(inbox.lock().unwrap().len(), 1);
     // Unless asked to.
-    let resent = run_with(dir.path().to_path_buf(), &["run", "--resend"]).await;
+    let resent = recon_blocking(dir.path(), &["run", "--resend"], &[]).await;
     assert_eq!(resent.status.code(), Some(1), "{}", text(&resent));
     assert_eq!(inbox.lock().unwrap().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_delivery_exits_4_and_plain_text_smtp_off_this_machine_is_refused() {
-    let sim = recon_sim::start(
-        SimBook::demo(),
-        SimCredentials::random(),
-        SimOptions::default(),
-    )
-    .await
-    .unwrap();
-    let (port, inbox) = smtp_server(true).await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("recon.toml"),
-        config(&sim, "127.0.0.1", port),
-    )
-    .unwrap();
-    let out = run_in(dir.path().to_path_buf()).await;
+    let (sim, inbox, dir) = setup(true).await;
+    let out = recon_blocking(dir.path(), &["run"], &[]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(inbox.lock().unwrap().is_empty());
     let summary: serde_json::Value = serde_json::from_slice(
@@ -171,12 +137,30 @@ async fn a_refused_delivery_exits_4_and_plain_text_smtp_off_this_machine_is_refu
     .unwrap();
     assert_eq!(summary["exit_code"], 4);
 
+    // Once a server accepts mail, `recon report send` delivers that finished run.
+    let run_dir = latest_run(&dir.path().join("out")).display().to_string();
+    let (good_port, good_inbox) = smtp_server(false).await;
+    std::fs::write(
+        dir.path().join("recon.toml"),
+        config(&sim, "127.0.0.1", good_port),
+    )
+    .unwrap();
+    let sent = recon_blocking(dir.path(), &["report", "send", &run_dir], &[]).await;
+    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent));
+    let received = good_inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    let mail = mailparse::parse_mail(received[0].1.as_bytes()).unwrap();
+    assert_eq!(
+        mail.headers.get_first_value("Subject").as_deref(),
+        Some("[recon] 2026-11-20: 7 errors, 2 warnings across 1 broker")
+    );
+
     std::fs::write(
         dir.path().join("recon.toml"),
         config(&sim, "mail.example.com", 25),
     )
     .unwrap();
-    let out = run_in(dir.path().to_path_buf()).await;
+    let out = recon_blocking(dir.path(), &["run"], &[]).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("plain text"),

@@ -4,39 +4,11 @@
 mod common;
 
 use common::*;
-use recon_sim::{SimBook, SimCredentials, SimOptions};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn recon(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_recon"));
-    cmd.current_dir(dir).args(args).env_remove("RECON_CONFIG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("recon runs")
-}
-
-async fn blocking(dir: PathBuf, args: Vec<String>, env: Vec<(String, String)>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        recon(&dir, &args, &env)
-    })
-    .await
-    .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_fetches_checks_and_reports_with_credentials_from_the_environment() {
-    let sim = recon_sim::start(
-        SimBook::demo(),
-        SimCredentials::random(),
-        SimOptions::default(),
-    )
-    .await
-    .unwrap();
+    let sim = demo_sim().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("recon.toml"),
@@ -47,22 +19,17 @@ async fn run_fetches_checks_and_reports_with_credentials_from_the_environment() 
     )
     .unwrap();
     let creds = &sim.credentials.tradezero;
-    let env = vec![
+    let env = [
         (
-            "RECON_BROKERS__TRADEZERO__API_KEY_ID".to_string(),
-            creds.api_key_id.clone(),
+            "RECON_BROKERS__TRADEZERO__API_KEY_ID",
+            creds.api_key_id.as_str(),
         ),
         (
-            "RECON_BROKERS__TRADEZERO__API_SECRET_KEY".to_string(),
-            creds.api_secret_key.clone(),
+            "RECON_BROKERS__TRADEZERO__API_SECRET_KEY",
+            creds.api_secret_key.as_str(),
         ),
     ];
-    let out = blocking(
-        dir.path().to_path_buf(),
-        vec!["run".into(), "-v".into()],
-        env.clone(),
-    )
-    .await;
+    let out = recon_blocking(dir.path(), &["run", "-v"], &env).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let run_dir = latest_run(&dir.path().join("out"));
     let summary: Value =
@@ -74,12 +41,7 @@ async fn run_fetches_checks_and_reports_with_credentials_from_the_environment() 
     assert!(!log.contains(&creds.api_secret_key) && !log.contains(&creds.api_key_id));
 
     // `config check` prints the effective config, secrets redacted.
-    let out = blocking(
-        dir.path().to_path_buf(),
-        vec!["config".into(), "check".into()],
-        env.clone(),
-    )
-    .await;
+    let out = recon_blocking(dir.path(), &["config", "check"], &env).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -89,16 +51,8 @@ async fn run_fetches_checks_and_reports_with_credentials_from_the_environment() 
 
     // `fetch` writes only the snapshot.
     let snap = dir.path().join("snap");
-    let out = blocking(
-        dir.path().to_path_buf(),
-        vec![
-            "fetch".into(),
-            "--snapshot-out".into(),
-            snap.display().to_string(),
-        ],
-        env,
-    )
-    .await;
+    let snap_arg = snap.display().to_string();
+    let out = recon_blocking(dir.path(), &["fetch", "--snapshot-out", &snap_arg], &env).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(snap.join("manifest.json").is_file());
     assert!(snap.join("tradezero/TZ10000001/positions.json").is_file());
@@ -117,7 +71,7 @@ async fn an_unreachable_broker_exits_2_and_the_report_names_it() {
         ),
     )
     .unwrap();
-    let out = blocking(dir.path().to_path_buf(), vec!["run".into()], vec![]).await;
+    let out = recon_blocking(dir.path(), &["run"], &[]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("tradezero: FAILED"),
@@ -141,7 +95,7 @@ fn a_bad_config_exits_3_naming_the_key_and_where() {
         "[brokers.tradezero]\napi_key_id = \"k\"\napi_secret_key = \"s\"\nconcurency = 2\n",
     )
     .unwrap();
-    let out = recon(dir.path(), &["run"], &[]);
+    let out = recon_in(dir.path(), &["run"], &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -150,7 +104,7 @@ fn a_bad_config_exits_3_naming_the_key_and_where() {
     );
     // No broker configured at all is a usage error too, not a clean run.
     let empty = tempfile::tempdir().unwrap();
-    let out = recon(empty.path(), &["run"], &[]);
+    let out = recon_in(empty.path(), &["run"], &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no broker is enabled"));
 }

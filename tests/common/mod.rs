@@ -34,3 +34,45 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Runs the binary in `dir` with `args` and extra environment; no RECON_CONFIG or RECON_LOG
+/// leaks in from the environment running the tests.
+pub fn recon_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_recon"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("RECON_CONFIG")
+        .env_remove("RECON_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("recon runs")
+}
+
+/// `recon_in` off the async runtime, so an in-process simulator keeps serving meanwhile.
+pub async fn recon_blocking(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        recon_in(&dir, &args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+/// The simulator serving the demo book, with fresh credentials.
+pub async fn demo_sim() -> recon_sim::RunningSim {
+    recon_sim::start(
+        recon_sim::SimBook::demo(),
+        recon_sim::SimCredentials::random(),
+        recon_sim::SimOptions::default(),
+    )
+    .await
+    .unwrap()
+}

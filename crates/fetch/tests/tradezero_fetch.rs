@@ -22,6 +22,15 @@ fn connector(sim: &recon_sim::RunningSim, options: FetchOptions) -> Box<dyn Conn
     tradezero(url, &c.api_key_id, &c.api_secret_key, options)
 }
 
+/// The demo book, and the simulator serving it with `options`.
+async fn demo_sim(options: SimOptions) -> (SimBook, recon_sim::RunningSim) {
+    let book = SimBook::demo();
+    let sim = start(book.clone(), SimCredentials::random(), options)
+        .await
+        .unwrap();
+    (book, sim)
+}
+
 fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -37,14 +46,7 @@ fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test]
 async fn fetches_every_account_and_endpoint_and_leaks_no_credential() {
-    let book = SimBook::demo();
-    let sim = start(
-        book.clone(),
-        SimCredentials::random(),
-        SimOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (book, sim) = demo_sim(SimOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let out = SnapshotWriter::create(dir.path().join("snapshot")).unwrap();
     let manifest = fetch_all(
@@ -116,14 +118,7 @@ async fn fetches_every_account_and_endpoint_and_leaks_no_credential() {
 
 #[tokio::test]
 async fn bad_credentials_fail_the_broker_with_a_reason() {
-    let book = SimBook::demo();
-    let sim = start(
-        book.clone(),
-        SimCredentials::random(),
-        SimOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (book, sim) = demo_sim(SimOptions::default()).await;
     let bad = tradezero(
         sim.url(Broker::Tradezero).unwrap(),
         "nope",
@@ -147,14 +142,7 @@ async fn bad_credentials_fail_the_broker_with_a_reason() {
 
 #[tokio::test]
 async fn the_allow_list_limits_accounts_and_reports_missing_ones() {
-    let book = SimBook::demo();
-    let sim = start(
-        book.clone(),
-        SimCredentials::random(),
-        SimOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (book, sim) = demo_sim(SimOptions::default()).await;
     let options = FetchOptions {
         accounts: Some(vec!["tz10000002".into(), "TZ404".into()]),
         ..FetchOptions::default()
@@ -222,17 +210,11 @@ mod resilience {
         tempfile::TempDir,
         Duration,
     ) {
-        let book = SimBook::demo();
-        let sim = start(
-            book.clone(),
-            SimCredentials::random(),
-            SimOptions {
-                faults,
-                ..SimOptions::default()
-            },
-        )
-        .await
-        .unwrap();
+        let (book, sim) = demo_sim(SimOptions {
+            faults,
+            ..SimOptions::default()
+        })
+        .await;
         let dir = tempfile::tempdir().unwrap();
         let out = SnapshotWriter::create(dir.path()).unwrap();
         let started = Instant::now();
