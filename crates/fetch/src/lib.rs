@@ -7,6 +7,7 @@
 //! interpret what brokers send beyond finding account ids: parsing belongs to normalize.
 //! Credentials live in [`secrecy::SecretString`] and are never written or logged.
 
+pub mod client;
 pub mod connector;
 pub mod http;
 pub mod progress;

@@ -3,16 +3,15 @@
 //! fetched concurrently. Errors are `text/plain`, and a 404 means bad credentials as much as
 //! an unknown account, so the recorded error says both.
 
+use crate::client::{BrokerClient, Call, CallError};
 use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger};
 use crate::http;
 use crate::progress::BrokerProgress;
-use crate::snapshot::{SnapshotWriter, is_safe_segment};
+use crate::snapshot::SnapshotWriter;
 use recon_model::Broker;
-use recon_model::manifest::{BrokerManifest, RequestRecord};
+use recon_model::manifest::BrokerManifest;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::sync::Arc;
-use std::time::Instant;
 use tokio::sync::Semaphore;
 
 /// Per account: the snapshot endpoint name and the API path under `/v1/api`.
@@ -30,13 +29,8 @@ pub struct Credentials {
 }
 
 pub struct TradeZero {
-    base_url: String,
+    client: BrokerClient,
     credentials: Credentials,
-    options: FetchOptions,
-    http: reqwest::Client,
-    limiter: Option<http::Limiter>,
-    /// When the fetch must be over (set from `options.deadline` when the connector is made).
-    deadline: Option<Instant>,
 }
 
 impl TradeZero {
@@ -45,76 +39,29 @@ impl TradeZero {
         credentials: Credentials,
         options: FetchOptions,
     ) -> reqwest::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .user_agent(concat!("recon/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(TradeZero {
-            base_url: base_url.trim_end_matches('/').to_string(),
+            client: BrokerClient::new(Broker::Tradezero, base_url, options)?.with_explain(explain),
             credentials,
-            limiter: options.requests_per_second.and_then(http::limiter),
-            deadline: options.deadline.map(|d| Instant::now() + d),
-            options,
-            http,
         })
     }
 
-    /// GETs `path` (with retries); on a whole JSON answer writes the body byte for byte to
-    /// `file`. Every GET lands in the manifest, with its attempts.
+    /// GETs `path` with both key headers; the body lands in `file`.
     async fn get(
         &self,
         ledger: &Ledger,
         out: &SnapshotWriter,
         path: &str,
         file: &str,
-    ) -> Result<Vec<u8>, String> {
-        let started = Instant::now();
-        let url = format!("{}{path}", self.base_url);
-        let outcome = http::get(
-            self.options.retry,
-            self.limiter.as_ref(),
-            self.deadline,
-            || {
-                self.http
-                    .get(&url)
-                    .header("Accept", "application/json")
-                    .header("TZ-API-KEY-ID", self.credentials.api_key_id.expose_secret())
+    ) -> Result<Vec<u8>, CallError> {
+        self.client
+            .call(ledger, out, Call::get(path, file), |r| {
+                r.header("TZ-API-KEY-ID", self.credentials.api_key_id.expose_secret())
                     .header(
                         "TZ-API-SECRET-KEY",
                         self.credentials.api_secret_key.expose_secret(),
                     )
-            },
-        )
-        .await;
-        let mut record = RequestRecord {
-            method: "GET".into(),
-            path: path.to_string(),
-            query: None,
-            status: None,
-            attempts: outcome.attempts,
-            ms: 0,
-            file: None,
-            error: None,
-        };
-        let result = match outcome.body {
-            Ok(body) => {
-                record.status = Some(200);
-                out.write(file, &body)
-                    .map_err(|e| format!("cannot write {file}: {e}"))
-                    .map(|()| {
-                        record.file = Some(file.to_string());
-                        body
-                    })
-            }
-            Err(e) => {
-                record.status = e.status;
-                Err(explain(e))
-            }
-        };
-        record.ms = started.elapsed().as_millis() as u64;
-        record.error = result.as_ref().err().cloned();
-        ledger.request(record);
-        result
+            })
+            .await
     }
 
     async fn fetch_account(
@@ -129,7 +76,7 @@ impl TradeZero {
             let path = template.replace("{id}", id);
             let file = format!("tradezero/{id}/{endpoint}.json");
             if let Err(e) = self.get(ledger, out, &path, &file).await {
-                ledger.error(Some(id), endpoint, e);
+                ledger.error(Some(id), endpoint, e.message);
             }
         });
         futures::future::join_all(calls).await;
@@ -141,6 +88,7 @@ impl TradeZero {
         let list = match self
             .get(&ledger, out, "/v1/api/accounts", "tradezero/accounts.json")
             .await
+            .map_err(|e| e.message)
             .and_then(|body| account_ids(&body))
         {
             Ok(ids) => ids,
@@ -149,43 +97,13 @@ impl TradeZero {
                 return ledger.finish();
             }
         };
-        let mut wanted = Vec::new();
-        for id in list {
-            if !is_safe_segment(&id) {
-                ledger.error(
-                    Some(&id),
-                    "accounts",
-                    format!("account id {id:?} cannot be a snapshot folder name; not fetched"),
-                );
-            } else if self.allowed(&id) {
-                wanted.push(id);
-            }
-        }
-        if let Some(allow) = &self.options.accounts {
-            for a in allow {
-                if !wanted.iter().any(|w| w.eq_ignore_ascii_case(a)) {
-                    ledger.error(
-                        Some(&a.to_ascii_uppercase()),
-                        "accounts",
-                        "in the configured allow list but not in the broker's account list",
-                    );
-                }
-            }
-        }
-        ledger.expect_accounts(wanted.len());
-        let gate = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let wanted = self.client.select_accounts(&ledger, list);
+        let gate = Semaphore::new(self.client.options().concurrency.max(1));
         let fetches = wanted
             .iter()
             .map(|id| self.fetch_account(&ledger, out, id, &gate));
         futures::future::join_all(fetches).await;
         ledger.finish()
-    }
-
-    fn allowed(&self, id: &str) -> bool {
-        self.options
-            .accounts
-            .as_ref()
-            .is_none_or(|allow| allow.iter().any(|a| a.eq_ignore_ascii_case(id)))
     }
 }
 
@@ -235,20 +153,11 @@ pub fn account_ids(body: &[u8]) -> Result<Vec<String>, String> {
 
 /// TradeZero answers 404 for bad credentials and for unknown or foreign accounts alike: say
 /// so, since the first is the usual cause when a working job starts failing.
-fn explain(e: http::AttemptError) -> String {
-    let attempts = if e.transient {
-        " (after every retry)"
-    } else {
-        ""
-    };
-    if e.status == Some(404) {
-        format!(
-            "{}: TradeZero answers 404 for bad credentials and for unknown or foreign accounts alike",
-            e.message
-        )
-    } else {
-        format!("{}{attempts}", e.message)
-    }
+fn explain(e: &http::AttemptError) -> Option<String> {
+    (e.status == Some(404)).then(|| {
+        "TradeZero answers 404 for bad credentials and for unknown or foreign accounts alike"
+            .to_string()
+    })
 }
 
 #[cfg(test)]
