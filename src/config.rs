@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use figment::value::magic::RelativePathBuf;
+use recon_model::Broker;
 use recon_rules::Severity;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize, Serializer};
@@ -145,21 +146,106 @@ fn default_fail_on() -> Severity {
 #[serde(deny_unknown_fields)]
 pub struct Brokers {
     #[serde(default)]
-    pub tradezero: Option<TradeZeroConfig>,
+    pub tastytrade: Option<BrokerConfig>,
+    #[serde(default)]
+    pub tradezero: Option<BrokerConfig>,
+    #[serde(default)]
+    pub clearstreet: Option<BrokerConfig>,
+    #[serde(default)]
+    pub etrade: Option<BrokerConfig>,
+    #[serde(default)]
+    pub architect: Option<BrokerConfig>,
 }
 
-/// Settings every broker has.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+impl Brokers {
+    /// Every configured broker, enabled or not, in a stable order.
+    pub fn configured(&self) -> impl Iterator<Item = (Broker, &BrokerConfig)> {
+        [
+            (Broker::Tastytrade, &self.tastytrade),
+            (Broker::Tradezero, &self.tradezero),
+            (Broker::Clearstreet, &self.clearstreet),
+            (Broker::Etrade, &self.etrade),
+            (Broker::Architect, &self.architect),
+        ]
+        .into_iter()
+        .filter_map(|(b, c)| c.as_ref().map(|c| (b, c)))
+    }
+
+    /// The brokers a run fetches.
+    pub fn enabled(&self) -> impl Iterator<Item = (Broker, &BrokerConfig)> {
+        self.configured().filter(|(_, c)| c.enabled)
+    }
+
+    pub fn get_mut(&mut self, broker: Broker) -> &mut Option<BrokerConfig> {
+        match broker {
+            Broker::Tastytrade => &mut self.tastytrade,
+            Broker::Tradezero => &mut self.tradezero,
+            Broker::Clearstreet => &mut self.clearstreet,
+            Broker::Etrade => &mut self.etrade,
+            Broker::Architect => &mut self.architect,
+        }
+    }
+}
+
+/// The credential keys each broker takes (DESIGN.md "Config"); any other credential key in
+/// its section is refused, so a key pasted under the wrong broker is caught.
+pub fn credential_keys(broker: Broker) -> &'static [&'static str] {
+    match broker {
+        Broker::Tastytrade => &["client_secret", "refresh_token"],
+        Broker::Tradezero => &["api_key_id", "api_secret_key"],
+        Broker::Clearstreet => &["api_key"],
+        Broker::Etrade => &[
+            "consumer_key",
+            "consumer_secret",
+            "access_token",
+            "access_token_secret",
+        ],
+        Broker::Architect => &["api_key", "api_secret"],
+    }
+}
+
+/// The production API of each broker; Architect's gRPC endpoint is found by DNS SRV, which
+/// recon does not do, so it must be configured.
+fn default_base_url(broker: Broker) -> Option<&'static str> {
+    match broker {
+        Broker::Tastytrade => Some("https://api.tastyworks.com"),
+        Broker::Tradezero => Some("https://webapi.tradezero.com"),
+        Broker::Clearstreet => Some("https://api.clearstreet.com"),
+        Broker::Etrade => Some("https://api.etrade.com"),
+        Broker::Architect => None,
+    }
+}
+
+/// One broker's section: its endpoint, credentials, account allow list and limits. The same
+/// shape for every broker; which credential keys apply is [`credential_keys`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct TradeZeroConfig {
+pub struct BrokerConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
-    #[serde(default = "tradezero_url")]
-    pub base_url: String,
-    #[serde(default, serialize_with = "redact")]
+    /// The API's base URL; each broker's production URL when unset (Architect: required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SecretString>,
+    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<SecretString>,
+    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
     pub api_key_id: Option<SecretString>,
-    #[serde(default, serialize_with = "redact")]
+    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
     pub api_secret_key: Option<SecretString>,
+    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<SecretString>,
+    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    pub api_secret: Option<SecretString>,
+    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    pub consumer_key: Option<SecretString>,
+    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    pub consumer_secret: Option<SecretString>,
+    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<SecretString>,
+    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    pub access_token_secret: Option<SecretString>,
     /// Only these accounts (case-insensitive); every account the broker lists when unset.
     #[serde(default)]
     pub accounts: Option<Vec<String>>,
@@ -179,11 +265,79 @@ pub struct TradeZeroConfig {
     pub deadline_secs: u64,
 }
 
+impl BrokerConfig {
+    /// A section with the defaults every broker shares (for code that builds a config).
+    pub fn new(base_url: impl Into<String>) -> Self {
+        BrokerConfig {
+            enabled: true,
+            base_url: Some(base_url.into()),
+            concurrency: default_concurrency(),
+            timeout_secs: default_timeout(),
+            retries: default_retries(),
+            deadline_secs: default_deadline(),
+            ..BrokerConfig::default()
+        }
+    }
+
+    /// The credential named `key` (one of [`credential_keys`]).
+    pub fn secret(&self, key: &str) -> Option<&SecretString> {
+        match key {
+            "client_secret" => self.client_secret.as_ref(),
+            "refresh_token" => self.refresh_token.as_ref(),
+            "api_key_id" => self.api_key_id.as_ref(),
+            "api_secret_key" => self.api_secret_key.as_ref(),
+            "api_key" => self.api_key.as_ref(),
+            "api_secret" => self.api_secret.as_ref(),
+            "consumer_key" => self.consumer_key.as_ref(),
+            "consumer_secret" => self.consumer_secret.as_ref(),
+            "access_token" => self.access_token.as_ref(),
+            "access_token_secret" => self.access_token_secret.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Sets the credential named `key`.
+    pub fn set_secret(&mut self, key: &str, value: impl Into<String>) {
+        let value = Some(SecretString::from(value.into()));
+        match key {
+            "client_secret" => self.client_secret = value,
+            "refresh_token" => self.refresh_token = value,
+            "api_key_id" => self.api_key_id = value,
+            "api_secret_key" => self.api_secret_key = value,
+            "api_key" => self.api_key = value,
+            "api_secret" => self.api_secret = value,
+            "consumer_key" => self.consumer_key = value,
+            "consumer_secret" => self.consumer_secret = value,
+            "access_token" => self.access_token = value,
+            "access_token_secret" => self.access_token_secret = value,
+            _ => {}
+        }
+    }
+
+    /// The configured URL, else the broker's production URL.
+    pub fn url(&self, broker: Broker) -> Option<String> {
+        self.base_url
+            .clone()
+            .or_else(|| default_base_url(broker).map(str::to_string))
+    }
+}
+
+/// Every credential key any broker takes.
+const ALL_CREDENTIAL_KEYS: [&str; 10] = [
+    "client_secret",
+    "refresh_token",
+    "api_key_id",
+    "api_secret_key",
+    "api_key",
+    "api_secret",
+    "consumer_key",
+    "consumer_secret",
+    "access_token",
+    "access_token_secret",
+];
+
 fn yes() -> bool {
     true
-}
-fn tradezero_url() -> String {
-    "https://webapi.tradezero.com".into()
 }
 fn default_concurrency() -> usize {
     4
@@ -344,26 +498,36 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             config.timezone
         )));
     }
-    if let Some(tz) = config.brokers.tradezero.as_ref().filter(|b| b.enabled) {
-        for (key, value) in [
-            ("api_key_id", &tz.api_key_id),
-            ("api_secret_key", &tz.api_secret_key),
-        ] {
-            if value.is_none() {
+    for (broker, b) in config.brokers.enabled() {
+        let keys = credential_keys(broker);
+        for key in ALL_CREDENTIAL_KEYS {
+            if keys.contains(&key) {
+                if b.secret(key).is_none() {
+                    return Err(err(format!(
+                        "brokers.{broker}.{key} is missing for an enabled broker: set it in the config file or in RECON_BROKERS__{}__{}",
+                        broker.as_str().to_ascii_uppercase(),
+                        key.to_ascii_uppercase()
+                    )));
+                }
+            } else if b.secret(key).is_some() {
                 return Err(err(format!(
-                    "brokers.tradezero.{key} is missing for an enabled broker: set it in the config file or in RECON_BROKERS__TRADEZERO__{}",
-                    key.to_ascii_uppercase()
+                    "brokers.{broker}.{key} is not a {broker} credential: {broker} takes {}",
+                    keys.join(", ")
                 )));
             }
         }
-        if !(tz.base_url.starts_with("https://") || tz.base_url.starts_with("http://")) {
+        let Some(url) = b.url(broker) else {
             return Err(err(format!(
-                "brokers.tradezero.base_url `{}` is not an http(s) URL",
-                tz.base_url
+                "brokers.{broker}.base_url is missing: {broker} has no default endpoint (its gRPC port is found by DNS SRV); set it, e.g. https://app.architect.co:10081"
+            )));
+        };
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(err(format!(
+                "brokers.{broker}.base_url `{url}` is not an http(s) URL"
             )));
         }
-        if tz.concurrency == 0 {
-            return Err(err("brokers.tradezero.concurrency must be at least 1"));
+        if b.concurrency == 0 {
+            return Err(err(format!("brokers.{broker}.concurrency must be at least 1")));
         }
     }
     Ok(())

@@ -2,16 +2,14 @@
 //! simulator in-process on loopback with the demo book and runs exactly what `recon run`
 //! runs, with a config pointing at the simulator.
 
-use crate::config::{Config, EmailConfig, TradeZeroConfig};
+use crate::config::{BrokerConfig, Brokers, Config, EmailConfig};
 use crate::pipeline::{RunError, RunResult};
 use crate::run::{Overrides, RunPlan, run};
 use chrono::NaiveDate;
 use figment::value::magic::RelativePathBuf;
-use recon_model::Broker;
 use recon_model::manifest::Manifest;
 use recon_rules::Severity;
 use recon_sim::{RunningSim, SimBook, SimCredentials, SimOptions};
-use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -28,26 +26,12 @@ pub struct DemoResult {
 
 /// A config that fetches from the running simulator.
 pub fn config_for(sim: &RunningSim, out_dir: PathBuf, as_of: NaiveDate) -> Config {
-    let creds = &sim.credentials.tradezero;
     Config {
         as_of: Some(as_of),
         timezone: "America/New_York".into(),
         out_dir: RelativePathBuf::from(out_dir),
         fail_on: Severity::Error,
-        brokers: crate::config::Brokers {
-            tradezero: Some(TradeZeroConfig {
-                enabled: true,
-                base_url: sim.url(Broker::Tradezero).unwrap_or_default().to_string(),
-                api_key_id: Some(SecretString::from(creds.api_key_id.clone())),
-                api_secret_key: Some(SecretString::from(creds.api_secret_key.clone())),
-                accounts: None,
-                concurrency: 4,
-                requests_per_second: None,
-                timeout_secs: 30,
-                retries: 3,
-                deadline_secs: 300,
-            }),
-        },
+        brokers: sim_brokers(sim),
         rules: Default::default(),
         report: Default::default(),
         // The demo writes the compliance email into the run's outbox/.
@@ -58,6 +42,21 @@ pub fn config_for(sim: &RunningSim, out_dir: PathBuf, as_of: NaiveDate) -> Confi
             ..EmailConfig::default()
         },
     }
+}
+
+/// Every broker the simulator serves, with the credentials it accepts.
+pub fn sim_brokers(sim: &RunningSim) -> Brokers {
+    let mut brokers = Brokers::default();
+    for (broker, creds) in sim.credentials.by_broker() {
+        let Some(url) = sim.url(broker) else { continue };
+        let mut b = BrokerConfig::new(url);
+        b.deadline_secs = 300;
+        for (key, value) in creds {
+            b.set_secret(key, value);
+        }
+        *brokers.get_mut(broker) = Some(b);
+    }
+    brokers
 }
 
 /// The demo: the built-in demo book through the whole pipeline.

@@ -7,8 +7,10 @@ use crate::pipeline::{
     CheckOptions, RunError, RunResult, check_snapshot, load_packs, load_waivers, new_run_id,
 };
 use chrono::NaiveDate;
-use recon_fetch::tradezero::{Credentials, TradeZero};
-use recon_fetch::{Connector, FetchOptions, Progress, RetryPolicy, SnapshotWriter, fetch_all_with};
+use crate::config::credential_keys;
+use recon_fetch::{
+    Connector, FetchOptions, Progress, RetryPolicy, Secrets, SnapshotWriter, fetch_all_with,
+};
 use recon_model::manifest::Manifest;
 use recon_report::email::EmailSettings;
 use recon_rules::Severity;
@@ -55,34 +57,32 @@ impl RunPlan {
 /// One connector per enabled broker.
 pub fn connectors(config: &Config) -> Result<Vec<Box<dyn Connector>>, RunError> {
     let mut out: Vec<Box<dyn Connector>> = Vec::new();
-    if let Some(tz) = config.brokers.tradezero.as_ref().filter(|b| b.enabled) {
-        let (Some(key), Some(secret)) = (&tz.api_key_id, &tz.api_secret_key) else {
-            return Err(RunError::Usage(
-                "brokers.tradezero: credentials are missing".into(),
-            ));
-        };
+    for (broker, b) in config.brokers.enabled() {
         let options = FetchOptions {
-            accounts: tz.accounts.clone(),
-            concurrency: tz.concurrency,
-            timeout: Duration::from_secs(tz.timeout_secs),
+            accounts: b.accounts.clone(),
+            concurrency: b.concurrency,
+            timeout: Duration::from_secs(b.timeout_secs),
             retry: RetryPolicy {
-                retries: tz.retries,
+                retries: b.retries,
                 ..RetryPolicy::default()
             },
-            requests_per_second: tz.requests_per_second,
-            deadline: Some(Duration::from_secs(tz.deadline_secs)),
+            requests_per_second: b.requests_per_second,
+            deadline: Some(Duration::from_secs(b.deadline_secs)),
         };
-        let credentials = Credentials {
-            api_key_id: key.clone(),
-            api_secret_key: secret.clone(),
-        };
-        let connector = TradeZero::new(&tz.base_url, credentials, options)
-            .map_err(|e| RunError::Internal(format!("cannot build the HTTP client: {e}")))?;
-        out.push(Box::new(connector));
+        let mut secrets = Secrets::default();
+        for key in credential_keys(broker) {
+            if let Some(value) = b.secret(key) {
+                secrets.insert(key, value.clone());
+            }
+        }
+        let url = b.url(broker).unwrap_or_default();
+        let connector = recon_fetch::connector(broker, &url, secrets, options)
+            .map_err(|e| RunError::Usage(format!("brokers.{broker}: {e}")))?;
+        out.push(connector);
     }
     if out.is_empty() {
         return Err(RunError::Usage(
-            "no broker is enabled: configure [brokers.tradezero] in recon.toml".into(),
+            "no broker is enabled: configure at least one [brokers.<name>] section in recon.toml (see recon.example.toml)".into(),
         ));
     }
     Ok(out)

@@ -18,3 +18,49 @@ pub use connector::{Connector, FetchOptions, fetch_all, fetch_all_with};
 pub use http::RetryPolicy;
 pub use progress::Progress;
 pub use snapshot::SnapshotWriter;
+
+use recon_model::Broker;
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+
+/// A broker's credentials by config key (`api_key_id`, `refresh_token`, …).
+#[derive(Debug, Clone, Default)]
+pub struct Secrets(BTreeMap<&'static str, SecretString>);
+
+impl Secrets {
+    pub fn insert(&mut self, key: &'static str, value: SecretString) {
+        self.0.insert(key, value);
+    }
+
+    /// The credential `key`, or an error naming it.
+    pub fn get(&self, key: &str) -> Result<SecretString, String> {
+        self.0
+            .get(key)
+            .cloned()
+            .ok_or_else(|| format!("credential `{key}` is missing"))
+    }
+}
+
+/// The connector for `broker` at `base_url`.
+pub fn connector(
+    broker: Broker,
+    base_url: &str,
+    secrets: Secrets,
+    options: FetchOptions,
+) -> Result<Box<dyn Connector>, String> {
+    let http_error = |e: reqwest::Error| format!("cannot build the HTTP client: {e}");
+    Ok(match broker {
+        Broker::Tradezero => Box::new(
+            tradezero::TradeZero::new(
+                base_url,
+                tradezero::Credentials {
+                    api_key_id: secrets.get("api_key_id")?,
+                    api_secret_key: secrets.get("api_secret_key")?,
+                },
+                options,
+            )
+            .map_err(http_error)?,
+        ),
+        other => return Err(format!("this build of recon cannot fetch {other} yet")),
+    })
+}

@@ -33,6 +33,19 @@ impl SimCredentials {
     }
 }
 
+impl SimCredentials {
+    /// Per broker, each credential by its recon config key (`brokers.<broker>.<key>`).
+    pub fn by_broker(&self) -> Vec<(Broker, Vec<(&'static str, String)>)> {
+        vec![(
+            Broker::Tradezero,
+            vec![
+                ("api_key_id", self.tradezero.api_key_id.clone()),
+                ("api_secret_key", self.tradezero.api_secret_key.clone()),
+            ],
+        )]
+    }
+}
+
 fn token(len: usize) -> String {
     rand::rng()
         .sample_iter(Alphanumeric)
