@@ -139,7 +139,7 @@ struct SimArgs {
     #[arg(long)]
     max_seconds: Option<u64>,
     /// Fault profile: none, flaky (each path: 503, 429 with Retry-After, a truncated body,
-    /// then the answer) or slow (250 ms per answer).
+    /// then the answer), slow (250 ms per answer) or loop (paged lists repeat a page token).
     #[arg(long, default_value = "none")]
     faults: String,
 }

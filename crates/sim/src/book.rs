@@ -132,6 +132,39 @@ impl SimAccount {
         self.true_net_liq() + self.net_liq_adjust
     }
 
+    /// Σ maintenance requirement of the positions.
+    pub fn maintenance_requirement(&self) -> Decimal {
+        self.positions.iter().map(|p| p.maintenance_requirement).sum()
+    }
+
+    /// Maintenance excess: reported account value minus the requirement (negative is a
+    /// margin call). Brokers send it for margin accounts only.
+    pub fn margin_excess(&self) -> Decimal {
+        self.reported_net_liq() - self.maintenance_requirement()
+    }
+
+    pub fn is_margin(&self) -> bool {
+        matches!(
+            self.kind,
+            AccountKind::Margin | AccountKind::IraMargin | AccountKind::Futures
+        )
+    }
+
+    /// Σ market value of long (positive) and of short (negative) positions.
+    pub fn long_short_value(&self) -> (Decimal, Decimal) {
+        let mut long = Decimal::ZERO;
+        let mut short = Decimal::ZERO;
+        for p in &self.positions {
+            let v = p.market_value();
+            if v.is_sign_negative() {
+                short += v;
+            } else {
+                long += v;
+            }
+        }
+        (long, short)
+    }
+
     pub fn reported_buying_power(&self) -> Decimal {
         self.buying_power.unwrap_or(match self.kind {
             AccountKind::Margin | AccountKind::IraMargin => self.cash * Decimal::from(4),

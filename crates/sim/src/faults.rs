@@ -26,6 +26,9 @@ pub struct Faults {
     pub always_fail: Vec<String>,
     /// Added to every answer.
     pub latency: Duration,
+    /// Paged lists hand back a page token (or page number) they gave before. Each broker
+    /// module applies it to its own paging.
+    pub paging_loop: bool,
 }
 
 impl Faults {
@@ -42,6 +45,10 @@ impl Faults {
                 throttle_first: 1,
                 retry_after_secs: 1,
                 truncate_first: 1,
+                ..Faults::default()
+            },
+            "loop" => Faults {
+                paging_loop: true,
                 ..Faults::default()
             },
             "slow" => Faults {

@@ -8,10 +8,12 @@
 //! rules: what recon does with the responses is none of its business.
 
 pub mod book;
+pub mod clearstreet;
 pub mod faults;
 pub mod generate;
 pub mod server;
 pub mod tradezero;
+pub mod wire;
 
 pub use book::{SimBook, load_book};
 pub use faults::Faults;

@@ -3,7 +3,7 @@
 
 use crate::book::SimBook;
 use crate::faults::{self, FaultState, Faults};
-use crate::tradezero;
+use crate::{clearstreet, tradezero};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use recon_model::Broker;
@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Clone, Serialize)]
 pub struct SimCredentials {
     pub tradezero: tradezero::Credentials,
+    pub clearstreet: clearstreet::Credentials,
 }
 
 impl SimCredentials {
@@ -29,6 +30,9 @@ impl SimCredentials {
                 api_key_id: format!("tzk-{}", token(16)),
                 api_secret_key: format!("tzs-{}", token(32)),
             },
+            clearstreet: clearstreet::Credentials {
+                api_key: format!("cs-{}", token(40)),
+            },
         }
     }
 }
@@ -36,13 +40,19 @@ impl SimCredentials {
 impl SimCredentials {
     /// Per broker, each credential by its recon config key (`brokers.<broker>.<key>`).
     pub fn by_broker(&self) -> Vec<(Broker, Vec<(&'static str, String)>)> {
-        vec![(
-            Broker::Tradezero,
-            vec![
-                ("api_key_id", self.tradezero.api_key_id.clone()),
-                ("api_secret_key", self.tradezero.api_secret_key.clone()),
-            ],
-        )]
+        vec![
+            (
+                Broker::Tradezero,
+                vec![
+                    ("api_key_id", self.tradezero.api_key_id.clone()),
+                    ("api_secret_key", self.tradezero.api_secret_key.clone()),
+                ],
+            ),
+            (
+                Broker::Clearstreet,
+                vec![("api_key", self.clearstreet.api_key.clone())],
+            ),
+        ]
     }
 }
 
@@ -58,6 +68,7 @@ fn token(len: usize) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct SimOptions {
     pub tradezero: tradezero::Dialect,
+    pub clearstreet: clearstreet::Dialect,
     /// Faults injected in front of every broker (each broker counts its own attempts).
     pub faults: Faults,
 }
@@ -119,14 +130,27 @@ pub async fn start(
     let mut urls = BTreeMap::new();
     let mut tasks = Vec::new();
 
-    let routers = [(
-        Broker::Tradezero,
-        tradezero::router(
-            book.clone(),
-            credentials.tradezero.clone(),
-            options.tradezero,
+    let routers = [
+        (
+            Broker::Tradezero,
+            tradezero::router(
+                book.clone(),
+                credentials.tradezero.clone(),
+                options.tradezero,
+            ),
         ),
-    )];
+        (
+            Broker::Clearstreet,
+            clearstreet::router(
+                book.clone(),
+                credentials.clearstreet.clone(),
+                clearstreet::Dialect {
+                    paging_loop: options.clearstreet.paging_loop || options.faults.paging_loop,
+                    ..options.clearstreet
+                },
+            ),
+        ),
+    ];
     for (broker, router) in routers {
         let router = if options.faults.is_none() {
             router

@@ -10,6 +10,7 @@
 //! for lots with a quote, plus lots closed today with exposure 0.
 
 use crate::book::{SimAccount, SimBook, SimPosition};
+use crate::wire::{Num, json};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -18,7 +19,6 @@ use axum::routing::{MethodRouter, get};
 use recon_model::{AccountKind, AccountStatus, Broker, PutCall};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -103,23 +103,6 @@ fn not_found() -> Response {
     text(StatusCode::NOT_FOUND, "Not found\n")
 }
 
-fn json<T: Serialize>(body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            bytes,
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            r#"{"error":"Internal Server Error"}"#,
-        )
-            .into_response(),
-    }
-}
-
 impl Tz {
     fn authorized(&self, headers: &HeaderMap) -> bool {
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -159,17 +142,6 @@ impl IntoResponse for Refusal {
             Refusal::NotFound => not_found(),
             Refusal::EmptyId => text(StatusCode::NOT_FOUND, "404 page not found"),
         }
-    }
-}
-
-/// A JSON number written exactly as the decimal reads (no binary float on the way).
-struct Num(Decimal);
-
-impl Serialize for Num {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let raw = RawValue::from_string(self.0.normalize().to_string())
-            .map_err(serde::ser::Error::custom)?;
-        raw.serialize(s)
     }
 }
 
