@@ -226,25 +226,65 @@ pub struct BrokerConfig {
     /// The API's base URL; each broker's production URL when unset (Architect: required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
-    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub client_secret: Option<SecretString>,
-    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refresh_token: Option<SecretString>,
-    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub api_key_id: Option<SecretString>,
-    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub api_secret_key: Option<SecretString>,
-    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub api_key: Option<SecretString>,
-    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub api_secret: Option<SecretString>,
-    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub consumer_key: Option<SecretString>,
-    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub consumer_secret: Option<SecretString>,
-    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub access_token: Option<SecretString>,
-    #[serde(default, serialize_with = "redact", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub access_token_secret: Option<SecretString>,
     /// Only these accounts (case-insensitive); every account the broker lists when unset.
     #[serde(default)]
@@ -527,7 +567,9 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             )));
         }
         if b.concurrency == 0 {
-            return Err(err(format!("brokers.{broker}.concurrency must be at least 1")));
+            return Err(err(format!(
+                "brokers.{broker}.concurrency must be at least 1"
+            )));
         }
     }
     Ok(())

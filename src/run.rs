@@ -3,11 +3,11 @@
 //! that points at its in-process simulator.
 
 use crate::config::Config;
+use crate::config::credential_keys;
 use crate::pipeline::{
     CheckOptions, RunError, RunResult, check_snapshot, load_packs, load_waivers, new_run_id,
 };
 use chrono::NaiveDate;
-use crate::config::credential_keys;
 use recon_fetch::{
     Connector, FetchOptions, Progress, RetryPolicy, Secrets, SnapshotWriter, fetch_all_with,
 };

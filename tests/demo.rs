@@ -70,31 +70,45 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     for stage in ["fetch", "normalize", "views", "rules"] {
         assert!(summary["timings_ms"][stage].is_u64(), "no {stage} timing");
     }
-    assert_eq!(summary["accounts_checked"], 5);
+    let book_accounts = recon_sim::SimBook::demo().accounts.len();
+    assert_eq!(summary["accounts_checked"], book_accounts);
     let identity = summary["rules"]
         .as_array()
         .unwrap()
         .iter()
         .find(|r| r["rule"] == "account-value-identity")
         .unwrap();
-    assert_eq!(identity["in_scope"], 5);
-    assert_eq!(identity["passed"], 2);
-    assert_eq!(identity["failed"], 1);
-    assert_eq!(identity["unknown"], 2);
+    // Every account but the closed one.
+    assert_eq!(identity["in_scope"], book_accounts - 1);
+    let planted = |status: &str| {
+        expected()
+            .iter()
+            .filter(|k| k.0 == "account-value-identity" && k.4 == status)
+            .count()
+    };
+    assert_eq!(identity["failed"], planted("new"));
+    assert_eq!(identity["unknown"], planted("unknown"));
+    assert_eq!(
+        identity["passed"],
+        book_accounts - 1 - planted("new") - planted("unknown")
+    );
     // Every output file is there; JUnit fails exactly the rules with findings.
     for file in ["findings.csv", "findings.parquet", "junit.xml", "report.md"] {
         assert!(dir.join(file).is_file(), "no {file}");
     }
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    let failing_rules: BTreeSet<String> = expected().into_iter().map(|k| k.0).collect();
+    let failures = format!("failures=\"{}\"", failing_rules.len());
     assert!(
-        junit.contains("tests=\"9\"") && junit.contains("failures=\"5\""),
+        junit.contains("tests=\"9\"") && junit.contains(&failures),
         "{junit}"
     );
-    // The simulator's random credentials (`tzk-…`, `tzs-…`) reach no file the demo wrote.
+    // The simulator's random credentials (`tzk-…`, `tzs-…`, `csk-…`) reach no file the
+    // demo wrote.
     for file in all_files(out.path()) {
         let body = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         assert!(
-            !body.contains("tzk-") && !body.contains("tzs-"),
+            !body.contains("tzk-") && !body.contains("tzs-") && !body.contains("csk-"),
             "{} holds a credential",
             file.display()
         );
@@ -114,7 +128,7 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     assert_eq!(checked.status.code(), Some(1), "{}", text(&checked));
     assert_eq!(findings(&latest_run(out2.path())), expected());
     let printed: Value = serde_json::from_slice(&checked.stdout).unwrap();
-    assert_eq!(printed["counts"]["total"], 9);
+    assert_eq!(printed["counts"]["total"], expected().len());
 }
 
 #[test]
@@ -130,15 +144,22 @@ fn a_rerun_marks_findings_ongoing() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 9);
+    let expected = expected();
+    assert_eq!(lines.len(), expected.len());
     for l in &lines {
         // Failures seen before are ongoing; undecidable checks stay unknown.
-        let want = if l["rule"] == "account-value-identity" && l["account"] != "TZ10000002" {
+        let (rule, broker, account, position, status, severity) = key(l);
+        let first = (rule, broker, account, position, "new".to_string(), severity);
+        let want = if status == "unknown" {
             "unknown"
         } else {
             "ongoing"
         };
         assert_eq!(l["status"], want, "{l}");
+        assert!(
+            expected.contains(&first) || status == "unknown",
+            "{l} was not planted"
+        );
         assert_eq!(l["age_days"], 0);
     }
     let summary: Value =
@@ -148,8 +169,9 @@ fn a_rerun_marks_findings_ongoing() {
 }
 
 #[test]
-fn fail_on_critical_makes_the_demo_exit_0() {
+fn fail_on_sets_the_severity_that_fails_the_run() {
     let out = tempfile::tempdir().unwrap();
+    // The demo plants one critical finding (a margin call): --fail-on critical still fails.
     let run = recon(&[
         "demo",
         "--out",
@@ -158,18 +180,33 @@ fn fail_on_critical_makes_the_demo_exit_0() {
         "critical",
         "--timings",
     ]);
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     // --timings: stage times and peak memory on stderr, and in summary.json.
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
         stderr.contains("timings: fetch") && stderr.contains("peak memory"),
         "{stderr}"
     );
-    let summary: Value = serde_json::from_slice(
-        &std::fs::read(latest_run(out.path()).join("summary.json")).unwrap(),
-    )
-    .unwrap();
+    let dir = latest_run(out.path());
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     assert!(summary["peak_rss_kib"].as_u64().unwrap() > 0);
+
+    // With the margin call waived, only errors and warnings are left: below critical.
+    let waivers = out.path().join("waivers.toml");
+    std::fs::write(&waivers, "[[waiver]]\nrule = \"margin-excess-negative\"\nbroker = \"clearstreet\"\naccount = \"19817\"\nreason = \"call met by a wire in flight\"\nowner = \"ops@example.com\"\nexpires = \"2026-12-31\"\n").unwrap();
+    let out2 = tempfile::tempdir().unwrap();
+    let snapshot = dir.join("snapshot");
+    let args = [
+        "--waivers",
+        waivers.to_str().unwrap(),
+        "--fail-on",
+        "critical",
+    ];
+    let run = check(&snapshot, out2.path(), &args);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let run = check(&snapshot, out2.path(), &args[..2]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
 }
 
 #[test]
@@ -373,9 +410,16 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
         ("option-expired", "TZP20000004"),
         ("pnl-coverage", "TZ10000005"),
         ("pnl-orphan", "TZ10000005"),
+        ("margin-excess-negative", "19817"),
+        ("account-value-identity", "19818"),
     ] {
+        let broker = if account.starts_with("TZ") {
+            "tradezero"
+        } else {
+            "clearstreet"
+        };
         waivers.push_str(&format!(
-            "[[waiver]]\nrule = \"{rule}\"\nbroker = \"tradezero\"\naccount = \"{account}\"\nreason = \"known, being fixed\"\nowner = \"ops@example.com\"\nexpires = \"2026-12-31\"\n\n"
+            "[[waiver]]\nrule = \"{rule}\"\nbroker = \"{broker}\"\naccount = \"{account}\"\nreason = \"known, being fixed\"\nowner = \"ops@example.com\"\nexpires = \"2026-12-31\"\n\n"
         ));
     }
     waivers.push_str("[[waiver]]\nrule = \"margin-excess-low\"\nbroker = \"tradezero\"\naccount = \"TZ10000001\"\nreason = \"old\"\nowner = \"ops@example.com\"\nexpires = \"2026-11-01\"\n");
@@ -395,7 +439,7 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let waived = lines.iter().filter(|l| l["status"] == "waived").count();
-    assert_eq!(waived, 7);
+    assert_eq!(waived, 9);
     let expired: Vec<&Value> = lines
         .iter()
         .filter(|l| l["rule"] == "waiver-expired")
@@ -429,12 +473,12 @@ fn the_demo_writes_the_compliance_email_to_the_outbox_with_accounts_masked() {
     let mail = mailparse::parse_mail(&raw).unwrap();
     assert_eq!(
         mail.headers.get_first_value("Subject").as_deref(),
-        Some("[recon] 2026-11-20: 7 errors, 2 warnings across 1 broker")
+        Some("[recon] 2026-11-20: 1 critical, 8 errors, 4 warnings across 2 brokers")
     );
-    // No critical finding in the demo: the critical route adds nobody.
+    // The demo's margin call is critical: the critical route adds the CRO.
     let to = mail.headers.get_first_value("To").unwrap();
     assert!(
-        to.contains("compliance@example.com") && !to.contains("cro@"),
+        to.contains("compliance@example.com") && to.contains("cro@"),
         "{to}"
     );
 

@@ -109,14 +109,19 @@ impl BrokerClient {
     ) -> Result<Vec<u8>, CallError> {
         let started = Instant::now();
         let url = self.url(call.path);
-        let outcome = http::get(self.options.retry, self.limiter.as_ref(), self.deadline, || {
-            let request = self
-                .http
-                .request(call.method.clone(), &url)
-                .header("Accept", "application/json")
-                .query(call.query);
-            auth(request)
-        })
+        let outcome = http::get(
+            self.options.retry,
+            self.limiter.as_ref(),
+            self.deadline,
+            || {
+                let request = self
+                    .http
+                    .request(call.method.clone(), &url)
+                    .header("Accept", "application/json")
+                    .query(call.query);
+                auth(request)
+            },
+        )
         .await;
         let mut record = RequestRecord {
             method: call.method.to_string(),

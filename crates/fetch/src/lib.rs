@@ -7,6 +7,7 @@
 //! interpret what brokers send beyond finding account ids: parsing belongs to normalize.
 //! Credentials live in [`secrecy::SecretString`] and are never written or logged.
 
+pub mod clearstreet;
 pub mod client;
 pub mod connector;
 pub mod http;
@@ -60,6 +61,10 @@ pub fn connector(
                 options,
             )
             .map_err(http_error)?,
+        ),
+        Broker::Clearstreet => Box::new(
+            clearstreet::ClearStreet::new(base_url, secrets.get("api_key")?, options)
+                .map_err(http_error)?,
         ),
         other => return Err(format!("this build of recon cannot fetch {other} yet")),
     })

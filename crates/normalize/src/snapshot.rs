@@ -3,10 +3,10 @@
 //! read by scanning its broker folders.
 
 use crate::frames::{Frames, build_frames};
-use crate::tradezero;
+use crate::{clearstreet, tradezero};
 use chrono::NaiveDate;
 use rayon::prelude::*;
-use recon_model::manifest::{FetchErrorRecord, MANIFEST_FILE, Manifest};
+use recon_model::manifest::{BrokerManifest, FetchErrorRecord, MANIFEST_FILE, Manifest};
 use recon_model::{Book, Broker, QuarantineRow};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -87,6 +87,13 @@ pub fn normalize_snapshot(
                 book.extend(b);
                 incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
             }
+            Broker::Clearstreet => {
+                let entry = manifest.as_ref().and_then(|m| m.brokers.get(&name));
+                let accounts = listed_accounts(dir, entry, &name);
+                let (b, inc) = clearstreet::read_broker(dir, entry, &accounts, as_of);
+                book.extend(b);
+                incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
+            }
             other => {
                 book.quarantine.push(QuarantineRow {
                     broker: other,
@@ -125,25 +132,14 @@ fn read_tradezero(
     as_of: NaiveDate,
 ) -> (Book, Vec<String>) {
     let entry = manifest.and_then(|m| m.brokers.get("tradezero"));
-    let accounts = match entry {
-        Some(e) => e.accounts.clone(),
-        None => subfolders(&dir.join("tradezero")),
-    };
+    let accounts = listed_accounts(dir, entry, "tradezero");
     let mut book = Book::default();
     let list = tradezero::read_account_list(dir, &mut book.quarantine);
     // Accounts are independent: read them in parallel, then merge in a stable order.
     let outputs: Vec<(String, tradezero::AccountOutput)> = accounts
         .par_iter()
         .map(|id| {
-            let failed: Vec<&str> = entry
-                .map(|e| {
-                    e.errors
-                        .iter()
-                        .filter(|err| err.account.as_deref() == Some(id.as_str()))
-                        .map(|err| err.endpoint.as_str())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let failed = failed_endpoints(entry, id);
             let out =
                 tradezero::read_account(dir, id, as_of, list.get(id).map(String::as_str), &failed);
             (id.clone(), out)
@@ -157,6 +153,28 @@ fn read_tradezero(
         book.extend(out.book);
     }
     (book, incomplete)
+}
+
+/// The accounts of a broker: the manifest's list, else the folders of the broker folder.
+fn listed_accounts(dir: &Path, entry: Option<&BrokerManifest>, name: &str) -> Vec<String> {
+    match entry {
+        Some(e) => e.accounts.clone(),
+        None => subfolders(&dir.join(name)),
+    }
+}
+
+/// The endpoints of `account` the manifest reports as not fetched: their missing files are
+/// already a fetch-incomplete finding and are not reported again.
+pub fn failed_endpoints<'a>(entry: Option<&'a BrokerManifest>, account: &str) -> Vec<&'a str> {
+    entry
+        .map(|e| {
+            e.errors
+                .iter()
+                .filter(|err| err.account.as_deref() == Some(account))
+                .map(|err| err.endpoint.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn subfolders(dir: &Path) -> Vec<String> {

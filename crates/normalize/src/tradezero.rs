@@ -7,6 +7,7 @@
 //! while open, no mark (derived from the matched P&L row's exposure), `…Pnl`/`…PnL` casing, and
 //! P&L rows for lots closed today (exposure 0).
 
+use crate::common::{Notes, file_problem, parse, text_of};
 use crate::exact::{self, to_frame_scale};
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::occ::OccSymbol;
@@ -27,58 +28,6 @@ const BROKER: Broker = Broker::Tradezero;
 pub struct AccountOutput {
     pub book: Book,
     pub complete: bool,
-}
-
-/// Collects quarantine rows for one file.
-struct Notes<'a> {
-    account: Option<&'a str>,
-    source: String,
-    rows: &'a mut Vec<QuarantineRow>,
-}
-
-impl Notes<'_> {
-    fn note(&mut self, pointer: impl Into<String>, reason: impl Into<String>) {
-        self.rows.push(QuarantineRow {
-            broker: BROKER,
-            account_id: self.account.map(str::to_string),
-            source: self.source.clone(),
-            pointer: pointer.into(),
-            reason: reason.into(),
-        });
-    }
-
-    /// A number field: exact, at frame scale; a bad value is noted and left null.
-    fn amount(&mut self, pointer: &str, field: &str, raw: Option<&RawValue>) -> Option<Decimal> {
-        match exact::number(raw) {
-            Ok(Some(d)) => {
-                let (r, rounded) = to_frame_scale(d);
-                if rounded {
-                    self.note(
-                        format!("{pointer}/{field}"),
-                        format!("`{field}` {d} has more than 8 decimals; rounded half-even to {r}"),
-                    );
-                }
-                Some(r)
-            }
-            Ok(None) => None,
-            Err(e) => {
-                self.note(
-                    format!("{pointer}/{field}"),
-                    format!("`{field}`: {e}; left empty"),
-                );
-                None
-            }
-        }
-    }
-}
-
-fn text_of(raw: Option<&RawValue>) -> Option<String> {
-    let raw = raw?;
-    match serde_json::from_str::<serde_json::Value>(raw.get()).ok()? {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -192,10 +141,6 @@ fn records<'a>(body: &'a str, key: &str) -> Result<(Vec<&'a RawValue>, String), 
     Ok((items, format!("/{key}")))
 }
 
-fn parse<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Result<T, String> {
-    serde_json::from_str(raw.get()).map_err(|e| e.to_string())
-}
-
 /// Reads `tradezero/accounts.json`: each account's fields by canonical id, for accounts whose
 /// own details file is missing and for the slim shape's names.
 pub fn read_account_list(
@@ -207,11 +152,7 @@ pub fn read_account_list(
     let Ok(body) = std::fs::read_to_string(root.join(&source)) else {
         return out;
     };
-    let mut notes = Notes {
-        account: None,
-        source,
-        rows: quarantine,
-    };
+    let mut notes = Notes::new(BROKER, None, source, quarantine);
     match records(&body, "accounts") {
         Ok((items, prefix)) => {
             for (i, item) in items.iter().enumerate() {
@@ -255,14 +196,19 @@ pub fn read_account(
                 Ok(text) => Some(text),
                 Err(_) => {
                     complete = false;
-                    quarantine.push(file_problem(id, &source, "not UTF-8 text"));
+                    quarantine.push(file_problem(BROKER, id, &source, "not UTF-8 text"));
                     None
                 }
             },
             Err(e) => {
                 complete = false;
                 if !expected_missing.contains(&endpoint) {
-                    quarantine.push(file_problem(id, &source, &format!("cannot read: {e}")));
+                    quarantine.push(file_problem(
+                        BROKER,
+                        id,
+                        &source,
+                        &format!("cannot read: {e}"),
+                    ));
                 }
                 None
             }
@@ -273,11 +219,12 @@ pub fn read_account(
     let pnl_text = load("pnl", &mut quarantine);
 
     // Account fields: the details file, else the account-list entry.
-    let mut notes = Notes {
-        account: Some(id),
-        source: format!("tradezero/{id}/account.json"),
-        rows: &mut quarantine,
-    };
+    let mut notes = Notes::new(
+        BROKER,
+        Some(id),
+        format!("tradezero/{id}/account.json"),
+        &mut quarantine,
+    );
     let details: AccountFields = match details_text.as_deref().or(list_entry) {
         Some(text) => match serde_json::from_str(text) {
             Ok(d) => d,
@@ -303,11 +250,12 @@ pub fn read_account(
     let mut positions = Vec::new();
     let mut maintenance: Option<Decimal> = None;
     if let Some(text) = &positions_text {
-        let mut notes = Notes {
-            account: Some(id),
-            source: format!("tradezero/{id}/positions.json"),
-            rows: &mut quarantine,
-        };
+        let mut notes = Notes::new(
+            BROKER,
+            Some(id),
+            format!("tradezero/{id}/positions.json"),
+            &mut quarantine,
+        );
         match records(text, "positions") {
             Ok((items, prefix)) => {
                 let mut unnamed: HashMap<String, usize> = HashMap::new();
@@ -339,11 +287,12 @@ pub fn read_account(
     // P&L: account totals override the details (they are live), and per-lot rows.
     let mut pnl = Vec::new();
     if let Some(text) = &pnl_text {
-        let mut notes = Notes {
-            account: Some(id),
-            source: format!("tradezero/{id}/pnl.json"),
-            rows: &mut quarantine,
-        };
+        let mut notes = Notes::new(
+            BROKER,
+            Some(id),
+            format!("tradezero/{id}/pnl.json"),
+            &mut quarantine,
+        );
         match serde_json::from_str::<PnlBody>(text) {
             Ok(body) => {
                 if let Some(v) = notes.amount("", "accountValue", body.account_value) {
@@ -398,16 +347,6 @@ pub fn read_account(
             quarantine,
         },
         complete,
-    }
-}
-
-fn file_problem(id: &str, source: &str, reason: &str) -> QuarantineRow {
-    QuarantineRow {
-        broker: BROKER,
-        account_id: Some(id.to_string()),
-        source: source.to_string(),
-        pointer: String::new(),
-        reason: reason.to_string(),
     }
 }
 

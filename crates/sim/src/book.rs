@@ -134,7 +134,10 @@ impl SimAccount {
 
     /// Σ maintenance requirement of the positions.
     pub fn maintenance_requirement(&self) -> Decimal {
-        self.positions.iter().map(|p| p.maintenance_requirement).sum()
+        self.positions
+            .iter()
+            .map(|p| p.maintenance_requirement)
+            .sum()
     }
 
     /// Maintenance excess: reported account value minus the requirement (negative is a

@@ -204,7 +204,9 @@ fn page(
             (0, size)
         }
     };
-    let size = dialect.page_size_cap.map_or(size, |cap| size.min(cap.max(1)));
+    let size = dialect
+        .page_size_cap
+        .map_or(size, |cap| size.min(cap.max(1)));
     let end = (offset + size).min(total);
     let start = offset.min(end);
     let page_number = offset / size + 1;
@@ -460,7 +462,9 @@ fn position(a: &SimAccount, p: &SimPosition, dialect: Dialect, as_of: &str) -> P
         market_value: s(p.market_value()),
         position_type,
         quantity: p.quantity.normalize().to_string(),
-        symbol: option.as_ref().map_or_else(|| p.symbol.clone(), |o| o.compact()),
+        symbol: option
+            .as_ref()
+            .map_or_else(|| p.symbol.clone(), |o| o.compact()),
         underlying_instrument_id: option
             .as_ref()
             .map(|o| stable_uuid(&["clearstreet", "instrument", o.root()])),

@@ -31,7 +31,7 @@ impl SimCredentials {
                 api_secret_key: format!("tzs-{}", token(32)),
             },
             clearstreet: clearstreet::Credentials {
-                api_key: format!("cs-{}", token(40)),
+                api_key: format!("csk-{}", token(40)),
             },
         }
     }

@@ -83,8 +83,7 @@ pub fn stable_uuid(parts: &[&str]) -> String {
 
 /// base64url without padding, for page tokens.
 pub fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk
@@ -141,7 +140,14 @@ mod tests {
 
     #[test]
     fn base64url_round_trips() {
-        for s in ["", "a", "ab", "abc", "offset=1000", "page=2&last_symbol=TSLA"] {
+        for s in [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "offset=1000",
+            "page=2&last_symbol=TSLA",
+        ] {
             let enc = base64url(s.as_bytes());
             assert_eq!(from_base64url(&enc).unwrap(), s.as_bytes(), "{enc}");
         }

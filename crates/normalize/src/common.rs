@@ -1,0 +1,148 @@
+//! What every broker module shares: the quarantine notes of one file (a bad field is noted
+//! with its JSON pointer and left empty, never guessed), exact amounts at frame scale, and
+//! small readers for ids and records.
+
+use crate::exact::{self, to_frame_scale};
+use recon_model::{Broker, QuarantineRow};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Collects quarantine rows for one file.
+pub struct Notes<'a> {
+    broker: Broker,
+    account: Option<&'a str>,
+    source: String,
+    rows: &'a mut Vec<QuarantineRow>,
+}
+
+impl<'a> Notes<'a> {
+    pub fn new(
+        broker: Broker,
+        account: Option<&'a str>,
+        source: String,
+        rows: &'a mut Vec<QuarantineRow>,
+    ) -> Self {
+        Notes {
+            broker,
+            account,
+            source,
+            rows,
+        }
+    }
+
+    pub fn note(&mut self, pointer: impl Into<String>, reason: impl Into<String>) {
+        self.rows.push(QuarantineRow {
+            broker: self.broker,
+            account_id: self.account.map(str::to_string),
+            source: self.source.clone(),
+            pointer: pointer.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// A number field: exact, at frame scale; a bad value is noted and left null.
+    pub fn amount(
+        &mut self,
+        pointer: &str,
+        field: &str,
+        raw: Option<&RawValue>,
+    ) -> Option<Decimal> {
+        match exact::number(raw) {
+            Ok(Some(d)) => {
+                let (r, rounded) = to_frame_scale(d);
+                if rounded {
+                    self.note(
+                        format!("{pointer}/{field}"),
+                        format!("`{field}` {d} has more than 8 decimals; rounded half-even to {r}"),
+                    );
+                }
+                Some(r)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.note(
+                    format!("{pointer}/{field}"),
+                    format!("`{field}`: {e}; left empty"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A string or number as text (ids sent either way); `None` for anything else.
+pub fn text_of(raw: Option<&RawValue>) -> Option<String> {
+    let raw = raw?;
+    match serde_json::from_str::<serde_json::Value>(raw.get()).ok()? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// One record into its typed struct.
+pub fn parse<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Result<T, String> {
+    serde_json::from_str(raw.get()).map_err(|e| e.to_string())
+}
+
+/// A whole file that could not be read.
+pub fn file_problem(broker: Broker, id: &str, source: &str, reason: &str) -> QuarantineRow {
+    QuarantineRow {
+        broker,
+        account_id: Some(id.to_string()),
+        source: source.to_string(),
+        pointer: String::new(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The text of one snapshot file, or the quarantine row saying why not. `None` with no row
+/// when the file is missing and the manifest already reports the endpoint as not fetched.
+pub fn read_text(
+    root: &std::path::Path,
+    broker: Broker,
+    account: &str,
+    source: &str,
+    expected_missing: bool,
+    quarantine: &mut Vec<QuarantineRow>,
+) -> Option<String> {
+    match std::fs::read(root.join(source)) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Some(text),
+            Err(_) => {
+                quarantine.push(file_problem(broker, account, source, "not UTF-8 text"));
+                None
+            }
+        },
+        Err(e) => {
+            if !expected_missing {
+                quarantine.push(file_problem(
+                    broker,
+                    account,
+                    source,
+                    &format!("cannot read: {e}"),
+                ));
+            }
+            None
+        }
+    }
+}
+
+/// The pages of a paged endpoint, `<stem>.0001.json`, `<stem>.0002.json`, … in order, up to
+/// the first missing number: each page's source path and text.
+pub fn read_pages(root: &std::path::Path, stem: &str) -> Vec<(String, std::io::Result<String>)> {
+    let mut pages = Vec::new();
+    for n in 1.. {
+        let source = format!("{stem}.{n:04}.json");
+        let path = root.join(&source);
+        if !path.exists() {
+            break;
+        }
+        let text = std::fs::read(&path).and_then(|b| {
+            String::from_utf8(b).map_err(|_| std::io::Error::other("not UTF-8 text"))
+        });
+        pages.push((source, text));
+    }
+    pages
+}
