@@ -1,8 +1,10 @@
 //! TradeZero snapshots → canonical frames: every documented shape and quirk, and quarantine
 //! rows (never a panic, never a silent drop) for what cannot be read.
 
+mod common;
+
+use common::*;
 use polars::prelude::*;
-use recon_normalize::exact::from_units;
 use recon_normalize::normalize_snapshot;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -26,29 +28,6 @@ fn manifest(root: &Path, accounts: &[&str], errors: &str) {
             list.join(",")
         ),
     );
-}
-
-fn dec_at(df: &DataFrame, column: &str, row: usize) -> Option<Decimal> {
-    match df.column(column).unwrap().get(row).unwrap() {
-        AnyValue::Decimal(v, _, s) => from_units(v, s),
-        AnyValue::Null => None,
-        other => panic!("{column}: {other:?}"),
-    }
-}
-
-fn str_at(df: &DataFrame, column: &str, row: usize) -> Option<String> {
-    match df.column(column).unwrap().get(row).unwrap() {
-        AnyValue::String(s) => Some(s.to_string()),
-        AnyValue::StringOwned(s) => Some(s.to_string()),
-        AnyValue::Null => None,
-        other => panic!("{column}: {other:?}"),
-    }
-}
-
-fn row_of(df: &DataFrame, column: &str, value: &str) -> usize {
-    (0..df.height())
-        .find(|&i| str_at(df, column, i).as_deref() == Some(value))
-        .unwrap_or_else(|| panic!("no row with {column} = {value}"))
 }
 
 const DETAILS: &str = r#"{"account":"TZ1","accountStatus":"Active","accountType":"Margin",
