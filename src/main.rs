@@ -139,7 +139,8 @@ struct SimArgs {
     #[arg(long)]
     max_seconds: Option<u64>,
     /// Fault profile: none, flaky (each path: 503, 429 with Retry-After, a truncated body,
-    /// then the answer), slow (250 ms per answer) or loop (paged lists repeat a page token).
+    /// then the answer), slow (250 ms per answer), loop (paged lists repeat a page token) or
+    /// expiry (access tokens expire after 3 uses).
     #[arg(long, default_value = "none")]
     faults: String,
 }

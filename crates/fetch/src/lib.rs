@@ -13,6 +13,7 @@ pub mod connector;
 pub mod http;
 pub mod progress;
 pub mod snapshot;
+pub mod tastytrade;
 pub mod tradezero;
 
 pub use connector::{Connector, FetchOptions, fetch_all, fetch_all_with};
@@ -65,6 +66,17 @@ pub fn connector(
         Broker::Clearstreet => Box::new(
             clearstreet::ClearStreet::new(base_url, secrets.get("api_key")?, options)
                 .map_err(http_error)?,
+        ),
+        Broker::Tastytrade => Box::new(
+            tastytrade::Tastytrade::new(
+                base_url,
+                tastytrade::Credentials {
+                    client_secret: secrets.get("client_secret")?,
+                    refresh_token: secrets.get("refresh_token")?,
+                },
+                options,
+            )
+            .map_err(http_error)?,
         ),
         other => return Err(format!("this build of recon cannot fetch {other} yet")),
     })

@@ -12,6 +12,7 @@ pub mod exact;
 pub mod frames;
 pub mod schema;
 pub mod snapshot;
+pub mod tastytrade;
 pub mod tradezero;
 
 pub use frames::{Frames, build_frames};

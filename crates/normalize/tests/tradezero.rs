@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use polars::prelude::*;
 use recon_normalize::normalize_snapshot;
-use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use std::path::Path;
 

@@ -29,6 +29,8 @@ pub struct Faults {
     /// Paged lists hand back a page token (or page number) they gave before. Each broker
     /// module applies it to its own paging.
     pub paging_loop: bool,
+    /// Access tokens stop working after this many uses, as if they expired mid-run.
+    pub token_uses: Option<u32>,
 }
 
 impl Faults {
@@ -49,6 +51,10 @@ impl Faults {
             },
             "loop" => Faults {
                 paging_loop: true,
+                ..Faults::default()
+            },
+            "expiry" => Faults {
+                token_uses: Some(3),
                 ..Faults::default()
             },
             "slow" => Faults {

@@ -12,6 +12,7 @@ pub mod clearstreet;
 pub mod faults;
 pub mod generate;
 pub mod server;
+pub mod tastytrade;
 pub mod tradezero;
 pub mod wire;
 

@@ -3,7 +3,7 @@
 
 use crate::book::SimBook;
 use crate::faults::{self, FaultState, Faults};
-use crate::{clearstreet, tradezero};
+use crate::{clearstreet, tastytrade, tradezero};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use recon_model::Broker;
@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 pub struct SimCredentials {
     pub tradezero: tradezero::Credentials,
     pub clearstreet: clearstreet::Credentials,
+    pub tastytrade: tastytrade::Credentials,
 }
 
 impl SimCredentials {
@@ -32,6 +33,10 @@ impl SimCredentials {
             },
             clearstreet: clearstreet::Credentials {
                 api_key: format!("csk-{}", token(40)),
+            },
+            tastytrade: tastytrade::Credentials {
+                client_secret: format!("ttc-{}", token(32)),
+                refresh_token: format!("ttr-{}", token(48)),
             },
         }
     }
@@ -52,6 +57,13 @@ impl SimCredentials {
                 Broker::Clearstreet,
                 vec![("api_key", self.clearstreet.api_key.clone())],
             ),
+            (
+                Broker::Tastytrade,
+                vec![
+                    ("client_secret", self.tastytrade.client_secret.clone()),
+                    ("refresh_token", self.tastytrade.refresh_token.clone()),
+                ],
+            ),
         ]
     }
 }
@@ -69,6 +81,7 @@ fn token(len: usize) -> String {
 pub struct SimOptions {
     pub tradezero: tradezero::Dialect,
     pub clearstreet: clearstreet::Dialect,
+    pub tastytrade: tastytrade::Dialect,
     /// Faults injected in front of every broker (each broker counts its own attempts).
     pub faults: Faults,
 }
@@ -131,6 +144,16 @@ pub async fn start(
     let mut tasks = Vec::new();
 
     let routers = [
+        (
+            Broker::Tastytrade,
+            tastytrade::router(
+                book.clone(),
+                credentials.tastytrade.clone(),
+                tastytrade::Dialect {
+                    token_uses: options.tastytrade.token_uses.or(options.faults.token_uses),
+                },
+            ),
+        ),
         (
             Broker::Tradezero,
             tradezero::router(

@@ -1,0 +1,260 @@
+//! tastytrade (BROKERS.md §1): the refresh token is traded at `POST /oauth/token` for a
+//! 15-minute bearer token, renewed when less than a minute is left and once more when the
+//! API says it expired mid-run; a `User-Agent` (set on the client) and `Accept-Version` on
+//! every request. Then the account list and, per account, balances, positions (with marks)
+//! and trading status. The token body is never stored; the token lives in a `SecretString`.
+
+use crate::client::{BrokerClient, Call, CallError};
+use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger};
+use crate::http;
+use crate::progress::BrokerProgress;
+use crate::snapshot::SnapshotWriter;
+use recon_model::Broker;
+use recon_model::manifest::BrokerManifest;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, Semaphore};
+
+/// The API version recon is written against (the maintained SDK pins the same).
+pub const API_VERSION: &str = "20251101";
+/// A token with less than this left is renewed before use (as the SDK does).
+const RENEW_BEFORE: Duration = Duration::from_secs(60);
+
+/// The OAuth client secret and refresh token. Debug prints `[REDACTED]`.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub client_secret: SecretString,
+    pub refresh_token: SecretString,
+}
+
+struct Token {
+    value: SecretString,
+    expires: Instant,
+}
+
+pub struct Tastytrade {
+    client: BrokerClient,
+    credentials: Credentials,
+    token: Mutex<Option<Token>>,
+}
+
+/// Per account: the snapshot endpoint, the path, and its query.
+const ENDPOINTS: [(&str, &str, &[(&str, &str)]); 3] = [
+    ("balances", "/accounts/{n}/balances", &[]),
+    (
+        "positions",
+        "/accounts/{n}/positions",
+        &[("include-marks", "true")],
+    ),
+    ("trading-status", "/accounts/{n}/trading-status", &[]),
+];
+
+impl Tastytrade {
+    pub fn new(
+        base_url: &str,
+        credentials: Credentials,
+        options: FetchOptions,
+    ) -> reqwest::Result<Self> {
+        Ok(Tastytrade {
+            client: BrokerClient::new(Broker::Tastytrade, base_url, options)?.with_explain(explain),
+            credentials,
+            token: Mutex::new(None),
+        })
+    }
+
+    /// A valid access token: the cached one, or a fresh one when it is missing, near its
+    /// end, or (`stale`) just refused.
+    async fn access_token(
+        &self,
+        ledger: &Ledger,
+        out: &SnapshotWriter,
+        stale: Option<&SecretString>,
+    ) -> Result<SecretString, CallError> {
+        let mut slot = self.token.lock().await;
+        if let Some(t) = slot.as_ref() {
+            let refused = stale.is_some_and(|s| s.expose_secret() == t.value.expose_secret());
+            if !refused && t.expires > Instant::now() + RENEW_BEFORE {
+                return Ok(t.value.clone());
+            }
+        }
+        #[derive(Deserialize)]
+        struct Grant {
+            access_token: SecretString,
+            expires_in: Option<u64>,
+        }
+        let body = serde_json::json!({
+            "grant_type": "refresh_token",
+            "client_secret": self.credentials.client_secret.expose_secret(),
+            "refresh_token": self.credentials.refresh_token.expose_secret(),
+        })
+        .to_string();
+        let call = Call {
+            method: Method::POST,
+            path: "/oauth/token",
+            query: &[],
+            file: None,
+        };
+        let bytes = self
+            .client
+            .call(ledger, out, call, |r| {
+                r.header("Content-Type", "application/json")
+                    .body(body.clone())
+            })
+            .await?;
+        let grant: Grant = serde_json::from_slice(&bytes).map_err(|e| CallError {
+            message: format!("the token answer has no access_token: {e}"),
+            status: Some(200),
+        })?;
+        let lifetime = Duration::from_secs(grant.expires_in.unwrap_or(900));
+        let value = grant.access_token;
+        *slot = Some(Token {
+            value: value.clone(),
+            expires: Instant::now() + lifetime,
+        });
+        Ok(value)
+    }
+
+    /// GETs with the bearer token; a 401 (expired mid-run) renews it and tries once more.
+    async fn get<'c>(
+        &self,
+        ledger: &Ledger,
+        out: &SnapshotWriter,
+        call: impl Fn() -> Call<'c>,
+    ) -> Result<Vec<u8>, CallError> {
+        let token = self.access_token(ledger, out, None).await?;
+        let send = |token: SecretString| {
+            self.client.call(ledger, out, call(), move |r| {
+                r.bearer_auth(token.expose_secret())
+                    .header("Accept-Version", API_VERSION)
+            })
+        };
+        match send(token.clone()).await {
+            Err(e) if e.status == Some(401) => {
+                let fresh = self.access_token(ledger, out, Some(&token)).await?;
+                send(fresh).await
+            }
+            other => other,
+        }
+    }
+
+    async fn fetch_account(
+        &self,
+        ledger: &Ledger,
+        out: &SnapshotWriter,
+        n: &str,
+        gate: &Semaphore,
+    ) {
+        let calls = ENDPOINTS
+            .iter()
+            .map(|(endpoint, template, query)| async move {
+                let _permit = gate.acquire().await;
+                let path = template.replace("{n}", n);
+                let file = format!("tastytrade/{n}/{endpoint}.json");
+                let query: Vec<(&str, String)> =
+                    query.iter().map(|(k, v)| (*k, v.to_string())).collect();
+                if let Err(e) = self
+                    .get(ledger, out, || Call::get(&path, &file).query(&query))
+                    .await
+                {
+                    ledger.error(Some(n), endpoint, e.message);
+                }
+            });
+        futures::future::join_all(calls).await;
+        ledger.account(n);
+    }
+
+    async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
+        let ledger = Ledger::new(progress);
+        let listed = match self
+            .get(&ledger, out, || {
+                Call::get("/customers/me/accounts", "tastytrade/accounts.json")
+            })
+            .await
+            .map_err(|e| e.message)
+            .and_then(|body| account_numbers(&body))
+        {
+            Ok(ids) => ids,
+            Err(e) => {
+                ledger.error(None, "accounts", e);
+                return ledger.finish();
+            }
+        };
+        let wanted = self.client.select_accounts(&ledger, listed);
+        let gate = Semaphore::new(self.client.options().concurrency.max(1));
+        let fetches = wanted
+            .iter()
+            .map(|n| self.fetch_account(&ledger, out, n, &gate));
+        futures::future::join_all(fetches).await;
+        ledger.finish()
+    }
+}
+
+impl Connector for Tastytrade {
+    fn broker(&self) -> Broker {
+        Broker::Tastytrade
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        out: &'a SnapshotWriter,
+        progress: BrokerProgress,
+    ) -> BoxFuture<'a, BrokerManifest> {
+        Box::pin(self.run(out, progress))
+    }
+}
+
+/// Account numbers from `{"data": {"items": [{"account": {"account-number": …}}]}}`.
+pub fn account_numbers(body: &[u8]) -> Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    struct Body {
+        data: Data,
+    }
+    #[derive(Deserialize)]
+    struct Data {
+        items: Vec<Item>,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        account: Account,
+    }
+    #[derive(Deserialize)]
+    struct Account {
+        #[serde(rename = "account-number")]
+        number: String,
+    }
+    let body: Body = serde_json::from_slice(body).map_err(|e| {
+        format!("account list is not {{\"data\": {{\"items\": [{{\"account\": {{\"account-number\": …}}}}]}}}}: {e}")
+    })?;
+    Ok(body
+        .data
+        .items
+        .into_iter()
+        .map(|i| i.account.number.trim().to_string())
+        .collect())
+}
+
+fn explain(e: &http::AttemptError) -> Option<String> {
+    match e.status {
+        Some(401) => Some(
+            "tastytrade refused the credentials or token (check brokers.tastytrade.client_secret and refresh_token)".into(),
+        ),
+        Some(406) => Some(format!(
+            "tastytrade no longer serves API version {API_VERSION}"
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_numbers_come_from_the_items() {
+        let body = br#"{"data":{"items":[{"account":{"account-number":"5WT00001","is-closed":false},"authority-level":"owner"}]},"context":"/customers/me/accounts"}"#;
+        assert_eq!(account_numbers(body).unwrap(), vec!["5WT00001"]);
+        assert!(account_numbers(br#"{"data":[]}"#).is_err());
+    }
+}

@@ -1,0 +1,671 @@
+//! tastytrade (BROKERS.md §1) → canonical rows.
+//!
+//! Survives: `data` / `data.items` envelopes (an `error` body in a file is quarantined, not
+//! read as an empty account); kebab-case keys; quantity as a magnitude with
+//! `quantity-direction` (`Long`, `Short`, `Zero`); numbers as strings or numbers in the
+//! same field; `*-effect` siblings carrying the sign; equity options as space-padded OCC;
+//! futures (`/MESZ6`, valued by open-trade P&L, as they settle daily) and futures options
+//! (`./MESZ6 EX3Z6 261218P6450`, strike as written); `multiplier` per row; marks from
+//! `mark-price`, else `mark`, else yesterday's `close-price` (noted, since it is stale);
+//! closed accounts; IRA, margin and cash from `account-type-name` and `margin-or-cash`; a
+//! trading status that restricts or closes the account.
+
+use crate::common::{Notes, parse, read_text};
+use crate::exact::{self, to_frame_scale};
+use chrono::{DateTime, NaiveDate, Utc};
+use recon_model::manifest::BrokerManifest;
+use recon_model::occ::OccSymbol;
+use recon_model::{
+    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
+    PutCall, QuarantineRow,
+};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const BROKER: Broker = Broker::Tastytrade;
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+}
+
+/// `data` of a body, or why there is none.
+fn data(text: &str) -> Result<&RawValue, String> {
+    let env: Envelope = serde_json::from_str(text)
+        .map_err(|e| format!("not a tastytrade {{\"data\": …}} body: {e}"))?;
+    match (env.data, env.error) {
+        (Some(d), _) if d.get() != "null" => Ok(d),
+        (_, Some(e)) => Err(format!("the broker answered an error: {}", e.get())),
+        _ => Err("body without `data`".into()),
+    }
+}
+
+/// `data.items` of a list body.
+fn items(text: &str) -> Result<Vec<&RawValue>, String> {
+    #[derive(Deserialize)]
+    struct Items<'a> {
+        #[serde(borrow)]
+        items: Vec<&'a RawValue>,
+    }
+    let d = data(text)?;
+    serde_json::from_str::<Items>(d.get())
+        .map(|i| i.items)
+        .map_err(|e| format!("`data.items` is not a list: {e}"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+struct AccountFields {
+    account_number: Option<String>,
+    nickname: Option<String>,
+    account_type_name: Option<String>,
+    margin_or_cash: Option<String>,
+    #[serde(default)]
+    is_closed: Option<serde_json::Value>,
+    #[serde(default)]
+    is_futures_approved: Option<serde_json::Value>,
+    suitable_options_level: Option<String>,
+    is_test_drive: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+struct TradingStatus {
+    options_level: Option<String>,
+    is_closed: Option<serde_json::Value>,
+    is_closing_only: Option<serde_json::Value>,
+    is_frozen: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct Balances<'a> {
+    currency: Option<String>,
+    #[serde(borrow)]
+    cash_balance: Option<&'a RawValue>,
+    #[serde(borrow)]
+    net_liquidating_value: Option<&'a RawValue>,
+    #[serde(borrow)]
+    equity_buying_power: Option<&'a RawValue>,
+    #[serde(borrow)]
+    maintenance_requirement: Option<&'a RawValue>,
+    #[serde(borrow)]
+    maintenance_excess: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cash_available_to_withdraw: Option<&'a RawValue>,
+    #[serde(borrow)]
+    long_equity_value: Option<&'a RawValue>,
+    #[serde(borrow)]
+    long_derivative_value: Option<&'a RawValue>,
+    #[serde(borrow)]
+    long_futures_value: Option<&'a RawValue>,
+    #[serde(borrow)]
+    short_equity_value: Option<&'a RawValue>,
+    #[serde(borrow)]
+    short_derivative_value: Option<&'a RawValue>,
+    #[serde(borrow)]
+    short_futures_value: Option<&'a RawValue>,
+    updated_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct Position<'a> {
+    symbol: Option<String>,
+    instrument_type: Option<String>,
+    underlying_symbol: Option<String>,
+    #[serde(borrow)]
+    quantity: Option<&'a RawValue>,
+    quantity_direction: Option<String>,
+    #[serde(borrow)]
+    multiplier: Option<&'a RawValue>,
+    #[serde(borrow)]
+    average_open_price: Option<&'a RawValue>,
+    #[serde(borrow)]
+    close_price: Option<&'a RawValue>,
+    #[serde(borrow)]
+    mark: Option<&'a RawValue>,
+    #[serde(borrow)]
+    mark_price: Option<&'a RawValue>,
+    expires_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+/// `true`, `"true"`, `1`: tastytrade sends booleans both ways (`day-trader-status`).
+fn truthy(v: &Option<serde_json::Value>) -> bool {
+    match v {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        Some(serde_json::Value::Number(n)) => n.as_i64() == Some(1),
+        _ => false,
+    }
+}
+
+/// Reads every tastytrade account of the snapshot.
+pub fn read_broker(
+    root: &Path,
+    entry: Option<&BrokerManifest>,
+    accounts: &[String],
+    as_of: NaiveDate,
+) -> (Book, Vec<String>) {
+    use rayon::prelude::*;
+    let mut book = Book::default();
+    let list = read_account_list(root, &mut book.quarantine);
+    let outputs: Vec<(String, Book, bool)> = accounts
+        .par_iter()
+        .map(|n| {
+            let failed = crate::snapshot::failed_endpoints(entry, n);
+            let (b, complete) =
+                read_account(root, n, as_of, list.get(n).map(String::as_str), &failed);
+            (n.clone(), b, complete)
+        })
+        .collect();
+    let mut incomplete = Vec::new();
+    for (n, b, complete) in outputs {
+        if !complete {
+            incomplete.push(n);
+        }
+        book.extend(b);
+    }
+    (book, incomplete)
+}
+
+fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, String> {
+    let source = "tastytrade/accounts.json".to_string();
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(root.join(&source)) else {
+        return out;
+    };
+    let mut notes = Notes::new(BROKER, None, source, quarantine);
+    match items(&text) {
+        Ok(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let pointer = format!("/data/items/{i}");
+                #[derive(Deserialize)]
+                struct Raw<'a> {
+                    #[serde(borrow)]
+                    account: Option<&'a RawValue>,
+                }
+                match parse::<Raw>(item) {
+                    Ok(Raw { account: Some(raw) }) => match parse::<AccountFields>(raw)
+                        .ok()
+                        .and_then(|f| f.account_number)
+                    {
+                        Some(n) => {
+                            out.insert(n.trim().to_string(), raw.get().to_string());
+                        }
+                        None => notes.note(pointer, "account without `account-number`"),
+                    },
+                    Ok(_) => notes.note(pointer, "list item without `account`"),
+                    Err(e) => notes.note(pointer, format!("unreadable account item: {e}")),
+                }
+            }
+        }
+        Err(e) => notes.note("", format!("unreadable account list: {e}")),
+    }
+    out
+}
+
+/// One account folder: `balances.json`, `positions.json`, `trading-status.json`.
+pub fn read_account(
+    root: &Path,
+    n: &str,
+    as_of: NaiveDate,
+    list_entry: Option<&str>,
+    expected_missing: &[&str],
+) -> (Book, bool) {
+    let mut quarantine = Vec::new();
+    let mut complete = true;
+    let fields: AccountFields = list_entry
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default();
+
+    // Trading status refines the account's status and options level.
+    let source = format!("tastytrade/{n}/trading-status.json");
+    let status: TradingStatus = match read_text(
+        root,
+        BROKER,
+        n,
+        &source,
+        expected_missing.contains(&"trading-status"),
+        &mut quarantine,
+    ) {
+        Some(text) => match data(&text).and_then(|d| parse::<TradingStatus>(d)) {
+            Ok(s) => s,
+            Err(e) => {
+                complete = false;
+                Notes::new(BROKER, Some(n), source, &mut quarantine)
+                    .note("", format!("unreadable trading status: {e}"));
+                TradingStatus::default()
+            }
+        },
+        None => {
+            complete = false;
+            TradingStatus::default()
+        }
+    };
+
+    let mut balance = BalanceRow::empty(BROKER, n, "USD");
+    let source = format!("tastytrade/{n}/balances.json");
+    match read_text(
+        root,
+        BROKER,
+        n,
+        &source,
+        expected_missing.contains(&"balances"),
+        &mut quarantine,
+    ) {
+        Some(text) => {
+            let mut notes = Notes::new(BROKER, Some(n), source, &mut quarantine);
+            match data(&text).and_then(|d| parse::<Balances>(d)) {
+                Ok(b) => read_balances(&b, &mut balance, &mut notes),
+                Err(e) => {
+                    complete = false;
+                    notes.note("", format!("unreadable balances: {e}"));
+                }
+            }
+        }
+        None => complete = false,
+    }
+
+    let mut positions = Vec::new();
+    let source = format!("tastytrade/{n}/positions.json");
+    match read_text(
+        root,
+        BROKER,
+        n,
+        &source,
+        expected_missing.contains(&"positions"),
+        &mut quarantine,
+    ) {
+        Some(text) => {
+            let mut notes = Notes::new(BROKER, Some(n), source, &mut quarantine);
+            match items(&text) {
+                Ok(rows) => {
+                    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+                    for (i, item) in rows.iter().enumerate() {
+                        let pointer = format!("/data/items/{i}");
+                        match parse::<Position>(item) {
+                            Ok(p) => {
+                                if let Some(row) =
+                                    position_row(n, &p, &pointer, &mut notes, &mut seen)
+                                {
+                                    positions.push(row);
+                                }
+                            }
+                            Err(e) => notes.note(pointer, format!("unreadable position: {e}")),
+                        }
+                    }
+                }
+                Err(e) => {
+                    complete = false;
+                    notes.note("", format!("unreadable positions: {e}"));
+                }
+            }
+        }
+        None => complete = false,
+    }
+
+    let account = account_row(n, as_of, &fields, &status);
+    (
+        Book {
+            accounts: vec![account],
+            balances: vec![balance],
+            positions,
+            pnl: Vec::new(),
+            quarantine,
+        },
+        complete,
+    )
+}
+
+fn read_balances(b: &Balances, balance: &mut BalanceRow, notes: &mut Notes) {
+    let p = "/data";
+    if let Some(c) = b.currency.as_deref().filter(|c| !c.trim().is_empty()) {
+        balance.currency = c.trim().to_ascii_uppercase();
+    }
+    balance.cash = notes.amount(p, "cash-balance", b.cash_balance);
+    balance.net_liq = notes.amount(p, "net-liquidating-value", b.net_liquidating_value);
+    balance.buying_power = notes.amount(p, "equity-buying-power", b.equity_buying_power);
+    balance.maintenance_requirement =
+        notes.amount(p, "maintenance-requirement", b.maintenance_requirement);
+    balance.margin_excess = notes.amount(p, "maintenance-excess", b.maintenance_excess);
+    balance.withdrawable_cash = notes.amount(
+        p,
+        "cash-available-to-withdraw",
+        b.cash_available_to_withdraw,
+    );
+    let sum = |notes: &mut Notes, fields: [(&str, Option<&RawValue>); 3]| {
+        let mut total: Option<Decimal> = None;
+        for (name, raw) in fields {
+            if let Some(v) = notes.amount(p, name, raw) {
+                total = Some(total.unwrap_or_default() + v);
+            }
+        }
+        total
+    };
+    balance.long_market_value = sum(
+        notes,
+        [
+            ("long-equity-value", b.long_equity_value),
+            ("long-derivative-value", b.long_derivative_value),
+            ("long-futures-value", b.long_futures_value),
+        ],
+    );
+    // Sent as positive magnitudes; the frame's short value is signed.
+    balance.short_market_value = sum(
+        notes,
+        [
+            ("short-equity-value", b.short_equity_value),
+            ("short-derivative-value", b.short_derivative_value),
+            ("short-futures-value", b.short_futures_value),
+        ],
+    )
+    .map(|v| -v.abs());
+    balance.updated_at = b.updated_at.as_deref().and_then(timestamp);
+}
+
+fn timestamp(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t)
+        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn account_row(n: &str, as_of: NaiveDate, f: &AccountFields, s: &TradingStatus) -> AccountRow {
+    let ira = f
+        .account_type_name
+        .as_deref()
+        .is_some_and(|t| t.to_ascii_uppercase().contains("IRA"));
+    let margin = match f
+        .margin_or_cash
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("margin") => Some(true),
+        Some("cash") => Some(false),
+        _ => None,
+    };
+    let kind = match (ira, margin) {
+        (true, Some(true)) => AccountKind::IraMargin,
+        (true, _) => AccountKind::IraCash,
+        (false, Some(true)) => AccountKind::Margin,
+        (false, Some(false)) => AccountKind::Cash,
+        (false, None) if truthy(&f.is_futures_approved) => AccountKind::Futures,
+        _ => AccountKind::Unknown,
+    };
+    let status = if truthy(&f.is_closed) || truthy(&s.is_closed) {
+        AccountStatus::Closed
+    } else if truthy(&s.is_frozen) || truthy(&s.is_closing_only) {
+        AccountStatus::Restricted
+    } else {
+        AccountStatus::Active
+    };
+    let paper = truthy(&f.is_test_drive);
+    AccountRow {
+        broker: BROKER,
+        account_id: n.to_string(),
+        account_name: f.nickname.clone().filter(|s| !s.trim().is_empty()),
+        account_kind: if paper { AccountKind::Paper } else { kind },
+        status,
+        options_level: s
+            .options_level
+            .clone()
+            .or_else(|| f.suitable_options_level.clone()),
+        is_paper: paper,
+        as_of,
+    }
+}
+
+/// What a tastytrade symbol names.
+struct Contract {
+    symbol: String,
+    underlying: String,
+    instrument: Instrument,
+    put_call: Option<PutCall>,
+    strike: Option<Decimal>,
+    expiry: Option<NaiveDate>,
+}
+
+fn instrument_of(t: Option<&str>) -> Instrument {
+    match t.map(str::to_ascii_lowercase).as_deref() {
+        Some("equity") | Some("equity offering") => Instrument::Equity,
+        Some("equity option") => Instrument::EquityOption,
+        Some("future") => Instrument::Future,
+        Some("future option") => Instrument::FutureOption,
+        Some("cryptocurrency") => Instrument::Crypto,
+        Some("index") => Instrument::Index,
+        Some("bond") | Some("fixed income security") => Instrument::Bond,
+        _ => Instrument::Other,
+    }
+}
+
+/// `./MESZ6 EX3Z6 261218P6450` → put, strike 6450 (as written), expiry 2026-12-18.
+fn future_option(symbol: &str) -> Option<(PutCall, Decimal, NaiveDate)> {
+    let last = symbol.split_whitespace().last()?;
+    let (date, rest) = last.split_at_checked(6)?;
+    let expiry = NaiveDate::parse_from_str(date, "%y%m%d").ok()?;
+    let mut chars = rest.chars();
+    let put_call = match chars.next()? {
+        'C' | 'c' => PutCall::Call,
+        'P' | 'p' => PutCall::Put,
+        _ => return None,
+    };
+    let strike = exact::parse_decimal(chars.as_str())?;
+    Some((put_call, strike, expiry))
+}
+
+fn contract(p: &Position, symbol: &str, expires: Option<NaiveDate>) -> Result<Contract, String> {
+    let instrument = instrument_of(p.instrument_type.as_deref());
+    let underlying = p
+        .underlying_symbol
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    Ok(match instrument {
+        Instrument::EquityOption => {
+            let occ = OccSymbol::parse(symbol)
+                .map_err(|e| format!("equity option `{symbol}` is not an OCC symbol: {e}"))?;
+            Contract {
+                symbol: occ.compact(),
+                underlying: underlying.map_or_else(|| occ.root().to_string(), str::to_string),
+                instrument,
+                put_call: Some(occ.put_call()),
+                strike: Some(occ.strike()),
+                expiry: Some(occ.expiry()),
+            }
+        }
+        Instrument::FutureOption => {
+            let (put_call, strike, expiry) = future_option(symbol).ok_or_else(|| {
+                format!("future option `{symbol}` is not `./<future> <code> YYMMDD<C|P><strike>`")
+            })?;
+            let future = symbol
+                .trim_start_matches('.')
+                .split_whitespace()
+                .next()
+                .unwrap_or_default();
+            Contract {
+                symbol: symbol.to_string(),
+                underlying: underlying.unwrap_or(future).to_string(),
+                instrument,
+                put_call: Some(put_call),
+                strike: Some(strike),
+                expiry: expires.or(Some(expiry)),
+            }
+        }
+        _ => Contract {
+            symbol: symbol.to_string(),
+            underlying: underlying.unwrap_or(symbol).to_string(),
+            instrument,
+            put_call: None,
+            strike: None,
+            expiry: if instrument == Instrument::Future {
+                expires
+            } else {
+                None
+            },
+        },
+    })
+}
+
+fn position_row(
+    account: &str,
+    p: &Position,
+    pointer: &str,
+    notes: &mut Notes,
+    seen: &mut BTreeMap<String, usize>,
+) -> Option<PositionRow> {
+    let Some(symbol) = p.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        notes.note(pointer, "position without `symbol`");
+        return None;
+    };
+    let sign = match p.quantity_direction.as_deref() {
+        Some(d) if d.eq_ignore_ascii_case("long") => Decimal::ONE,
+        Some(d) if d.eq_ignore_ascii_case("short") => Decimal::NEGATIVE_ONE,
+        Some(d) if d.eq_ignore_ascii_case("zero") => Decimal::ZERO,
+        other => {
+            notes.note(
+                format!("{pointer}/quantity-direction"),
+                format!(
+                    "`quantity-direction` is {other:?}, not Long, Short or Zero: direction unknown"
+                ),
+            );
+            return None;
+        }
+    };
+    let magnitude = match exact::number(p.quantity) {
+        Ok(Some(q)) => to_frame_scale(q).0,
+        Ok(None) => {
+            notes.note(pointer, "no `quantity`: size unknown");
+            return None;
+        }
+        Err(e) => {
+            notes.note(
+                format!("{pointer}/quantity"),
+                format!("`quantity`: {e}: size unknown"),
+            );
+            return None;
+        }
+    };
+    if magnitude.is_sign_negative() {
+        notes.note(
+            format!("{pointer}/quantity"),
+            format!("`quantity` {magnitude} is negative though it is a magnitude; `quantity-direction` decides the sign"),
+        );
+    }
+    let quantity = magnitude.abs() * sign;
+    let expires = p
+        .expires_at
+        .as_deref()
+        .and_then(timestamp)
+        .map(|t| t.with_timezone(&chrono_tz::America::New_York).date_naive());
+    let c = match contract(p, symbol, expires) {
+        Ok(c) => c,
+        Err(e) => {
+            notes.note(pointer, e);
+            return None;
+        }
+    };
+    let multiplier = match notes.amount(pointer, "multiplier", p.multiplier) {
+        Some(m) if !m.is_zero() => m,
+        _ => match c.instrument {
+            Instrument::EquityOption => Decimal::ONE_HUNDRED,
+            Instrument::Equity | Instrument::Crypto => Decimal::ONE,
+            _ => {
+                notes.note(
+                    pointer,
+                    format!(
+                        "{} `{symbol}` without a `multiplier`: not valued",
+                        c.instrument
+                    ),
+                );
+                Decimal::ZERO
+            }
+        },
+    };
+    let avg_price = notes.amount(pointer, "average-open-price", p.average_open_price);
+    let close_price = notes.amount(pointer, "close-price", p.close_price);
+    let live = notes
+        .amount(pointer, "mark-price", p.mark_price)
+        .or_else(|| notes.amount(pointer, "mark", p.mark));
+    let mark = match (live, close_price) {
+        (Some(m), _) => Some(m),
+        (None, Some(c)) if !quantity.is_zero() => {
+            notes.note(
+                pointer,
+                format!("no mark for `{symbol}` (fetched without include-marks?): valued at yesterday's close {c}"),
+            );
+            Some(c)
+        }
+        _ => None,
+    };
+    let valued = !multiplier.is_zero();
+    let market_value = mark
+        .filter(|_| valued)
+        .map(|m| to_frame_scale(quantity * m * multiplier).0);
+    let unrealized = match (mark, avg_price) {
+        (Some(m), Some(a)) if valued => Some(to_frame_scale((m - a) * quantity * multiplier).0),
+        _ => None,
+    };
+    // Futures settle daily: what they add to net liq is open-trade P&L, not notional.
+    let net_liq_value = if c.instrument == Instrument::Future {
+        unrealized
+    } else {
+        market_value
+    };
+    let n = seen.entry(c.symbol.clone()).or_default();
+    *n += 1;
+    let position_id = if *n == 1 {
+        c.symbol.clone()
+    } else {
+        format!("{}#{n}", c.symbol)
+    };
+    Some(PositionRow {
+        broker: BROKER,
+        account_id: account.to_string(),
+        position_id,
+        symbol: c.symbol,
+        underlying: c.underlying,
+        instrument: c.instrument,
+        put_call: c.put_call,
+        strike: c.strike,
+        expires_at: c.expiry,
+        quantity,
+        multiplier,
+        avg_price,
+        mark,
+        close_price,
+        market_value,
+        net_liq_value,
+        cost_basis: avg_price
+            .filter(|_| valued)
+            .map(|a| to_frame_scale(a * quantity * multiplier).0),
+        unrealized_pnl: unrealized,
+        pnl_expected: false,
+        updated_at: p.updated_at.as_deref().and_then(timestamp),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn future_option_symbols_keep_the_strike_as_written() {
+        let (pc, strike, expiry) = future_option("./6EZ6 EUUZ6 261204C1.225").unwrap();
+        assert_eq!((pc, strike), (PutCall::Call, dec!(1.225)));
+        assert_eq!(expiry, NaiveDate::from_ymd_opt(2026, 12, 4).unwrap());
+        let (pc, strike, _) = future_option("./MESZ6 EX3Z6 261218P6450").unwrap();
+        assert_eq!((pc, strike), (PutCall::Put, dec!(6450)));
+        assert!(future_option("./MESZ6").is_none());
+        assert!(future_option("./MESZ6 EX3 2612X").is_none());
+    }
+}
