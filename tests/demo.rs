@@ -70,7 +70,13 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     for stage in ["fetch", "normalize", "views", "rules"] {
         assert!(summary["timings_ms"][stage].is_u64(), "no {stage} timing");
     }
-    let book_accounts = recon_sim::SimBook::demo().accounts.len();
+    let book = recon_sim::SimBook::demo();
+    let book_accounts = book.accounts.len();
+    let closed = book
+        .accounts
+        .iter()
+        .filter(|a| a.status == recon_model::AccountStatus::Closed)
+        .count();
     assert_eq!(summary["accounts_checked"], book_accounts);
     let identity = summary["rules"]
         .as_array()
@@ -78,8 +84,8 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
         .iter()
         .find(|r| r["rule"] == "account-value-identity")
         .unwrap();
-    // Every account but the closed one.
-    assert_eq!(identity["in_scope"], book_accounts - 1);
+    // Every account but the closed ones.
+    assert_eq!(identity["in_scope"], book_accounts - closed);
     let planted = |status: &str| {
         expected()
             .iter()
@@ -90,7 +96,7 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     assert_eq!(identity["unknown"], planted("unknown"));
     assert_eq!(
         identity["passed"],
-        book_accounts - 1 - planted("new") - planted("unknown")
+        book_accounts - closed - planted("new") - planted("unknown")
     );
     // Every output file is there; JUnit fails exactly the rules with findings.
     for file in ["findings.csv", "findings.parquet", "junit.xml", "report.md"] {
@@ -103,12 +109,14 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
         junit.contains("tests=\"9\"") && junit.contains(&failures),
         "{junit}"
     );
-    // The simulator's random credentials (`tzk-…`, `tzs-…`, `csk-…`) reach no file the
-    // demo wrote.
+    // The simulator's random credentials (`tzk-…`, `tzs-…`, `csk-…`, tastytrade's `ttc-…`
+    // and `ttr-…` and the access tokens `tta-…` it issued) reach no file the demo wrote.
     for file in all_files(out.path()) {
         let body = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         assert!(
-            !body.contains("tzk-") && !body.contains("tzs-") && !body.contains("csk-"),
+            !["tzk-", "tzs-", "csk-", "ttc-", "ttr-", "tta-"]
+                .iter()
+                .any(|p| body.contains(p)),
             "{} holds a credential",
             file.display()
         );
@@ -412,9 +420,13 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
         ("pnl-orphan", "TZ10000005"),
         ("margin-excess-negative", "19817"),
         ("account-value-identity", "19818"),
+        ("account-value-identity", "5WT00003"),
+        ("option-expiring", "5WT00002"),
     ] {
         let broker = if account.starts_with("TZ") {
             "tradezero"
+        } else if account.starts_with("5WT") {
+            "tastytrade"
         } else {
             "clearstreet"
         };
@@ -439,7 +451,7 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let waived = lines.iter().filter(|l| l["status"] == "waived").count();
-    assert_eq!(waived, 9);
+    assert_eq!(waived, 11);
     let expired: Vec<&Value> = lines
         .iter()
         .filter(|l| l["rule"] == "waiver-expired")
@@ -473,7 +485,7 @@ fn the_demo_writes_the_compliance_email_to_the_outbox_with_accounts_masked() {
     let mail = mailparse::parse_mail(&raw).unwrap();
     assert_eq!(
         mail.headers.get_first_value("Subject").as_deref(),
-        Some("[recon] 2026-11-20: 1 critical, 8 errors, 4 warnings across 2 brokers")
+        Some("[recon] 2026-11-20: 1 critical, 10 errors, 4 warnings across 3 brokers")
     );
     // The demo's margin call is critical: the critical route adds the CRO.
     let to = mail.headers.get_first_value("To").unwrap();
