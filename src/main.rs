@@ -140,7 +140,7 @@ struct SimArgs {
     max_seconds: Option<u64>,
     /// Fault profile: none, flaky (each path: 503, 429 with Retry-After, a truncated body,
     /// then the answer), slow (250 ms per answer), loop (paged lists repeat a page token) or
-    /// expiry (access tokens expire after 3 uses).
+    /// expiry (access tokens expire after 5 uses).
     #[arg(long, default_value = "none")]
     faults: String,
 }

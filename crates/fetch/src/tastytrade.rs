@@ -19,6 +19,8 @@ use tokio::sync::{Mutex, Semaphore};
 
 /// The API version recon is written against (the maintained SDK pins the same).
 pub const API_VERSION: &str = "20251101";
+/// How many times one request renews an access token the API refused.
+const RENEWALS: u32 = 2;
 /// A token with less than this left is renewed before use (as the SDK does).
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
@@ -116,26 +118,33 @@ impl Tastytrade {
         Ok(value)
     }
 
-    /// GETs with the bearer token; a 401 (expired mid-run) renews it and tries once more.
+    /// GETs with the bearer token. A 401 means the token expired mid-run: it is renewed
+    /// and the request tried again, at most [`RENEWALS`] times (a refresh token that no
+    /// longer works fails at the renewal itself, with its own 401).
     async fn get<'c>(
         &self,
         ledger: &Ledger,
         out: &SnapshotWriter,
         call: impl Fn() -> Call<'c>,
     ) -> Result<Vec<u8>, CallError> {
-        let token = self.access_token(ledger, out, None).await?;
-        let send = |token: SecretString| {
-            self.client.call(ledger, out, call(), move |r| {
-                r.bearer_auth(token.expose_secret())
-                    .header("Accept-Version", API_VERSION)
-            })
-        };
-        match send(token.clone()).await {
-            Err(e) if e.status == Some(401) => {
-                let fresh = self.access_token(ledger, out, Some(&token)).await?;
-                send(fresh).await
+        let mut token = self.access_token(ledger, out, None).await?;
+        let mut renewals = 0;
+        loop {
+            let bearer = token.clone();
+            let result = self
+                .client
+                .call(ledger, out, call(), move |r| {
+                    r.bearer_auth(bearer.expose_secret())
+                        .header("Accept-Version", API_VERSION)
+                })
+                .await;
+            match result {
+                Err(e) if e.status == Some(401) && renewals < RENEWALS => {
+                    renewals += 1;
+                    token = self.access_token(ledger, out, Some(&token)).await?;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 

@@ -607,15 +607,19 @@ fn position_row(
         _ => None,
     };
     let valued = !multiplier.is_zero();
-    let market_value = mark
-        .filter(|_| valued)
-        .map(|m| to_frame_scale(quantity * m * multiplier).0);
+    // A row closed during the day (`Zero`) is worth nothing, mark or not.
+    let market_value = if quantity.is_zero() {
+        Some(Decimal::ZERO)
+    } else {
+        mark.filter(|_| valued)
+            .map(|m| to_frame_scale(quantity * m * multiplier).0)
+    };
     let unrealized = match (mark, avg_price) {
         (Some(m), Some(a)) if valued => Some(to_frame_scale((m - a) * quantity * multiplier).0),
         _ => None,
     };
     // Futures settle daily: what they add to net liq is open-trade P&L, not notional.
-    let net_liq_value = if c.instrument == Instrument::Future {
+    let net_liq_value = if c.instrument == Instrument::Future && !quantity.is_zero() {
         unrealized
     } else {
         market_value

@@ -54,7 +54,7 @@ impl Faults {
                 ..Faults::default()
             },
             "expiry" => Faults {
-                token_uses: Some(3),
+                token_uses: Some(5),
                 ..Faults::default()
             },
             "slow" => Faults {
