@@ -785,6 +785,38 @@ mod tests {
     }
 
     #[test]
+    fn a_credential_under_the_wrong_broker_is_named() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "recon.toml",
+                "[brokers.clearstreet]\napi_key = \"k\"\napi_key_id = \"oops\"\n",
+            )?;
+            let e = load(None).unwrap_err().to_string();
+            assert!(
+                e.contains("brokers.clearstreet.api_key_id is not a clearstreet credential")
+                    && e.contains("takes api_key"),
+                "{e}"
+            );
+            jail.create_file(
+                "recon.toml",
+                "[brokers.architect]\napi_key = \"k\"\napi_secret = \"s\"\n",
+            )?;
+            let e = load(None).unwrap_err().to_string();
+            assert!(e.contains("brokers.architect.base_url is missing"), "{e}");
+            jail.create_file(
+                "recon.toml",
+                "[brokers.tastytrade]\nclient_secret = \"c\"\n",
+            )?;
+            let e = load(None).unwrap_err().to_string();
+            assert!(
+                e.contains("RECON_BROKERS__TASTYTRADE__REFRESH_TOKEN"),
+                "{e}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn an_explicit_file_must_exist() {
         Jail::expect_with(|_| {
             let e = load(Some(Path::new("nope.toml"))).unwrap_err().to_string();

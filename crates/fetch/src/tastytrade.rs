@@ -42,8 +42,11 @@ pub struct Tastytrade {
     token: Mutex<Option<Token>>,
 }
 
+/// Query parameters of one endpoint.
+type Params = &'static [(&'static str, &'static str)];
+
 /// Per account: the snapshot endpoint, the path, and its query.
-const ENDPOINTS: [(&str, &str, &[(&str, &str)]); 3] = [
+const ENDPOINTS: [(&str, &str, Params); 3] = [
     ("balances", "/accounts/{n}/balances", &[]),
     (
         "positions",

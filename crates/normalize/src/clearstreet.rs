@@ -34,7 +34,7 @@ struct Envelope<'a> {
 }
 
 /// The `data` of an envelope, or why there is none.
-fn data<'a>(text: &'a str) -> Result<&'a RawValue, String> {
+fn data(text: &str) -> Result<&RawValue, String> {
     let env: Envelope = serde_json::from_str(text)
         .map_err(|e| format!("not a {{data, error, metadata}} envelope: {e}"))?;
     match (env.data, env.error) {
@@ -209,7 +209,7 @@ pub fn read_account(
     ) {
         Some(text) => {
             let mut notes = Notes::new(BROKER, Some(id), source, &mut quarantine);
-            match data(&text).and_then(|d| parse::<Balances>(d)) {
+            match data(&text).and_then(parse::<Balances>) {
                 Ok(b) => {
                     let p = "/data";
                     if let Some(c) = b.currency.filter(|c| !c.trim().is_empty()) {

@@ -236,7 +236,7 @@ pub fn read_account(
         expected_missing.contains(&"trading-status"),
         &mut quarantine,
     ) {
-        Some(text) => match data(&text).and_then(|d| parse::<TradingStatus>(d)) {
+        Some(text) => match data(&text).and_then(parse::<TradingStatus>) {
             Ok(s) => s,
             Err(e) => {
                 complete = false;
@@ -263,7 +263,7 @@ pub fn read_account(
     ) {
         Some(text) => {
             let mut notes = Notes::new(BROKER, Some(n), source, &mut quarantine);
-            match data(&text).and_then(|d| parse::<Balances>(d)) {
+            match data(&text).and_then(parse::<Balances>) {
                 Ok(b) => read_balances(&b, &mut balance, &mut notes),
                 Err(e) => {
                     complete = false;

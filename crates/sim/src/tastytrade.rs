@@ -9,6 +9,9 @@
 //! the same field; marks only with `include-marks=true`; closed accounts still listed; money
 //! as decimal strings, with `short-*` values as positive magnitudes.
 
+// A refusal is the handler's answer, returned once per request: boxing it buys nothing.
+#![allow(clippy::result_large_err)]
+
 use crate::book::{SimAccount, SimBook, SimPosition};
 use crate::wire::{dec_str, json, json_status, stable_hash};
 use axum::Router;
@@ -341,9 +344,9 @@ fn position_json(a: &SimAccount, p: &SimPosition, i: usize, marks: bool, as_of: 
         "symbol": symbol,
         "instrument-type": kind,
         "underlying-symbol": underlying,
-        "quantity": num_or_str(p.quantity.abs(), i % 2 == 0),
+        "quantity": num_or_str(p.quantity.abs(), i.is_multiple_of(2)),
         "quantity-direction": direction,
-        "multiplier": if option.is_some() { j!(100) } else if i % 2 == 0 { j!("1.0") } else { j!(1) },
+        "multiplier": if option.is_some() { j!(100) } else if i.is_multiple_of(2) { j!("1.0") } else { j!(1) },
         "average-open-price": s(p.avg_price),
         "close-price": s(previous_close(p)),
         "average-daily-market-close-price": s(p.mark),
@@ -352,7 +355,7 @@ fn position_json(a: &SimAccount, p: &SimPosition, i: usize, marks: bool, as_of: 
         "realized-day-gain-effect": "None",
         "realized-today": "0.0",
         "realized-today-effect": "None",
-        "restricted-quantity": num_or_str(Decimal::ZERO, i % 2 == 1),
+        "restricted-quantity": num_or_str(Decimal::ZERO, !i.is_multiple_of(2)),
         "is-frozen": false,
         "is-suppressed": false,
         "streamer-symbol": option.as_ref().map_or_else(|| p.symbol.clone(), |o| format!(".{}", o.compact())),
