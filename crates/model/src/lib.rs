@@ -8,6 +8,7 @@
 
 pub mod files;
 pub mod manifest;
+pub mod oauth1;
 pub mod occ;
 pub mod pnl_match;
 pub mod rows;
