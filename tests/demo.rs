@@ -110,13 +110,16 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
         "{junit}"
     );
     // The simulator's random credentials (`tzk-…`, `tzs-…`, `csk-…`, tastytrade's `ttc-…`
-    // and `ttr-…` and the access tokens `tta-…` it issued) reach no file the demo wrote.
+    // and `ttr-…` and the access tokens `tta-…` it issued, E*TRADE's four `et…-`) reach no
+    // file the demo wrote.
     for file in all_files(out.path()) {
         let body = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         assert!(
-            !["tzk-", "tzs-", "csk-", "ttc-", "ttr-", "tta-"]
-                .iter()
-                .any(|p| body.contains(p)),
+            ![
+                "tzk-", "tzs-", "csk-", "ttc-", "ttr-", "tta-", "etck-", "etcs-", "etat-", "etas-"
+            ]
+            .iter()
+            .any(|p| body.contains(p)),
             "{} holds a credential",
             file.display()
         );
@@ -422,11 +425,15 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
         ("account-value-identity", "19818"),
         ("account-value-identity", "5WT00003"),
         ("option-expiring", "5WT00002"),
+        ("account-value-identity", "vQMsebA1H5WltUfDkJP4yA"),
+        ("option-expired", "vQMsebA1H5WltUfDkJP4yA"),
     ] {
         let broker = if account.starts_with("TZ") {
             "tradezero"
         } else if account.starts_with("5WT") {
             "tastytrade"
+        } else if account.starts_with("vQM") {
+            "etrade"
         } else {
             "clearstreet"
         };
@@ -451,7 +458,7 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let waived = lines.iter().filter(|l| l["status"] == "waived").count();
-    assert_eq!(waived, 11);
+    assert_eq!(waived, 13);
     let expired: Vec<&Value> = lines
         .iter()
         .filter(|l| l["rule"] == "waiver-expired")
@@ -485,7 +492,7 @@ fn the_demo_writes_the_compliance_email_to_the_outbox_with_accounts_masked() {
     let mail = mailparse::parse_mail(&raw).unwrap();
     assert_eq!(
         mail.headers.get_first_value("Subject").as_deref(),
-        Some("[recon] 2026-11-20: 1 critical, 10 errors, 4 warnings across 3 brokers")
+        Some("[recon] 2026-11-20: 1 critical, 12 errors, 4 warnings across 4 brokers")
     );
     // The demo's margin call is critical: the critical route adds the CRO.
     let to = mail.headers.get_first_value("To").unwrap();

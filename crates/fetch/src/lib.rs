@@ -10,6 +10,7 @@
 pub mod clearstreet;
 pub mod client;
 pub mod connector;
+pub mod etrade;
 pub mod http;
 pub mod progress;
 pub mod snapshot;
@@ -73,6 +74,19 @@ pub fn connector(
                 tastytrade::Credentials {
                     client_secret: secrets.get("client_secret")?,
                     refresh_token: secrets.get("refresh_token")?,
+                },
+                options,
+            )
+            .map_err(http_error)?,
+        ),
+        Broker::Etrade => Box::new(
+            etrade::Etrade::new(
+                base_url,
+                etrade::Credentials {
+                    consumer_key: secrets.get("consumer_key")?,
+                    consumer_secret: secrets.get("consumer_secret")?,
+                    access_token: secrets.get("access_token")?,
+                    access_token_secret: secrets.get("access_token_secret")?,
                 },
                 options,
             )

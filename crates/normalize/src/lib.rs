@@ -8,6 +8,7 @@
 
 pub mod clearstreet;
 pub mod common;
+pub mod etrade;
 pub mod exact;
 pub mod frames;
 pub mod schema;

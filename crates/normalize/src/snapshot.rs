@@ -3,7 +3,7 @@
 //! read by scanning its broker folders.
 
 use crate::frames::{Frames, build_frames};
-use crate::{clearstreet, tastytrade, tradezero};
+use crate::{clearstreet, etrade, tastytrade, tradezero};
 use chrono::NaiveDate;
 use rayon::prelude::*;
 use recon_model::manifest::{BrokerManifest, FetchErrorRecord, MANIFEST_FILE, Manifest};
@@ -87,11 +87,12 @@ pub fn normalize_snapshot(
                 book.extend(b);
                 incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
             }
-            Broker::Clearstreet | Broker::Tastytrade => {
+            Broker::Clearstreet | Broker::Tastytrade | Broker::Etrade => {
                 let entry = manifest.as_ref().and_then(|m| m.brokers.get(&name));
                 let accounts = listed_accounts(dir, entry, &name);
                 let read = match broker {
                     Broker::Clearstreet => clearstreet::read_broker,
+                    Broker::Etrade => etrade::read_broker,
                     _ => tastytrade::read_broker,
                 };
                 let (b, inc) = read(dir, entry, &accounts, as_of);

@@ -9,6 +9,7 @@
 
 pub mod book;
 pub mod clearstreet;
+pub mod etrade;
 pub mod faults;
 pub mod generate;
 pub mod server;

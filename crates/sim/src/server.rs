@@ -3,7 +3,7 @@
 
 use crate::book::SimBook;
 use crate::faults::{self, FaultState, Faults};
-use crate::{clearstreet, tastytrade, tradezero};
+use crate::{clearstreet, etrade, tastytrade, tradezero};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use recon_model::Broker;
@@ -21,6 +21,7 @@ pub struct SimCredentials {
     pub tradezero: tradezero::Credentials,
     pub clearstreet: clearstreet::Credentials,
     pub tastytrade: tastytrade::Credentials,
+    pub etrade: etrade::Credentials,
 }
 
 impl SimCredentials {
@@ -37,6 +38,12 @@ impl SimCredentials {
             tastytrade: tastytrade::Credentials {
                 client_secret: format!("ttc-{}", token(32)),
                 refresh_token: format!("ttr-{}", token(48)),
+            },
+            etrade: etrade::Credentials {
+                consumer_key: format!("etck-{}", token(32)),
+                consumer_secret: format!("etcs-{}", token(32)),
+                access_token: format!("etat-{}", token(32)),
+                access_token_secret: format!("etas-{}", token(32)),
             },
         }
     }
@@ -64,6 +71,18 @@ impl SimCredentials {
                     ("refresh_token", self.tastytrade.refresh_token.clone()),
                 ],
             ),
+            (
+                Broker::Etrade,
+                vec![
+                    ("consumer_key", self.etrade.consumer_key.clone()),
+                    ("consumer_secret", self.etrade.consumer_secret.clone()),
+                    ("access_token", self.etrade.access_token.clone()),
+                    (
+                        "access_token_secret",
+                        self.etrade.access_token_secret.clone(),
+                    ),
+                ],
+            ),
         ]
     }
 }
@@ -82,6 +101,7 @@ pub struct SimOptions {
     pub tradezero: tradezero::Dialect,
     pub clearstreet: clearstreet::Dialect,
     pub tastytrade: tastytrade::Dialect,
+    pub etrade: etrade::Dialect,
     /// Faults injected in front of every broker (each broker counts its own attempts).
     pub faults: Faults,
 }
@@ -144,6 +164,17 @@ pub async fn start(
     let mut tasks = Vec::new();
 
     let routers = [
+        (
+            Broker::Etrade,
+            etrade::router(
+                book.clone(),
+                credentials.etrade.clone(),
+                etrade::Dialect {
+                    paging_loop: options.etrade.paging_loop || options.faults.paging_loop,
+                    ..options.etrade
+                },
+            ),
+        ),
         (
             Broker::Tastytrade,
             tastytrade::router(

@@ -1,0 +1,727 @@
+//! E*TRADE (BROKERS.md §4) → canonical rows.
+//!
+//! Every body — JSON, or XML (`.xml` files) — is first read into one JSON value with its
+//! keys lower-cased, so one reader survives both formats and the casing that drifts
+//! (`Product` / `product`, `quotestatus` / `quoteStatus`). On top of that it survives:
+//! `XxxResponse` roots, a one-element list sent as an object and a missing list as empty,
+//! numbers and booleans as strings, `totalPages` / `totalNoOfPages`, epoch milliseconds,
+//! dash-padded `osiKey`s (or option fields without one), signed quantities with a
+//! `positionType`, the multiplier from the Complete view (else 100 for options), zero
+//! `costPerShare` on transferred-in lots, and the legacy v0 `AccountPositionsResponse`
+//! shape (`longOrShort`, signed `qty`, `productId` with option fields, negative
+//! `currentPrice` on short options), since files in that shape still circulate.
+
+use crate::common::{Notes, file_problem};
+use crate::exact::{self, to_frame_scale};
+use chrono::NaiveDate;
+use recon_model::manifest::BrokerManifest;
+use recon_model::occ::OccSymbol;
+use recon_model::{
+    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
+    PutCall, QuarantineRow,
+};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const BROKER: Broker = Broker::Etrade;
+
+/// Keys lower-cased, all the way down.
+fn lower_keys(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), lower_keys(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(lower_keys).collect()),
+        other => other,
+    }
+}
+
+/// An XML document as a JSON value: an element with children is an object (a child that
+/// repeats becomes an array), an element with only text is a string, an empty one null.
+pub fn xml_to_value(text: &str) -> Result<Value, String> {
+    use quick_xml::Reader;
+    use quick_xml::events::Event;
+    let mut reader = Reader::from_str(text);
+    // Each open element: its name, its children so far, its text.
+    let mut stack: Vec<(String, Map<String, Value>, String)> =
+        vec![(String::new(), Map::new(), String::new())];
+    loop {
+        match reader.read_event() {
+            Err(e) => {
+                return Err(format!("not XML at byte {}: {e}", reader.error_position()));
+            }
+            Ok(Event::Start(e)) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                stack.push((name, Map::new(), String::new()));
+            }
+            Ok(Event::Empty(e)) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                if let Some(parent) = stack.last_mut() {
+                    insert(&mut parent.1, name, Value::Null);
+                }
+            }
+            Ok(Event::Text(t)) => {
+                let text = t
+                    .decode()
+                    .map_err(|e| format!("bad text: {e}"))?
+                    .into_owned();
+                let text = quick_xml::escape::unescape(&text)
+                    .map_err(|e| format!("bad escape: {e}"))?
+                    .into_owned();
+                if let Some(top) = stack.last_mut() {
+                    top.2.push_str(&text);
+                }
+            }
+            Ok(Event::CData(t)) => {
+                if let Some(top) = stack.last_mut() {
+                    top.2.push_str(&String::from_utf8_lossy(&t));
+                }
+            }
+            Ok(Event::GeneralRef(r)) => {
+                let name = String::from_utf8_lossy(&r).into_owned();
+                let ch = match name.as_str() {
+                    "amp" => "&",
+                    "lt" => "<",
+                    "gt" => ">",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    _ => return Err(format!("unknown entity &{name};")),
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.2.push_str(ch);
+                }
+            }
+            Ok(Event::End(_)) => {
+                let (name, children, text) = stack.pop().ok_or("unbalanced XML")?;
+                let value = if !children.is_empty() {
+                    Value::Object(children)
+                } else if text.trim().is_empty() {
+                    Value::Null
+                } else {
+                    Value::String(text.trim().to_string())
+                };
+                let parent = stack.last_mut().ok_or("unbalanced XML")?;
+                insert(&mut parent.1, name, value);
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+        }
+    }
+    if stack.len() != 1 {
+        return Err("XML ends inside an element (truncated?)".into());
+    }
+    let (_, root, _) = stack.pop().ok_or("empty XML")?;
+    Ok(Value::Object(root))
+}
+
+fn insert(map: &mut Map<String, Value>, name: String, value: Value) {
+    match map.get_mut(&name) {
+        None => {
+            map.insert(name, value);
+        }
+        Some(Value::Array(items)) => items.push(value),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, value]);
+        }
+    }
+}
+
+/// Reads `<stem>.json` or `<stem>.xml` (whichever exists) into a lower-cased value.
+fn load(root: &Path, stem: &str) -> Result<(String, Value), (String, String)> {
+    for ext in ["json", "xml"] {
+        let source = format!("{stem}.{ext}");
+        let path = root.join(&source);
+        if !path.exists() {
+            continue;
+        }
+        let text = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()));
+        let value = text.and_then(|t| {
+            if ext == "xml" {
+                xml_to_value(&t)
+            } else {
+                serde_json::from_str::<Value>(&t).map_err(|e| format!("not JSON: {e}"))
+            }
+        });
+        return value
+            .map(|v| (source.clone(), lower_keys(v)))
+            .map_err(|e| (source, e));
+    }
+    Err((format!("{stem}.json"), "missing".into()))
+}
+
+/// `v.key` of a lower-cased value.
+fn at<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.get(key).filter(|v| !v.is_null())
+}
+
+/// A list: an array, one bare object, or nothing.
+fn items(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => vec![other],
+    }
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A number sent as a number or a string; noted and left empty when it is neither.
+fn amount(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Value>) -> Option<Decimal> {
+    let raw = match v {
+        None | Some(Value::Null) => return None,
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) if s.trim().is_empty() => return None,
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(other) => {
+            notes.note(
+                format!("{pointer}/{field}"),
+                format!("`{field}` is {other}, not a number; left empty"),
+            );
+            return None;
+        }
+    };
+    match exact::parse_decimal(&raw) {
+        Some(d) => {
+            let (r, rounded) = to_frame_scale(d);
+            if rounded {
+                notes.note(
+                    format!("{pointer}/{field}"),
+                    format!("`{field}` {d} has more than 8 decimals; rounded half-even to {r}"),
+                );
+            }
+            Some(r)
+        }
+        None => {
+            notes.note(
+                format!("{pointer}/{field}"),
+                format!("`{field}` {raw:?} is not a number; left empty"),
+            );
+            None
+        }
+    }
+}
+
+/// Reads every E*TRADE account of the snapshot.
+pub fn read_broker(
+    root: &Path,
+    entry: Option<&BrokerManifest>,
+    accounts: &[String],
+    as_of: NaiveDate,
+) -> (Book, Vec<String>) {
+    use rayon::prelude::*;
+    let mut book = Book::default();
+    let list = read_account_list(root, &mut book.quarantine);
+    let outputs: Vec<(String, Book, bool)> = accounts
+        .par_iter()
+        .map(|key| {
+            let failed = crate::snapshot::failed_endpoints(entry, key);
+            let (b, complete) = read_account(root, key, as_of, list.get(key), &failed);
+            (key.clone(), b, complete)
+        })
+        .collect();
+    let mut incomplete = Vec::new();
+    for (key, b, complete) in outputs {
+        if !complete {
+            incomplete.push(key);
+        }
+        book.extend(b);
+    }
+    (book, incomplete)
+}
+
+fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let (source, v) = match load(root, "etrade/accounts") {
+        Ok(x) => x,
+        Err((_, e)) if e == "missing" => return out,
+        Err((source, e)) => {
+            Notes::new(BROKER, None, source, quarantine)
+                .note("", format!("unreadable account list: {e}"));
+            return out;
+        }
+    };
+    let mut notes = Notes::new(BROKER, None, source, quarantine);
+    let accounts = at(&v, "accountlistresponse").and_then(|r| at(r, "accounts"));
+    if accounts.is_none() {
+        notes.note("", "account list without AccountListResponse.Accounts");
+    }
+    for (i, a) in items(accounts.and_then(|a| at(a, "account")))
+        .into_iter()
+        .enumerate()
+    {
+        match text(at(a, "accountidkey")) {
+            Some(key) => {
+                out.insert(key, a.clone());
+            }
+            None => notes.note(
+                format!("/AccountListResponse/Accounts/Account/{i}"),
+                "account without `accountIdKey`",
+            ),
+        }
+    }
+    out
+}
+
+/// One account: its list entry, `balance` and every `portfolio` page.
+pub fn read_account(
+    root: &Path,
+    key: &str,
+    as_of: NaiveDate,
+    list_entry: Option<&Value>,
+    expected_missing: &[&str],
+) -> (Book, bool) {
+    let mut quarantine = Vec::new();
+    let mut complete = true;
+
+    let mut balance = BalanceRow::empty(BROKER, key, "USD");
+    match load(root, &format!("etrade/{key}/balance")) {
+        Ok((source, v)) => {
+            let mut notes = Notes::new(BROKER, Some(key), source, &mut quarantine);
+            match at(&v, "balanceresponse") {
+                Some(b) => read_balance(b, &mut balance, &mut notes),
+                None => {
+                    complete = false;
+                    notes.note("", error_or("no BalanceResponse", &v));
+                }
+            }
+        }
+        Err((source, e)) => {
+            complete = false;
+            if e != "missing" || !expected_missing.contains(&"balance") {
+                quarantine.push(file_problem(
+                    BROKER,
+                    key,
+                    &source,
+                    &format!("cannot read: {e}"),
+                ));
+            }
+        }
+    }
+
+    let mut positions = Vec::new();
+    let mut page = 1;
+    loop {
+        let stem = format!("etrade/{key}/portfolio.{page:04}");
+        match load(root, &stem) {
+            Ok((source, v)) => {
+                let mut notes = Notes::new(BROKER, Some(key), source, &mut quarantine);
+                if !read_portfolio(key, &v, &mut positions, &mut notes) {
+                    complete = false;
+                }
+            }
+            Err((_, e)) if e == "missing" => {
+                if page == 1 {
+                    complete = false;
+                    if !expected_missing.contains(&"portfolio") {
+                        quarantine.push(file_problem(
+                            BROKER,
+                            key,
+                            &format!("{stem}.json"),
+                            "no portfolio page in the snapshot",
+                        ));
+                    }
+                }
+                break;
+            }
+            Err((source, e)) => {
+                complete = false;
+                quarantine.push(file_problem(
+                    BROKER,
+                    key,
+                    &source,
+                    &format!("unreadable portfolio page: {e}"),
+                ));
+            }
+        }
+        page += 1;
+    }
+
+    let account = account_row(key, as_of, list_entry);
+    (
+        Book {
+            accounts: vec![account],
+            balances: vec![balance],
+            positions,
+            pnl: Vec::new(),
+            quarantine,
+        },
+        complete,
+    )
+}
+
+/// What an answer that is not the expected root says instead (an `Error` body).
+fn error_or(default: &str, v: &Value) -> String {
+    match at(v, "error") {
+        Some(e) => format!(
+            "the broker answered an error: {} {}",
+            text(at(e, "code")).unwrap_or_default(),
+            text(at(e, "message")).unwrap_or_default()
+        ),
+        None => default.to_string(),
+    }
+}
+
+fn read_balance(b: &Value, balance: &mut BalanceRow, notes: &mut Notes) {
+    let empty = Value::Null;
+    let computed = at(b, "computed").unwrap_or(&empty);
+    let p = "/BalanceResponse/Computed";
+    balance.cash = amount(notes, p, "cashBalance", at(computed, "cashbalance"))
+        .or_else(|| amount(notes, p, "netCash", at(computed, "netcash")));
+    balance.buying_power = amount(
+        notes,
+        p,
+        "marginBuyingPower",
+        at(computed, "marginbuyingpower"),
+    )
+    .or_else(|| amount(notes, p, "cashBuyingPower", at(computed, "cashbuyingpower")));
+    balance.withdrawable_cash = amount(
+        notes,
+        p,
+        "cashAvailableForWithdrawal",
+        at(computed, "cashavailableforwithdrawal"),
+    );
+    if let Some(rt) = at(computed, "realtimevalues") {
+        let p = "/BalanceResponse/Computed/RealTimeValues";
+        balance.net_liq = amount(notes, p, "totalAccountValue", at(rt, "totalaccountvalue"));
+        balance.long_market_value = amount(notes, p, "netMvLong", at(rt, "netmvlong"));
+        balance.short_market_value =
+            amount(notes, p, "netMvShort", at(rt, "netmvshort")).map(|v| -v.abs());
+    }
+    // Maintenance figures exist for portfolio-margin accounts only; Reg-T leaves them null.
+    if let Some(pm) = at(computed, "portfoliomargin") {
+        let p = "/BalanceResponse/Computed/PortfolioMargin";
+        balance.maintenance_requirement =
+            amount(notes, p, "totalMarginRqmts", at(pm, "totalmarginrqmts"));
+        balance.margin_excess = amount(notes, p, "excessEquity", at(pm, "excessequity"));
+    }
+}
+
+/// Reads one portfolio page (v1 or legacy v0) into `positions`. `false` when the page is
+/// not a portfolio at all.
+fn read_portfolio(
+    key: &str,
+    v: &Value,
+    positions: &mut Vec<PositionRow>,
+    notes: &mut Notes,
+) -> bool {
+    if let Some(r) = at(v, "portfolioresponse") {
+        for (a, account) in items(at(r, "accountportfolio")).into_iter().enumerate() {
+            for (i, p) in items(at(account, "position")).into_iter().enumerate() {
+                let pointer = format!("/PortfolioResponse/AccountPortfolio/{a}/Position/{i}");
+                if let Some(row) = v1_position(key, p, &pointer, notes) {
+                    positions.push(row);
+                }
+            }
+        }
+        true
+    } else if let Some(r) = at(v, "accountpositionsresponse") {
+        let list = at(r, "accountpositions").and_then(|l| at(l, "accountposition"));
+        for (i, p) in items(list).into_iter().enumerate() {
+            let pointer = format!("/AccountPositionsResponse/AccountPositions/AccountPosition/{i}");
+            if let Some(row) = legacy_position(key, p, &pointer, notes) {
+                positions.push(row);
+            }
+        }
+        true
+    } else {
+        notes.note(
+            "",
+            error_or(
+                "neither a PortfolioResponse nor an AccountPositionsResponse",
+                v,
+            ),
+        );
+        false
+    }
+}
+
+/// An option contract from its parts (`symbol`, expiry fields, `callPut`, `strikePrice`).
+fn option_from_parts(product: &Value, year: &str, month: &str, day: &str) -> Option<OccSymbol> {
+    let n = |k: &str| text(at(product, k))?.parse::<u32>().ok();
+    let expiry = NaiveDate::from_ymd_opt(n(year)? as i32, n(month)?, n(day)?)?;
+    let put_call = match text(at(product, "callput"))?.to_ascii_uppercase().as_str() {
+        "CALL" => PutCall::Call,
+        "PUT" => PutCall::Put,
+        _ => return None,
+    };
+    let strike = exact::parse_decimal(&text(at(product, "strikeprice"))?)?;
+    OccSymbol::new(&text(at(product, "symbol"))?, expiry, put_call, strike).ok()
+}
+
+fn instrument_of(security_type: Option<&str>) -> Instrument {
+    match security_type.map(str::to_ascii_uppercase).as_deref() {
+        Some("EQ") => Instrument::Equity,
+        Some("OPTN") => Instrument::EquityOption,
+        Some("MF") | Some("MMF") => Instrument::Fund,
+        Some("BOND") => Instrument::Bond,
+        Some("INDX") => Instrument::Index,
+        _ => Instrument::Other,
+    }
+}
+
+struct Parsed {
+    symbol: String,
+    underlying: String,
+    instrument: Instrument,
+    option: Option<OccSymbol>,
+}
+
+fn contract(
+    product: &Value,
+    osi: Option<String>,
+    pointer: &str,
+    notes: &mut Notes,
+    year: &str,
+    month: &str,
+    day: &str,
+) -> Option<Parsed> {
+    let instrument = instrument_of(
+        text(at(product, "securitytype"))
+            .or_else(|| text(at(product, "typecode")))
+            .as_deref(),
+    );
+    let root = text(at(product, "symbol"));
+    if instrument == Instrument::EquityOption {
+        let occ = osi
+            .as_deref()
+            .and_then(|k| OccSymbol::parse(k).ok())
+            .or_else(|| option_from_parts(product, year, month, day));
+        let Some(occ) = occ else {
+            notes.note(pointer, "option without a readable `osiKey` or expiry/strike/callPut fields: contract unknown");
+            return None;
+        };
+        return Some(Parsed {
+            symbol: occ.compact(),
+            underlying: root
+                .unwrap_or_else(|| occ.root().to_string())
+                .to_ascii_uppercase(),
+            instrument,
+            option: Some(occ),
+        });
+    }
+    let Some(symbol) = root else {
+        notes.note(pointer, "position without a product symbol");
+        return None;
+    };
+    let symbol = symbol.to_ascii_uppercase();
+    Some(Parsed {
+        symbol: symbol.clone(),
+        underlying: symbol,
+        instrument,
+        option: None,
+    })
+}
+
+/// The signed quantity: the sign of `qty` and the side must agree; the side decides.
+fn signed(notes: &mut Notes, pointer: &str, qty: Decimal, side: Option<String>) -> Decimal {
+    match side.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        Some("SHORT") => {
+            if qty.is_sign_positive() && !qty.is_zero() {
+                notes.note(
+                    pointer,
+                    format!("quantity {qty} is positive on a SHORT position; taken as short"),
+                );
+            }
+            -qty.abs()
+        }
+        Some("LONG") => {
+            if qty.is_sign_negative() {
+                notes.note(
+                    pointer,
+                    format!("quantity {qty} is negative on a LONG position; taken as long"),
+                );
+            }
+            qty.abs()
+        }
+        _ => qty,
+    }
+}
+
+fn v1_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option<PositionRow> {
+    let empty = Value::Null;
+    let product = at(p, "product").unwrap_or(&empty);
+    let c = contract(
+        product,
+        text(at(p, "osikey")),
+        pointer,
+        notes,
+        "expiryyear",
+        "expirymonth",
+        "expiryday",
+    )?;
+    let Some(qty) = amount(notes, pointer, "quantity", at(p, "quantity")) else {
+        notes.note(pointer, "no readable `quantity`: size unknown");
+        return None;
+    };
+    let quantity = signed(notes, pointer, qty, text(at(p, "positiontype")));
+    let complete = at(p, "complete");
+    let multiplier = complete
+        .and_then(|c| {
+            amount(
+                notes,
+                &format!("{pointer}/Complete"),
+                "optionMultiplier",
+                at(c, "optionmultiplier"),
+            )
+        })
+        .filter(|m| !m.is_zero())
+        .unwrap_or(if c.option.is_some() {
+            Decimal::ONE_HUNDRED
+        } else {
+            Decimal::ONE
+        });
+    // Transferred-in lots show a cost of 0: unknown, not free.
+    let avg_price = amount(notes, pointer, "costPerShare", at(p, "costpershare"))
+        .filter(|a| !a.is_zero())
+        .or_else(|| {
+            amount(notes, pointer, "pricePaid", at(p, "pricepaid")).filter(|a| !a.is_zero())
+        });
+    let view_last = [
+        "quick",
+        "complete",
+        "performance",
+        "fundamental",
+        "optionswatch",
+    ]
+    .iter()
+    .find_map(|view| at(p, view).and_then(|v| at(v, "lasttrade")).cloned());
+    let mark = amount(notes, pointer, "lastTrade", view_last.as_ref())
+        .or_else(|| amount(notes, pointer, "price", at(p, "price")));
+    let sent_value = amount(notes, pointer, "marketValue", at(p, "marketvalue"));
+    let market_value = mark
+        .map(|m| to_frame_scale(quantity * m * multiplier).0)
+        .or(sent_value);
+    Some(PositionRow {
+        broker: BROKER,
+        account_id: key.to_string(),
+        position_id: text(at(p, "positionid")).unwrap_or_else(|| c.symbol.clone()),
+        put_call: c.option.as_ref().map(OccSymbol::put_call),
+        strike: c.option.as_ref().map(OccSymbol::strike),
+        expires_at: c.option.as_ref().map(OccSymbol::expiry),
+        symbol: c.symbol,
+        underlying: c.underlying,
+        instrument: c.instrument,
+        quantity,
+        multiplier,
+        avg_price,
+        mark,
+        close_price: None,
+        market_value,
+        net_liq_value: market_value,
+        cost_basis: amount(notes, pointer, "totalCost", at(p, "totalcost")),
+        unrealized_pnl: amount(notes, pointer, "totalGain", at(p, "totalgain")),
+        pnl_expected: false,
+        updated_at: None,
+    })
+}
+
+fn legacy_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option<PositionRow> {
+    let empty = Value::Null;
+    let product = at(p, "productid").unwrap_or(&empty);
+    let c = contract(
+        product, None, pointer, notes, "expyear", "expmonth", "expday",
+    )?;
+    let Some(qty) = amount(notes, pointer, "qty", at(p, "qty")) else {
+        notes.note(pointer, "no readable `qty`: size unknown");
+        return None;
+    };
+    let quantity = signed(notes, pointer, qty, text(at(p, "longorshort")));
+    let multiplier = if c.option.is_some() {
+        Decimal::ONE_HUNDRED
+    } else {
+        Decimal::ONE
+    };
+    // Short options carry a negative currentPrice in this shape: a price is a magnitude.
+    let mark = amount(notes, pointer, "currentPrice", at(p, "currentprice")).map(|m| m.abs());
+    let cost_basis = amount(notes, pointer, "costBasis", at(p, "costbasis"));
+    let units = quantity * multiplier;
+    let market_value = match mark {
+        Some(m) => Some(to_frame_scale(quantity * m * multiplier).0),
+        None => amount(notes, pointer, "marketValue", at(p, "marketvalue")),
+    };
+    Some(PositionRow {
+        broker: BROKER,
+        account_id: key.to_string(),
+        position_id: c.symbol.clone(),
+        put_call: c.option.as_ref().map(OccSymbol::put_call),
+        strike: c.option.as_ref().map(OccSymbol::strike),
+        expires_at: c.option.as_ref().map(OccSymbol::expiry),
+        symbol: c.symbol,
+        underlying: c.underlying,
+        instrument: c.instrument,
+        quantity,
+        multiplier,
+        avg_price: cost_basis
+            .filter(|_| !units.is_zero())
+            .map(|b| to_frame_scale((b / units).abs()).0),
+        mark,
+        close_price: None,
+        market_value,
+        net_liq_value: market_value,
+        cost_basis,
+        unrealized_pnl: None,
+        pnl_expected: false,
+        updated_at: None,
+    })
+}
+
+fn account_row(key: &str, as_of: NaiveDate, entry: Option<&Value>) -> AccountRow {
+    let get = |k: &str| {
+        entry
+            .and_then(|e| text(at(e, k)))
+            .map(|s| s.to_ascii_uppercase())
+    };
+    let ira = get("accounttype").is_some_and(|t| t.contains("IRA"));
+    let kind = match (get("accountmode").as_deref(), ira) {
+        (Some("MARGIN"), true) => AccountKind::IraMargin,
+        (Some("CASH"), true) => AccountKind::IraCash,
+        (Some("MARGIN"), false) => AccountKind::Margin,
+        (Some("CASH"), false) => AccountKind::Cash,
+        _ => AccountKind::Unknown,
+    };
+    let status = match get("accountstatus").as_deref() {
+        None | Some("ACTIVE") => AccountStatus::Active,
+        Some("CLOSED") => AccountStatus::Closed,
+        Some(_) => AccountStatus::Unknown,
+    };
+    AccountRow {
+        broker: BROKER,
+        account_id: key.to_string(),
+        account_name: entry.and_then(|e| text(at(e, "accountid"))),
+        account_kind: kind,
+        status,
+        options_level: None,
+        is_paper: false,
+        as_of,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_becomes_the_same_value_as_json() {
+        let xml = "<?xml version=\"1.0\"?><R><A><x>1</x></A><A><x>a&amp;b</x></A><B/><C>  </C></R>";
+        let v = xml_to_value(xml).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"R": {"A": [{"x": "1"}, {"x": "a&b"}], "B": null, "C": null}})
+        );
+        assert!(xml_to_value("<R><A>").is_err());
+        assert!(xml_to_value("<R></A>").is_err());
+    }
+}
