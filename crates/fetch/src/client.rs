@@ -233,8 +233,8 @@ impl PageGuard {
     pub fn next(&mut self, token: &str) -> Result<(), String> {
         if !self.seen.insert(token.to_string()) {
             return Err(format!(
-                "paging loop: the broker returned page token {token:?} a second time; stopped after {} pages",
-                self.seen.len()
+                "paging loop: the broker returned page token {token:?} a second time; stopped after {} page(s)",
+                self.seen.len() + 1
             ));
         }
         if self.seen.len() > Self::MAX_PAGES {

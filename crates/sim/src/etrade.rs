@@ -471,9 +471,9 @@ fn portfolio(et: &Et, a: &SimAccount, query: &HashMap<String, String>, as_json: 
     };
     let total = a.positions.len();
     let pages = total.div_ceil(count).max(1);
-    let (page, next) = if et.dialect.paging_loop && page >= pages.min(2) {
-        // The fault: the same page again, pointing at itself.
-        (pages.min(2), Some(pages.min(2)))
+    let (page, next) = if et.dialect.paging_loop && pages >= 2 && page >= 2 {
+        // The fault: page 2 again, pointing at itself.
+        (2, Some(2))
     } else {
         (page, (page < pages).then_some(page + 1))
     };
