@@ -6,6 +6,7 @@
 //! all build on it, so it has to compile in seconds. Its only I/O is `files`, the atomic
 //! owner-only writer every output goes through.
 
+pub mod contracts;
 pub mod files;
 pub mod manifest;
 pub mod oauth1;
