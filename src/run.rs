@@ -94,12 +94,14 @@ pub fn fetch(
     snapshot: &Path,
     as_of: NaiveDate,
 ) -> Result<(Manifest, u64), RunError> {
-    let connectors = connectors(config)?;
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
+    // A gRPC channel (Architect) is made inside the runtime that will drive it.
+    let _inside = runtime.enter();
+    let connectors = connectors(config)?;
     let out = SnapshotWriter::create(snapshot)?;
     let progress = Progress::stderr();
     let manifest = runtime.block_on(fetch_all_with(&connectors, &out, as_of, &progress))?;

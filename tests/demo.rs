@@ -110,8 +110,8 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
         "{junit}"
     );
     // The simulator's random credentials (`tzk-…`, `tzs-…`, `csk-…`, tastytrade's `ttc-…`
-    // and `ttr-…` and the access tokens `tta-…` it issued, E*TRADE's four `et…-`) reach no
-    // file the demo wrote.
+    // and `ttr-…` and the access tokens `tta-…` it issued, E*TRADE's four `et…-`,
+    // Architect's key pair and the JWTs `arch-…`) reach no file the demo wrote.
     for file in all_files(out.path()) {
         let body = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         assert!(
@@ -492,7 +492,7 @@ fn the_demo_writes_the_compliance_email_to_the_outbox_with_accounts_masked() {
     let mail = mailparse::parse_mail(&raw).unwrap();
     assert_eq!(
         mail.headers.get_first_value("Subject").as_deref(),
-        Some("[recon] 2026-11-20: 1 critical, 12 errors, 4 warnings across 4 brokers")
+        Some("[recon] 2026-11-20: 1 critical, 12 errors, 5 warnings across 5 brokers")
     );
     // The demo's margin call is critical: the critical route adds the CRO.
     let to = mail.headers.get_first_value("To").unwrap();

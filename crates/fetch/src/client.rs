@@ -179,43 +179,51 @@ impl BrokerClient {
         result
     }
 
-    /// The accounts to fetch from the ids the broker listed: the allow list applied
-    /// (case-insensitively), ids unsafe as folder names refused, and allow-listed accounts
-    /// the broker does not list reported. Each refusal is a manifest error.
+    /// The accounts to fetch from the ids the broker listed (see [`select_accounts`]).
     pub fn select_accounts(&self, ledger: &Ledger, listed: Vec<String>) -> Vec<String> {
-        let mut wanted = Vec::new();
-        for id in listed {
-            if !is_safe_segment(&id) {
-                ledger.error(
-                    Some(&id),
-                    "accounts",
-                    format!("account id {id:?} cannot be a snapshot folder name; not fetched"),
-                );
-            } else if self.allowed(&id) && !wanted.contains(&id) {
-                wanted.push(id);
-            }
-        }
-        if let Some(allow) = &self.options.accounts {
-            for a in allow {
-                if !wanted.iter().any(|w| w.eq_ignore_ascii_case(a)) {
-                    ledger.error(
-                        Some(a),
-                        "accounts",
-                        "in the configured allow list but not in the broker's account list",
-                    );
-                }
-            }
-        }
-        ledger.expect_accounts(wanted.len());
-        wanted
+        select_accounts(ledger, listed, &self.options)
     }
+}
 
-    fn allowed(&self, id: &str) -> bool {
-        self.options
+/// The accounts to fetch from the ids the broker listed: the allow list applied
+/// (case-insensitively), ids unsafe as folder names refused, and allow-listed accounts the
+/// broker does not list reported. Each refusal is a manifest error.
+pub fn select_accounts(
+    ledger: &Ledger,
+    listed: Vec<String>,
+    options: &FetchOptions,
+) -> Vec<String> {
+    let allowed = |id: &str| {
+        options
             .accounts
             .as_ref()
             .is_none_or(|allow| allow.iter().any(|a| a.eq_ignore_ascii_case(id)))
+    };
+    let mut wanted = Vec::new();
+    for id in listed {
+        if !is_safe_segment(&id) {
+            ledger.error(
+                Some(&id),
+                "accounts",
+                format!("account id {id:?} cannot be a snapshot folder name; not fetched"),
+            );
+        } else if allowed(&id) && !wanted.contains(&id) {
+            wanted.push(id);
+        }
     }
+    if let Some(allow) = &options.accounts {
+        for a in allow {
+            if !wanted.iter().any(|w| w.eq_ignore_ascii_case(a)) {
+                ledger.error(
+                    Some(a),
+                    "accounts",
+                    "in the configured allow list but not in the broker's account list",
+                );
+            }
+        }
+    }
+    ledger.expect_accounts(wanted.len());
+    wanted
 }
 
 /// Remembers the page tokens (or page numbers) already asked for, so a broker that hands

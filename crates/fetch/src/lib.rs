@@ -7,6 +7,7 @@
 //! interpret what brokers send beyond finding account ids: parsing belongs to normalize.
 //! Credentials live in [`secrecy::SecretString`] and are never written or logged.
 
+pub mod architect;
 pub mod clearstreet;
 pub mod client;
 pub mod connector;
@@ -92,6 +93,13 @@ pub fn connector(
             )
             .map_err(http_error)?,
         ),
-        other => return Err(format!("this build of recon cannot fetch {other} yet")),
+        Broker::Architect => Box::new(architect::Architect::new(
+            base_url,
+            architect::Credentials {
+                api_key: secrets.get("api_key")?,
+                api_secret: secrets.get("api_secret")?,
+            },
+            options,
+        )?),
     })
 }

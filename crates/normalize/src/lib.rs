@@ -6,6 +6,7 @@
 //! row naming the file, the JSON pointer and the reason. It never panics on input and never
 //! drops a record in silence. It must not know about HTTP (it reads files) or about rules.
 
+pub mod architect;
 pub mod clearstreet;
 pub mod common;
 pub mod etrade;

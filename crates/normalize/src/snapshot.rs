@@ -3,11 +3,10 @@
 //! read by scanning its broker folders.
 
 use crate::frames::{Frames, build_frames};
-use crate::{clearstreet, etrade, tastytrade, tradezero};
+use crate::{architect, clearstreet, etrade, tastytrade, tradezero};
 use chrono::NaiveDate;
-use rayon::prelude::*;
 use recon_model::manifest::{BrokerManifest, FetchErrorRecord, MANIFEST_FILE, Manifest};
-use recon_model::{Book, Broker, QuarantineRow};
+use recon_model::{Book, Broker};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -81,40 +80,18 @@ pub fn normalize_snapshot(
             ));
             continue;
         };
-        match broker {
-            Broker::Tradezero => {
-                let (b, inc) = read_tradezero(dir, manifest.as_ref(), as_of);
-                book.extend(b);
-                incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
-            }
-            Broker::Clearstreet | Broker::Tastytrade | Broker::Etrade => {
-                let entry = manifest.as_ref().and_then(|m| m.brokers.get(&name));
-                let accounts = listed_accounts(dir, entry, &name);
-                let read = match broker {
-                    Broker::Clearstreet => clearstreet::read_broker,
-                    Broker::Etrade => etrade::read_broker,
-                    _ => tastytrade::read_broker,
-                };
-                let (b, inc) = read(dir, entry, &accounts, as_of);
-                book.extend(b);
-                incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
-            }
-            other => {
-                book.quarantine.push(QuarantineRow {
-                    broker: other,
-                    account_id: None,
-                    source: format!("{other}/"),
-                    pointer: String::new(),
-                    reason: format!("this build of recon cannot normalize {other} yet; its accounts were not checked"),
-                });
-                let accounts = manifest
-                    .as_ref()
-                    .and_then(|m| m.brokers.get(&name))
-                    .map(|b| b.accounts.clone())
-                    .unwrap_or_else(|| subfolders(&dir.join(&name)));
-                incomplete.extend(accounts.into_iter().map(|a| (name.clone(), a)));
-            }
-        }
+        let entry = manifest.as_ref().and_then(|m| m.brokers.get(&name));
+        let accounts = listed_accounts(dir, entry, &name);
+        let read = match broker {
+            Broker::Tastytrade => tastytrade::read_broker,
+            Broker::Tradezero => tradezero::read_broker,
+            Broker::Clearstreet => clearstreet::read_broker,
+            Broker::Etrade => etrade::read_broker,
+            Broker::Architect => architect::read_broker,
+        };
+        let (b, inc) = read(dir, entry, &accounts, as_of);
+        book.extend(b);
+        incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
     }
     let fetch_errors: Vec<(String, FetchErrorRecord)> = manifest
         .iter()
@@ -129,35 +106,6 @@ pub fn normalize_snapshot(
         incomplete,
         warnings,
     })
-}
-
-fn read_tradezero(
-    dir: &Path,
-    manifest: Option<&Manifest>,
-    as_of: NaiveDate,
-) -> (Book, Vec<String>) {
-    let entry = manifest.and_then(|m| m.brokers.get("tradezero"));
-    let accounts = listed_accounts(dir, entry, "tradezero");
-    let mut book = Book::default();
-    let list = tradezero::read_account_list(dir, &mut book.quarantine);
-    // Accounts are independent: read them in parallel, then merge in a stable order.
-    let outputs: Vec<(String, tradezero::AccountOutput)> = accounts
-        .par_iter()
-        .map(|id| {
-            let failed = failed_endpoints(entry, id);
-            let out =
-                tradezero::read_account(dir, id, as_of, list.get(id).map(String::as_str), &failed);
-            (id.clone(), out)
-        })
-        .collect();
-    let mut incomplete = Vec::new();
-    for (id, out) in outputs {
-        if !out.complete {
-            incomplete.push(id);
-        }
-        book.extend(out.book);
-    }
-    (book, incomplete)
 }
 
 /// The accounts of a broker: the manifest's list, else the folders of the broker folder.

@@ -10,6 +10,7 @@
 use crate::common::{Notes, file_problem, parse, text_of};
 use crate::exact::{self, to_frame_scale};
 use chrono::{DateTime, NaiveDate, Utc};
+use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
 use recon_model::pnl_match::{PnlKeys, PositionKeys, match_pnl};
 use recon_model::{
@@ -139,6 +140,36 @@ fn records<'a>(body: &'a str, key: &str) -> Result<(Vec<&'a RawValue>, String), 
     let items: Vec<&RawValue> =
         serde_json::from_str(inner.get()).map_err(|e| format!("`{key}` is not an array: {e}"))?;
     Ok((items, format!("/{key}")))
+}
+
+/// Reads every TradeZero account of the snapshot. Returns the rows and the accounts whose
+/// files could not all be read.
+pub fn read_broker(
+    dir: &Path,
+    entry: Option<&BrokerManifest>,
+    accounts: &[String],
+    as_of: NaiveDate,
+) -> (Book, Vec<String>) {
+    use rayon::prelude::*;
+    let mut book = Book::default();
+    let list = read_account_list(dir, &mut book.quarantine);
+    // Accounts are independent: read them in parallel, then merge in a stable order.
+    let outputs: Vec<(String, AccountOutput)> = accounts
+        .par_iter()
+        .map(|id| {
+            let failed = crate::snapshot::failed_endpoints(entry, id);
+            let out = read_account(dir, id, as_of, list.get(id).map(String::as_str), &failed);
+            (id.clone(), out)
+        })
+        .collect();
+    let mut incomplete = Vec::new();
+    for (id, out) in outputs {
+        if !out.complete {
+            incomplete.push(id);
+        }
+        book.extend(out.book);
+    }
+    (book, incomplete)
 }
 
 /// Reads `tradezero/accounts.json`: each account's fields by canonical id, for accounts whose

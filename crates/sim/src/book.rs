@@ -3,6 +3,7 @@
 //! broker module renders it in its own dialect, so one book exercises every connector.
 
 use chrono::NaiveDate;
+use recon_model::contracts::{self, ArchitectProduct, ContractSpec, architect_product};
 use recon_model::{AccountKind, AccountStatus, Broker, occ::OccSymbol};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -98,9 +99,20 @@ impl SimPosition {
         OccSymbol::parse(&self.symbol).ok()
     }
 
+    /// The futures contract spec, if `symbol` is a future (Architect's `ES 20261218 CME
+    /// Future` or tastytrade's `/ESZ6`) of a known root.
+    pub fn future(&self) -> Option<&'static ContractSpec> {
+        match architect_product(&self.symbol) {
+            ArchitectProduct::Future { root, .. } => contracts::spec(&root),
+            _ => contracts::tastytrade_root(&self.symbol).and_then(contracts::spec),
+        }
+    }
+
     pub fn multiplier(&self) -> Decimal {
         if self.option().is_some() {
             Decimal::ONE_HUNDRED
+        } else if let Some(spec) = self.future() {
+            spec.multiplier()
         } else {
             Decimal::ONE
         }
@@ -111,19 +123,29 @@ impl SimPosition {
         self.quantity * self.mark * self.multiplier()
     }
 
+    /// What the position adds to account value: its market value, except for futures,
+    /// which settle daily and add their open-trade P&L.
+    pub fn net_liq_value(&self) -> Decimal {
+        if self.future().is_some() {
+            self.unrealized_pnl()
+        } else {
+            self.market_value()
+        }
+    }
+
     pub fn unrealized_pnl(&self) -> Decimal {
         (self.mark - self.avg_price) * self.quantity * self.multiplier()
     }
 }
 
 impl SimAccount {
-    /// Cash + Σ market value: what an honest broker reports as account value.
+    /// Cash + Σ position value: what an honest broker reports as account value.
     pub fn true_net_liq(&self) -> Decimal {
         self.cash
             + self
                 .positions
                 .iter()
-                .map(SimPosition::market_value)
+                .map(SimPosition::net_liq_value)
                 .sum::<Decimal>()
     }
 
@@ -214,11 +236,14 @@ fn parse_book(text: &str, path: &str) -> Result<SimBook, BookError> {
     })?;
     for account in &book.accounts {
         for p in &account.positions {
-            if p.symbol.len() > 6 && p.option().is_none() {
+            let futures_like =
+                p.symbol.starts_with('/') || p.symbol.trim_end().ends_with(" Future");
+            if (p.symbol.len() > 6 || futures_like) && p.option().is_none() && p.future().is_none()
+            {
                 return Err(BookError::Invalid {
                     path: path.to_string(),
                     message: format!(
-                        "account {} position {}: `{}` is neither a ticker nor an OCC symbol",
+                        "account {} position {}: `{}` is neither a ticker, an OCC symbol nor a future of a known root",
                         account.id, p.id, p.symbol
                     ),
                 });

@@ -7,6 +7,7 @@
 //! loopback ports. It must not know about snapshots, frames or
 //! rules: what recon does with the responses is none of its business.
 
+pub mod architect;
 pub mod book;
 pub mod clearstreet;
 pub mod etrade;

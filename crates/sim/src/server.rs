@@ -3,7 +3,7 @@
 
 use crate::book::SimBook;
 use crate::faults::{self, FaultState, Faults};
-use crate::{clearstreet, etrade, tastytrade, tradezero};
+use crate::{architect, clearstreet, etrade, tastytrade, tradezero};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use recon_model::Broker;
@@ -22,6 +22,7 @@ pub struct SimCredentials {
     pub clearstreet: clearstreet::Credentials,
     pub tastytrade: tastytrade::Credentials,
     pub etrade: etrade::Credentials,
+    pub architect: architect::Credentials,
 }
 
 impl SimCredentials {
@@ -44,6 +45,10 @@ impl SimCredentials {
                 consumer_secret: format!("etcs-{}", token(32)),
                 access_token: format!("etat-{}", token(32)),
                 access_token_secret: format!("etas-{}", token(32)),
+            },
+            architect: architect::Credentials {
+                api_key: format!("ark-{}", token(24)),
+                api_secret: format!("ars-{}", token(40)),
             },
         }
     }
@@ -81,6 +86,13 @@ impl SimCredentials {
                         "access_token_secret",
                         self.etrade.access_token_secret.clone(),
                     ),
+                ],
+            ),
+            (
+                Broker::Architect,
+                vec![
+                    ("api_key", self.architect.api_key.clone()),
+                    ("api_secret", self.architect.api_secret.clone()),
                 ],
             ),
         ]
@@ -194,6 +206,10 @@ pub async fn start(
             ),
         ),
         (
+            Broker::Architect,
+            architect::router(book.clone(), credentials.architect.clone()),
+        ),
+        (
             Broker::Clearstreet,
             clearstreet::router(
                 book.clone(),
@@ -221,10 +237,23 @@ pub async fn start(
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
+            let served = if broker == Broker::Architect {
+                // gRPC wants HTTP/2: tonic's server, with the axum routes behind it.
+                tonic::transport::Server::builder()
+                    .add_routes(tonic::service::Routes::from(router))
+                    .serve_with_incoming_shutdown(
+                        tonic::transport::server::TcpIncoming::from(listener),
+                        shutdown,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())
+            } else {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            if let Err(e) = served {
                 tracing::error!(%broker, error = %e, "simulator server stopped");
             }
         }));

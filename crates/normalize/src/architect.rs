@@ -1,0 +1,388 @@
+//! Architect (BROKERS.md §5) → canonical rows.
+//!
+//! Survives: decimals as strings (and, from third-party serialisations, as numbers or
+//! explicit nulls); positions as a map keyed by tradable product with a list of lots (lots
+//! summed, the average price weighted by quantity, `cost_basis` read as a price per unit as
+//! both public examples show); product names parsed for root, expiry and kind; no
+//! multiplier on the wire (the contract table in recon-model; an unknown root is
+//! quarantined, never guessed); no mark (derived from the lots' unrealized P&L, as the
+//! broker computed it); futures valued at their open-trade P&L; and the 2026-03 schema
+//! change (`purchasing_power`, or `available_margin` + `excess_liquidity`).
+
+use crate::common::{Notes, parse, read_text};
+use crate::exact::to_frame_scale;
+use chrono::NaiveDate;
+use recon_model::contracts::{ArchitectProduct, architect_product, spec};
+use recon_model::manifest::BrokerManifest;
+use recon_model::occ::OccSymbol;
+use recon_model::{
+    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
+    QuarantineRow,
+};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+const BROKER: Broker = Broker::Architect;
+
+#[derive(Deserialize, Default, Clone)]
+pub struct AccountRef {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AccountItem {
+    account: Option<AccountRef>,
+    trading_enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Summary<'a> {
+    #[serde(borrow, default)]
+    balances: Option<HashMap<String, &'a RawValue>>,
+    #[serde(borrow, default)]
+    positions: Option<BTreeMap<String, Vec<&'a RawValue>>>,
+    #[serde(borrow)]
+    equity: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cash_excess: Option<&'a RawValue>,
+    #[serde(borrow)]
+    position_margin: Option<&'a RawValue>,
+    #[serde(borrow)]
+    unrealized_pnl: Option<&'a RawValue>,
+    #[serde(borrow)]
+    yesterday_equity: Option<&'a RawValue>,
+    #[serde(borrow)]
+    purchasing_power: Option<&'a RawValue>,
+    #[serde(borrow)]
+    available_margin: Option<&'a RawValue>,
+    #[serde(borrow)]
+    excess_liquidity: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Lot<'a> {
+    #[serde(borrow)]
+    quantity: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cost_basis: Option<&'a RawValue>,
+    #[serde(borrow)]
+    unrealized_pnl: Option<&'a RawValue>,
+}
+
+/// Reads every Architect account of the snapshot.
+pub fn read_broker(
+    root: &Path,
+    entry: Option<&BrokerManifest>,
+    accounts: &[String],
+    as_of: NaiveDate,
+) -> (Book, Vec<String>) {
+    use rayon::prelude::*;
+    let mut book = Book::default();
+    let list = read_account_list(root, &mut book.quarantine);
+    let outputs: Vec<(String, Book, bool)> = accounts
+        .par_iter()
+        .map(|id| {
+            let failed = crate::snapshot::failed_endpoints(entry, id);
+            let (b, complete) = read_account(root, id, as_of, list.get(id), &failed);
+            (id.clone(), b, complete)
+        })
+        .collect();
+    let mut incomplete = Vec::new();
+    for (id, b, complete) in outputs {
+        if !complete {
+            incomplete.push(id);
+        }
+        book.extend(b);
+    }
+    (book, incomplete)
+}
+
+fn read_account_list(
+    root: &Path,
+    quarantine: &mut Vec<QuarantineRow>,
+) -> BTreeMap<String, (AccountRef, Option<bool>)> {
+    let source = "architect/accounts.json".to_string();
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(root.join(&source)) else {
+        return out;
+    };
+    let mut notes = Notes::new(BROKER, None, source, quarantine);
+    #[derive(Deserialize)]
+    struct List<'a> {
+        #[serde(borrow)]
+        accounts: Vec<&'a RawValue>,
+    }
+    match serde_json::from_str::<List>(&text) {
+        Ok(list) => {
+            for (i, item) in list.accounts.iter().enumerate() {
+                match parse::<AccountItem>(item) {
+                    Ok(AccountItem {
+                        account: Some(a),
+                        trading_enabled,
+                    }) if a.id.is_some() => {
+                        let id = a.id.clone().unwrap_or_default().trim().to_ascii_lowercase();
+                        out.insert(id, (a, trading_enabled));
+                    }
+                    Ok(_) => notes.note(format!("/accounts/{i}"), "account without `account.id`"),
+                    Err(e) => {
+                        notes.note(format!("/accounts/{i}"), format!("unreadable account: {e}"))
+                    }
+                }
+            }
+        }
+        Err(e) => notes.note("", format!("unreadable account list: {e}")),
+    }
+    out
+}
+
+/// One account: its list entry and `summary.json`.
+pub fn read_account(
+    root: &Path,
+    id: &str,
+    as_of: NaiveDate,
+    list_entry: Option<&(AccountRef, Option<bool>)>,
+    expected_missing: &[&str],
+) -> (Book, bool) {
+    let mut quarantine = Vec::new();
+    let mut complete = true;
+    let mut balance = BalanceRow::empty(BROKER, id, "USD");
+    let mut positions = Vec::new();
+    let source = format!("architect/{id}/summary.json");
+    match read_text(
+        root,
+        BROKER,
+        id,
+        &source,
+        expected_missing.contains(&"summary"),
+        &mut quarantine,
+    ) {
+        Some(text) => {
+            let mut notes = Notes::new(BROKER, Some(id), source, &mut quarantine);
+            match serde_json::from_str::<Summary>(&text) {
+                Ok(s) => {
+                    read_summary(&s, &mut balance, &mut notes);
+                    for (product, lots) in s.positions.iter().flatten() {
+                        if let Some(row) = position_row(id, product, lots, &mut notes) {
+                            positions.push(row);
+                        }
+                    }
+                }
+                Err(e) => {
+                    complete = false;
+                    notes.note("", format!("unreadable account summary: {e}"));
+                }
+            }
+        }
+        None => complete = false,
+    }
+    let account = account_row(id, as_of, list_entry);
+    (
+        Book {
+            accounts: vec![account],
+            balances: vec![balance],
+            positions,
+            pnl: Vec::new(),
+            quarantine,
+        },
+        complete,
+    )
+}
+
+fn read_summary(s: &Summary, balance: &mut BalanceRow, notes: &mut Notes) {
+    let usd = s
+        .balances
+        .as_ref()
+        .and_then(|b| b.iter().find(|(k, _)| k.eq_ignore_ascii_case("USD")))
+        .map(|(_, v)| *v);
+    balance.cash = notes.amount("/balances", "USD", usd);
+    balance.net_liq = notes.amount("", "equity", s.equity);
+    balance.withdrawable_cash = notes.amount("", "cash_excess", s.cash_excess);
+    balance.maintenance_requirement = notes.amount("", "position_margin", s.position_margin);
+    balance.unrealized_pnl = notes.amount("", "unrealized_pnl", s.unrealized_pnl);
+    let yesterday = notes.amount("", "yesterday_equity", s.yesterday_equity);
+    balance.day_pnl = balance.net_liq.zip(yesterday).map(|(now, then)| now - then);
+    // Before 2026-03: purchasing_power. After: available_margin + excess_liquidity.
+    balance.buying_power = notes
+        .amount("", "purchasing_power", s.purchasing_power)
+        .or_else(|| notes.amount("", "available_margin", s.available_margin));
+    // Where excess_liquidity is not sent, the mapping of BROKERS.md §5.6 computes it.
+    balance.margin_excess = notes
+        .amount("", "excess_liquidity", s.excess_liquidity)
+        .or_else(|| {
+            balance
+                .net_liq
+                .zip(balance.maintenance_requirement)
+                .map(|(e, m)| e - m)
+        });
+}
+
+fn account_row(
+    id: &str,
+    as_of: NaiveDate,
+    entry: Option<&(AccountRef, Option<bool>)>,
+) -> AccountRow {
+    let name = entry.and_then(|(a, _)| a.name.clone());
+    let upper = name
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .unwrap_or_default();
+    let paper = upper.starts_with("PAPER:");
+    let kind = if paper {
+        AccountKind::Paper
+    } else {
+        AccountKind::Futures
+    };
+    let status = match entry.and_then(|(_, enabled)| *enabled) {
+        Some(false) => AccountStatus::Restricted,
+        _ => AccountStatus::Active,
+    };
+    AccountRow {
+        broker: BROKER,
+        account_id: id.to_string(),
+        account_name: name,
+        account_kind: kind,
+        status,
+        options_level: None,
+        is_paper: paper,
+        as_of,
+    }
+}
+
+fn position_row(
+    account: &str,
+    product: &str,
+    lots: &[&RawValue],
+    notes: &mut Notes,
+) -> Option<PositionRow> {
+    let pointer = format!(
+        "/positions/{}",
+        product.replace('~', "~0").replace('/', "~1")
+    );
+    let base = product.rsplit_once('/').map_or(product, |(b, _)| b).trim();
+    let (symbol, underlying, instrument, multiplier, option, expiry) = match architect_product(
+        product,
+    ) {
+        ArchitectProduct::Future { root, expiry, .. } => match spec(&root) {
+            Some(s) => (
+                base.to_string(),
+                root,
+                Instrument::Future,
+                s.multiplier(),
+                None,
+                Some(expiry),
+            ),
+            None => {
+                notes.note(
+                        &pointer,
+                        format!("future root `{root}` is not in recon's contract table: multiplier unknown, position not valued"),
+                    );
+                return None;
+            }
+        },
+        ArchitectProduct::Equity { symbol } => (
+            symbol.clone(),
+            symbol,
+            Instrument::Equity,
+            Decimal::ONE,
+            None,
+            None,
+        ),
+        ArchitectProduct::Option { osi } => match OccSymbol::parse(&osi) {
+            Ok(o) => (
+                o.compact(),
+                o.root().to_string(),
+                Instrument::EquityOption,
+                Decimal::ONE_HUNDRED,
+                Some(o.clone()),
+                Some(o.expiry()),
+            ),
+            Err(e) => {
+                notes.note(
+                    &pointer,
+                    format!("option `{osi}` is not an OSI symbol: {e}"),
+                );
+                return None;
+            }
+        },
+        ArchitectProduct::Other { name } => {
+            notes.note(
+                &pointer,
+                format!(
+                    "product `{name}` is of a kind recon does not read (spread, perpetual, fiat…)"
+                ),
+            );
+            return None;
+        }
+    };
+    let mut quantity = Decimal::ZERO;
+    let mut cost = Decimal::ZERO;
+    let mut cost_known = true;
+    let mut unrealized: Option<Decimal> = Some(Decimal::ZERO);
+    for (i, raw) in lots.iter().enumerate() {
+        let lot_pointer = format!("{pointer}/{i}");
+        let lot: Lot = match parse(raw) {
+            Ok(l) => l,
+            Err(e) => {
+                notes.note(&lot_pointer, format!("unreadable lot: {e}"));
+                return None;
+            }
+        };
+        let Some(q) = notes.amount(&lot_pointer, "quantity", lot.quantity) else {
+            notes.note(
+                &lot_pointer,
+                "lot without a readable `quantity`: position size unknown",
+            );
+            return None;
+        };
+        quantity += q;
+        match notes.amount(&lot_pointer, "cost_basis", lot.cost_basis) {
+            Some(price) => cost += price * q,
+            None => cost_known = false,
+        }
+        let lot_pnl = notes.amount(&lot_pointer, "unrealized_pnl", lot.unrealized_pnl);
+        unrealized = unrealized.zip(lot_pnl).map(|(a, b)| a + b);
+    }
+    let avg_price = (cost_known && !quantity.is_zero()).then(|| to_frame_scale(cost / quantity).0);
+    // No mark on the wire: the one the broker's own P&L implies.
+    let units = quantity * multiplier;
+    let mark = match (avg_price, unrealized) {
+        (Some(a), Some(u)) if !units.is_zero() => Some(to_frame_scale(a + u / units).0),
+        _ => None,
+    };
+    let market_value = if quantity.is_zero() {
+        Some(Decimal::ZERO)
+    } else {
+        mark.map(|m| to_frame_scale(quantity * m * multiplier).0)
+    };
+    let net_liq_value = if instrument == Instrument::Future {
+        unrealized.map(|u| to_frame_scale(u).0)
+    } else {
+        market_value
+    };
+    Some(PositionRow {
+        broker: BROKER,
+        account_id: account.to_string(),
+        position_id: product.to_string(),
+        symbol,
+        underlying,
+        instrument,
+        put_call: option.as_ref().map(OccSymbol::put_call),
+        strike: option.as_ref().map(OccSymbol::strike),
+        expires_at: expiry,
+        quantity: to_frame_scale(quantity).0,
+        multiplier,
+        avg_price,
+        mark,
+        close_price: None,
+        market_value,
+        net_liq_value,
+        cost_basis: avg_price.map(|a| to_frame_scale(a * quantity * multiplier).0),
+        unrealized_pnl: unrealized.map(|u| to_frame_scale(u).0),
+        pnl_expected: false,
+        updated_at: None,
+    })
+}
