@@ -1,5 +1,7 @@
 //! The canonical model of recon: the row types of every frame (accounts, balances, positions,
-//! pnl, quarantine), option symbology, the snapshot manifest, and the P&L matching order.
+//! pnl, quarantine), option and futures symbology with the futures contract table, the
+//! snapshot manifest, the P&L matching order, and OAuth 1.0a signing (which fetch and the
+//! simulator must agree on byte for byte).
 //!
 //! Everything here is plain Rust with `rust_decimal` amounts. This crate must not know about
 //! polars, HTTP or any broker's wire format: fetch, normalize, rules, report and the simulator

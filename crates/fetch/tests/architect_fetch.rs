@@ -1,0 +1,118 @@
+//! The Architect connector against the simulator: gRPC over HTTP/2 on loopback.
+
+use recon_fetch::architect::{Architect, Credentials};
+use recon_fetch::{Connector, FetchOptions, RetryPolicy, SnapshotWriter, fetch_all};
+use recon_model::Broker;
+use recon_model::manifest::{FetchStatus, Manifest};
+use recon_sim::{Faults, SimBook, SimCredentials, SimOptions, start};
+use secrecy::SecretString;
+use std::time::Duration;
+
+async fn fetch(
+    options: SimOptions,
+    secret: Option<&str>,
+) -> (recon_sim::RunningSim, tempfile::TempDir, Manifest) {
+    let book = SimBook::demo();
+    let sim = start(book.clone(), SimCredentials::random(), options)
+        .await
+        .unwrap();
+    let c = &sim.credentials.architect;
+    let quick = FetchOptions {
+        retry: RetryPolicy {
+            retries: 3,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_secs(2),
+        },
+        ..FetchOptions::default()
+    };
+    let conn = Architect::new(
+        sim.url(Broker::Architect).unwrap(),
+        Credentials {
+            api_key: SecretString::from(c.api_key.clone()),
+            api_secret: SecretString::from(secret.unwrap_or(&c.api_secret).to_string()),
+        },
+        quick,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = SnapshotWriter::create(dir.path()).unwrap();
+    let manifest = fetch_all(&[Box::new(conn) as Box<dyn Connector>], &out, book.as_of)
+        .await
+        .unwrap();
+    (sim, dir, manifest)
+}
+
+#[tokio::test]
+async fn every_summary_is_fetched_with_one_jwt_and_nothing_secret_is_stored() {
+    let (sim, dir, manifest) = fetch(SimOptions::default(), None).await;
+    let ar = &manifest.brokers["architect"];
+    assert_eq!(ar.status, FetchStatus::Complete, "{:?}", ar.errors);
+    assert_eq!(ar.accounts.len(), 3);
+    let requests = ar.requests.as_ref().unwrap();
+    // One JWT, the list, one summary per account; the JWT call keeps no file.
+    assert_eq!(requests.len(), 1 + 1 + 3);
+    let jwt = requests
+        .iter()
+        .find(|r| r.path == "/json.architect.Auth/CreateJwt")
+        .unwrap();
+    assert!(jwt.file.is_none());
+    for id in &ar.accounts {
+        assert!(
+            dir.path()
+                .join(format!("architect/{id}/summary.json"))
+                .is_file()
+        );
+    }
+    let c = &sim.credentials.architect;
+    for file in walk(dir.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(
+            !text.contains(&c.api_key) && !text.contains(&c.api_secret) && !text.contains("arch-"),
+            "{}",
+            file.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bad_secret_is_unauthenticated_once_without_retries() {
+    let (_sim, _dir, manifest) = fetch(SimOptions::default(), Some("wrong")).await;
+    let ar = &manifest.brokers["architect"];
+    assert_eq!(ar.status, FetchStatus::Failed);
+    assert!(
+        ar.errors[0].error.contains("Unauthenticated") && ar.errors[0].error.contains("api_secret"),
+        "{}",
+        ar.errors[0].error
+    );
+    assert_eq!(ar.requests.as_ref().unwrap()[0].attempts, 1);
+}
+
+#[tokio::test]
+async fn transient_grpc_failures_are_retried_within_bounds() {
+    let options = SimOptions {
+        faults: Faults::profile("flaky").unwrap(),
+        ..SimOptions::default()
+    };
+    let (_sim, _dir, manifest) = fetch(options, None).await;
+    let ar = &manifest.brokers["architect"];
+    assert_eq!(ar.status, FetchStatus::Complete, "{:?}", ar.errors);
+    // 503, 429 and a cut body in front of each route: never more than 1 + 3 attempts.
+    let requests = ar.requests.as_ref().unwrap();
+    assert!(
+        requests.iter().all(|r| r.attempts >= 2 && r.attempts <= 4),
+        "{requests:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
