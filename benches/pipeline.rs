@@ -25,7 +25,9 @@ fn target_dir() -> PathBuf {
 
 /// The cached snapshot of a generated book of `accounts` × 100 positions.
 fn generated_snapshot(accounts: usize) -> PathBuf {
-    let root = target_dir().join(format!("bench-data/gen1-seed7-{accounts}x{POSITIONS}"));
+    let root = target_dir().join(format!(
+        "bench-data/gen2-five-brokers-seed7-{accounts}x{POSITIONS}"
+    ));
     let snapshot = root.join("snapshot");
     if snapshot.join("manifest.json").is_file() {
         return snapshot;

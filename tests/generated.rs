@@ -1,5 +1,8 @@
-//! Generated books through the whole pipeline (simulator → HTTP fetch → snapshot → normalize
-//! → rules): every planted break is found, nothing else is, and near misses never fire.
+//! Generated books through the whole pipeline (simulator → HTTP and gRPC fetch from all five
+//! brokers → snapshot → normalize → rules): every planted break is found, nothing else is,
+//! and near misses never fire. Since each broker renders the same book in its own wire
+//! format, this is also the property that normalize gives back the book exactly: a value,
+//! sign, multiplier or expiry read wrong anywhere shows up as a finding nobody planted.
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
@@ -35,6 +38,17 @@ fn run(spec: &GenSpec) -> (BTreeSet<Expected>, BTreeSet<Expected>) {
         },
     )
     .unwrap();
+    // Every broker of the spec was served, fetched whole and read.
+    for broker in &spec.brokers {
+        let entry = &result.manifest.brokers[broker.as_str()];
+        assert_eq!(
+            entry.status,
+            recon_model::manifest::FetchStatus::Complete,
+            "{broker}: {:?}",
+            entry.errors
+        );
+    }
+    assert_eq!(result.manifest.brokers.len(), spec.brokers.len());
     let got: BTreeSet<Expected> = result.run.findings.iter().map(as_expected).collect();
     assert_eq!(got.len(), result.run.findings.len(), "duplicate findings");
     (got, expected.into_iter().collect())

@@ -312,3 +312,8 @@ fn lot_json(p: &SimPosition, as_of: &str) -> Value {
         "trade_time": format!("{as_of}T14:30:00.000000Z"),
     })
 }
+
+/// The position id recon reads back for `p`: the tradable product it is keyed by.
+pub fn position_id(_a: &SimAccount, p: &SimPosition) -> String {
+    format!("{}/USD", p.symbol.trim())
+}

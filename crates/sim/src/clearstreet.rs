@@ -502,6 +502,12 @@ async fn positions(
     })
 }
 
+/// The position id recon reads back for `p`: the instrument's UUID.
+pub fn position_id(_a: &SimAccount, p: &SimPosition) -> String {
+    let symbol = p.option().map_or_else(|| p.symbol.clone(), |o| o.compact());
+    stable_uuid(&["clearstreet", "instrument", &symbol])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

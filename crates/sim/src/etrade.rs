@@ -394,7 +394,7 @@ fn position_json(a: &SimAccount, p: &SimPosition, i: usize, as_of: chrono::Naive
     let mut row = Map::new();
     row.insert(
         "positionId".into(),
-        (stable_hash(&["etrade", &a.id, &p.id]) % 1_000_000_000_000).into(),
+        position_id(a, p).parse::<u64>().unwrap_or_default().into(),
     );
     row.insert("accountId".into(), account_number(a).into());
     // Casing drifts between answers: `Product` in the docs, `product` in live data.
@@ -503,6 +503,11 @@ fn portfolio(et: &Et, a: &SimAccount, query: &HashMap<String, String>, as_json: 
         j!({"PortfolioResponse": {"AccountPortfolio": list(vec![Value::Object(portfolio)])}}),
         as_json,
     )
+}
+
+/// The position id recon reads back for `p`: E*TRADE's numeric `positionId`.
+pub fn position_id(a: &SimAccount, p: &SimPosition) -> String {
+    (stable_hash(&["etrade", &a.id, &p.id]) % 1_000_000_000_000).to_string()
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ impl GenSpec {
             positions_per_account,
             as_of,
             break_rate: 0.0,
-            brokers: vec![Broker::Tradezero],
+            brokers: Broker::ALL.to_vec(),
         }
     }
 }
@@ -105,13 +105,30 @@ fn cents(rng: &mut ChaCha8Rng, low: i64, high: i64) -> Decimal {
     Decimal::new(rng.random_range(low * 100..high * 100), 2)
 }
 
+/// An account id in the broker's own form: TradeZero `TZ…`/`TZP…`, tastytrade account
+/// numbers, Clear Street int64s, E*TRADE opaque `accountIdKey`s, Architect UUIDs.
 fn account_id(broker: Broker, index: usize, paper: bool) -> String {
     match broker {
         Broker::Tradezero if paper => format!("TZP{:08}", 20_000_000 + index),
         Broker::Tradezero => format!("TZ{:08}", 10_000_000 + index),
-        other => format!("{}-{index:08}", other.as_str().to_ascii_uppercase()),
+        Broker::Tastytrade => format!("5W{index:06}"),
+        Broker::Clearstreet => (100_000 + index).to_string(),
+        Broker::Etrade => format!("EtK{index:019}"),
+        Broker::Architect => format!("0a7c{:04x}-0000-4000-8000-{index:012x}", index % 0xffff),
     }
 }
+
+/// Futures the generator holds at Architect: root and a price level.
+const FUTURES: [(&str, i64); 8] = [
+    ("ES", 6400),
+    ("MES", 6400),
+    ("NQ", 21000),
+    ("CL", 70),
+    ("MCL", 70),
+    ("GC", 3300),
+    ("MGC", 3300),
+    ("ZN", 110),
+];
 
 /// The per-account random stream.
 fn stream(seed: u64, index: usize) -> ChaCha8Rng {
@@ -125,6 +142,10 @@ struct AccountGen<'a> {
     rng: ChaCha8Rng,
     index: usize,
     next_lot: u64,
+    broker: Broker,
+    /// Symbols already held: brokers other than TradeZero and Architect report one row
+    /// per instrument, so the generator never gives them two lots of one symbol.
+    held: std::collections::HashSet<String>,
 }
 
 impl AccountGen<'_> {
@@ -177,8 +198,62 @@ impl AccountGen<'_> {
         }
     }
 
-    /// An ordinary open position: an equity, or an option well away from expiry.
+    /// A futures lot (Architect): a known root, a price near its level, months out.
+    fn future(&mut self) -> SimPosition {
+        let (root, level) = FUTURES[self.rng.random_range(0..FUTURES.len())];
+        let venue = recon_model::contracts::spec(root).map_or("CME", |s| s.exchange);
+        let expiry = self.spec.as_of + Duration::days(self.rng.random_range(20..400));
+        let price = |rng: &mut ChaCha8Rng| {
+            let cents = level * 100;
+            Decimal::new(
+                cents + rng.random_range(-(cents / 30).max(1)..=(cents / 30).max(1)),
+                2,
+            )
+        };
+        let quantity = Decimal::from(self.rng.random_range(1..6))
+            * if self.rng.random_ratio(1, 3) {
+                Decimal::NEGATIVE_ONE
+            } else {
+                Decimal::ONE
+            };
+        SimPosition {
+            id: self.lot_id(),
+            symbol: format!("{root} {} {venue} Future", expiry.format("%Y%m%d")),
+            quantity,
+            avg_price: price(&mut self.rng),
+            mark: price(&mut self.rng),
+            pnl_missing: false,
+            day_pnl: Decimal::ZERO,
+            maintenance_requirement: Decimal::ZERO,
+        }
+    }
+
+    /// `make` again until its symbol is not held yet (where the broker needs that).
+    fn fresh(&mut self, make: impl Fn(&mut Self) -> SimPosition) -> SimPosition {
+        let mut p = make(self);
+        if matches!(self.broker, Broker::Tradezero | Broker::Architect) {
+            return p;
+        }
+        for _ in 0..50 {
+            if !self.held.contains(&p.symbol) {
+                break;
+            }
+            p = make(self);
+        }
+        self.held.insert(p.symbol.clone());
+        p
+    }
+
+    /// An ordinary open position: an equity, or an option well away from expiry; a future
+    /// at Architect.
     fn ordinary(&mut self) -> SimPosition {
+        if self.broker == Broker::Architect {
+            return self.future();
+        }
+        self.fresh(Self::ordinary_security)
+    }
+
+    fn ordinary_security(&mut self) -> SimPosition {
         if self.rng.random_ratio(1, 4) {
             let days = self.rng.random_range(EXPIRY_WARN_DAYS + 2..400);
             let pc = if self.rng.random_bool(0.5) {
@@ -222,9 +297,12 @@ pub fn generate(spec: &GenSpec) -> (SimBook, Vec<Expected>) {
 pub fn generate_account(spec: &GenSpec, index: usize) -> (SimAccount, Vec<Expected>) {
     let mut rng = stream(spec.seed, index);
     let broker = spec.brokers[index % spec.brokers.len().max(1)];
-    let paper = rng.random_ratio(1, 10);
+    // Paper accounts exist at TradeZero and Architect only.
+    let paper = rng.random_ratio(1, 10) && matches!(broker, Broker::Tradezero | Broker::Architect);
     let kind = if paper {
         AccountKind::Paper
+    } else if broker == Broker::Architect {
+        AccountKind::Futures
     } else if rng.random_ratio(1, 4) {
         AccountKind::Cash
     } else {
@@ -237,16 +315,34 @@ pub fn generate_account(spec: &GenSpec, index: usize) -> (SimAccount, Vec<Expect
     let closed = rng.random_ratio(1, 30);
     let empty = !closed && rng.random_ratio(1, 20);
     let roll: f64 = rng.random();
+    // P&L-feed breaks exist only where there is a P&L feed (TradeZero); Architect holds
+    // futures only, so only its value can break.
+    let breaks: &[Break] = match broker {
+        Broker::Tradezero => &BREAKS,
+        Broker::Architect => &[Break::ValueIdentity],
+        _ => &[
+            Break::ValueIdentity,
+            Break::OptionExpiring,
+            Break::OptionExpired,
+        ],
+    };
+    let near_misses: &[NearMiss] = match broker {
+        Broker::Tradezero => &NEAR_MISSES,
+        Broker::Architect => &[NearMiss::ValueWithinTolerance],
+        _ => &NEAR_MISSES[..2],
+    };
     let planted =
-        (!closed && roll < spec.break_rate).then(|| BREAKS[rng.random_range(0..BREAKS.len())]);
+        (!closed && roll < spec.break_rate).then(|| breaks[rng.random_range(0..breaks.len())]);
     let near_miss = (!closed && planted.is_none() && roll < 2.0 * spec.break_rate)
-        .then(|| NEAR_MISSES[rng.random_range(0..NEAR_MISSES.len())]);
+        .then(|| near_misses[rng.random_range(0..near_misses.len())]);
 
     let mut g = AccountGen {
         spec,
         rng,
         index,
         next_lot: 0,
+        broker,
+        held: Default::default(),
     };
     let count = if closed || empty {
         0
@@ -254,6 +350,11 @@ pub fn generate_account(spec: &GenSpec, index: usize) -> (SimAccount, Vec<Expect
         spec.positions_per_account
     };
     let positions: Vec<SimPosition> = (0..count).map(|_| g.ordinary()).collect();
+    // Enough cash that the account is worth something whatever its shorts and losses, so
+    // margin rules never fire where no break was planted (a planted option adds at most
+    // 10 × 40 × 100 = 40,000 of short value).
+    let value: Decimal = positions.iter().map(SimPosition::net_liq_value).sum();
+    let cash = cash.max(Decimal::from(50_000) - value);
     let mut account = SimAccount {
         broker,
         id: id.clone(),
@@ -317,8 +418,9 @@ pub fn generate_account(spec: &GenSpec, index: usize) -> (SimAccount, Vec<Expect
         Some(Break::OptionExpiring) => {
             let days = g.rng.random_range(0..=EXPIRY_WARN_DAYS);
             let quantity = Decimal::from(-g.rng.random_range(1..10));
-            let lot = g.option(days, PutCall::Put, quantity);
-            expect("option-expiring", Some(&lot.id), "new", "error");
+            let lot = g.fresh(|g| g.option(days, PutCall::Put, quantity));
+            let position = crate::position_id(&account, &lot);
+            expect("option-expiring", Some(&position), "new", "error");
             account.positions.push(lot);
         }
         Some(Break::OptionExpired) => {
@@ -327,9 +429,10 @@ pub fn generate_account(spec: &GenSpec, index: usize) -> (SimAccount, Vec<Expect
             // Worthless and still on the books, with a zero P&L row: only the expiry fires.
             let lot = SimPosition {
                 mark: Decimal::ZERO,
-                ..g.option(days, PutCall::Call, quantity)
+                ..g.fresh(|g| g.option(days, PutCall::Call, quantity))
             };
-            expect("option-expired", Some(&lot.id), "new", "error");
+            let position = crate::position_id(&account, &lot);
+            expect("option-expired", Some(&position), "new", "error");
             account.positions.push(lot);
         }
         None => {}
@@ -340,7 +443,7 @@ pub fn generate_account(spec: &GenSpec, index: usize) -> (SimAccount, Vec<Expect
             account.net_liq_adjust = if g.rng.random_bool(0.5) { off } else { -off };
         }
         Some(NearMiss::ExpiringAfterWindow) => {
-            let lot = g.option(EXPIRY_WARN_DAYS + 1, PutCall::Put, Decimal::from(-1));
+            let lot = g.fresh(|g| g.option(EXPIRY_WARN_DAYS + 1, PutCall::Put, Decimal::from(-1)));
             account.positions.push(lot);
         }
         Some(NearMiss::ClosedToday) => {

@@ -21,3 +21,16 @@ pub mod wire;
 pub use book::{SimBook, load_book};
 pub use faults::Faults;
 pub use server::{RunningSim, SimCredentials, SimOptions, start};
+
+/// The position id recon reads back for `position` of `account` from its broker's wire
+/// format: what ground truth (`expected.json`) names.
+pub fn position_id(account: &book::SimAccount, position: &book::SimPosition) -> String {
+    use recon_model::Broker;
+    match account.broker {
+        Broker::Tastytrade => tastytrade::position_id(account, position),
+        Broker::Tradezero => tradezero::position_id(account, position),
+        Broker::Clearstreet => clearstreet::position_id(account, position),
+        Broker::Etrade => etrade::position_id(account, position),
+        Broker::Architect => architect::position_id(account, position),
+    }
+}

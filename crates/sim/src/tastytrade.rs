@@ -437,3 +437,9 @@ async fn trading_status(
         "context": format!("/accounts/{n}/trading-status"),
     }))
 }
+
+/// The position id recon reads back for `p`: tastytrade sends none, so its symbol (compact
+/// for options).
+pub fn position_id(_a: &SimAccount, p: &SimPosition) -> String {
+    p.option().map_or_else(|| p.symbol.clone(), |o| o.compact())
+}

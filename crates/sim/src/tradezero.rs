@@ -482,3 +482,8 @@ async fn pnl(State(tz): State<Arc<Tz>>, Path(id): Path<String>, headers: HeaderM
         used_leverage: Num(used_leverage(a)),
     })
 }
+
+/// The position id recon reads back for `p` (TradeZero's own `positionId`).
+pub fn position_id(_a: &SimAccount, p: &SimPosition) -> String {
+    p.id.clone()
+}
