@@ -165,6 +165,15 @@ pub fn read_account(
             match serde_json::from_str::<Summary>(&text) {
                 Ok(s) => {
                     read_summary(&s, &mut balance, &mut notes);
+                    // Architect sends `positions: {}` for a flat account: no key at all means
+                    // the positions are unknown, not that there are none.
+                    if s.positions.is_none() {
+                        complete = false;
+                        notes.note(
+                            "",
+                            "summary without `positions`: the account's positions are unknown",
+                        );
+                    }
                     for (product, lots) in s.positions.iter().flatten() {
                         if let Some(row) = position_row(id, product, lots, &mut notes) {
                             positions.push(row);

@@ -418,7 +418,26 @@ fn read_portfolio(
     notes: &mut Notes,
 ) -> bool {
     if let Some(r) = at(v, "portfolioresponse") {
+        unknown_lists(
+            r,
+            "/PortfolioResponse",
+            &["accountportfolio", "totals"],
+            notes,
+        );
         for (a, account) in items(at(r, "accountportfolio")).into_iter().enumerate() {
+            unknown_lists(
+                account,
+                &format!("/PortfolioResponse/AccountPortfolio/{a}"),
+                &[
+                    "accountid",
+                    "totalpages",
+                    "totalnoofpages",
+                    "nextpageno",
+                    "next",
+                    "position",
+                ],
+                notes,
+            );
             for (i, p) in items(at(account, "position")).into_iter().enumerate() {
                 let pointer = format!("/PortfolioResponse/AccountPortfolio/{a}/Position/{i}");
                 if let Some(row) = v1_position(key, p, &pointer, notes) {
@@ -428,8 +447,27 @@ fn read_portfolio(
         }
         true
     } else if let Some(r) = at(v, "accountpositionsresponse") {
-        let list = at(r, "accountpositions").and_then(|l| at(l, "accountposition"));
-        for (i, p) in items(list).into_iter().enumerate() {
+        unknown_lists(
+            r,
+            "/AccountPositionsResponse",
+            &["accountid", "count", "marker", "accountpositions"],
+            notes,
+        );
+        let list = items(at(r, "accountpositions").and_then(|l| at(l, "accountposition")));
+        // The legacy shape says how many positions it holds: a list that is shorter (a
+        // renamed or mangled key) is reported, not taken for an empty account.
+        if let Some(count) = text(at(r, "count")).and_then(|c| c.parse::<usize>().ok())
+            && count != list.len()
+        {
+            notes.note(
+                "/AccountPositionsResponse",
+                format!(
+                    "`count` says {count} positions but {} were found",
+                    list.len()
+                ),
+            );
+        }
+        for (i, p) in list.into_iter().enumerate() {
             let pointer = format!("/AccountPositionsResponse/AccountPositions/AccountPosition/{i}");
             if let Some(row) = legacy_position(key, p, &pointer, notes) {
                 positions.push(row);
@@ -445,6 +483,19 @@ fn read_portfolio(
             ),
         );
         false
+    }
+}
+
+/// No list means no positions (E*TRADE omits empty lists); a list or object under a key
+/// recon does not know may be positions under a name it has never seen: said, not skipped.
+fn unknown_lists(v: &Value, pointer: &str, known: &[&str], notes: &mut Notes) {
+    for (k, value) in v.as_object().into_iter().flatten() {
+        if (value.is_array() || value.is_object()) && !known.contains(&k.as_str()) {
+            notes.note(
+                format!("{pointer}/{k}"),
+                format!("unknown list `{k}`: not read as positions"),
+            );
+        }
     }
 }
 
