@@ -108,3 +108,65 @@ fn a_bad_config_exits_3_naming_the_key_and_where() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no broker is enabled"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn all_five_brokers_run_from_environment_credentials_and_no_secret_is_logged() {
+    let sim = demo_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = String::from("as_of = \"2026-11-20\"\nout_dir = \"out\"\n");
+    let mut env: Vec<(String, String)> = Vec::new();
+    for (broker, creds) in sim.credentials.by_broker() {
+        toml.push_str(&format!(
+            "\n[brokers.{broker}]\nbase_url = \"{}\"\n",
+            sim.url(broker).unwrap()
+        ));
+        for (key, value) in creds {
+            env.push((
+                format!(
+                    "RECON_BROKERS__{}__{}",
+                    broker.as_str().to_ascii_uppercase(),
+                    key.to_ascii_uppercase()
+                ),
+                value,
+            ));
+        }
+    }
+    std::fs::write(dir.path().join("recon.toml"), toml).unwrap();
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = recon_blocking(
+        dir.path(),
+        &["run", "-vv", "--log-format", "json"],
+        &env_refs,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let run_dir = latest_run(&dir.path().join("out"));
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo/expected.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary["counts"]["total"],
+        expected["findings"].as_array().unwrap().len()
+    );
+    assert_eq!(summary["complete"], true);
+    // No credential in the (verbose, JSON) log or in any file of the run.
+    let log = text(&out);
+    assert!(log.contains("\"fetched\""), "{log}");
+    for (name, secret) in &env {
+        assert!(!log.contains(secret.as_str()), "{name} is in the log");
+        for file in all_files(&dir.path().join("out")) {
+            let body = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+            assert!(
+                !body.contains(secret.as_str()),
+                "{name} is in {}",
+                file.display()
+            );
+        }
+    }
+}
