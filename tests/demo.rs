@@ -105,8 +105,12 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     let failing_rules: BTreeSet<String> = expected().into_iter().map(|k| k.0).collect();
     let failures = format!("failures=\"{}\"", failing_rules.len());
+    let core =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/core.toml"))
+            .unwrap();
+    let tests = format!("tests=\"{}\"", core.matches("[[rule]]").count());
     assert!(
-        junit.contains("tests=\"9\"") && junit.contains(&failures),
+        junit.contains(&tests) && junit.contains(&failures),
         "{junit}"
     );
     // The simulator's random credentials (`tzk-…`, `tzs-…`, `csk-…`, tastytrade's `ttc-…`
@@ -182,7 +186,7 @@ fn a_rerun_marks_findings_ongoing() {
 #[test]
 fn fail_on_sets_the_severity_that_fails_the_run() {
     let out = tempfile::tempdir().unwrap();
-    // The demo plants one critical finding (a margin call): --fail-on critical still fails.
+    // The demo plants two critical findings (margin calls): --fail-on critical still fails.
     let run = recon(&[
         "demo",
         "--out",
@@ -203,9 +207,9 @@ fn fail_on_sets_the_severity_that_fails_the_run() {
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     assert!(summary["peak_rss_kib"].as_u64().unwrap() > 0);
 
-    // With the margin call waived, only errors and warnings are left: below critical.
+    // With both margin calls waived, only errors and warnings are left: below critical.
     let waivers = out.path().join("waivers.toml");
-    std::fs::write(&waivers, "[[waiver]]\nrule = \"margin-excess-negative\"\nbroker = \"clearstreet\"\naccount = \"19817\"\nreason = \"call met by a wire in flight\"\nowner = \"ops@example.com\"\nexpires = \"2026-12-31\"\n").unwrap();
+    std::fs::write(&waivers, "[[waiver]]\nrule = \"margin-excess-negative\"\nbroker = \"clearstreet\"\naccount = \"19817\"\nreason = \"call met by a wire in flight\"\nowner = \"ops@example.com\"\nexpires = \"2026-12-31\"\n\n[[waiver]]\nrule = \"margin-requirement-above-value\"\nbroker = \"architect\"\naccount = \"3c9d1e2f-8a7b-4c6d-9e0f-1a2b3c4d5e6f\"\nreason = \"desk topping up\"\nowner = \"ops@example.com\"\nexpires = \"2026-12-31\"\n").unwrap();
     let out2 = tempfile::tempdir().unwrap();
     let snapshot = dir.join("snapshot");
     let args = [
@@ -427,6 +431,10 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
         ("option-expiring", "5WT00002"),
         ("account-value-identity", "vQMsebA1H5WltUfDkJP4yA"),
         ("option-expired", "vQMsebA1H5WltUfDkJP4yA"),
+        (
+            "margin-requirement-above-value",
+            "3c9d1e2f-8a7b-4c6d-9e0f-1a2b3c4d5e6f",
+        ),
     ] {
         let broker = if account.starts_with("TZ") {
             "tradezero"
@@ -434,6 +442,8 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
             "tastytrade"
         } else if account.starts_with("vQM") {
             "etrade"
+        } else if account.starts_with("3c9d") {
+            "architect"
         } else {
             "clearstreet"
         };
@@ -458,7 +468,7 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let waived = lines.iter().filter(|l| l["status"] == "waived").count();
-    assert_eq!(waived, 13);
+    assert_eq!(waived, 14);
     let expired: Vec<&Value> = lines
         .iter()
         .filter(|l| l["rule"] == "waiver-expired")
@@ -492,7 +502,7 @@ fn the_demo_writes_the_compliance_email_to_the_outbox_with_accounts_masked() {
     let mail = mailparse::parse_mail(&raw).unwrap();
     assert_eq!(
         mail.headers.get_first_value("Subject").as_deref(),
-        Some("[recon] 2026-11-20: 1 critical, 12 errors, 5 warnings across 5 brokers")
+        Some("[recon] 2026-11-20: 2 critical, 12 errors, 4 warnings across 5 brokers")
     );
     // The demo's margin call is critical: the critical route adds the CRO.
     let to = mail.headers.get_first_value("To").unwrap();
