@@ -1,8 +1,8 @@
 //! E*TRADE (BROKERS.md §4) → canonical rows.
 //!
-//! Every body — JSON, or XML (`.xml` files) — is first read into one JSON value with its
-//! keys lower-cased, so one reader survives both formats and the casing that drifts
-//! (`Product` / `product`, `quotestatus` / `quoteStatus`). On top of that it survives:
+//! Every body — JSON, or XML (`.xml` files) — is first read into one JSON value, and keys
+//! are matched case-insensitively, so one reader survives both formats and the casing that
+//! drifts (`Product` / `product`, `quotestatus` / `quoteStatus`). On top of that it survives:
 //! `XxxResponse` roots, a one-element list sent as an object and a missing list as empty,
 //! numbers and booleans as strings, `totalPages` / `totalNoOfPages`, epoch milliseconds,
 //! dash-padded `osiKey`s (or option fields without one), signed quantities with a
@@ -26,19 +26,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const BROKER: Broker = Broker::Etrade;
-
-/// Keys lower-cased, all the way down.
-fn lower_keys(v: Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), lower_keys(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(lower_keys).collect()),
-        other => other,
-    }
-}
 
 /// An XML document as a JSON value: an element with children is an object (a child that
 /// repeats becomes an array), an element with only text is a string, an empty one null.
@@ -118,6 +105,47 @@ pub fn xml_to_value(text: &str) -> Result<Value, String> {
     Ok(Value::Object(root))
 }
 
+/// JSON text with every bare number turned into a string (`12.5` → `"12.5"`), so a
+/// `serde_json::Value` keeps its exact digits: without serde_json's `arbitrary_precision`
+/// (which would rebuild polars, which shares serde_json) a `Value` number is an f64.
+/// Strings, escapes and literals pass through untouched.
+pub fn quote_numbers(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + json.len() / 8);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut in_number = false;
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        let number_char = c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E');
+        if in_number && !number_char {
+            out.push('"');
+            in_number = false;
+        }
+        if !in_number && (c.is_ascii_digit() || c == '-') {
+            out.push('"');
+            in_number = true;
+        }
+        if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
+    }
+    if in_number {
+        out.push('"');
+    }
+    out
+}
+
 fn insert(map: &mut Map<String, Value>, name: String, value: Value) {
     match map.get_mut(&name) {
         None => {
@@ -131,7 +159,7 @@ fn insert(map: &mut Map<String, Value>, name: String, value: Value) {
     }
 }
 
-/// Reads `<stem>.json` or `<stem>.xml` (whichever exists) into a lower-cased value.
+/// Reads `<stem>.json` or `<stem>.xml` (whichever exists) into a value.
 fn load(root: &Path, stem: &str) -> Result<(String, Value), (String, String)> {
     for ext in ["json", "xml"] {
         let source = format!("{stem}.{ext}");
@@ -146,19 +174,23 @@ fn load(root: &Path, stem: &str) -> Result<(String, Value), (String, String)> {
             if ext == "xml" {
                 xml_to_value(&t)
             } else {
-                serde_json::from_str::<Value>(&t).map_err(|e| format!("not JSON: {e}"))
+                serde_json::from_str::<Value>(&quote_numbers(&t))
+                    .map_err(|e| format!("not JSON: {e}"))
             }
         });
-        return value
-            .map(|v| (source.clone(), lower_keys(v)))
-            .map_err(|e| (source, e));
+        return value.map(|v| (source.clone(), v)).map_err(|e| (source, e));
     }
     Err((format!("{stem}.json"), "missing".into()))
 }
 
-/// `v.key` of a lower-cased value.
+/// `v.key`, the key matched case-insensitively (`Product`/`product`): a scan, since the
+/// objects are small and lower-casing every key of every body costs more.
 fn at<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    v.get(key).filter(|v| !v.is_null())
+    v.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_null())
 }
 
 /// A list: an array, one bare object, or nothing.
@@ -490,7 +522,9 @@ fn read_portfolio(
 /// recon does not know may be positions under a name it has never seen: said, not skipped.
 fn unknown_lists(v: &Value, pointer: &str, known: &[&str], notes: &mut Notes) {
     for (k, value) in v.as_object().into_iter().flatten() {
-        if (value.is_array() || value.is_object()) && !known.contains(&k.as_str()) {
+        if (value.is_array() || value.is_object())
+            && !known.iter().any(|known| known.eq_ignore_ascii_case(k))
+        {
             notes.note(
                 format!("{pointer}/{k}"),
                 format!("unknown list `{k}`: not read as positions"),
@@ -763,6 +797,17 @@ fn account_row(key: &str, as_of: NaiveDate, entry: Option<&Value>) -> AccountRow
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_keep_their_digits() {
+        let text =
+            r#"{"a": 12345678901234567.891, "b": "x\"1 2", "c": [1e400, -0.5, true, null], "d":7}"#;
+        let v: Value = serde_json::from_str(&quote_numbers(text)).unwrap();
+        assert_eq!(v["a"], "12345678901234567.891");
+        assert_eq!(v["b"], "x\"1 2");
+        assert_eq!(v["c"], serde_json::json!(["1e400", "-0.5", true, null]));
+        assert_eq!(v["d"], "7");
+    }
 
     #[test]
     fn xml_becomes_the_same_value_as_json() {

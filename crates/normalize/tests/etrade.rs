@@ -42,7 +42,7 @@ fn json_xml_and_legacy_bodies_become_exact_rows_or_quarantine() {
     assert!(!n.incomplete.contains(&("etrade".into(), "KeyA".into())));
 
     let p = &f.positions;
-    assert_eq!(p.height(), 6, "{p}");
+    assert_eq!(p.height(), 7, "{p}");
     // A transferred-in lot with a cost of 0: the average price is unknown, not 0.
     let aapl = row_of(p, "symbol", "AAPL");
     assert_eq!(str_at(p, "position_id", aapl).as_deref(), Some("1001"));
