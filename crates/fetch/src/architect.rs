@@ -28,6 +28,8 @@ use tonic::transport::Channel;
 
 /// A JWT with less than this left is renewed before use (as the SDK does).
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
+/// The largest answer accepted (tonic's default is 4 MiB).
+const MAX_MESSAGE: usize = 1 << 30;
 /// How many times one call renews a JWT the server refused.
 const RENEWALS: u32 = 2;
 
@@ -118,7 +120,10 @@ impl Architect {
                 ));
             }
             attempts.fetch_add(1, Ordering::Relaxed);
-            let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+            // tonic refuses answers over 4 MiB by default; the account list of a large
+            // firm is more (20,000 accounts ≈ 5 MB), and a summary can be too.
+            let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE);
             grpc.ready()
                 .await
                 .map_err(|e| attempt_error(&format!("cannot connect: {e}"), None, true))?;

@@ -116,3 +116,40 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn an_answer_over_tonics_default_4_mib_is_read() {
+    // One account with 40,000 futures lots: a summary of ~6 MB (a 20,000-account list is
+    // ~5 MB). tonic's default limit refused it at the 100,000-account measurement.
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let spec = recon_sim::generate::GenSpec {
+        brokers: vec![Broker::Architect],
+        ..recon_sim::generate::GenSpec::new(5, 1, 40_000, as_of)
+    };
+    let (book, _) = recon_sim::generate::generate(&spec);
+    let sim = start(book, SimCredentials::random(), SimOptions::default())
+        .await
+        .unwrap();
+    let c = &sim.credentials.architect;
+    let conn = Architect::new(
+        sim.url(Broker::Architect).unwrap(),
+        Credentials {
+            api_key: SecretString::from(c.api_key.clone()),
+            api_secret: SecretString::from(c.api_secret.clone()),
+        },
+        FetchOptions::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = SnapshotWriter::create(dir.path()).unwrap();
+    let manifest = fetch_all(&[Box::new(conn) as Box<dyn Connector>], &out, as_of)
+        .await
+        .unwrap();
+    let ar = &manifest.brokers["architect"];
+    assert_eq!(ar.status, FetchStatus::Complete, "{:?}", ar.errors);
+    let id = &ar.accounts[0];
+    let size = std::fs::metadata(dir.path().join(format!("architect/{id}/summary.json")))
+        .unwrap()
+        .len();
+    assert!(size > 4 << 20, "{size} bytes: not over the default limit");
+}
