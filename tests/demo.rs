@@ -429,6 +429,7 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
         ("account-value-identity", "19818"),
         ("account-value-identity", "5WT00003"),
         ("option-expiring", "5WT00002"),
+        ("data-quarantine", "5WT00001"),
         ("account-value-identity", "vQMsebA1H5WltUfDkJP4yA"),
         ("option-expired", "vQMsebA1H5WltUfDkJP4yA"),
         (
@@ -468,7 +469,7 @@ fn waived_findings_are_reported_but_do_not_fail_and_expired_waivers_are_findings
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let waived = lines.iter().filter(|l| l["status"] == "waived").count();
-    assert_eq!(waived, 14);
+    assert_eq!(waived, 15);
     let expired: Vec<&Value> = lines
         .iter()
         .filter(|l| l["rule"] == "waiver-expired")
@@ -502,7 +503,7 @@ fn the_demo_writes_the_compliance_email_to_the_outbox_with_accounts_masked() {
     let mail = mailparse::parse_mail(&raw).unwrap();
     assert_eq!(
         mail.headers.get_first_value("Subject").as_deref(),
-        Some("[recon] 2026-11-20: 2 critical, 12 errors, 4 warnings across 5 brokers")
+        Some("[recon] 2026-11-20: 2 critical, 13 errors, 4 warnings across 5 brokers")
     );
     // The demo's margin call is critical: the critical route adds the CRO.
     let to = mail.headers.get_first_value("To").unwrap();

@@ -531,10 +531,11 @@ fn position_row(
         Some(d) if d.eq_ignore_ascii_case("short") => Decimal::NEGATIVE_ONE,
         Some(d) if d.eq_ignore_ascii_case("zero") => Decimal::ZERO,
         other => {
+            let shown = other.map_or_else(|| "missing".to_string(), |d| format!("{d:?}"));
             notes.note(
                 format!("{pointer}/quantity-direction"),
                 format!(
-                    "`quantity-direction` is {other:?}, not Long, Short or Zero: direction unknown"
+                    "`quantity-direction` is {shown}, not Long, Short or Zero: direction unknown"
                 ),
             );
             return None;

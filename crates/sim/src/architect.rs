@@ -304,7 +304,7 @@ impl Arch {
 
 fn lot_json(p: &SimPosition, as_of: &str) -> Value {
     j!({
-        "quantity": dec(p.quantity),
+        "quantity": if p.malformed { Value::String("n/a".into()) } else { dec(p.quantity) },
         // Both public examples carry the entry price here, not a notional (BROKERS.md §5.5).
         "cost_basis": dec(p.avg_price),
         "break_even_price": dec(p.avg_price),

@@ -68,6 +68,10 @@ pub struct SimPosition {
     /// Planted break: the broker's P&L feed has no row for this lot.
     #[serde(default)]
     pub pnl_missing: bool,
+    /// Planted break: the broker sends this position with its direction or size in a form
+    /// nobody can read (`Sideways`, `"n/a"`), so recon must quarantine it.
+    #[serde(default)]
+    pub malformed: bool,
     /// Day P&L of the lot (informational).
     #[serde(default)]
     pub day_pnl: Decimal,

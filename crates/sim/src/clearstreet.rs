@@ -464,7 +464,11 @@ fn position(a: &SimAccount, p: &SimPosition, dialect: Dialect, as_of: &str) -> P
         },
         market_value: s(p.market_value()),
         position_type,
-        quantity: p.quantity.normalize().to_string(),
+        quantity: if p.malformed {
+            "n/a".to_string()
+        } else {
+            p.quantity.normalize().to_string()
+        },
         symbol: option
             .as_ref()
             .map_or_else(|| p.symbol.clone(), |o| o.compact()),

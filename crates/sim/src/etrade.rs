@@ -423,7 +423,14 @@ fn position_json(a: &SimAccount, p: &SimPosition, i: usize, as_of: chrono::Naive
     row.insert("price".into(), num(p.mark));
     row.insert("commissions".into(), 0.into());
     row.insert("otherFees".into(), 0.into());
-    row.insert("quantity".into(), num(p.quantity));
+    row.insert(
+        "quantity".into(),
+        if p.malformed {
+            "n/a".into()
+        } else {
+            num(p.quantity)
+        },
+    );
     row.insert("positionIndicator".into(), "TYPE2".into());
     row.insert(
         "positionType".into(),

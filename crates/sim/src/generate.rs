@@ -170,6 +170,7 @@ impl AccountGen<'_> {
             avg_price: cents(&mut self.rng, 0, 40),
             mark,
             pnl_missing: false,
+            malformed: false,
             day_pnl: Decimal::ZERO,
             maintenance_requirement: Decimal::ZERO,
         }
@@ -193,6 +194,7 @@ impl AccountGen<'_> {
             avg_price: cents(&mut self.rng, 5, 900),
             mark: cents(&mut self.rng, 5, 900),
             pnl_missing: false,
+            malformed: false,
             day_pnl: cents(&mut self.rng, -50, 50),
             maintenance_requirement: Decimal::ZERO,
         }
@@ -223,6 +225,7 @@ impl AccountGen<'_> {
             avg_price: price(&mut self.rng),
             mark: price(&mut self.rng),
             pnl_missing: false,
+            malformed: false,
             day_pnl: Decimal::ZERO,
             maintenance_requirement: Decimal::ZERO,
         }

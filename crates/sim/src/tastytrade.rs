@@ -328,7 +328,9 @@ fn num_or_str(d: Decimal, as_string: bool) -> Value {
 fn position_json(a: &SimAccount, p: &SimPosition, i: usize, marks: bool, as_of: &str) -> Value {
     let s = |d: Decimal| dec_str(d, 1);
     let option = p.option();
-    let direction = if p.quantity.is_zero() {
+    let direction = if p.malformed {
+        "Sideways"
+    } else if p.quantity.is_zero() {
         "Zero"
     } else if p.quantity.is_sign_negative() {
         "Short"

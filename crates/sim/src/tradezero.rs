@@ -339,7 +339,13 @@ fn position_row(a: &SimAccount, p: &SimPosition, stamp: &str) -> PositionRow {
         root_symbol: None,
         security_type: if option.is_some() { "Option" } else { "Stock" },
         shares: Num(shares),
-        side: if short { "Short" } else { "Long" },
+        side: if p.malformed {
+            "Sideways"
+        } else if short {
+            "Short"
+        } else {
+            "Long"
+        },
         symbol: option
             .as_ref()
             .map_or_else(|| p.symbol.clone(), |o| o.root().to_string()),
