@@ -502,5 +502,6 @@ fn print_run(run: &RunResult, json: bool, manifest: Option<&Manifest>) {
         None => counts,
     };
     println!("{counts} → exit {}", run.exit.code());
-    println!("report: {}", run.output.dir.join("summary.json").display());
+    println!("report: {}", run.output.dir.join("report.html").display());
+    println!("summary: {}", run.output.dir.join("summary.json").display());
 }

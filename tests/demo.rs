@@ -128,10 +128,16 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
             file.display()
         );
     }
-    // The summary table names the planted break.
+    // The summary table names the planted break, and the last lines say where the HTML
+    // report and the summary are.
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         stdout.contains("TZ10000002") && stdout.contains("exit 1"),
+        "{stdout}"
+    );
+    let html = dir.join("report.html");
+    assert!(
+        stdout.contains(&format!("report: {}", html.display())) && html.is_file(),
         "{stdout}"
     );
 
