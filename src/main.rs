@@ -139,8 +139,8 @@ struct SimArgs {
     #[arg(long)]
     max_seconds: Option<u64>,
     /// Fault profile: none, flaky (each path: 503, 429 with Retry-After, a truncated body,
-    /// then the answer), slow (250 ms per answer), loop (paged lists repeat a page token) or
-    /// expiry (access tokens expire after 5 uses).
+    /// then the answer), slow (250 ms per answer), invalid (a 200 HTML page first), loop
+    /// (paged lists repeat a page token) or expiry (access tokens expire after 5 uses).
     #[arg(long, default_value = "none")]
     faults: String,
 }

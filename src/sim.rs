@@ -57,7 +57,7 @@ fn book(cmd: &SimCommand) -> Result<SimBook, RunError> {
 pub fn serve(cmd: &SimCommand) -> Result<(), RunError> {
     let faults = Faults::profile(&cmd.faults).ok_or_else(|| {
         RunError::Usage(format!(
-            "--faults `{}` is not a profile (none, flaky, slow, loop, expiry)",
+            "--faults `{}` is not a profile (none, flaky, slow, invalid, loop, expiry)",
             cmd.faults
         ))
     })?;

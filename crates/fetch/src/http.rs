@@ -1,5 +1,6 @@
 //! One GET, made to survive a bad night: every attempt classified (transient: timeouts,
-//! connection errors, 408, 429, 5xx and bodies cut short; permanent: every other 4xx, so a
+//! connection errors, 408, 429, 5xx, bodies cut short and 200s that are not JSON;
+//! permanent: every other 4xx, so a
 //! bad credential is never hammered), retried with exponential backoff and jitter, a
 //! `Retry-After` honoured (capped), and the attempts counted for the manifest.
 
@@ -81,6 +82,8 @@ async fn attempt(request: RequestBuilder) -> Result<Vec<u8>, AttemptError> {
         });
     }
     if !is_json {
+        // A 200 that is not the API's JSON is a proxy or maintenance page in front of the
+        // broker: worth another attempt, and never stored as if it were the answer.
         return Err(AttemptError {
             message: format!(
                 "HTTP {} but not JSON: {:?}",
@@ -88,7 +91,7 @@ async fn attempt(request: RequestBuilder) -> Result<Vec<u8>, AttemptError> {
                 snippet(&body)
             ),
             status: Some(status.as_u16()),
-            transient: false,
+            transient: true,
             retry_after: None,
         });
     }

@@ -153,6 +153,11 @@ async fn slow_brokers_are_fetched_whole() {
 }
 
 #[tokio::test]
+async fn html_pages_instead_of_json_are_retried() {
+    run("invalid").await;
+}
+
+#[tokio::test]
 async fn paging_loops_are_caught() {
     run("loop").await;
 }

@@ -1,6 +1,7 @@
 //! Fault injection: what real brokers do on a bad night. A layer in front of each broker's
 //! routes that, per request path, fails the first attempts with 503, throttles with 429 and
-//! `Retry-After`, cuts bodies short, delays every answer, or fails a path for good. Counting
+//! `Retry-After`, cuts bodies short, answers a 200 HTML page instead of the API's body,
+//! delays every answer, or fails a path for good. Counting
 //! per path makes a fault profile deterministic: a test knows exactly which attempt
 //! succeeds.
 
@@ -22,6 +23,9 @@ pub struct Faults {
     pub retry_after_secs: u32,
     /// Then cuts the body of this many answers in half (a connection dropped mid-body).
     pub truncate_first: u32,
+    /// Then answers this many times 200 with an HTML page instead of the API's body (a
+    /// proxy or maintenance page in front of the broker).
+    pub invalid_first: u32,
     /// Paths containing any of these always answer 500 (an account that cannot be fetched).
     pub always_fail: Vec<String>,
     /// Added to every answer.
@@ -47,6 +51,10 @@ impl Faults {
                 throttle_first: 1,
                 retry_after_secs: 1,
                 truncate_first: 1,
+                ..Faults::default()
+            },
+            "invalid" => Faults {
+                invalid_first: 1,
                 ..Faults::default()
             },
             "loop" => Faults {
@@ -126,6 +134,15 @@ pub async fn inject(
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
         return r;
+    }
+    let before_invalid = f.fail_first + f.throttle_first + f.truncate_first;
+    if n > before_invalid && n <= before_invalid + f.invalid_first {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<html><body><h1>Scheduled maintenance</h1><p>Please try again shortly.</p></body></html>",
+        )
+            .into_response();
     }
     let response = next.run(request).await;
     if n <= f.fail_first + f.throttle_first + f.truncate_first && response.status().is_success() {
