@@ -110,40 +110,44 @@ pub fn xml_to_value(text: &str) -> Result<Value, String> {
 /// (which would rebuild polars, which shares serde_json) a `Value` number is an f64.
 /// Strings, escapes and literals pass through untouched.
 pub fn quote_numbers(json: &str) -> String {
-    let mut out = String::with_capacity(json.len() + json.len() / 8);
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut in_number = false;
-    for c in json.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
+    let b = json.as_bytes();
+    let mut out = Vec::with_capacity(b.len() + b.len() / 8);
+    // Copied in spans: everything up to `start` is already in `out`.
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() {
+                    match b[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
             }
-            continue;
+            b'-' | b'0'..=b'9' => {
+                out.extend_from_slice(&b[start..i]);
+                let number = i;
+                while i < b.len() && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                out.push(b'"');
+                out.extend_from_slice(&b[number..i]);
+                out.push(b'"');
+                start = i;
+            }
+            _ => i += 1,
         }
-        let number_char = c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E');
-        if in_number && !number_char {
-            out.push('"');
-            in_number = false;
-        }
-        if !in_number && (c.is_ascii_digit() || c == '-') {
-            out.push('"');
-            in_number = true;
-        }
-        if c == '"' {
-            in_string = true;
-        }
-        out.push(c);
     }
-    if in_number {
-        out.push('"');
-    }
-    out
+    out.extend_from_slice(&b[start.min(b.len())..]);
+    // Only ASCII quotes were added, between ASCII bytes: still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|_| json.to_string())
 }
 
 fn insert(map: &mut Map<String, Value>, name: String, value: Value) {
