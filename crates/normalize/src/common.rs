@@ -71,14 +71,24 @@ impl<'a> Notes<'a> {
     }
 }
 
-/// A string or number as text (ids sent either way); `None` for anything else.
+/// A string or number as text (ids sent either way), numbers with their exact digits;
+/// `None` for anything else.
 pub fn text_of(raw: Option<&RawValue>) -> Option<String> {
-    let raw = raw?;
-    match serde_json::from_str::<serde_json::Value>(raw.get()).ok()? {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    let text = raw?.get().trim();
+    let value = match text.as_bytes().first()? {
+        // A string: sliced as is unless it has escapes to undo.
+        b'"' => match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(inner) if !inner.contains('\\') => inner.trim().to_string(),
+            _ => serde_json::from_str::<String>(text)
+                .ok()?
+                .trim()
+                .to_string(),
+        },
+        // A number: its own digits (an f64 would round long ids).
+        b'-' | b'0'..=b'9' => text.to_string(),
+        _ => return None,
+    };
+    (!value.is_empty()).then_some(value)
 }
 
 /// One record into its typed struct.
@@ -145,4 +155,27 @@ pub fn read_pages(root: &std::path::Path, stem: &str) -> Vec<(String, std::io::R
         pages.push((source, text));
     }
     pages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn text_of_reads_strings_and_numbers_exactly() {
+        assert_eq!(text_of(Some(&raw("\" TZ1 \""))), Some("TZ1".into()));
+        assert_eq!(text_of(Some(&raw(r#""a\"b""#))), Some("a\"b".into()));
+        assert_eq!(
+            text_of(Some(&raw("123456789012345678901234"))),
+            Some("123456789012345678901234".into())
+        );
+        assert_eq!(text_of(Some(&raw("\"  \""))), None);
+        assert_eq!(text_of(Some(&raw("null"))), None);
+        assert_eq!(text_of(Some(&raw("true"))), None);
+        assert_eq!(text_of(None), None);
+    }
 }
