@@ -363,18 +363,7 @@ impl BrokerConfig {
 }
 
 /// Every credential key any broker takes.
-const ALL_CREDENTIAL_KEYS: [&str; 10] = [
-    "client_secret",
-    "refresh_token",
-    "api_key_id",
-    "api_secret_key",
-    "api_key",
-    "api_secret",
-    "consumer_key",
-    "consumer_secret",
-    "access_token",
-    "access_token_secret",
-];
+const ALL_CREDENTIAL_KEYS: [&str; 10] = recon_fetch::CREDENTIAL_KEYS;
 
 fn yes() -> bool {
     true

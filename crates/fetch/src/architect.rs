@@ -7,8 +7,7 @@
 //! ABORTED, INTERNAL and UNKNOWN (a cut stream) are worth another attempt; UNAUTHENTICATED,
 //! PERMISSION_DENIED, NOT_FOUND and INVALID_ARGUMENT are not.
 
-use crate::client::select_accounts;
-use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger};
+use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_accounts};
 use crate::http::{self, AttemptError};
 use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
@@ -21,7 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Mutex;
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
@@ -289,7 +288,7 @@ impl Architect {
 
     async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
         let ledger = Ledger::new(progress);
-        let listed = match self
+        let listed = self
             .authed(
                 &ledger,
                 out,
@@ -299,18 +298,8 @@ impl Architect {
             )
             .await
             .map_err(|e| e.message)
-            .and_then(|body| account_ids(&body))
-        {
-            Ok(ids) => ids,
-            Err(e) => {
-                ledger.error(None, "accounts", e);
-                return ledger.finish();
-            }
-        };
-        let wanted = select_accounts(&ledger, listed, &self.options);
-        let gate = Semaphore::new(self.options.concurrency.max(1));
-        let fetches = wanted.iter().map(|id| {
-            let gate = &gate;
+            .and_then(|body| account_ids(&body));
+        fetch_accounts(&ledger, &self.options, listed, |id, gate| {
             let ledger = &ledger;
             async move {
                 let _permit = gate.acquire().await;
@@ -326,12 +315,12 @@ impl Architect {
                     )
                     .await
                 {
-                    ledger.error(Some(id), "summary", e.message);
+                    ledger.error(Some(&id), "summary", e.message);
                 }
-                ledger.account(id);
+                ledger.account(&id);
             }
-        });
-        futures::future::join_all(fetches).await;
+        })
+        .await;
         ledger.finish()
     }
 }

@@ -4,7 +4,7 @@
 //! (`accounts.0001.json`, `positions.0001.json`, …), even when there is only one.
 
 use crate::client::{BrokerClient, Call, CallError, PageGuard};
-use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger};
+use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_accounts};
 use crate::http;
 use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
@@ -114,7 +114,7 @@ impl ClearStreet {
 
     async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
         let ledger = Ledger::new(progress);
-        let listed = match self
+        let listed = self
             .pages(&ledger, out, "/v1/accounts", "clearstreet/accounts")
             .await
             .map_err(|e| e.message)
@@ -124,19 +124,12 @@ impl ClearStreet {
                     ids.extend(account_ids(body)?);
                 }
                 Ok(ids)
-            }) {
-            Ok(ids) => ids,
-            Err(e) => {
-                ledger.error(None, "accounts", e);
-                return ledger.finish();
-            }
-        };
-        let wanted = self.client.select_accounts(&ledger, listed);
-        let gate = Semaphore::new(self.client.options().concurrency.max(1));
-        let fetches = wanted
-            .iter()
-            .map(|id| self.fetch_account(&ledger, out, id, &gate));
-        futures::future::join_all(fetches).await;
+            });
+        fetch_accounts(&ledger, self.client.options(), listed, |id, gate| {
+            let ledger = &ledger;
+            async move { self.fetch_account(ledger, out, &id, &gate).await }
+        })
+        .await;
         ledger.finish()
     }
 }

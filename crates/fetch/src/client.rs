@@ -178,11 +178,6 @@ impl BrokerClient {
         ledger.request(record);
         result
     }
-
-    /// The accounts to fetch from the ids the broker listed (see [`select_accounts`]).
-    pub fn select_accounts(&self, ledger: &Ledger, listed: Vec<String>) -> Vec<String> {
-        select_accounts(ledger, listed, &self.options)
-    }
 }
 
 /// The accounts to fetch from the ids the broker listed: the allow list applied

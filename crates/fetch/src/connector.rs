@@ -102,6 +102,30 @@ pub async fn fetch_all_with(
     Ok(manifest)
 }
 
+/// The second half of every connector: from the broker's account list (or why it could not
+/// be had), the accounts to fetch (allow list applied, unsafe ids refused), each fetched by
+/// `fetch` concurrently; `fetch` takes a permit of `gate` for each request, so at most
+/// `concurrency` requests are in flight.
+pub async fn fetch_accounts<F, Fut>(
+    ledger: &Ledger,
+    options: &FetchOptions,
+    listed: Result<Vec<String>, String>,
+    fetch: F,
+) where
+    F: Fn(String, std::sync::Arc<tokio::sync::Semaphore>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let wanted = match listed {
+        Ok(ids) => crate::client::select_accounts(ledger, ids, options),
+        Err(e) => {
+            ledger.error(None, "accounts", e);
+            return;
+        }
+    };
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
+    futures::future::join_all(wanted.into_iter().map(|id| fetch(id, gate.clone()))).await;
+}
+
 /// Collects the manifest entry of one broker while its requests run concurrently, and
 /// keeps its progress bar moving.
 #[derive(Debug)]

@@ -7,7 +7,7 @@
 //! config, and a 401 says they must be renewed (they expire at midnight US Eastern).
 
 use crate::client::{BrokerClient, Call, CallError, PageGuard};
-use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger};
+use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_accounts};
 use crate::http;
 use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
@@ -160,7 +160,7 @@ impl Etrade {
 
     async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
         let ledger = Ledger::new(progress);
-        let listed = match self
+        let listed = self
             .get(
                 &ledger,
                 out,
@@ -170,20 +170,12 @@ impl Etrade {
             )
             .await
             .map_err(|e| e.message)
-            .and_then(|body| account_keys(&body))
-        {
-            Ok(keys) => keys,
-            Err(e) => {
-                ledger.error(None, "accounts", e);
-                return ledger.finish();
-            }
-        };
-        let wanted = self.client.select_accounts(&ledger, listed);
-        let gate = Semaphore::new(self.client.options().concurrency.max(1));
-        let fetches = wanted
-            .iter()
-            .map(|k| self.fetch_account(&ledger, out, k, &gate));
-        futures::future::join_all(fetches).await;
+            .and_then(|body| account_keys(&body));
+        fetch_accounts(&ledger, self.client.options(), listed, |id, gate| {
+            let ledger = &ledger;
+            async move { self.fetch_account(ledger, out, &id, &gate).await }
+        })
+        .await;
         ledger.finish()
     }
 }

@@ -5,7 +5,7 @@
 //! and trading status. The token body is never stored; the token lives in a `SecretString`.
 
 use crate::client::{BrokerClient, Call, CallError};
-use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger};
+use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_accounts};
 use crate::http;
 use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
@@ -179,26 +179,18 @@ impl Tastytrade {
 
     async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
         let ledger = Ledger::new(progress);
-        let listed = match self
+        let listed = self
             .get(&ledger, out, || {
                 Call::get("/customers/me/accounts", "tastytrade/accounts.json")
             })
             .await
             .map_err(|e| e.message)
-            .and_then(|body| account_numbers(&body))
-        {
-            Ok(ids) => ids,
-            Err(e) => {
-                ledger.error(None, "accounts", e);
-                return ledger.finish();
-            }
-        };
-        let wanted = self.client.select_accounts(&ledger, listed);
-        let gate = Semaphore::new(self.client.options().concurrency.max(1));
-        let fetches = wanted
-            .iter()
-            .map(|n| self.fetch_account(&ledger, out, n, &gate));
-        futures::future::join_all(fetches).await;
+            .and_then(|body| account_numbers(&body));
+        fetch_accounts(&ledger, self.client.options(), listed, |id, gate| {
+            let ledger = &ledger;
+            async move { self.fetch_account(ledger, out, &id, &gate).await }
+        })
+        .await;
         ledger.finish()
     }
 }

@@ -4,7 +4,7 @@
 //! an unknown account, so the recorded error says both.
 
 use crate::client::{BrokerClient, Call, CallError};
-use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger};
+use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_accounts};
 use crate::http;
 use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
@@ -85,24 +85,16 @@ impl TradeZero {
 
     async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
         let ledger = Ledger::new(progress);
-        let list = match self
+        let listed = self
             .get(&ledger, out, "/v1/api/accounts", "tradezero/accounts.json")
             .await
             .map_err(|e| e.message)
-            .and_then(|body| account_ids(&body))
-        {
-            Ok(ids) => ids,
-            Err(e) => {
-                ledger.error(None, "accounts", e);
-                return ledger.finish();
-            }
-        };
-        let wanted = self.client.select_accounts(&ledger, list);
-        let gate = Semaphore::new(self.client.options().concurrency.max(1));
-        let fetches = wanted
-            .iter()
-            .map(|id| self.fetch_account(&ledger, out, id, &gate));
-        futures::future::join_all(fetches).await;
+            .and_then(|body| account_ids(&body));
+        fetch_accounts(&ledger, self.client.options(), listed, |id, gate| {
+            let ledger = &ledger;
+            async move { self.fetch_account(ledger, out, &id, &gate).await }
+        })
+        .await;
         ledger.finish()
     }
 }

@@ -2,7 +2,10 @@
 //! account of every broker is fetched or reported with its reason, nothing hangs, retries
 //! stay within their bound, and no credential reaches the snapshot.
 
-use recon_fetch::{FetchOptions, RetryPolicy, Secrets, SnapshotWriter, connector, fetch_all};
+mod common;
+
+use common::*;
+use recon_fetch::{Secrets, SnapshotWriter, connector, fetch_all};
 use recon_model::Broker;
 use recon_model::manifest::FetchStatus;
 use recon_sim::{Faults, SimBook, SimCredentials, SimOptions, clearstreet, etrade, start};
@@ -10,38 +13,6 @@ use secrecy::SecretString;
 use std::time::Duration;
 
 const RETRIES: usize = 3;
-
-fn quick() -> FetchOptions {
-    FetchOptions {
-        timeout: Duration::from_secs(5),
-        retry: RetryPolicy {
-            retries: RETRIES,
-            min_delay: Duration::from_millis(1),
-            // Caps Retry-After too, so the flaky profile's 1 s waits stay short here.
-            max_delay: Duration::from_millis(50),
-        },
-        ..FetchOptions::default()
-    }
-}
-
-/// Lowercase names of the sim's credential keys → `&'static str` for `Secrets`.
-fn key(name: &str) -> &'static str {
-    [
-        "client_secret",
-        "refresh_token",
-        "api_key_id",
-        "api_secret_key",
-        "api_key",
-        "api_secret",
-        "consumer_key",
-        "consumer_secret",
-        "access_token",
-        "access_token_secret",
-    ]
-    .into_iter()
-    .find(|k| *k == name)
-    .unwrap()
-}
 
 async fn run(profile: &str) {
     let faults = Faults::profile(profile).unwrap();
@@ -70,9 +41,10 @@ async fn run(profile: &str) {
         let mut secrets = Secrets::default();
         for (k, v) in creds {
             secrets_seen.push(v.clone());
-            secrets.insert(key(k), SecretString::from(v));
+            secrets.insert(k, SecretString::from(v));
         }
-        connectors.push(connector(broker, sim.url(broker).unwrap(), secrets, quick()).unwrap());
+        connectors
+            .push(connector(broker, sim.url(broker).unwrap(), secrets, quick(RETRIES)).unwrap());
     }
     assert_eq!(connectors.len(), Broker::ALL.len());
     let dir = tempfile::tempdir().unwrap();
@@ -165,17 +137,4 @@ async fn paging_loops_are_caught() {
 #[tokio::test]
 async fn expiring_tokens_are_renewed() {
     run("expiry").await;
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

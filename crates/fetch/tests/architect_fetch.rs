@@ -1,5 +1,8 @@
 //! The Architect connector against the simulator: gRPC over HTTP/2 on loopback.
 
+mod common;
+
+use common::*;
 use recon_fetch::architect::{Architect, Credentials};
 use recon_fetch::{Connector, FetchOptions, RetryPolicy, SnapshotWriter, fetch_all};
 use recon_model::Broker;
@@ -102,19 +105,6 @@ async fn transient_grpc_failures_are_retried_within_bounds() {
         requests.iter().all(|r| r.attempts >= 2 && r.attempts <= 4),
         "{requests:?}"
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
 //! The Clear Street connector against the simulator, over real HTTP on loopback.
 
+mod common;
+
+use common::*;
 use recon_fetch::clearstreet::ClearStreet;
 use recon_fetch::{Connector, FetchOptions, SnapshotWriter, fetch_all};
 use recon_model::Broker;
@@ -185,17 +188,4 @@ async fn the_flaky_profile_is_survived_within_the_retry_bound() {
             .iter()
             .all(|r| r.attempts == 4)
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -1,6 +1,9 @@
 //! The E*TRADE connector against the simulator, over real HTTP on loopback: every request
 //! signed, and the simulator checks each signature as E*TRADE does.
 
+mod common;
+
+use common::*;
 use recon_fetch::etrade::{Credentials, Etrade};
 use recon_fetch::{Connector, FetchOptions, SnapshotWriter, fetch_all};
 use recon_model::Broker;
@@ -172,17 +175,4 @@ async fn signing_survives_the_flaky_profile() {
             .iter()
             .all(|r| r.attempts == 4)
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -1,5 +1,8 @@
 //! The tastytrade connector against the simulator, over real HTTP on loopback.
 
+mod common;
+
+use common::*;
 use recon_fetch::tastytrade::{Credentials, Tastytrade};
 use recon_fetch::{Connector, FetchOptions, SnapshotWriter, fetch_all};
 use recon_model::Broker;
@@ -124,17 +127,4 @@ async fn a_bad_refresh_token_fails_the_broker_without_retries() {
     let requests = tt.requests.as_ref().unwrap();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].attempts, 1);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -1,12 +1,14 @@
 //! The TradeZero connector against the simulator, over real HTTP on loopback.
 
+mod common;
+
+use common::walk;
 use recon_fetch::tradezero::{Credentials, TradeZero};
 use recon_fetch::{Connector, FetchOptions, SnapshotWriter, fetch_all};
 use recon_model::Broker;
 use recon_model::manifest::FetchStatus;
 use recon_sim::{SimBook, SimCredentials, SimOptions, start};
 use secrecy::SecretString;
-use std::path::Path;
 
 fn tradezero(url: &str, key: &str, secret: &str, options: FetchOptions) -> Box<dyn Connector> {
     let credentials = Credentials {
@@ -29,19 +31,6 @@ async fn demo_sim(options: SimOptions) -> (SimBook, recon_sim::RunningSim) {
         .await
         .unwrap();
     (book, sim)
-}
-
-fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(all_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -108,7 +97,7 @@ async fn fetches_every_account_and_endpoint_and_leaks_no_credential() {
         sim.credentials.tradezero.api_key_id.as_str(),
         sim.credentials.tradezero.api_secret_key.as_str(),
     ];
-    for file in all_files(out.root()) {
+    for file in walk(out.root()) {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         for s in secrets {
             assert!(!text.contains(s), "{} holds a credential", file.display());

@@ -80,25 +80,11 @@ pub fn read_broker(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> (Book, Vec<String>) {
-    use rayon::prelude::*;
     let mut book = Book::default();
     let list = read_account_list(root, &mut book.quarantine);
-    let outputs: Vec<(String, Book, bool)> = accounts
-        .par_iter()
-        .map(|id| {
-            let failed = crate::snapshot::failed_endpoints(entry, id);
-            let (b, complete) = read_account(root, id, as_of, list.get(id), &failed);
-            (id.clone(), b, complete)
-        })
-        .collect();
-    let mut incomplete = Vec::new();
-    for (id, b, complete) in outputs {
-        if !complete {
-            incomplete.push(id);
-        }
-        book.extend(b);
-    }
-    (book, incomplete)
+    crate::common::read_accounts(book, entry, accounts, |id, failed| {
+        read_account(root, id, as_of, list.get(id), failed)
+    })
 }
 
 fn read_account_list(

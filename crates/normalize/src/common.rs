@@ -157,6 +157,35 @@ pub fn read_pages(root: &std::path::Path, stem: &str) -> Vec<(String, std::io::R
     pages
 }
 
+/// Reads every account of one broker in parallel (accounts are independent) and merges
+/// them in a stable order. `read` gets the account id and the endpoints the manifest
+/// already reports as not fetched, and answers the account's rows and whether all its files
+/// could be read. Returns the rows and the accounts that are incomplete.
+pub fn read_accounts(
+    mut book: recon_model::Book,
+    entry: Option<&recon_model::manifest::BrokerManifest>,
+    accounts: &[String],
+    read: impl Fn(&str, &[&str]) -> (recon_model::Book, bool) + Sync,
+) -> (recon_model::Book, Vec<String>) {
+    use rayon::prelude::*;
+    let outputs: Vec<(&String, recon_model::Book, bool)> = accounts
+        .par_iter()
+        .map(|id| {
+            let failed = crate::snapshot::failed_endpoints(entry, id);
+            let (b, complete) = read(id, &failed);
+            (id, b, complete)
+        })
+        .collect();
+    let mut incomplete = Vec::new();
+    for (id, b, complete) in outputs {
+        if !complete {
+            incomplete.push(id.clone());
+        }
+        book.extend(b);
+    }
+    (book, incomplete)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -257,25 +257,11 @@ pub fn read_broker(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> (Book, Vec<String>) {
-    use rayon::prelude::*;
     let mut book = Book::default();
     let list = read_account_list(root, &mut book.quarantine);
-    let outputs: Vec<(String, Book, bool)> = accounts
-        .par_iter()
-        .map(|key| {
-            let failed = crate::snapshot::failed_endpoints(entry, key);
-            let (b, complete) = read_account(root, key, as_of, list.get(key), &failed);
-            (key.clone(), b, complete)
-        })
-        .collect();
-    let mut incomplete = Vec::new();
-    for (key, b, complete) in outputs {
-        if !complete {
-            incomplete.push(key);
-        }
-        book.extend(b);
-    }
-    (book, incomplete)
+    crate::common::read_accounts(book, entry, accounts, |key, failed| {
+        read_account(root, key, as_of, list.get(key), failed)
+    })
 }
 
 fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, Value> {

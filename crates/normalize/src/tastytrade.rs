@@ -154,26 +154,11 @@ pub fn read_broker(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> (Book, Vec<String>) {
-    use rayon::prelude::*;
     let mut book = Book::default();
     let list = read_account_list(root, &mut book.quarantine);
-    let outputs: Vec<(String, Book, bool)> = accounts
-        .par_iter()
-        .map(|n| {
-            let failed = crate::snapshot::failed_endpoints(entry, n);
-            let (b, complete) =
-                read_account(root, n, as_of, list.get(n).map(String::as_str), &failed);
-            (n.clone(), b, complete)
-        })
-        .collect();
-    let mut incomplete = Vec::new();
-    for (n, b, complete) in outputs {
-        if !complete {
-            incomplete.push(n);
-        }
-        book.extend(b);
-    }
-    (book, incomplete)
+    crate::common::read_accounts(book, entry, accounts, |n, failed| {
+        read_account(root, n, as_of, list.get(n).map(String::as_str), failed)
+    })
 }
 
 fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, String> {

@@ -150,26 +150,12 @@ pub fn read_broker(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> (Book, Vec<String>) {
-    use rayon::prelude::*;
     let mut book = Book::default();
     let list = read_account_list(dir, &mut book.quarantine);
-    // Accounts are independent: read them in parallel, then merge in a stable order.
-    let outputs: Vec<(String, AccountOutput)> = accounts
-        .par_iter()
-        .map(|id| {
-            let failed = crate::snapshot::failed_endpoints(entry, id);
-            let out = read_account(dir, id, as_of, list.get(id).map(String::as_str), &failed);
-            (id.clone(), out)
-        })
-        .collect();
-    let mut incomplete = Vec::new();
-    for (id, out) in outputs {
-        if !out.complete {
-            incomplete.push(id);
-        }
-        book.extend(out.book);
-    }
-    (book, incomplete)
+    crate::common::read_accounts(book, entry, accounts, |id, failed| {
+        let out = read_account(dir, id, as_of, list.get(id).map(String::as_str), failed);
+        (out.book, out.complete)
+    })
 }
 
 /// Reads `tradezero/accounts.json`: each account's fields by canonical id, for accounts whose
