@@ -25,25 +25,9 @@ use std::path::Path;
 
 const BROKER: Broker = Broker::Clearstreet;
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
-}
-
-/// The `data` of an envelope, or why there is none.
+/// `data` of a body, or why there is none.
 fn data(text: &str) -> Result<&RawValue, String> {
-    let env: Envelope = serde_json::from_str(text)
-        .map_err(|e| format!("not a {{data, error, metadata}} envelope: {e}"))?;
-    match (env.data, env.error) {
-        (Some(d), _) if d.get() != "null" => Ok(d),
-        (_, Some(e)) if e.get() != "null" => {
-            Err(format!("the broker answered an error: {}", e.get()))
-        }
-        _ => Err("envelope without `data`".into()),
-    }
+    crate::common::envelope_data(text, "Clear Street {data, error, metadata}")
 }
 
 #[derive(Deserialize, Default)]
@@ -347,20 +331,7 @@ fn position_row(
         notes.note(pointer, "position without `symbol`");
         return None;
     };
-    let quantity = match crate::exact::number(p.quantity) {
-        Ok(Some(q)) => to_frame_scale(q).0,
-        Ok(None) => {
-            notes.note(pointer, "no `quantity`: size unknown");
-            return None;
-        }
-        Err(e) => {
-            notes.note(
-                format!("{pointer}/quantity"),
-                format!("`quantity`: {e}: size unknown"),
-            );
-            return None;
-        }
-    };
+    let quantity = notes.size(pointer, "quantity", p.quantity)?;
     // The sign is authoritative; a position_type that says otherwise is worth a look.
     if let Some(t) = p.position_type.as_deref() {
         let t = t.to_ascii_uppercase();

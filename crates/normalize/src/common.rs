@@ -41,6 +41,25 @@ impl<'a> Notes<'a> {
         });
     }
 
+    /// A position's size: a required number. `None`, noted, when it is missing or unreadable
+    /// (the position cannot be read without it).
+    pub fn size(&mut self, pointer: &str, field: &str, raw: Option<&RawValue>) -> Option<Decimal> {
+        match exact::number(raw) {
+            Ok(Some(d)) => Some(to_frame_scale(d).0),
+            Ok(None) => {
+                self.note(pointer, format!("no `{field}`: size unknown"));
+                None
+            }
+            Err(e) => {
+                self.note(
+                    format!("{pointer}/{field}"),
+                    format!("`{field}`: {e}: size unknown"),
+                );
+                None
+            }
+        }
+    }
+
     /// A number field: exact, at frame scale; a bad value is noted and left null.
     pub fn amount(
         &mut self,
@@ -68,6 +87,27 @@ impl<'a> Notes<'a> {
                 None
             }
         }
+    }
+}
+
+/// The `data` of a `{"data": …, "error": …}` body (Clear Street, tastytrade), or why there is
+/// none: an `error` stored in place of an answer is said, never read as an empty account.
+pub fn envelope_data<'a>(text: &'a str, shape: &str) -> Result<&'a RawValue, String> {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow, default)]
+        data: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        error: Option<&'a RawValue>,
+    }
+    let env: Envelope =
+        serde_json::from_str(text).map_err(|e| format!("not a {shape} body: {e}"))?;
+    match (env.data, env.error) {
+        (Some(d), _) if d.get() != "null" => Ok(d),
+        (_, Some(e)) if e.get() != "null" => {
+            Err(format!("the broker answered an error: {}", e.get()))
+        }
+        _ => Err(format!("{shape} body without `data`")),
     }
 }
 

@@ -27,23 +27,9 @@ use std::path::Path;
 
 const BROKER: Broker = Broker::Tastytrade;
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
-}
-
 /// `data` of a body, or why there is none.
 fn data(text: &str) -> Result<&RawValue, String> {
-    let env: Envelope = serde_json::from_str(text)
-        .map_err(|e| format!("not a tastytrade {{\"data\": …}} body: {e}"))?;
-    match (env.data, env.error) {
-        (Some(d), _) if d.get() != "null" => Ok(d),
-        (_, Some(e)) => Err(format!("the broker answered an error: {}", e.get())),
-        _ => Err("body without `data`".into()),
-    }
+    crate::common::envelope_data(text, "tastytrade {\"data\": …}")
 }
 
 /// `data.items` of a list body.
@@ -526,20 +512,7 @@ fn position_row(
             return None;
         }
     };
-    let magnitude = match exact::number(p.quantity) {
-        Ok(Some(q)) => to_frame_scale(q).0,
-        Ok(None) => {
-            notes.note(pointer, "no `quantity`: size unknown");
-            return None;
-        }
-        Err(e) => {
-            notes.note(
-                format!("{pointer}/quantity"),
-                format!("`quantity`: {e}: size unknown"),
-            );
-            return None;
-        }
-    };
+    let magnitude = notes.size(pointer, "quantity", p.quantity)?;
     if magnitude.is_sign_negative() {
         notes.note(
             format!("{pointer}/quantity"),

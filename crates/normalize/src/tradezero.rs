@@ -8,7 +8,7 @@
 //! P&L rows for lots closed today (exposure 0).
 
 use crate::common::{Notes, file_problem, parse, text_of};
-use crate::exact::{self, to_frame_scale};
+use crate::exact::to_frame_scale;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
@@ -427,20 +427,7 @@ fn position_row(
             return None;
         }
     };
-    let shares = match exact::number(p.shares) {
-        Ok(Some(d)) => to_frame_scale(d).0,
-        Ok(None) => {
-            notes.note(pointer, "no `shares`: size unknown");
-            return None;
-        }
-        Err(e) => {
-            notes.note(
-                format!("{pointer}/shares"),
-                format!("`shares`: {e}: size unknown"),
-            );
-            return None;
-        }
-    };
+    let shares = notes.size(pointer, "shares", p.shares)?;
     let is_option = p
         .security_type
         .as_deref()
