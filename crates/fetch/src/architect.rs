@@ -11,6 +11,7 @@ use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_account
 use crate::http::{self, AttemptError};
 use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
+use crate::token::TokenCache;
 use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use recon_grpc_json::{JsonCodec, routes};
@@ -20,13 +21,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 
-/// A JWT with less than this left is renewed before use (as the SDK does).
-const RENEW_BEFORE: Duration = Duration::from_secs(60);
 /// The largest answer accepted (tonic's default is 4 MiB).
 const MAX_MESSAGE: usize = 1 << 30;
 /// How many times one call renews a JWT the server refused.
@@ -39,18 +37,13 @@ pub struct Credentials {
     pub api_secret: SecretString,
 }
 
-struct Jwt {
-    value: SecretString,
-    expires: Instant,
-}
-
 pub struct Architect {
     channel: Channel,
     credentials: Credentials,
     options: FetchOptions,
     limiter: Option<http::Limiter>,
     deadline: Option<Instant>,
-    jwt: Mutex<Option<Jwt>>,
+    jwt: TokenCache,
 }
 
 /// A failed call: the message and the gRPC code, if one came.
@@ -84,7 +77,7 @@ impl Architect {
             limiter: options.requests_per_second.and_then(http::limiter),
             deadline: options.deadline.map(|d| Instant::now() + d),
             options,
-            jwt: Mutex::new(None),
+            jwt: TokenCache::default(),
         })
     }
 
@@ -216,49 +209,42 @@ impl Architect {
         result
     }
 
-    /// A valid JWT: the cached one, or a fresh one when missing, near its end, or `stale`.
+    /// A valid JWT (see [`TokenCache`]); renewed at `Auth/CreateJwt`.
     async fn jwt(
         &self,
         ledger: &Ledger,
         out: &SnapshotWriter,
         stale: Option<&SecretString>,
     ) -> Result<SecretString, CallError> {
-        let mut slot = self.jwt.lock().await;
-        if let Some(t) = slot.as_ref() {
-            let refused = stale.is_some_and(|s| s.expose_secret() == t.value.expose_secret());
-            if !refused && t.expires > Instant::now() + RENEW_BEFORE {
-                return Ok(t.value.clone());
-            }
-        }
-        #[derive(Deserialize)]
-        struct Answer {
-            jwt: SecretString,
-        }
-        let body = serde_json::json!({
-            "api_key": self.credentials.api_key.expose_secret(),
-            "api_secret": self.credentials.api_secret.expose_secret(),
-        })
-        .to_string();
-        let bytes = self
-            .call(
-                ledger,
-                out,
-                routes::CREATE_JWT,
-                Bytes::from(body),
-                None,
-                None,
-            )
-            .await?;
-        let answer: Answer = serde_json::from_slice(&bytes).map_err(|e| CallError {
-            message: format!("CreateJwt answered without a jwt: {e}"),
-            code: None,
-        })?;
-        // Architect's JWTs live about an hour (BROKERS.md §5.1).
-        *slot = Some(Jwt {
-            value: answer.jwt.clone(),
-            expires: Instant::now() + Duration::from_secs(3600),
-        });
-        Ok(answer.jwt)
+        self.jwt
+            .get(stale, || async {
+                #[derive(Deserialize)]
+                struct Answer {
+                    jwt: SecretString,
+                }
+                let body = serde_json::json!({
+                    "api_key": self.credentials.api_key.expose_secret(),
+                    "api_secret": self.credentials.api_secret.expose_secret(),
+                })
+                .to_string();
+                let bytes = self
+                    .call(
+                        ledger,
+                        out,
+                        routes::CREATE_JWT,
+                        Bytes::from(body),
+                        None,
+                        None,
+                    )
+                    .await?;
+                let answer: Answer = serde_json::from_slice(&bytes).map_err(|e| CallError {
+                    message: format!("CreateJwt answered without a jwt: {e}"),
+                    code: None,
+                })?;
+                // Architect's JWTs live about an hour (BROKERS.md §5.1).
+                Ok((answer.jwt, Duration::from_secs(3600)))
+            })
+            .await
     }
 
     /// A call with the JWT; UNAUTHENTICATED renews it and tries again, at most twice.

@@ -16,6 +16,7 @@ pub mod http;
 pub mod progress;
 pub mod snapshot;
 pub mod tastytrade;
+pub mod token;
 pub mod tradezero;
 
 pub use connector::{Connector, FetchOptions, fetch_all, fetch_all_with};

@@ -9,20 +9,19 @@ use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_account
 use crate::http;
 use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
+use crate::token::TokenCache;
 use recon_model::Broker;
 use recon_model::manifest::BrokerManifest;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, Semaphore};
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// The API version recon is written against (the maintained SDK pins the same).
 pub const API_VERSION: &str = "20251101";
 /// How many times one request renews an access token the API refused.
 const RENEWALS: u32 = 2;
-/// A token with less than this left is renewed before use (as the SDK does).
-const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
 /// The OAuth client secret and refresh token. Debug prints `[REDACTED]`.
 #[derive(Debug, Clone)]
@@ -31,15 +30,10 @@ pub struct Credentials {
     pub refresh_token: SecretString,
 }
 
-struct Token {
-    value: SecretString,
-    expires: Instant,
-}
-
 pub struct Tastytrade {
     client: BrokerClient,
     credentials: Credentials,
-    token: Mutex<Option<Token>>,
+    token: TokenCache,
 }
 
 /// Query parameters of one endpoint.
@@ -65,60 +59,52 @@ impl Tastytrade {
         Ok(Tastytrade {
             client: BrokerClient::new(Broker::Tastytrade, base_url, options)?.with_explain(explain),
             credentials,
-            token: Mutex::new(None),
+            token: TokenCache::default(),
         })
     }
 
-    /// A valid access token: the cached one, or a fresh one when it is missing, near its
-    /// end, or (`stale`) just refused.
+    /// A valid access token (see [`TokenCache`]); renewed at `POST /oauth/token`.
     async fn access_token(
         &self,
         ledger: &Ledger,
         out: &SnapshotWriter,
         stale: Option<&SecretString>,
     ) -> Result<SecretString, CallError> {
-        let mut slot = self.token.lock().await;
-        if let Some(t) = slot.as_ref() {
-            let refused = stale.is_some_and(|s| s.expose_secret() == t.value.expose_secret());
-            if !refused && t.expires > Instant::now() + RENEW_BEFORE {
-                return Ok(t.value.clone());
-            }
-        }
-        #[derive(Deserialize)]
-        struct Grant {
-            access_token: SecretString,
-            expires_in: Option<u64>,
-        }
-        let body = serde_json::json!({
-            "grant_type": "refresh_token",
-            "client_secret": self.credentials.client_secret.expose_secret(),
-            "refresh_token": self.credentials.refresh_token.expose_secret(),
-        })
-        .to_string();
-        let call = Call {
-            method: Method::POST,
-            path: "/oauth/token",
-            query: &[],
-            file: None,
-        };
-        let bytes = self
-            .client
-            .call(ledger, out, call, |r| {
-                r.header("Content-Type", "application/json")
-                    .body(body.clone())
+        self.token
+            .get(stale, || async {
+                #[derive(Deserialize)]
+                struct Grant {
+                    access_token: SecretString,
+                    expires_in: Option<u64>,
+                }
+                let body = serde_json::json!({
+                    "grant_type": "refresh_token",
+                    "client_secret": self.credentials.client_secret.expose_secret(),
+                    "refresh_token": self.credentials.refresh_token.expose_secret(),
+                })
+                .to_string();
+                let call = Call {
+                    method: Method::POST,
+                    path: "/oauth/token",
+                    query: &[],
+                    file: None,
+                };
+                let bytes = self
+                    .client
+                    .call(ledger, out, call, |r| {
+                        r.header("Content-Type", "application/json")
+                            .body(body.clone())
+                    })
+                    .await?;
+                let grant: Grant = serde_json::from_slice(&bytes).map_err(|e| CallError {
+                    message: format!("the token answer has no access_token: {e}"),
+                    status: Some(200),
+                })?;
+                // tastytrade's tokens live 15 minutes (BROKERS.md §1.2).
+                let lifetime = Duration::from_secs(grant.expires_in.unwrap_or(900));
+                Ok((grant.access_token, lifetime))
             })
-            .await?;
-        let grant: Grant = serde_json::from_slice(&bytes).map_err(|e| CallError {
-            message: format!("the token answer has no access_token: {e}"),
-            status: Some(200),
-        })?;
-        let lifetime = Duration::from_secs(grant.expires_in.unwrap_or(900));
-        let value = grant.access_token;
-        *slot = Some(Token {
-            value: value.clone(),
-            expires: Instant::now() + lifetime,
-        });
-        Ok(value)
+            .await
     }
 
     /// GETs with the bearer token. A 401 means the token expired mid-run: it is renewed
