@@ -53,7 +53,10 @@ struct BrokerBar {
 
 #[derive(Serialize)]
 struct AccountBar {
+    /// Broker and account in full (the bar's tooltip).
     account: String,
+    /// The same, cut to fit left of the bars (UUIDs and E*TRADE keys are long).
+    label: String,
     y: usize,
     net_liq: String,
     expected: Option<String>,
@@ -127,6 +130,20 @@ fn money(d: Decimal) -> String {
     d.to_string()
 }
 
+/// Characters of a label that fit left of the account chart's bars.
+const LABEL_CHARS: usize = 24;
+
+/// `label` cut to [`LABEL_CHARS`] with an ellipsis where it is longer.
+fn fit_label(label: &str) -> String {
+    if label.chars().count() <= LABEL_CHARS {
+        label.to_string()
+    } else {
+        let mut cut: String = label.chars().take(LABEL_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
 fn account_bars(summary: &Summary, findings: &[Finding]) -> (Vec<AccountBar>, usize) {
     // Red only where the identity check reported the account (failed or undecidable): a
     // gap within tolerance is no alarm.
@@ -170,8 +187,10 @@ fn account_bars(summary: &Summary, findings: &[Finding]) -> (Vec<AccountBar>, us
             let exp = expected(a);
             let net_liq_w = width(net_liq);
             let expected_w = exp.map(width);
+            let account = format!("{} {}", a.broker, a.account);
             AccountBar {
-                account: format!("{} {}", a.broker, a.account),
+                label: fit_label(&account),
+                account,
                 y: i * 34 + 4,
                 net_liq: money(net_liq),
                 expected: exp.map(money),
@@ -303,6 +322,15 @@ mod tests {
             evidence: Default::default(),
             first_seen: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
         }
+    }
+
+    #[test]
+    fn long_account_labels_are_cut_to_fit_left_of_the_bars() {
+        assert_eq!(fit_label("tradezero TZ10000002"), "tradezero TZ10000002");
+        let uuid = "architect 0b7e6c2a-5f4d-4e3a-9c1b-7a2d8e9f0a11";
+        let cut = fit_label(uuid);
+        assert_eq!(cut.chars().count(), LABEL_CHARS);
+        assert!(cut.ends_with('…') && uuid.starts_with(cut.trim_end_matches('…')));
     }
 
     #[test]
