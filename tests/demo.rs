@@ -548,10 +548,21 @@ fn the_demo_writes_the_compliance_email_to_the_outbox_with_accounts_masked() {
         !text.contains("TZ10000002") && !html.contains("TZ10000002"),
         "{text}"
     );
-    // The attachment is the run's findings.csv, whole.
-    let attached = csv.get_body_raw().unwrap();
-    let on_disk = std::fs::read(latest_run(out.path()).join("findings.csv")).unwrap();
-    assert_eq!(attached, on_disk);
+    // The attachment lists every finding, and no part of the email — bodies or attachment —
+    // carries a whole account number of any broker (a quarantine message names the file,
+    // whose path names the account: masked too).
+    let attached = String::from_utf8(csv.get_body_raw().unwrap()).unwrap();
+    let findings = std::fs::read_to_string(latest_run(out.path()).join("findings.jsonl")).unwrap();
+    assert_eq!(attached.lines().count(), findings.lines().count() + 1);
+    for account in recon_sim::SimBook::demo().accounts {
+        for (part, body) in [("text", &text), ("html", &html), ("csv", &attached)] {
+            assert!(
+                !body.contains(&account.id),
+                "{} appears whole in the email's {part}",
+                account.id
+            );
+        }
+    }
 }
 
 #[test]

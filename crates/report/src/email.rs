@@ -62,6 +62,49 @@ pub struct EmailSettings {
 
 /// `TZ****0002`: the first two and last four characters stay, so people can still tell
 /// accounts apart.
+/// `text` with every occurrence of `account` masked (a quarantine message names the file,
+/// and the file's path names the account).
+pub fn masked_text(text: &str, account: Option<&str>) -> String {
+    match account.filter(|a| a.len() >= 3) {
+        Some(a) => text.replace(a, &mask(a)),
+        None => text.to_string(),
+    }
+}
+
+/// The findings as the attached CSV, accounts masked in every column that can hold one.
+pub fn masked_csv(findings: &[Finding]) -> Vec<u8> {
+    fn field(out: &mut String, value: &str) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    }
+    let mut out =
+        String::from("rule,severity,status,broker,account,position,symbol,message,evidence\n");
+    for f in findings {
+        let account = f.account.as_deref();
+        let evidence = serde_json::to_string(&f.evidence).unwrap_or_default();
+        let fields = [
+            f.rule.clone(),
+            f.severity.to_string(),
+            f.status.as_str().to_string(),
+            f.broker.clone().unwrap_or_default(),
+            account.map(mask).unwrap_or_default(),
+            f.position.clone().unwrap_or_default(),
+            f.symbol.clone().unwrap_or_default(),
+            masked_text(&f.message, account),
+            masked_text(&evidence, account),
+        ];
+        for (i, v) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            field(&mut out, v);
+        }
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
 pub fn mask(account: &str) -> String {
     let chars: Vec<char> = account.chars().collect();
     let n = chars.len();
@@ -141,6 +184,13 @@ fn bodies(
             a.to_string()
         }
     };
+    let message = |f: &Finding| {
+        if settings.mask_accounts {
+            masked_text(&f.message, f.account.as_deref())
+        } else {
+            f.message.clone()
+        }
+    };
     let mut worst: Vec<&Finding> = live(findings).collect();
     worst.sort_by(|a, b| {
         b.severity
@@ -192,7 +242,7 @@ fn bodies(
             f.rule,
             broker,
             account(f),
-            f.message
+            message(f)
         ));
         html.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
@@ -201,7 +251,7 @@ fn bodies(
             escape(&f.rule),
             escape(broker),
             escape(&account(f)),
-            escape(&f.message)
+            escape(&message(f))
         ));
     }
     html.push_str("</table>\n");
@@ -260,6 +310,12 @@ pub fn build(
     }
     let (text, html) = bodies(settings, summary, findings, &run_dir.join("report.html"));
     let alternative = MultiPart::alternative_plain_html(text, html);
+    // The report's own findings.csv carries whole account numbers: masked, a copy is made.
+    let csv = if settings.mask_accounts {
+        csv.map(|_| masked_csv(findings))
+    } else {
+        csv
+    };
     let body = match csv.filter(|_| settings.attach) {
         Some(bytes) => MultiPart::mixed().multipart(alternative).singlepart(
             Attachment::new("findings.csv".into()).body(
@@ -382,6 +438,36 @@ pub fn write_to_outbox(message: &Message, outbox: &Path) -> Result<PathBuf, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finding_for(account: &str) -> Finding {
+        Finding {
+            rule: "data-quarantine".into(),
+            pack: "core".into(),
+            severity: Severity::Error,
+            status: FindingStatus::New,
+            broker: Some("tastytrade".into()),
+            account: Some(account.into()),
+            position: None,
+            symbol: None,
+            message: String::new(),
+            evidence: Default::default(),
+            first_seen: None,
+        }
+    }
+
+    #[test]
+    fn the_attachment_and_messages_carry_no_whole_account_number() {
+        let mut f = finding_for("5WT00001");
+        f.message =
+            "tastytrade/5WT00001/positions.json/data/items/3: direction unknown, \"quoted\"".into();
+        f.evidence
+            .insert("source".into(), "tastytrade/5WT00001/positions.json".into());
+        let csv = String::from_utf8(masked_csv(&[f])).unwrap();
+        assert!(!csv.contains("5WT00001"), "{csv}");
+        assert!(csv.contains("5W**0001"), "{csv}");
+        assert!(csv.contains("\"\"quoted\"\""), "{csv}");
+        assert_eq!(masked_text("no account here", None), "no account here");
+    }
 
     #[test]
     fn masking_keeps_the_ends() {
