@@ -547,7 +547,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         }
         let Some(url) = b.url(broker) else {
             return Err(err(format!(
-                "brokers.{broker}.base_url is missing: {broker} has no default endpoint (its gRPC port is found by DNS SRV); set it, e.g. https://app.architect.co:10081"
+                "brokers.{broker}.base_url is missing: {broker} has no default endpoint (its gRPC port is found by DNS SRV); set it, e.g. https://app.architect.co:10081 (the port is in Architect's SRV record)"
             )));
         };
         if !(url.starts_with("https://") || url.starts_with("http://")) {

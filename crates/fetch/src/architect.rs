@@ -54,23 +54,26 @@ struct CallError {
 }
 
 impl Architect {
-    /// A connector for the gRPC endpoint at `base_url` (`http://host:port`). The connection
-    /// is made lazily, on the first call; it must be made inside a tokio runtime.
+    /// A connector for the gRPC endpoint at `base_url` (`https://host:port`, or `http://` for
+    /// the simulator). The connection is made lazily, on the first call; it must be made
+    /// inside a tokio runtime.
     pub fn new(
         base_url: &str,
         credentials: Credentials,
         options: FetchOptions,
     ) -> Result<Self, String> {
-        if base_url.starts_with("https://") {
-            return Err(format!(
-                "`{base_url}`: this build speaks gRPC to Architect without TLS only (its simulator or a local TLS-terminating proxy); point base_url at http://"
-            ));
-        }
-        let channel = Channel::from_shared(base_url.trim_end_matches('/').to_string())
+        let mut endpoint = Channel::from_shared(base_url.trim_end_matches('/').to_string())
             .map_err(|e| format!("`{base_url}` is not a gRPC endpoint: {e}"))?
             .connect_timeout(options.timeout)
-            .timeout(options.timeout)
-            .connect_lazy();
+            .timeout(options.timeout);
+        // Architect's endpoints are TLS (`https://app.architect.co:…`), checked against the
+        // system's root certificates; plain `http://` is for the simulator or a local proxy.
+        if base_url.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(tonic::transport::ClientTlsConfig::new().with_native_roots())
+                .map_err(|e| format!("`{base_url}`: cannot set up TLS: {e}"))?;
+        }
+        let channel = endpoint.connect_lazy();
         Ok(Architect {
             channel,
             credentials,

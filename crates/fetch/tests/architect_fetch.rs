@@ -143,3 +143,58 @@ async fn an_answer_over_tonics_default_4_mib_is_read() {
         .len();
     assert!(size > 4 << 20, "{size} bytes: not over the default limit");
 }
+
+#[tokio::test]
+async fn https_speaks_tls_and_fails_closed_against_a_plain_server() {
+    // The simulator speaks plain HTTP/2: a TLS handshake with it fails, and the connector
+    // reports the broker failed (after its bounded retries) instead of hanging or guessing.
+    let book = SimBook::demo();
+    let sim = start(
+        book.clone(),
+        SimCredentials::random(),
+        SimOptions::default(),
+    )
+    .await
+    .unwrap();
+    let url = sim
+        .url(Broker::Architect)
+        .unwrap()
+        .replace("http://", "https://");
+    let c = &sim.credentials.architect;
+    let quick = FetchOptions {
+        timeout: Duration::from_secs(5),
+        retry: RetryPolicy {
+            retries: 1,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(10),
+        },
+        ..FetchOptions::default()
+    };
+    let conn = Architect::new(
+        &url,
+        Credentials {
+            api_key: SecretString::from(c.api_key.clone()),
+            api_secret: SecretString::from(c.api_secret.clone()),
+        },
+        quick,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = SnapshotWriter::create(dir.path()).unwrap();
+    let manifest = tokio::time::timeout(
+        Duration::from_secs(30),
+        fetch_all(&[Box::new(conn) as Box<dyn Connector>], &out, book.as_of),
+    )
+    .await
+    .expect("no hang")
+    .unwrap();
+    let ar = &manifest.brokers["architect"];
+    assert_eq!(ar.status, FetchStatus::Failed);
+    assert!(ar.requests.as_ref().unwrap()[0].attempts <= 2);
+    // rustls met a reply that is not TLS.
+    let e = &ar.errors[0].error;
+    assert!(
+        e.contains("Unavailable") && e.contains("InvalidContentType"),
+        "{e}"
+    );
+}
