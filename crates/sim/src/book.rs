@@ -112,6 +112,18 @@ impl SimPosition {
         }
     }
 
+    /// A tastytrade futures option (`./ESZ6 EW4Z6 261218P6000`): the future's spec, valued
+    /// like any option (premium × multiplier), not by open P&L.
+    pub fn is_future_option(&self) -> bool {
+        self.symbol.starts_with("./") && self.future().is_some()
+    }
+
+    /// The expiry of a futures option, from its `YYMMDD` token.
+    pub fn future_option_expiry(&self) -> Option<chrono::NaiveDate> {
+        let last = self.symbol.split_whitespace().last()?;
+        chrono::NaiveDate::parse_from_str(last.get(..6)?, "%y%m%d").ok()
+    }
+
     pub fn multiplier(&self) -> Decimal {
         if self.option().is_some() {
             Decimal::ONE_HUNDRED
@@ -130,7 +142,7 @@ impl SimPosition {
     /// What the position adds to account value: its market value, except for futures,
     /// which settle daily and add their open-trade P&L.
     pub fn net_liq_value(&self) -> Decimal {
-        if self.future().is_some() {
+        if self.future().is_some() && !self.is_future_option() {
             self.unrealized_pnl()
         } else {
             self.market_value()

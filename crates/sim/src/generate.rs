@@ -231,6 +231,62 @@ impl AccountGen<'_> {
         }
     }
 
+    /// A tastytrade future (`/ESZ7`) a year out, or 1 in 2 times an option on one
+    /// (`./ESZ7 ESOZ7 270315P6400`, strike as written: `C1.225` for the euro).
+    fn tasty_future(&mut self) -> SimPosition {
+        use chrono::Datelike;
+        // Root, price level in ten-thousandths (6E trades near 1.1000).
+        const ROOTS: [(&str, i64); 6] = [
+            ("ES", 64_000_000),
+            ("MES", 64_000_000),
+            ("NQ", 210_000_000),
+            ("CL", 700_000),
+            ("GC", 33_000_000),
+            ("6E", 11_000),
+        ];
+        let (root, level) = ROOTS[self.rng.random_range(0..ROOTS.len())];
+        let code = ['H', 'M', 'U', 'Z'][self.rng.random_range(0..4)];
+        let future = format!("/{root}{code}{}", (self.spec.as_of.year() + 1) % 10);
+        let near = |rng: &mut ChaCha8Rng, level: i64| {
+            Decimal::new(level + rng.random_range(-(level / 30)..=level / 30), 4)
+        };
+        let quantity = Decimal::from(self.rng.random_range(1..5))
+            * if self.rng.random_ratio(1, 3) {
+                Decimal::NEGATIVE_ONE
+            } else {
+                Decimal::ONE
+            };
+        let (symbol, avg_price, mark) = if self.rng.random_bool(0.5) {
+            let price = near(&mut self.rng, level);
+            (future, price, near(&mut self.rng, level))
+        } else {
+            // Well past the expiry window, so no rule fires on it.
+            let expiry = self.spec.as_of + Duration::days(self.rng.random_range(30..300));
+            let put_call = if self.rng.random_bool(0.5) { 'C' } else { 'P' };
+            let strike = near(&mut self.rng, level).round_dp(if root == "6E" { 3 } else { 0 });
+            let premium =
+                |rng: &mut ChaCha8Rng| Decimal::new(rng.random_range(level / 400..level / 40), 4);
+            let symbol = format!(
+                ".{future} {root}O{} {}{put_call}{}",
+                &future[future.len() - 2..],
+                expiry.format("%y%m%d"),
+                strike.normalize()
+            );
+            (symbol, premium(&mut self.rng), premium(&mut self.rng))
+        };
+        SimPosition {
+            id: self.lot_id(),
+            symbol,
+            quantity,
+            avg_price,
+            mark,
+            pnl_missing: false,
+            malformed: false,
+            day_pnl: Decimal::ZERO,
+            maintenance_requirement: Decimal::ZERO,
+        }
+    }
+
     /// `make` again until its symbol is not held yet (where the broker needs that).
     fn fresh(&mut self, make: impl Fn(&mut Self) -> SimPosition) -> SimPosition {
         let mut p = make(self);
@@ -252,6 +308,9 @@ impl AccountGen<'_> {
     fn ordinary(&mut self) -> SimPosition {
         if self.broker == Broker::Architect {
             return self.future();
+        }
+        if self.broker == Broker::Tastytrade && self.rng.random_ratio(1, 8) {
+            return self.fresh(Self::tasty_future);
         }
         self.fresh(Self::ordinary_security)
     }
@@ -470,6 +529,30 @@ mod tests {
         GenSpec {
             break_rate: 0.5,
             ..GenSpec::new(seed, 40, 8, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap())
+        }
+    }
+
+    #[test]
+    fn books_hold_futures_and_futures_options_with_real_multipliers() {
+        let (book, _) = generate(&GenSpec {
+            brokers: vec![Broker::Tastytrade, Broker::Architect],
+            ..GenSpec::new(3, 40, 20, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap())
+        });
+        let positions: Vec<&SimPosition> =
+            book.accounts.iter().flat_map(|a| &a.positions).collect();
+        assert!(positions.iter().any(|p| p.is_future_option()));
+        assert!(positions.iter().any(|p| p.symbol.starts_with('/')));
+        assert!(positions.iter().any(|p| p.symbol.ends_with(" Future")));
+        let multipliers: std::collections::BTreeSet<String> = positions
+            .iter()
+            .filter(|p| p.future().is_some())
+            .map(|p| p.multiplier().normalize().to_string())
+            .collect();
+        for m in ["5", "10", "50", "100", "1000", "125000"] {
+            assert!(
+                multipliers.contains(m),
+                "no multiplier {m}: {multipliers:?}"
+            );
         }
     }
 

@@ -305,6 +305,18 @@ async fn balances(
     json(&j!({"data": data, "context": format!("/accounts/{n}/balances")}))
 }
 
+/// The expiry of a future `/ESZ6`: the third Friday of its month (the equity index futures'
+/// rule; close enough for a simulator).
+fn contract_expiry(symbol: &str) -> Option<chrono::NaiveDate> {
+    use chrono::Datelike;
+    let s = symbol.trim_start_matches('/');
+    let year_digit = s.chars().last()?.to_digit(10)? as i32;
+    let month = recon_model::contracts::month_of_code(s.chars().rev().nth(1)?)?;
+    let first = chrono::NaiveDate::from_ymd_opt(2020 + year_digit, month, 1)?;
+    let to_friday = (7 + 4 - i64::from(first.weekday().num_days_from_monday())) % 7;
+    Some(first + chrono::Duration::days(to_friday + 14))
+}
+
 /// Yesterday's close: today's mark less the day's move per unit.
 fn previous_close(p: &SimPosition) -> Decimal {
     let units = p.quantity * p.multiplier();
@@ -337,10 +349,37 @@ fn position_json(a: &SimAccount, p: &SimPosition, i: usize, marks: bool, as_of: 
     } else {
         "Long"
     };
-    let (symbol, underlying, kind) = match &option {
-        Some(o) => (o.padded(), o.root().to_string(), "Equity Option"),
-        None => (p.symbol.clone(), p.symbol.clone(), "Equity"),
+    let future = p.future();
+    let (symbol, underlying, kind) = match (&option, future) {
+        (Some(o), _) => (o.padded(), o.root().to_string(), "Equity Option"),
+        // A futures option's underlying is the future contract; a future's the product.
+        (None, Some(_)) if p.is_future_option() => (
+            p.symbol.clone(),
+            p.symbol
+                .trim_start_matches('.')
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            "Future Option",
+        ),
+        (None, Some(spec)) => (p.symbol.clone(), format!("/{}", spec.root), "Future"),
+        (None, None) => (p.symbol.clone(), p.symbol.clone(), "Equity"),
     };
+    let multiplier = if option.is_some() {
+        j!(100)
+    } else if let Some(spec) = future {
+        num_or_str(spec.multiplier(), !i.is_multiple_of(2))
+    } else if i.is_multiple_of(2) {
+        j!("1.0")
+    } else {
+        j!(1)
+    };
+    let expires = option
+        .as_ref()
+        .map(|o| o.expiry())
+        .or_else(|| p.future_option_expiry())
+        .or_else(|| future.and_then(|_| contract_expiry(&p.symbol)));
     let mut row = j!({
         "account-number": a.id,
         "symbol": symbol,
@@ -348,7 +387,7 @@ fn position_json(a: &SimAccount, p: &SimPosition, i: usize, marks: bool, as_of: 
         "underlying-symbol": underlying,
         "quantity": num_or_str(p.quantity.abs(), i.is_multiple_of(2)),
         "quantity-direction": direction,
-        "multiplier": if option.is_some() { j!(100) } else if i.is_multiple_of(2) { j!("1.0") } else { j!(1) },
+        "multiplier": multiplier,
         "average-open-price": s(p.avg_price),
         "close-price": s(previous_close(p)),
         "average-daily-market-close-price": s(p.mark),
@@ -365,10 +404,10 @@ fn position_json(a: &SimAccount, p: &SimPosition, i: usize, marks: bool, as_of: 
         "updated-at": format!("{as_of}T20:59:59.000+00:00"),
     });
     if let Some(obj) = row.as_object_mut() {
-        if let Some(o) = &option {
+        if let Some(expiry) = expires {
             obj.insert(
                 "expires-at".into(),
-                format!("{}T20:15:00.000+00:00", o.expiry()).into(),
+                format!("{expiry}T20:15:00.000+00:00").into(),
             );
         }
         if marks {
