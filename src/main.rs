@@ -148,6 +148,10 @@ struct SimArgs {
     /// (paged lists repeat a page token) or expiry (access tokens expire after 5 uses).
     #[arg(long, default_value = "none")]
     faults: String,
+    /// Announce this broker but let nothing listen on its port, as when its API is down
+    /// (repeatable).
+    #[arg(long, value_name = "BROKER")]
+    unreachable: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -324,6 +328,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 expected: args.expected.clone(),
                 max_seconds: args.max_seconds,
                 faults: args.faults.clone(),
+                unreachable: args.unreachable.clone(),
             })?;
             Ok(ExitStatus::Clean)
         }

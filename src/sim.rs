@@ -20,6 +20,8 @@ pub struct SimCommand {
     pub expected: Option<PathBuf>,
     pub max_seconds: Option<u64>,
     pub faults: String,
+    /// Brokers announced but not listening (connections refused).
+    pub unreachable: Vec<String>,
 }
 
 fn book(cmd: &SimCommand) -> Result<SimBook, RunError> {
@@ -61,6 +63,14 @@ pub fn serve(cmd: &SimCommand) -> Result<(), RunError> {
             cmd.faults
         ))
     })?;
+    let mut unreachable = Vec::new();
+    for name in &cmd.unreachable {
+        unreachable.push(name.parse::<recon_model::Broker>().map_err(|_| {
+            RunError::Usage(format!(
+                "--unreachable `{name}` is not a broker (tastytrade, tradezero, clearstreet, etrade, architect)"
+            ))
+        })?);
+    }
     let book = book(cmd)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -69,6 +79,7 @@ pub fn serve(cmd: &SimCommand) -> Result<(), RunError> {
     runtime.block_on(async {
         let options = SimOptions {
             faults,
+            unreachable,
             ..SimOptions::default()
         };
         let sim = recon_sim::start(book, SimCredentials::random(), options)

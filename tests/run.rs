@@ -170,3 +170,57 @@ async fn all_five_brokers_run_from_environment_credentials_and_no_secret_is_logg
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_broker_down_among_five_exits_2_naming_it_and_the_others_are_still_checked() {
+    // The simulator announces Clear Street but nothing listens on its port.
+    let sim = recon_sim::start(
+        recon_sim::SimBook::demo(),
+        recon_sim::SimCredentials::random(),
+        recon_sim::SimOptions {
+            unreachable: vec![recon_model::Broker::Clearstreet],
+            ..recon_sim::SimOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = String::from("as_of = \"2026-11-20\"\nout_dir = \"out\"\n");
+    for (broker, creds) in sim.credentials.by_broker() {
+        toml.push_str(&format!(
+            "\n[brokers.{broker}]\nbase_url = \"{}\"\ntimeout_secs = 5\nretries = 1\n",
+            sim.url(broker).unwrap()
+        ));
+        for (key, value) in creds {
+            toml.push_str(&format!("{key} = \"{value}\"\n"));
+        }
+    }
+    std::fs::write(dir.path().join("recon.toml"), toml).unwrap();
+    let out = recon_blocking(dir.path(), &["run"], &[]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("clearstreet: FAILED"),
+        "{}",
+        text(&out)
+    );
+    let run_dir = latest_run(&dir.path().join("out"));
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["complete"], false);
+    let incomplete = summary["incomplete"].as_array().unwrap();
+    assert!(
+        incomplete.iter().all(|i| i["broker"] == "clearstreet") && !incomplete.is_empty(),
+        "{incomplete:?}"
+    );
+    // The report names the broker; the four others were checked as usual.
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(report.contains("clearstreet"), "{report}");
+    let findings = std::fs::read_to_string(run_dir.join("findings.jsonl")).unwrap();
+    assert!(findings.contains("\"fetch-incomplete\""), "{findings}");
+    for broker in ["tradezero", "tastytrade", "etrade", "architect"] {
+        assert!(
+            findings.contains(&format!("\"broker\":\"{broker}\"")),
+            "no {broker} findings: {findings}"
+        );
+    }
+}

@@ -116,6 +116,9 @@ pub struct SimOptions {
     pub etrade: etrade::Dialect,
     /// Faults injected in front of every broker (each broker counts its own attempts).
     pub faults: Faults,
+    /// Brokers that are down: their URL is announced, but nothing listens on its port
+    /// (connections are refused), as when a broker's API is unreachable.
+    pub unreachable: Vec<Broker>,
 }
 
 /// A simulator serving on loopback. Dropping it stops the servers.
@@ -232,6 +235,11 @@ pub async fn start(
             tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
         let addr = listener.local_addr()?;
         urls.insert(broker, format!("http://{addr}"));
+        if options.unreachable.contains(&broker) {
+            // The port was free a moment ago and nothing listens on it now.
+            drop(listener);
+            continue;
+        }
         let mut stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {
