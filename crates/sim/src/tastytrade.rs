@@ -79,6 +79,7 @@ pub fn router(book: Arc<SimBook>, credentials: Credentials, dialect: Dialect) ->
         .route("/accounts/{n}/balances", get(balances))
         .route("/accounts/{n}/positions", get(positions))
         .route("/accounts/{n}/trading-status", get(trading_status))
+        .route("/accounts/{n}/transactions", get(transactions))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "Not Found") })
         .with_state(state)
 }
@@ -437,6 +438,94 @@ async fn positions(
         .map(|(i, p)| position_json(a, p, i, marks, &as_of))
         .collect();
     json(&j!({"data": {"items": items}, "context": format!("/accounts/{n}/positions")}))
+}
+
+/// One opening trade per position, newest first: what `/transactions` pages through.
+fn transaction_json(a: &SimAccount, p: &SimPosition, i: usize, as_of: &str) -> Value {
+    let short = p.quantity.is_sign_negative();
+    let value = (p.avg_price * p.quantity * p.multiplier()).abs();
+    j!({
+        "id": stable_hash(&[&a.id, &p.id]) % 1_000_000_000,
+        "account-number": a.id,
+        "transaction-type": "Trade",
+        "transaction-sub-type": if short { "Sell to Open" } else { "Buy to Open" },
+        "description": format!("{} {} @ {}", if short { "Sold" } else { "Bought" }, p.quantity.abs().normalize(), p.avg_price.normalize()),
+        "action": if short { "Sell to Open" } else { "Buy to Open" },
+        "symbol": p.option().map_or_else(|| p.symbol.clone(), |o| o.padded()),
+        "quantity": p.quantity.abs().normalize().to_string(),
+        "price": dec_str(p.avg_price, 2),
+        "executed-at": format!("{as_of}T14:{:02}:00.000+00:00", i % 60),
+        "transaction-date": as_of,
+        "value": dec_str(value, 2),
+        "value-effect": if short { "Credit" } else { "Debit" },
+        "net-value": dec_str(value, 2),
+        "net-value-effect": if short { "Credit" } else { "Debit" },
+        "commission": "0.0",
+        "commission-effect": "None",
+        "is-estimated-fee": false,
+    })
+}
+
+/// `per-page` (default 250, at most 2000) and `page-offset` (0-based), with tastytrade's
+/// `pagination` object.
+async fn transactions(
+    State(tt): State<Arc<Tt>>,
+    Path(n): Path<String>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let a = match tt.account(&headers, &n) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let per_page = match params.get("per-page").map(|v| v.parse::<usize>()) {
+        None => 250,
+        Some(Ok(v)) if (1..=2000).contains(&v) => v,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "per-page must be between 1 and 2000",
+            );
+        }
+    };
+    let offset = match params.get("page-offset").map(|v| v.parse::<usize>()) {
+        None => 0,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "page-offset must be a number",
+            );
+        }
+    };
+    let as_of = tt.book.as_of.to_string();
+    let total = a.positions.len();
+    let pages = total.div_ceil(per_page);
+    let start = (offset * per_page).min(total);
+    let end = (start + per_page).min(total);
+    let items: Vec<Value> = a.positions[start..end]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| transaction_json(a, p, start + i, &as_of))
+        .collect();
+    json(&j!({
+        "data": {"items": items},
+        "api-version": VERSIONS[0],
+        "context": format!("/accounts/{n}/transactions"),
+        "pagination": {
+            "per-page": per_page,
+            "page-offset": offset,
+            "item-offset": start,
+            "total-items": total,
+            "total-pages": pages,
+            "current-item-count": end - start,
+            "previous-link": null,
+            "next-link": null,
+            "paging-link-template": null,
+        },
+    }))
 }
 
 async fn trading_status(

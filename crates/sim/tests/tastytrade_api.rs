@@ -196,3 +196,49 @@ async fn tokens_expire_under_the_fault_and_answers_are_byte_identical() {
 async fn sim_default() -> (recon_sim::RunningSim, String, reqwest::Client) {
     sim(SimOptions::default()).await
 }
+
+#[tokio::test]
+async fn transactions_page_by_offset_with_a_pagination_object() {
+    let (sim, base, http) = sim(SimOptions::default()).await;
+    let t = token(&sim, &base, &http).await;
+    let first: Value = get(
+        &http,
+        &base,
+        &t,
+        "/accounts/5WT00001/transactions?per-page=2",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let pagination = &first["pagination"];
+    assert_eq!(pagination["per-page"], 2);
+    assert_eq!(pagination["page-offset"], 0);
+    assert_eq!(pagination["total-items"], 4);
+    assert_eq!(pagination["total-pages"], 2);
+    assert_eq!(first["data"]["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["data"]["items"][0]["transaction-type"], "Trade");
+    let second: Value = get(
+        &http,
+        &base,
+        &t,
+        "/accounts/5WT00001/transactions?per-page=2&page-offset=1",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(second["pagination"]["item-offset"], 2);
+    assert_eq!(second["pagination"]["current-item-count"], 2);
+    // The short put sold to open is a credit.
+    let items = second["data"]["items"].as_array().unwrap();
+    assert!(items.iter().any(|i| i["value-effect"] == "Credit"));
+    let bad = get(
+        &http,
+        &base,
+        &t,
+        "/accounts/5WT00001/transactions?per-page=5000",
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+}
