@@ -118,11 +118,12 @@ struct PnlLine<'a> {
     exposure: Option<&'a RawValue>,
     #[serde(borrow)]
     realized_pnl: Option<&'a RawValue>,
-    #[serde(rename = "unrealizedPnL", borrow)]
+    // TradeZero writes `…PnL` here and `…Pnl` elsewhere; both are read.
+    #[serde(rename = "unrealizedPnL", alias = "unrealizedPnl", borrow)]
     unrealized_pnl: Option<&'a RawValue>,
     #[serde(borrow)]
     day_realized_pnl: Option<&'a RawValue>,
-    #[serde(rename = "dayUnrealizedPnL", borrow)]
+    #[serde(rename = "dayUnrealizedPnL", alias = "dayUnrealizedPnl", borrow)]
     day_unrealized_pnl: Option<&'a RawValue>,
 }
 

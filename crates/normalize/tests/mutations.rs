@@ -10,7 +10,8 @@ use proptest::prelude::*;
 use recon_normalize::normalize_snapshot;
 use std::path::{Path, PathBuf};
 
-const FIXTURES: [&str; 4] = [
+const FIXTURES: [&str; 5] = [
+    "tradezero/quirks",
     "clearstreet/quirks",
     "tastytrade/quirks",
     "etrade/quirks",

@@ -327,3 +327,54 @@ mod never_panics {
         }
     }
 }
+
+/// The fixture under fixtures/tradezero/quirks: the slim account list (lower-case id), `bp`,
+/// a bare positions array, two lots of one symbol, a short option with negative `shares`
+/// matched to its P&L row by OCC symbol (the row's `positionId` differs), fractional shares
+/// without a P&L row, `…Pnl`/`…PnL` casing in one file, a lot closed today and an orphan row.
+#[test]
+fn the_fixture_becomes_exact_rows_field_by_field() {
+    let n = normalize_snapshot(&fixture("tradezero/quirks"), None).unwrap();
+    let f = &n.frames;
+    let a = &f.accounts;
+    assert_eq!(a.height(), 2);
+    let tz1 = row_of(a, "account_id", "TZ1");
+    assert_eq!(str_at(a, "account_kind", tz1).as_deref(), Some("margin"));
+    let paper = row_of(a, "account_id", "TZP2");
+    assert_eq!(str_at(a, "account_kind", paper).as_deref(), Some("paper"));
+
+    let b = &f.balances;
+    let i = row_of(b, "account_id", "TZ1");
+    assert_eq!(dec_at(b, "cash", i), Some(dec!(1000.25)));
+    assert_eq!(dec_at(b, "net_liq", i), Some(dec!(3456.78)));
+    assert_eq!(dec_at(b, "buying_power", i), Some(dec!(4001)));
+    assert_eq!(dec_at(b, "maintenance_requirement", i), Some(dec!(1700)));
+    assert_eq!(dec_at(b, "reported_exposure", i), Some(dec!(4044.5)));
+
+    let p = &f.positions;
+    assert_eq!(p.height(), 4, "{p}");
+    let lot11 = row_of(p, "position_id", "11");
+    let lot14 = row_of(p, "position_id", "14");
+    assert_eq!(dec_at(p, "quantity", lot11), Some(dec!(10)));
+    assert_eq!(dec_at(p, "market_value", lot11), Some(dec!(2030.5)));
+    assert_eq!(dec_at(p, "mark", lot11), Some(dec!(203.05)));
+    assert_eq!(dec_at(p, "quantity", lot14), Some(dec!(2)));
+    assert_eq!(dec_at(p, "market_value", lot14), Some(dec!(406.1)));
+    // `unrealizedPnl` (lower-case l) on this row, `unrealizedPnL` on the others.
+    assert_eq!(dec_at(p, "unrealized_pnl", lot14), Some(dec!(6.3)));
+    let qqq = row_of(p, "symbol", "QQQ270115C00703000");
+    assert_eq!(dec_at(p, "quantity", qqq), Some(dec!(-2)));
+    assert_eq!(dec_at(p, "multiplier", qqq), Some(dec!(100)));
+    assert_eq!(dec_at(p, "market_value", qqq), Some(dec!(-1090)));
+    assert_eq!(dec_at(p, "mark", qqq), Some(dec!(5.45)));
+    let nvda = row_of(p, "symbol", "NVDA");
+    assert_eq!(dec_at(p, "quantity", nvda), Some(dec!(0.5)));
+    assert_eq!(dec_at(p, "market_value", nvda), None);
+
+    let pnl = &f.pnl;
+    assert_eq!(pnl.height(), 5);
+    let closed = row_of(pnl, "symbol", "INTC");
+    assert_eq!(dec_at(pnl, "exposure", closed), Some(dec!(0)));
+    assert_eq!(dec_at(pnl, "realized_pnl", closed), Some(dec!(42.5)));
+    assert_eq!(f.quarantine.height(), 0);
+}
