@@ -600,6 +600,38 @@ fn contract(
     })
 }
 
+/// The row of a read contract, amounts unknown: v1 and legacy fill in what they carry.
+fn base_row(
+    key: &str,
+    c: Parsed,
+    position_id: String,
+    quantity: Decimal,
+    multiplier: Decimal,
+) -> PositionRow {
+    PositionRow {
+        broker: BROKER,
+        account_id: key.to_string(),
+        position_id,
+        put_call: c.option.as_ref().map(OccSymbol::put_call),
+        strike: c.option.as_ref().map(OccSymbol::strike),
+        expires_at: c.option.as_ref().map(OccSymbol::expiry),
+        symbol: c.symbol,
+        underlying: c.underlying,
+        instrument: c.instrument,
+        quantity,
+        multiplier,
+        avg_price: None,
+        mark: None,
+        close_price: None,
+        market_value: None,
+        net_liq_value: None,
+        cost_basis: None,
+        unrealized_pnl: None,
+        pnl_expected: false,
+        updated_at: None,
+    }
+}
+
 /// The signed quantity: the sign of `qty` and the side must agree; the side decides.
 fn signed(notes: &mut Notes, pointer: &str, qty: Decimal, side: Option<String>) -> Decimal {
     match side.as_deref().map(str::to_ascii_uppercase).as_deref() {
@@ -679,27 +711,15 @@ fn v1_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option
     let market_value = mark
         .map(|m| to_frame_scale(quantity * m * multiplier).0)
         .or(sent_value);
+    let position_id = text(at(p, "positionid")).unwrap_or_else(|| c.symbol.clone());
     Some(PositionRow {
-        broker: BROKER,
-        account_id: key.to_string(),
-        position_id: text(at(p, "positionid")).unwrap_or_else(|| c.symbol.clone()),
-        put_call: c.option.as_ref().map(OccSymbol::put_call),
-        strike: c.option.as_ref().map(OccSymbol::strike),
-        expires_at: c.option.as_ref().map(OccSymbol::expiry),
-        symbol: c.symbol,
-        underlying: c.underlying,
-        instrument: c.instrument,
-        quantity,
-        multiplier,
         avg_price,
         mark,
-        close_price: None,
         market_value,
         net_liq_value: market_value,
         cost_basis: amount(notes, pointer, "totalCost", at(p, "totalcost")),
         unrealized_pnl: amount(notes, pointer, "totalGain", at(p, "totalgain")),
-        pnl_expected: false,
-        updated_at: None,
+        ..base_row(key, c, position_id, quantity, multiplier)
     })
 }
 
@@ -727,29 +747,16 @@ fn legacy_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Op
         Some(m) => Some(to_frame_scale(quantity * m * multiplier).0),
         None => amount(notes, pointer, "marketValue", at(p, "marketvalue")),
     };
+    let position_id = c.symbol.clone();
     Some(PositionRow {
-        broker: BROKER,
-        account_id: key.to_string(),
-        position_id: c.symbol.clone(),
-        put_call: c.option.as_ref().map(OccSymbol::put_call),
-        strike: c.option.as_ref().map(OccSymbol::strike),
-        expires_at: c.option.as_ref().map(OccSymbol::expiry),
-        symbol: c.symbol,
-        underlying: c.underlying,
-        instrument: c.instrument,
-        quantity,
-        multiplier,
         avg_price: cost_basis
             .filter(|_| !units.is_zero())
             .map(|b| to_frame_scale((b / units).abs()).0),
         mark,
-        close_price: None,
         market_value,
         net_liq_value: market_value,
         cost_basis,
-        unrealized_pnl: None,
-        pnl_expected: false,
-        updated_at: None,
+        ..base_row(key, c, position_id, quantity, multiplier)
     })
 }
 
