@@ -5,11 +5,9 @@
 mod common;
 
 use common::*;
-use recon_fetch::{Secrets, SnapshotWriter, connector, fetch_all};
 use recon_model::Broker;
 use recon_model::manifest::FetchStatus;
 use recon_sim::{Faults, SimBook, SimCredentials, SimOptions, clearstreet, etrade, start};
-use secrecy::SecretString;
 use std::time::Duration;
 
 const RETRIES: usize = 3;
@@ -34,28 +32,17 @@ async fn run(profile: &str) {
     let sim = start(book.clone(), SimCredentials::random(), options)
         .await
         .unwrap();
-    let _inside = tokio::runtime::Handle::current().enter();
-    let mut secrets_seen = Vec::new();
-    let mut connectors = Vec::new();
-    for (broker, creds) in sim.credentials.by_broker() {
-        let mut secrets = Secrets::default();
-        for (k, v) in creds {
-            secrets_seen.push(v.clone());
-            secrets.insert(k, SecretString::from(v));
-        }
-        connectors
-            .push(connector(broker, sim.url(broker).unwrap(), secrets, quick(RETRIES)).unwrap());
-    }
-    assert_eq!(connectors.len(), Broker::ALL.len());
-    let dir = tempfile::tempdir().unwrap();
-    let out = SnapshotWriter::create(dir.path()).unwrap();
-    let manifest = tokio::time::timeout(
-        Duration::from_secs(60),
-        fetch_all(&connectors, &out, book.as_of),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("{profile}: the fetch hung"))
-    .unwrap();
+    let secrets_seen: Vec<String> = sim
+        .credentials
+        .by_broker()
+        .into_iter()
+        .flat_map(|(_, creds)| creds.into_iter().map(|(_, v)| v))
+        .collect();
+    let connectors = five_connectors(&sim);
+    let (dir, manifest) =
+        tokio::time::timeout(Duration::from_secs(60), fetch_into(&connectors, book.as_of))
+            .await
+            .unwrap_or_else(|_| panic!("{profile}: the fetch hung"));
 
     for broker in Broker::ALL {
         let entry = &manifest.brokers[broker.as_str()];
@@ -139,6 +126,16 @@ async fn expiring_tokens_are_renewed() {
     run("expiry").await;
 }
 
+/// The five connectors recon builds, pointed at `sim`.
+fn five_connectors(sim: &recon_sim::RunningSim) -> Vec<Box<dyn recon_fetch::Connector>> {
+    let connectors: Vec<_> = Broker::ALL
+        .iter()
+        .map(|b| sim_connector(sim, *b, None, quick(RETRIES), &[]))
+        .collect();
+    assert_eq!(connectors.len(), Broker::ALL.len());
+    connectors
+}
+
 /// Fetches every broker of a freshly started simulator serving `book` into a new folder.
 async fn snapshot_of(book: &SimBook) -> tempfile::TempDir {
     let sim = start(
@@ -148,23 +145,7 @@ async fn snapshot_of(book: &SimBook) -> tempfile::TempDir {
     )
     .await
     .unwrap();
-    let _inside = tokio::runtime::Handle::current().enter();
-    let connectors: Vec<_> = sim
-        .credentials
-        .by_broker()
-        .into_iter()
-        .map(|(broker, creds)| {
-            let mut secrets = Secrets::default();
-            for (k, v) in creds {
-                secrets.insert(k, SecretString::from(v));
-            }
-            connector(broker, sim.url(broker).unwrap(), secrets, quick(RETRIES)).unwrap()
-        })
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let out = SnapshotWriter::create(dir.path()).unwrap();
-    fetch_all(&connectors, &out, book.as_of).await.unwrap();
-    dir
+    fetch_into(&five_connectors(&sim), book.as_of).await.0
 }
 
 #[tokio::test]

@@ -3,12 +3,10 @@
 mod common;
 
 use common::*;
-use recon_fetch::architect::{Architect, Credentials};
-use recon_fetch::{Connector, FetchOptions, RetryPolicy, SnapshotWriter, fetch_all};
+use recon_fetch::{FetchOptions, RetryPolicy};
 use recon_model::Broker;
 use recon_model::manifest::{FetchStatus, Manifest};
 use recon_sim::{Faults, SimBook, SimCredentials, SimOptions, start};
-use secrecy::SecretString;
 use std::time::Duration;
 
 async fn fetch(
@@ -19,7 +17,6 @@ async fn fetch(
     let sim = start(book.clone(), SimCredentials::random(), options)
         .await
         .unwrap();
-    let c = &sim.credentials.architect;
     let quick = FetchOptions {
         retry: RetryPolicy {
             retries: 3,
@@ -28,20 +25,9 @@ async fn fetch(
         },
         ..FetchOptions::default()
     };
-    let conn = Architect::new(
-        sim.url(Broker::Architect).unwrap(),
-        Credentials {
-            api_key: SecretString::from(c.api_key.clone()),
-            api_secret: SecretString::from(secret.unwrap_or(&c.api_secret).to_string()),
-        },
-        quick,
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = SnapshotWriter::create(dir.path()).unwrap();
-    let manifest = fetch_all(&[Box::new(conn) as Box<dyn Connector>], &out, book.as_of)
-        .await
-        .unwrap();
+    let replace: Vec<(&str, &str)> = secret.map(|s| ("api_secret", s)).into_iter().collect();
+    let conn = sim_connector(&sim, Broker::Architect, None, quick, &replace);
+    let (dir, manifest) = fetch_into(&[conn], book.as_of).await;
     (sim, dir, manifest)
 }
 
@@ -120,21 +106,8 @@ async fn an_answer_over_tonics_default_4_mib_is_read() {
     let sim = start(book, SimCredentials::random(), SimOptions::default())
         .await
         .unwrap();
-    let c = &sim.credentials.architect;
-    let conn = Architect::new(
-        sim.url(Broker::Architect).unwrap(),
-        Credentials {
-            api_key: SecretString::from(c.api_key.clone()),
-            api_secret: SecretString::from(c.api_secret.clone()),
-        },
-        FetchOptions::default(),
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = SnapshotWriter::create(dir.path()).unwrap();
-    let manifest = fetch_all(&[Box::new(conn) as Box<dyn Connector>], &out, as_of)
-        .await
-        .unwrap();
+    let conn = sim_connector(&sim, Broker::Architect, None, FetchOptions::default(), &[]);
+    let (dir, manifest) = fetch_into(&[conn], as_of).await;
     let ar = &manifest.brokers["architect"];
     assert_eq!(ar.status, FetchStatus::Complete, "{:?}", ar.errors);
     let id = &ar.accounts[0];
@@ -160,7 +133,6 @@ async fn https_speaks_tls_and_fails_closed_against_a_plain_server() {
         .url(Broker::Architect)
         .unwrap()
         .replace("http://", "https://");
-    let c = &sim.credentials.architect;
     let quick = FetchOptions {
         timeout: Duration::from_secs(5),
         retry: RetryPolicy {
@@ -170,24 +142,11 @@ async fn https_speaks_tls_and_fails_closed_against_a_plain_server() {
         },
         ..FetchOptions::default()
     };
-    let conn = Architect::new(
-        &url,
-        Credentials {
-            api_key: SecretString::from(c.api_key.clone()),
-            api_secret: SecretString::from(c.api_secret.clone()),
-        },
-        quick,
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = SnapshotWriter::create(dir.path()).unwrap();
-    let manifest = tokio::time::timeout(
-        Duration::from_secs(30),
-        fetch_all(&[Box::new(conn) as Box<dyn Connector>], &out, book.as_of),
-    )
-    .await
-    .expect("no hang")
-    .unwrap();
+    let conn = sim_connector(&sim, Broker::Architect, Some(&url), quick, &[]);
+    let (_dir, manifest) =
+        tokio::time::timeout(Duration::from_secs(30), fetch_into(&[conn], book.as_of))
+            .await
+            .expect("no hang");
     let ar = &manifest.brokers["architect"];
     assert_eq!(ar.status, FetchStatus::Failed);
     assert!(ar.requests.as_ref().unwrap()[0].attempts <= 2);

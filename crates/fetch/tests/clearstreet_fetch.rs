@@ -3,22 +3,13 @@
 mod common;
 
 use common::*;
-use recon_fetch::clearstreet::ClearStreet;
 use recon_fetch::{Connector, FetchOptions, SnapshotWriter, fetch_all};
 use recon_model::Broker;
 use recon_model::manifest::FetchStatus;
 use recon_sim::{Faults, SimBook, SimCredentials, SimOptions, clearstreet, start};
-use secrecy::SecretString;
 
 fn connector(sim: &recon_sim::RunningSim, options: FetchOptions) -> Box<dyn Connector> {
-    Box::new(
-        ClearStreet::new(
-            sim.url(Broker::Clearstreet).unwrap(),
-            SecretString::from(sim.credentials.clearstreet.api_key.clone()),
-            options,
-        )
-        .unwrap(),
-    )
+    sim_connector(sim, Broker::Clearstreet, None, options, &[])
 }
 
 fn small_pages() -> SimOptions {
@@ -133,17 +124,14 @@ async fn a_wrong_token_fails_once_without_retries() {
     )
     .await
     .unwrap();
-    let c = ClearStreet::new(
-        sim.url(Broker::Clearstreet).unwrap(),
-        SecretString::from("wrong"),
+    let c = sim_connector(
+        &sim,
+        Broker::Clearstreet,
+        None,
         FetchOptions::default(),
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = SnapshotWriter::create(dir.path()).unwrap();
-    let manifest = fetch_all(&[Box::new(c) as Box<dyn Connector>], &out, book.as_of)
-        .await
-        .unwrap();
+        &[("api_key", "wrong")],
+    );
+    let (_dir, manifest) = fetch_into(&[c], book.as_of).await;
     let cs = &manifest.brokers["clearstreet"];
     assert_eq!(cs.status, FetchStatus::Failed);
     assert!(cs.errors[0].error.contains("403"), "{}", cs.errors[0].error);

@@ -4,31 +4,10 @@
 mod common;
 
 use common::*;
-use recon_fetch::etrade::{Credentials, Etrade};
-use recon_fetch::{Connector, FetchOptions, SnapshotWriter, fetch_all};
+use recon_fetch::FetchOptions;
 use recon_model::Broker;
 use recon_model::manifest::{FetchStatus, Manifest};
 use recon_sim::{Faults, SimBook, SimCredentials, SimOptions, etrade, start};
-use secrecy::SecretString;
-
-fn connector(sim: &recon_sim::RunningSim, token_secret: Option<&str>) -> Box<dyn Connector> {
-    let c = &sim.credentials.etrade;
-    Box::new(
-        Etrade::new(
-            sim.url(Broker::Etrade).unwrap(),
-            Credentials {
-                consumer_key: SecretString::from(c.consumer_key.clone()),
-                consumer_secret: SecretString::from(c.consumer_secret.clone()),
-                access_token: SecretString::from(c.access_token.clone()),
-                access_token_secret: SecretString::from(
-                    token_secret.unwrap_or(&c.access_token_secret).to_string(),
-                ),
-            },
-            FetchOptions::default(),
-        )
-        .unwrap(),
-    )
-}
 
 async fn fetch(
     options: SimOptions,
@@ -38,11 +17,18 @@ async fn fetch(
     let sim = start(book.clone(), SimCredentials::random(), options)
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = SnapshotWriter::create(dir.path()).unwrap();
-    let manifest = fetch_all(&[connector(&sim, token_secret)], &out, book.as_of)
-        .await
-        .unwrap();
+    let replace: Vec<(&str, &str)> = token_secret
+        .map(|s| ("access_token_secret", s))
+        .into_iter()
+        .collect();
+    let conn = sim_connector(
+        &sim,
+        Broker::Etrade,
+        None,
+        FetchOptions::default(),
+        &replace,
+    );
+    let (dir, manifest) = fetch_into(&[conn], book.as_of).await;
     (sim, dir, manifest)
 }
 
@@ -140,7 +126,6 @@ async fn signing_survives_the_flaky_profile() {
     let sim = start(book.clone(), SimCredentials::random(), options)
         .await
         .unwrap();
-    let c = &sim.credentials.etrade;
     let quick = FetchOptions {
         retry: recon_fetch::RetryPolicy {
             retries: 3,
@@ -149,22 +134,8 @@ async fn signing_survives_the_flaky_profile() {
         },
         ..FetchOptions::default()
     };
-    let conn = Etrade::new(
-        sim.url(Broker::Etrade).unwrap(),
-        Credentials {
-            consumer_key: SecretString::from(c.consumer_key.clone()),
-            consumer_secret: SecretString::from(c.consumer_secret.clone()),
-            access_token: SecretString::from(c.access_token.clone()),
-            access_token_secret: SecretString::from(c.access_token_secret.clone()),
-        },
-        quick,
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = SnapshotWriter::create(dir.path()).unwrap();
-    let manifest = fetch_all(&[Box::new(conn) as Box<dyn Connector>], &out, book.as_of)
-        .await
-        .unwrap();
+    let conn = sim_connector(&sim, Broker::Etrade, None, quick, &[]);
+    let (_dir, manifest) = fetch_into(&[conn], book.as_of).await;
     let et = &manifest.brokers["etrade"];
     // Each retry is signed anew (fresh nonce and timestamp) and accepted.
     assert_eq!(et.status, FetchStatus::Complete, "{:?}", et.errors);

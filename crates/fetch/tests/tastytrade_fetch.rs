@@ -3,26 +3,10 @@
 mod common;
 
 use common::*;
-use recon_fetch::tastytrade::{Credentials, Tastytrade};
-use recon_fetch::{Connector, FetchOptions, SnapshotWriter, fetch_all};
+use recon_fetch::{FetchOptions, SnapshotWriter, fetch_all};
 use recon_model::Broker;
 use recon_model::manifest::FetchStatus;
 use recon_sim::{Faults, SimBook, SimCredentials, SimOptions, start};
-use secrecy::SecretString;
-
-fn connector(url: &str, secret: &str, refresh: &str) -> Box<dyn Connector> {
-    Box::new(
-        Tastytrade::new(
-            url,
-            Credentials {
-                client_secret: SecretString::from(secret),
-                refresh_token: SecretString::from(refresh),
-            },
-            FetchOptions::default(),
-        )
-        .unwrap(),
-    )
-}
 
 async fn fetch(
     options: SimOptions,
@@ -35,12 +19,7 @@ async fn fetch(
     let sim = start(book.clone(), SimCredentials::random(), options)
         .await
         .unwrap();
-    let c = &sim.credentials.tastytrade;
-    let conn = connector(
-        sim.url(Broker::Tastytrade).unwrap(),
-        &c.client_secret,
-        &c.refresh_token,
-    );
+    let conn = sim_connector(&sim, Broker::Tastytrade, None, FetchOptions::default(), &[]);
     let dir = tempfile::tempdir().unwrap();
     let out = SnapshotWriter::create(dir.path()).unwrap();
     let manifest = fetch_all(&[conn], &out, book.as_of).await.unwrap();
@@ -113,7 +92,13 @@ async fn a_bad_refresh_token_fails_the_broker_without_retries() {
     )
     .await
     .unwrap();
-    let conn = connector(sim.url(Broker::Tastytrade).unwrap(), "x", "y");
+    let conn = sim_connector(
+        &sim,
+        Broker::Tastytrade,
+        None,
+        FetchOptions::default(),
+        &[("client_secret", "x"), ("refresh_token", "y")],
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = SnapshotWriter::create(dir.path()).unwrap();
     let manifest = fetch_all(&[conn], &out, book.as_of).await.unwrap();

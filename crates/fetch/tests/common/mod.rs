@@ -32,3 +32,43 @@ pub fn quick(retries: usize) -> FetchOptions {
         ..FetchOptions::default()
     }
 }
+
+/// The connector recon builds for `broker`, pointed at the simulator (or at `url`) with the
+/// simulator's credentials, some of them swapped by `replace` (a wrong secret).
+pub fn sim_connector(
+    sim: &recon_sim::RunningSim,
+    broker: recon_model::Broker,
+    url: Option<&str>,
+    options: FetchOptions,
+    replace: &[(&str, &str)],
+) -> Box<dyn recon_fetch::Connector> {
+    let (_, creds) = sim
+        .credentials
+        .by_broker()
+        .into_iter()
+        .find(|(b, _)| *b == broker)
+        .expect("the simulator has credentials for every broker");
+    let mut secrets = recon_fetch::Secrets::default();
+    for (key, value) in creds {
+        let value = replace
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(value, |(_, v)| v.to_string());
+        secrets.insert(key, secrecy::SecretString::from(value));
+    }
+    let url = url.unwrap_or_else(|| sim.url(broker).unwrap());
+    recon_fetch::connector(broker, url, secrets, options).unwrap()
+}
+
+/// Every connector's fetch into a new snapshot folder.
+pub async fn fetch_into(
+    connectors: &[Box<dyn recon_fetch::Connector>],
+    as_of: chrono::NaiveDate,
+) -> (tempfile::TempDir, recon_model::manifest::Manifest) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = recon_fetch::SnapshotWriter::create(dir.path()).unwrap();
+    let manifest = recon_fetch::fetch_all(connectors, &out, as_of)
+        .await
+        .unwrap();
+    (dir, manifest)
+}
