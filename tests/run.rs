@@ -113,24 +113,7 @@ fn a_bad_config_exits_3_naming_the_key_and_where() {
 async fn all_five_brokers_run_from_environment_credentials_and_no_secret_is_logged() {
     let sim = demo_sim().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut toml = String::from("as_of = \"2026-11-20\"\nout_dir = \"out\"\n");
-    let mut env: Vec<(String, String)> = Vec::new();
-    for (broker, creds) in sim.credentials.by_broker() {
-        toml.push_str(&format!(
-            "\n[brokers.{broker}]\nbase_url = \"{}\"\n",
-            sim.url(broker).unwrap()
-        ));
-        for (key, value) in creds {
-            env.push((
-                format!(
-                    "RECON_BROKERS__{}__{}",
-                    broker.as_str().to_ascii_uppercase(),
-                    key.to_ascii_uppercase()
-                ),
-                value,
-            ));
-        }
-    }
+    let (toml, env) = five_broker_config(&sim, "");
     std::fs::write(dir.path().join("recon.toml"), toml).unwrap();
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let out = recon_blocking(
@@ -185,18 +168,11 @@ async fn one_broker_down_among_five_exits_2_naming_it_and_the_others_are_still_c
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut toml = String::from("as_of = \"2026-11-20\"\nout_dir = \"out\"\n");
-    for (broker, creds) in sim.credentials.by_broker() {
-        toml.push_str(&format!(
-            "\n[brokers.{broker}]\nbase_url = \"{}\"\ntimeout_secs = 5\nretries = 1\n",
-            sim.url(broker).unwrap()
-        ));
-        for (key, value) in creds {
-            toml.push_str(&format!("{key} = \"{value}\"\n"));
-        }
-    }
+    // Credentials from the environment, timeouts short so the refused port fails fast.
+    let (toml, env) = five_broker_config(&sim, "timeout_secs = 5\nretries = 1\n");
     std::fs::write(dir.path().join("recon.toml"), toml).unwrap();
-    let out = recon_blocking(dir.path(), &["run"], &[]).await;
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = recon_blocking(dir.path(), &["run"], &env_refs).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("clearstreet: FAILED"),

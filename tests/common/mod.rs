@@ -76,3 +76,30 @@ pub async fn demo_sim() -> recon_sim::RunningSim {
     .await
     .unwrap()
 }
+
+/// A recon.toml pointing every broker at `sim` (each section with `extra` keys), and the
+/// simulator's credentials as the `RECON_BROKERS__…` variables a cron job would pass.
+pub fn five_broker_config(
+    sim: &recon_sim::RunningSim,
+    extra: &str,
+) -> (String, Vec<(String, String)>) {
+    let mut toml = String::from("as_of = \"2026-11-20\"\nout_dir = \"out\"\n");
+    let mut env = Vec::new();
+    for (broker, creds) in sim.credentials.by_broker() {
+        toml.push_str(&format!(
+            "\n[brokers.{broker}]\nbase_url = \"{}\"\n{extra}",
+            sim.url(broker).unwrap()
+        ));
+        for (key, value) in creds {
+            env.push((
+                format!(
+                    "RECON_BROKERS__{}__{}",
+                    broker.as_str().to_ascii_uppercase(),
+                    key.to_ascii_uppercase()
+                ),
+                value,
+            ));
+        }
+    }
+    (toml, env)
+}
