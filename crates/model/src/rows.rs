@@ -227,6 +227,22 @@ pub struct Book {
 }
 
 impl Book {
+    /// The rows of one account read from its files (no separate P&L feed).
+    pub fn of_account(
+        account: AccountRow,
+        balance: BalanceRow,
+        positions: Vec<PositionRow>,
+        quarantine: Vec<QuarantineRow>,
+    ) -> Book {
+        Book {
+            accounts: vec![account],
+            balances: vec![balance],
+            positions,
+            pnl: Vec::new(),
+            quarantine,
+        }
+    }
+
     pub fn extend(&mut self, other: Book) {
         self.accounts.extend(other.accounts);
         self.balances.extend(other.balances);

@@ -176,13 +176,7 @@ pub fn read_account(
     }
     let account = account_row(id, as_of, list_entry);
     (
-        Book {
-            accounts: vec![account],
-            balances: vec![balance],
-            positions,
-            pnl: Vec::new(),
-            quarantine,
-        },
+        Book::of_account(account, balance, positions, quarantine),
         complete,
     )
 }

@@ -270,13 +270,7 @@ pub fn read_account(
 
     let account = account_row(id, as_of, &fields, futures);
     (
-        Book {
-            accounts: vec![account],
-            balances: vec![balance],
-            positions,
-            pnl: Vec::new(),
-            quarantine,
-        },
+        Book::of_account(account, balance, positions, quarantine),
         complete,
     )
 }

@@ -373,13 +373,7 @@ pub fn read_account(
 
     let account = account_row(key, as_of, list_entry);
     (
-        Book {
-            accounts: vec![account],
-            balances: vec![balance],
-            positions,
-            pnl: Vec::new(),
-            quarantine,
-        },
+        Book::of_account(account, balance, positions, quarantine),
         complete,
     )
 }

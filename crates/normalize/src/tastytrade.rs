@@ -285,13 +285,7 @@ pub fn read_account(
 
     let account = account_row(n, as_of, &fields, &status);
     (
-        Book {
-            accounts: vec![account],
-            balances: vec![balance],
-            positions,
-            pnl: Vec::new(),
-            quarantine,
-        },
+        Book::of_account(account, balance, positions, quarantine),
         complete,
     )
 }
