@@ -1,21 +1,17 @@
-//! Raw broker responses in a snapshot → canonical rows → polars frames.
+//! A snapshot on disk → polars frames.
 //!
-//! It owns the frame schemas (every amount `Decimal(38, 8)`, never a float), one module per
-//! broker that survives that broker's quirks (BROKERS.md), the amounts it derives with
-//! `rust_decimal` (market value, marks), and the quarantine: a record it cannot read becomes a
-//! row naming the file, the JSON pointer and the reason. It never panics on input and never
-//! drops a record in silence. It must not know about HTTP (it reads files) or about rules.
+//! It owns the frame schemas (every amount `Decimal(38, 8)`, never a float), the walk over a
+//! snapshot (which brokers and accounts, what the manifest says is missing) and the
+//! column-wise frame build. Reading each broker's bytes into rows and quarantine is
+//! recon-parse's job. It must not know about HTTP (it reads files) or about rules.
 
-pub mod architect;
-pub mod clearstreet;
-pub mod common;
-pub mod etrade;
-pub mod exact;
 pub mod frames;
 pub mod schema;
 pub mod snapshot;
-pub mod tastytrade;
-pub mod tradezero;
+
+// The parsers live in recon-parse (no polars, so they can be fuzzed); their paths stay
+// `recon_normalize::<broker>` for everyone downstream.
+pub use recon_parse::{architect, clearstreet, common, etrade, exact, tastytrade, tradezero};
 
 pub use frames::{Frames, build_frames};
 pub use snapshot::{NormalizeError, Normalized, normalize_snapshot};

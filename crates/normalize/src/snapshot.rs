@@ -116,19 +116,7 @@ fn listed_accounts(dir: &Path, entry: Option<&BrokerManifest>, name: &str) -> Ve
     }
 }
 
-/// The endpoints of `account` the manifest reports as not fetched: their missing files are
-/// already a fetch-incomplete finding and are not reported again.
-pub fn failed_endpoints<'a>(entry: Option<&'a BrokerManifest>, account: &str) -> Vec<&'a str> {
-    entry
-        .map(|e| {
-            e.errors
-                .iter()
-                .filter(|err| err.account.as_deref() == Some(account))
-                .map(|err| err.endpoint.as_str())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use recon_parse::common::failed_endpoints;
 
 fn subfolders(dir: &Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(dir)

@@ -197,6 +197,23 @@ pub fn read_pages(root: &std::path::Path, stem: &str) -> Vec<(String, std::io::R
     pages
 }
 
+/// The endpoints of `account` the manifest reports as not fetched: their missing files are
+/// already a fetch-incomplete finding and are not reported again.
+pub fn failed_endpoints<'a>(
+    entry: Option<&'a recon_model::manifest::BrokerManifest>,
+    account: &str,
+) -> Vec<&'a str> {
+    entry
+        .map(|e| {
+            e.errors
+                .iter()
+                .filter(|err| err.account.as_deref() == Some(account))
+                .map(|err| err.endpoint.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Reads every account of one broker in parallel (accounts are independent) and merges
 /// them in a stable order. `read` gets the account id and the endpoints the manifest
 /// already reports as not fetched, and answers the account's rows and whether all its files
@@ -211,7 +228,7 @@ pub fn read_accounts(
     let outputs: Vec<(&String, recon_model::Book, bool)> = accounts
         .par_iter()
         .map(|id| {
-            let failed = crate::snapshot::failed_endpoints(entry, id);
+            let failed = failed_endpoints(entry, id);
             let (b, complete) = read(id, &failed);
             (id, b, complete)
         })

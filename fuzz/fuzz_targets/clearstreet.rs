@@ -1,0 +1,11 @@
+//! Fuzzes recon-parse's clearstreet reader: one file of its quirks fixture replaced by the input.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use recon_fuzz::Harness;
+use std::sync::LazyLock;
+
+static HARNESS: LazyLock<Harness> =
+    LazyLock::new(|| Harness::new("clearstreet", recon_parse::clearstreet::read_broker));
+
+fuzz_target!(|data: &[u8]| HARNESS.run(data));
