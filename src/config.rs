@@ -82,6 +82,10 @@ pub struct EmailConfig {
     pub username: Option<String>,
     #[serde(default, serialize_with = "redact")]
     pub password: Option<SecretString>,
+    /// PEM certificates to trust besides the system's roots, for a relay behind an
+    /// internal CA (starttls and tls only).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     #[serde(default = "default_from")]
     pub from: String,
     #[serde(default)]
@@ -107,6 +111,7 @@ impl Default for EmailConfig {
             security: default_security(),
             username: None,
             password: None,
+            ca_file: None,
             from: default_from(),
             to: Vec::new(),
             routes: BTreeMap::new(),
@@ -504,6 +509,15 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
                         "email.username and email.password go together (RECON_EMAIL__PASSWORD for the password)",
                     ));
                 }
+                if let Some(path) = &email.ca_file {
+                    if email.security == "none" {
+                        return Err(err(
+                            "email.ca_file is for security = \"starttls\" or \"tls\"; with \"none\" nothing is verified",
+                        ));
+                    }
+                    // Refused now, not at the end of a run whose report then cannot be sent.
+                    recon_report::email::read_ca(path).map_err(err)?;
+                }
             }
             other => {
                 return Err(err(format!(
@@ -607,6 +621,7 @@ impl Config {
                 },
                 username: e.username.clone(),
                 password: e.password.clone(),
+                ca_file: e.ca_file.clone(),
             }),
             _ => Delivery::File,
         };

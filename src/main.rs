@@ -171,8 +171,14 @@ enum RulesCommand {
 
 #[derive(Subcommand)]
 enum ReportCommand {
-    /// Deliver the email of RUN_DIR (per [email] in the config), even if already sent.
-    Send { run_dir: PathBuf },
+    /// Deliver the email of RUN_DIR (per [email] in the config) to the recipients that do not
+    /// have this business date's email yet: safe to retry from cron.
+    Send {
+        run_dir: PathBuf,
+        /// Send it even to recipients who already have it.
+        #[arg(long)]
+        resend: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -295,21 +301,28 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             Ok(demo.run.exit)
         }
         Command::Rules { packs, command } => rules_command(g, packs, command),
-        Command::Report(ReportCommand::Send { run_dir }) => {
+        Command::Report(ReportCommand::Send { run_dir, resend }) => {
             let config = load_config(g)?;
             let Some(settings) = config.email_settings() else {
                 return Err(RunError::Usage(
                     "email is not enabled: set [email] enabled = true in the config".into(),
                 ));
             };
-            // Asked for explicitly: deliver even if the ledger says it went out already.
             let settings = recon_report::email::EmailSettings {
-                resend: true,
+                resend: *resend,
                 ..settings
             };
             let out_dir = g.out.clone().unwrap_or_else(|| config.out_dir.relative());
-            recon::pipeline::send_run(run_dir, &out_dir, &settings)?;
-            println!("delivered the email of {}", run_dir.display());
+            match recon::pipeline::send_run(run_dir, &out_dir, &settings)? {
+                0 => println!(
+                    "nothing to send for {}: every recipient has it already (--resend sends it again)",
+                    run_dir.display()
+                ),
+                n => println!(
+                    "delivered the email of {} to {n} recipient(s)",
+                    run_dir.display()
+                ),
+            }
             Ok(ExitStatus::Clean)
         }
         Command::Config(ConfigCommand::Check) => {

@@ -69,13 +69,14 @@ impl RunError {
     }
 }
 
-/// Builds the email and delivers it (outbox or SMTP), recording it in the ledger.
+/// Builds the email and delivers it (outbox or SMTP), recording it in the ledger. Answers
+/// how many recipients it went to (0: nothing to send, or everyone already has it).
 pub fn deliver(
     settings: &EmailSettings,
     output: &RunOutput,
     findings: &[Finding],
     out_dir: &Path,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let csv = std::fs::read(output.dir.join("findings.csv")).ok();
     let Some((message, to)) = email::build(
         settings,
@@ -87,7 +88,7 @@ pub fn deliver(
     )?
     else {
         tracing::info!("no email to send for this run");
-        return Ok(());
+        return Ok(0);
     };
     match &settings.delivery {
         email::Delivery::File => {
@@ -95,11 +96,30 @@ pub fn deliver(
             tracing::info!(file = %file.display(), recipients = to.len(), "email written to the outbox");
         }
         email::Delivery::Smtp(smtp) => {
-            email::send_smtp(&message, smtp)?;
+            let outbox = output.dir.join("outbox");
+            if let Err(e) = email::send_smtp(&message, smtp) {
+                // Kept, so nothing is lost: `recon report send` delivers it later.
+                return Err(match email::write_to_outbox(&message, &outbox) {
+                    Ok(file) => format!(
+                        "{e}; the message is kept in {} (retry with `recon report send {}`)",
+                        file.display(),
+                        output.dir.display()
+                    ),
+                    Err(kept) => format!("{e}; and it could not be kept: {kept}"),
+                });
+            }
             tracing::info!(host = %smtp.host, recipients = to.len(), "email sent");
+            // What an earlier failed attempt kept has now been delivered.
+            for file in std::fs::read_dir(&outbox).into_iter().flatten().flatten() {
+                if file.path().extension().is_some_and(|x| x == "eml") {
+                    let _ = std::fs::remove_file(file.path());
+                }
+            }
+            let _ = std::fs::remove_dir(&outbox);
         }
     }
-    email::ledger::record(out_dir, output.summary.as_of, &output.summary.run_id, &to)
+    email::ledger::record(out_dir, output.summary.as_of, &output.summary.run_id, &to)?;
+    Ok(to.len())
 }
 
 /// A run id that sorts by time and does not collide within a second.
@@ -252,9 +272,14 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// `recon report send RUN_DIR`: delivers the email of a finished run again (after fixing
-/// the SMTP settings, say), from its `summary.json` and `findings.jsonl`.
-pub fn send_run(run_dir: &Path, out_dir: &Path, settings: &EmailSettings) -> Result<(), RunError> {
+/// `recon report send RUN_DIR`: delivers the email of a finished run (after fixing the SMTP
+/// settings, say), from its `summary.json` and `findings.jsonl`, to the recipients the
+/// ledger says do not have it yet (all of them with `resend`). Answers how many it went to.
+pub fn send_run(
+    run_dir: &Path,
+    out_dir: &Path,
+    settings: &EmailSettings,
+) -> Result<usize, RunError> {
     let read = |name: &str| {
         std::fs::read(run_dir.join(name))
             .map_err(|e| RunError::Usage(format!("{}: {e}", run_dir.join(name).display())))

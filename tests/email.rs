@@ -1,115 +1,141 @@
 //! `recon run` emailing the compliance report over SMTP to a server on 127.0.0.1 that this
-//! test runs: a real TCP SMTP dialogue (EHLO, MAIL, RCPT, DATA) with lettre's client.
+//! test runs (`email/smtp.rs`): a real TCP SMTP dialogue with lettre's client, in plain text
+//! to loopback, with STARTTLS, with implicit TLS, with and without a login.
 
 mod common;
+#[path = "email/smtp.rs"]
+mod smtp;
 
 use common::*;
 use mailparse::MailHeaderMap;
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use smtp::{Inbox, SmtpOptions, smtp_server, tls_dir};
 
-/// What the server received: the RCPT TO lines and the message.
-type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
-
-/// A minimal SMTP server on 127.0.0.1; with `reject`, every recipient is refused.
-async fn smtp_server(reject: bool) -> (u16, Inbox) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let inbox: Inbox = Arc::default();
-    let store = inbox.clone();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = socket.into_split();
-                let mut lines = BufReader::new(read).lines();
-                let _ = write.write_all(b"220 localhost ESMTP recon-test\r\n").await;
-                let mut rcpt = Vec::new();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let upper = line.to_ascii_uppercase();
-                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                        b"250-localhost\r\n250 8BITMIME\r\n"
-                    } else if upper.starts_with("MAIL FROM") || upper == "RSET" || upper == "NOOP" {
-                        b"250 OK\r\n"
-                    } else if upper.starts_with("RCPT TO") {
-                        if reject {
-                            b"550 5.1.1 no such mailbox\r\n"
-                        } else {
-                            rcpt.push(line.clone());
-                            b"250 OK\r\n"
-                        }
-                    } else if upper == "DATA" {
-                        let _ = write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await;
-                        let mut data = String::new();
-                        while let Ok(Some(l)) = lines.next_line().await {
-                            if l == "." {
-                                break;
-                            }
-                            data.push_str(l.strip_prefix('.').unwrap_or(&l));
-                            data.push_str("\r\n");
-                        }
-                        store
-                            .lock()
-                            .unwrap()
-                            .push((std::mem::take(&mut rcpt), data));
-                        b"250 2.0.0 queued\r\n"
-                    } else if upper == "QUIT" {
-                        let _ = write.write_all(b"221 bye\r\n").await;
-                        break;
-                    } else {
-                        b"502 not implemented\r\n"
-                    };
-                    if write.write_all(reply).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    (port, inbox)
-}
-
-fn config(sim: &recon_sim::RunningSim, smtp_host: &str, smtp_port: u16) -> String {
+/// A recon.toml fetching the demo's TradeZero accounts from `sim` and emailing through
+/// 127.0.0.1:`port` with `security`; `extra` lines go into `[email]`.
+fn config(
+    sim: &recon_sim::RunningSim,
+    host: &str,
+    port: u16,
+    security: &str,
+    extra: &str,
+) -> String {
     let c = &sim.credentials.tradezero;
     format!(
-        "as_of = \"2026-11-20\"\nout_dir = \"out\"\n\n[brokers.tradezero]\nbase_url = \"{}\"\napi_key_id = \"{}\"\napi_secret_key = \"{}\"\n\n[email]\nenabled = true\ntransport = \"smtp\"\nhost = \"{smtp_host}\"\nport = {smtp_port}\nsecurity = \"none\"\nfrom = \"recon@example.com\"\nto = [\"compliance@example.com\"]\n\n[email.routes]\nerror = [\"desk@example.com\"]\n",
+        "as_of = \"2026-11-20\"\nout_dir = \"out\"\n\n[brokers.tradezero]\nbase_url = \"{}\"\napi_key_id = \"{}\"\napi_secret_key = \"{}\"\n\n[email]\nenabled = true\ntransport = \"smtp\"\nhost = \"{host}\"\nport = {port}\nsecurity = \"{security}\"\nfrom = \"recon@example.com\"\nto = [\"compliance@example.com\"]\n{extra}\n[email.routes]\nerror = [\"desk@example.com\"]\n",
         sim.url(recon_model::Broker::Tradezero).unwrap(),
         c.api_key_id,
         c.api_secret_key
     )
 }
 
-/// The demo simulator, an SMTP server (refusing every recipient with `reject`), and a
-/// folder whose recon.toml fetches from one and emails through the other.
-async fn setup(reject: bool) -> (recon_sim::RunningSim, Inbox, tempfile::TempDir) {
+/// `[email]` lines for a login and the test CA.
+fn login_and_ca() -> String {
+    format!(
+        "username = \"recon\"\nca_file = \"{}\"\n",
+        tls_dir().join("ca.pem").display()
+    )
+}
+
+const PASSWORD: &str = "s3cret smtp pass";
+
+/// The demo simulator, an SMTP server with `options`, and a folder whose recon.toml
+/// fetches from one and emails through the other with `security` and `extra`.
+async fn setup(
+    options: SmtpOptions,
+    security: &str,
+    extra: &str,
+) -> (recon_sim::RunningSim, Inbox, tempfile::TempDir) {
     let sim = demo_sim().await;
-    let (port, inbox) = smtp_server(reject).await;
+    let (port, inbox) = smtp_server(options).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("recon.toml"),
-        config(&sim, "127.0.0.1", port),
+        config(&sim, "127.0.0.1", port, security, extra),
     )
     .unwrap();
     (sim, inbox, dir)
 }
 
+fn with_login() -> SmtpOptions {
+    SmtpOptions {
+        login: Some(("recon".into(), PASSWORD.into())),
+        ..Default::default()
+    }
+}
+
+const SUBJECT: &str = "[recon] 2026-11-20: 7 errors, 2 warnings across 1 broker";
+
+/// The decoded text, HTML and attached CSV of a message.
+fn parts(data: &str) -> (String, String, String, String) {
+    fn walk<'a>(m: &'a mailparse::ParsedMail<'a>, out: &mut Vec<&'a mailparse::ParsedMail<'a>>) {
+        out.push(m);
+        for s in &m.subparts {
+            walk(s, out);
+        }
+    }
+    let mail = mailparse::parse_mail(data.as_bytes()).unwrap();
+    let subject = mail.headers.get_first_value("Subject").unwrap_or_default();
+    let mut all = Vec::new();
+    walk(&mail, &mut all);
+    let body = |mime: &str| {
+        all.iter()
+            .find(|p| p.ctype.mimetype == mime)
+            .unwrap_or_else(|| panic!("no {mime} part"))
+            .get_body_raw()
+            .map(|b| String::from_utf8(b).unwrap())
+            .unwrap()
+    };
+    let csv = all.iter().find(|p| p.ctype.mimetype == "text/csv").unwrap();
+    let disposition = csv.get_content_disposition();
+    assert_eq!(
+        disposition.params.get("filename").map(String::as_str),
+        Some("findings.csv")
+    );
+    (
+        subject,
+        body("text/plain"),
+        body("text/html"),
+        body("text/csv"),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_report_is_emailed_over_smtp_with_routed_recipients() {
-    let (_sim, inbox, dir) = setup(false).await;
+    let (_sim, inbox, dir) = setup(SmtpOptions::default(), "none", "").await;
     let out = recon_blocking(dir.path(), &["run"], &[]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let received = inbox.lock().unwrap().clone();
     assert_eq!(received.len(), 1, "{}", text(&out));
-    let (rcpt, data) = &received[0];
+    let mail = &received[0];
     // `to`, plus the route for errors (the demo has error findings).
-    assert_eq!(rcpt.len(), 2, "{rcpt:?}");
-    assert!(rcpt.iter().any(|r| r.contains("desk@example.com")));
-    let mail = mailparse::parse_mail(data.as_bytes()).unwrap();
-    assert_eq!(
-        mail.headers.get_first_value("Subject").as_deref(),
-        Some("[recon] 2026-11-20: 7 errors, 2 warnings across 1 broker")
+    assert_eq!(mail.rcpt.len(), 2, "{:?}", mail.rcpt);
+    assert!(
+        mail.rcpt
+            .iter()
+            .any(|r| r.contains("<compliance@example.com>"))
     );
+    assert!(mail.rcpt.iter().any(|r| r.contains("<desk@example.com>")));
+    assert!(!mail.tls && mail.user.is_none());
+    let (subject, plain, html, csv) = parts(&mail.data);
+    assert_eq!(subject, SUBJECT);
+    // Both bodies and the attachment, account numbers masked everywhere.
+    assert!(
+        plain.contains("TZ****0002") && html.contains("TZ****0002"),
+        "{plain}"
+    );
+    let findings =
+        std::fs::read_to_string(latest_run(&dir.path().join("out")).join("findings.jsonl"))
+            .unwrap();
+    assert_eq!(csv.lines().count(), findings.lines().count() + 1);
+    for account in recon_sim::SimBook::demo().accounts {
+        for (part, body) in [("text", &plain), ("html", &html), ("csv", &csv)] {
+            assert!(
+                !body.contains(&account.id),
+                "{} whole in the {part}",
+                account.id
+            );
+        }
+    }
     // Sent, so nothing in the outbox; the report is on disk.
     let run_dir = latest_run(&dir.path().join("out"));
     assert!(!run_dir.join("outbox").exists());
@@ -126,38 +152,169 @@ async fn the_report_is_emailed_over_smtp_with_routed_recipients() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_refused_delivery_exits_4_and_plain_text_smtp_off_this_machine_is_refused() {
-    let (sim, inbox, dir) = setup(true).await;
-    let out = recon_blocking(dir.path(), &["run"], &[]).await;
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert!(inbox.lock().unwrap().is_empty());
-    let summary: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(latest_run(&dir.path().join("out")).join("summary.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(summary["exit_code"], 4);
+async fn starttls_and_the_login_are_used_when_configured() {
+    let options = SmtpOptions {
+        starttls: true,
+        ..with_login()
+    };
+    let (_sim, inbox, dir) = setup(options, "starttls", &login_and_ca()).await;
+    let out = recon_blocking(dir.path(), &["run"], &[("RECON_EMAIL__PASSWORD", PASSWORD)]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let received = inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "{}", text(&out));
+    // The server only offers AUTH after STARTTLS and refuses MAIL before a login: both
+    // happened, and the message itself travelled over TLS.
+    assert!(received[0].tls, "not sent over TLS");
+    assert_eq!(received[0].user.as_deref(), Some("recon"));
+    assert_eq!(received[0].rcpt.len(), 2);
+    let (subject, plain, html, _) = parts(&received[0].data);
+    assert_eq!(subject, SUBJECT);
+    assert!(plain.contains("TZ****0002") && html.contains("TZ****0002"));
+    // The password is nowhere: not in the output, the log or any file of the run.
+    assert!(!text(&out).contains(PASSWORD));
+    for file in all_files(&dir.path().join("out")) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(PASSWORD),
+            "{} holds the SMTP password",
+            file.display()
+        );
+    }
+}
 
-    // Once a server accepts mail, `recon report send` delivers that finished run.
-    let run_dir = latest_run(&dir.path().join("out")).display().to_string();
-    let (good_port, good_inbox) = smtp_server(false).await;
-    std::fs::write(
-        dir.path().join("recon.toml"),
-        config(&sim, "127.0.0.1", good_port),
-    )
-    .unwrap();
-    let sent = recon_blocking(dir.path(), &["report", "send", &run_dir], &[]).await;
-    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent));
-    let received = good_inbox.lock().unwrap().clone();
-    assert_eq!(received.len(), 1);
-    let mail = mailparse::parse_mail(received[0].1.as_bytes()).unwrap();
-    assert_eq!(
-        mail.headers.get_first_value("Subject").as_deref(),
-        Some("[recon] 2026-11-20: 7 errors, 2 warnings across 1 broker")
+#[tokio::test(flavor = "multi_thread")]
+async fn implicit_tls_sends_over_tls_from_the_first_byte() {
+    let options = SmtpOptions {
+        implicit_tls: true,
+        ..with_login()
+    };
+    let (_sim, inbox, dir) = setup(options, "tls", &login_and_ca()).await;
+    let out = recon_blocking(dir.path(), &["run"], &[("RECON_EMAIL__PASSWORD", PASSWORD)]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let received = inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "{}", text(&out));
+    assert!(received[0].tls);
+    assert_eq!(received[0].user.as_deref(), Some("recon"));
+}
+
+/// A failed delivery: exit 4, the report on disk, the message kept in the outbox, nothing
+/// recorded as sent.
+fn assert_kept(dir: &std::path::Path, out: &std::process::Output) -> std::path::PathBuf {
+    assert_eq!(out.status.code(), Some(4), "{}", text(out));
+    let run_dir = latest_run(&dir.join("out"));
+    assert!(run_dir.join("report.html").is_file());
+    let kept: Vec<_> = all_files(&run_dir.join("outbox"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{}", text(out));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["exit_code"], 4);
+    run_dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_login_exits_4_keeps_the_message_and_report_send_delivers_it_later() {
+    let options = SmtpOptions {
+        starttls: true,
+        ..with_login()
+    };
+    let (_sim, inbox, dir) = setup(options, "starttls", &login_and_ca()).await;
+    let out = recon_blocking(dir.path(), &["run"], &[("RECON_EMAIL__PASSWORD", "wrong")]).await;
+    let run_dir = assert_kept(dir.path(), &out);
+    assert!(inbox.lock().unwrap().is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("535"), "{stderr}");
+    assert!(
+        !stderr.contains("wrong"),
+        "the password is printed: {stderr}"
     );
 
+    // With the right password, `recon report send` delivers that finished run, once.
+    let run_dir = run_dir.display().to_string();
+    let env = [("RECON_EMAIL__PASSWORD", PASSWORD)];
+    let sent = recon_blocking(dir.path(), &["report", "send", &run_dir], &env).await;
+    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent));
+    let received = inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].tls && received[0].user.as_deref() == Some("recon"));
+    assert_eq!(parts(&received[0].data).0, SUBJECT);
+    // The message kept by the failed attempt is gone now that it was delivered.
+    assert!(!std::path::Path::new(&run_dir).join("outbox").exists());
+    // A cron job retrying does not send it twice; `--resend` does.
+    let again = recon_blocking(dir.path(), &["report", "send", &run_dir], &env).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to send"));
+    assert_eq!(inbox.lock().unwrap().len(), 1, "sent twice");
+    let forced = recon_blocking(dir.path(), &["report", "send", "--resend", &run_dir], &env).await;
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    assert_eq!(inbox.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_smtp_server_that_is_down_exits_4_with_the_message_kept() {
+    // A port that was just free: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sim = demo_sim().await;
+    let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("recon.toml"),
-        config(&sim, "mail.example.com", 25),
+        config(&sim, "127.0.0.1", port, "none", ""),
+    )
+    .unwrap();
+    let out = recon_blocking(dir.path(), &["run"], &[]).await;
+    assert_kept(dir.path(), &out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_is_never_skipped_an_unknown_certificate_or_no_starttls_fails_the_delivery() {
+    // A certificate from a CA recon was not told to trust.
+    let options = SmtpOptions {
+        starttls: true,
+        ..Default::default()
+    };
+    let (_sim, inbox, dir) = setup(options, "starttls", "").await;
+    let out = recon_blocking(dir.path(), &["run"], &[]).await;
+    assert_kept(dir.path(), &out);
+    assert!(inbox.lock().unwrap().is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("certificate"),
+        "{}",
+        text(&out)
+    );
+
+    // A server that does not offer STARTTLS gets nothing in plain text.
+    let (_sim, inbox, dir) = setup(SmtpOptions::default(), "starttls", &login_and_ca()).await;
+    let out = recon_blocking(dir.path(), &["run"], &[("RECON_EMAIL__PASSWORD", PASSWORD)]).await;
+    assert_kept(dir.path(), &out);
+    assert!(inbox.lock().unwrap().is_empty(), "sent without TLS");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_recipient_exits_4_and_bad_email_config_is_refused_before_the_run() {
+    let options = SmtpOptions {
+        reject_rcpt: true,
+        ..Default::default()
+    };
+    let (sim, inbox, dir) = setup(options, "none", "").await;
+    let out = recon_blocking(dir.path(), &["run"], &[]).await;
+    assert_kept(dir.path(), &out);
+    assert!(inbox.lock().unwrap().is_empty());
+
+    // Plain text to a server off this machine.
+    std::fs::write(
+        dir.path().join("recon.toml"),
+        config(&sim, "mail.example.com", 25, "none", ""),
     )
     .unwrap();
     let out = recon_blocking(dir.path(), &["run"], &[]).await;
@@ -167,4 +324,29 @@ async fn a_refused_delivery_exits_4_and_plain_text_smtp_off_this_machine_is_refu
         "{}",
         text(&out)
     );
+
+    // A CA file that is not there, or holds no certificate: named before anything runs.
+    for (file, why) in [
+        ("missing.pem", "cannot read"),
+        ("recon.toml", "no PEM certificate"),
+    ] {
+        std::fs::write(
+            dir.path().join("recon.toml"),
+            config(
+                &sim,
+                "127.0.0.1",
+                25,
+                "starttls",
+                &format!("ca_file = \"{file}\"\n"),
+            ),
+        )
+        .unwrap();
+        let out = recon_blocking(dir.path(), &["run"], &[]).await;
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("email.ca_file {file}: {why}")),
+            "{stderr}"
+        );
+    }
 }

@@ -9,6 +9,7 @@ use crate::summary::Summary;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, FileTransport, Message, Tokio1Executor, Transport,
 };
@@ -43,6 +44,8 @@ pub struct SmtpSettings {
     pub security: Security,
     pub username: Option<String>,
     pub password: Option<SecretString>,
+    /// PEM certificates to trust besides the system's roots (a relay behind an internal CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -390,17 +393,37 @@ pub mod ledger {
     }
 }
 
+/// The certificates of a PEM file (`email.ca_file`), or why it cannot be used.
+pub fn read_ca(path: &Path) -> Result<Certificate, String> {
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("email.ca_file {}: cannot read: {e}", path.display()))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!(
+            "email.ca_file {}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it",
+            path.display()
+        ));
+    }
+    Certificate::from_pem(&pem).map_err(|e| format!("email.ca_file {}: {e}", path.display()))
+}
+
 /// Sends the message over SMTP.
 pub fn send_smtp(message: &Message, smtp: &SmtpSettings) -> Result<(), String> {
     let server = format!("{}:{} ({:?})", smtp.host, smtp.port, smtp.security);
-    let builder = match smtp.security {
-        Security::None => {
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
+    // The system's roots, plus `ca_file`'s; the certificate must name `host`.
+    let tls = || -> Result<TlsParameters, String> {
+        let mut params = TlsParameters::builder(smtp.host.clone());
+        if let Some(path) = &smtp.ca_file {
+            params = params.add_root_certificate(read_ca(path)?);
         }
-        Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-            .map_err(|e| format!("SMTP {server}: {e}"))?,
-        Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
-            .map_err(|e| format!("SMTP {server}: {e}"))?,
+        params.build().map_err(|e| format!("SMTP {server}: {e}"))
+    };
+    let plain = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str());
+    let builder = match smtp.security {
+        Security::None => plain,
+        // STARTTLS is required, never opportunistic: a server that does not offer it fails
+        // the delivery rather than receiving the report in plain text.
+        Security::StartTls => plain.tls(Tls::Required(tls()?)),
+        Security::Tls => plain.tls(Tls::Wrapper(tls()?)),
     };
     let mut builder = builder
         .port(smtp.port)
