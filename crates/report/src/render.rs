@@ -4,7 +4,6 @@
 
 use crate::summary::Summary;
 use polars::prelude::*;
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use recon_rules::{Finding, FindingStatus, RuleStats, Severity};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -62,59 +61,152 @@ fn line(f: &Finding) -> String {
     )
 }
 
-/// JUnit XML: a rule with findings fails (with its findings as the failure text); a rule
-/// with none passes; a rule that could not be evaluated is an error.
+/// JUnit XML: one `<testsuite>` per pack, one `<testcase>` per rule. A rule with findings
+/// fails (its findings are the failure text); a rule with none passes; a rule that could not
+/// be evaluated is an error.
+///
+/// Written with quick-xml rather than quick-junit: quick-junit always puts `skipped` on
+/// `<testsuites>`, which the schema Jenkins-style consumers validate against (junit-10.xsd;
+/// tested in tests/report_consumers.rs) does not allow.
 pub fn junit(summary: &Summary, findings: &[Finding]) -> Result<String, String> {
+    use quick_xml::Writer;
+    use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
     let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in findings {
         by_rule.entry(f.rule.as_str()).or_default().push(f);
     }
-    let mut report = Report::new(format!("recon {}", summary.as_of));
-    let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+    let mut packs: BTreeMap<&str, Vec<&RuleStats>> = BTreeMap::new();
     for stats in &summary.rules {
-        let suite = suites
-            .entry(stats.pack.as_str())
-            .or_insert_with(|| TestSuite::new(format!("recon.{}", stats.pack)));
-        suite.add_test_case(test_case(stats, by_rule.get(stats.rule.as_str())));
+        packs.entry(stats.pack.as_str()).or_default().push(stats);
     }
-    report.add_test_suites(suites.into_values());
-    report.to_string().map_err(|e| e.to_string())
+    let outcome = |stats: &RuleStats| -> Outcome {
+        let found = by_rule
+            .get(stats.rule.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if let Some(error) = &stats.error {
+            Outcome::Error(format!("could not be evaluated: {error}"))
+        } else if found.is_empty() {
+            Outcome::Passed
+        } else {
+            Outcome::Failed(found.to_vec())
+        }
+    };
+    let count = |rules: &[&RuleStats]| {
+        let outcomes: Vec<Outcome> = rules.iter().map(|r| outcome(r)).collect();
+        let failures = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Failed(_)))
+            .count();
+        let errors = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Error(_)))
+            .count();
+        (rules.len(), failures, errors)
+    };
+    let all: Vec<&RuleStats> = summary.rules.iter().collect();
+    let (tests, failures, errors) = count(&all);
+
+    let xml_err = |e: std::io::Error| e.to_string();
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
+        .map_err(xml_err)?;
+    let name = xml_text(&format!("recon {}", summary.as_of));
+    let mut root = BytesStart::new("testsuites");
+    root.push_attribute(("name", name.as_str()));
+    root.push_attribute(("tests", tests.to_string().as_str()));
+    root.push_attribute(("failures", failures.to_string().as_str()));
+    root.push_attribute(("errors", errors.to_string().as_str()));
+    w.write_event(Event::Start(root)).map_err(xml_err)?;
+    for (pack, rules) in &packs {
+        let (tests, failures, errors) = count(rules);
+        let suite_name = xml_text(&format!("recon.{pack}"));
+        let mut suite = BytesStart::new("testsuite");
+        suite.push_attribute(("name", suite_name.as_str()));
+        suite.push_attribute(("tests", tests.to_string().as_str()));
+        suite.push_attribute(("failures", failures.to_string().as_str()));
+        suite.push_attribute(("errors", errors.to_string().as_str()));
+        suite.push_attribute(("skipped", "0"));
+        w.write_event(Event::Start(suite)).map_err(xml_err)?;
+        for stats in rules {
+            let rule = xml_text(&stats.rule);
+            let mut case = BytesStart::new("testcase");
+            case.push_attribute(("name", rule.as_str()));
+            case.push_attribute(("classname", suite_name.as_str()));
+            w.write_event(Event::Start(case)).map_err(xml_err)?;
+            let (tag, message, kind, text) = match outcome(stats) {
+                Outcome::Passed => ("", String::new(), String::new(), String::new()),
+                Outcome::Error(message) => ("error", message, "error".to_string(), String::new()),
+                Outcome::Failed(found) => {
+                    let worst = found
+                        .iter()
+                        .map(|f| f.severity)
+                        .max()
+                        .unwrap_or(Severity::Info);
+                    let mut text: Vec<String> =
+                        found.iter().take(LISTED).map(|f| line(f)).collect();
+                    if found.len() > LISTED {
+                        text.push(format!(
+                            "… and {} more in findings.csv",
+                            found.len() - LISTED
+                        ));
+                    }
+                    (
+                        "failure",
+                        format!("{} findings ({worst} at worst)", found.len()),
+                        worst.as_str().to_string(),
+                        text.join("\n"),
+                    )
+                }
+            };
+            if !tag.is_empty() {
+                let message = xml_text(&message);
+                let mut outcome = BytesStart::new(tag);
+                outcome.push_attribute(("message", message.as_str()));
+                outcome.push_attribute(("type", kind.as_str()));
+                w.write_event(Event::Start(outcome)).map_err(xml_err)?;
+                w.write_event(Event::Text(BytesText::new(&xml_text(&text))))
+                    .map_err(xml_err)?;
+                w.write_event(Event::End(BytesEnd::new(tag)))
+                    .map_err(xml_err)?;
+            }
+            let counts = format!(
+                "in scope {}, passed {}, failed {}, unknown {}, out of scope {}",
+                stats.in_scope, stats.passed, stats.failed, stats.unknown, stats.out_of_scope
+            );
+            w.create_element("system-out")
+                .write_text_content(BytesText::new(&counts))
+                .map_err(xml_err)?;
+            w.write_event(Event::End(BytesEnd::new("testcase")))
+                .map_err(xml_err)?;
+        }
+        w.write_event(Event::End(BytesEnd::new("testsuite")))
+            .map_err(xml_err)?;
+    }
+    w.write_event(Event::End(BytesEnd::new("testsuites")))
+        .map_err(xml_err)?;
+    let mut out = String::from_utf8(w.into_inner()).map_err(|e| e.to_string())?;
+    out.push('\n');
+    Ok(out)
 }
 
-fn test_case(stats: &RuleStats, found: Option<&Vec<&Finding>>) -> TestCase {
-    let found = found.map(Vec::as_slice).unwrap_or_default();
-    let status = if let Some(error) = &stats.error {
-        let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-        s.set_message(format!("could not be evaluated: {error}"));
-        s
-    } else if found.is_empty() {
-        TestCaseStatus::success()
-    } else {
-        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        let worst = found
-            .iter()
-            .map(|f| f.severity)
-            .max()
-            .unwrap_or(Severity::Info);
-        s.set_message(format!("{} findings ({worst} at worst)", found.len()));
-        s.set_type(worst.as_str());
-        let mut text: Vec<String> = found.iter().take(LISTED).map(|f| line(f)).collect();
-        if found.len() > LISTED {
-            text.push(format!(
-                "… and {} more in findings.csv",
-                found.len() - LISTED
-            ));
-        }
-        s.set_description(text.join("\n"));
-        s
-    };
-    let mut case = TestCase::new(stats.rule.clone(), status);
-    case.set_classname(format!("recon.{}", stats.pack));
-    case.set_system_out(format!(
-        "in scope {}, passed {}, failed {}, unknown {}, out of scope {}",
-        stats.in_scope, stats.passed, stats.failed, stats.unknown, stats.out_of_scope
-    ));
-    case
+enum Outcome<'a> {
+    Passed,
+    Failed(Vec<&'a Finding>),
+    Error(String),
+}
+
+/// XML 1.0 cannot carry most control characters even escaped (a broker's bytes quoted in a
+/// quarantine reason may hold some): each becomes U+FFFD.
+fn xml_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
 }
 
 /// Markdown for people: the verdict, counts, what was incomplete, and the worst findings.

@@ -1,0 +1,199 @@
+//! What reads a run's files, run for real: `junit.xml` validated against the JUnit schema
+//! CI servers read (fixtures/junit/junit.xsd, with the JDK's own validator, the one Jenkins'
+//! JUnit plugins use), and `report.html` loaded in headless Chromium (Debian's `chromium`):
+//! no console error, the table drawn, a screenshot taken, and a 50,000-finding page that
+//! still loads and pages.
+//!
+//! Both tools are part of this machine's setup; a test that cannot find them fails rather
+//! than passing unseen.
+
+mod common;
+
+use common::*;
+use recon_rules::Finding;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// One demo run shared by the tests of this file: its run folder.
+fn demo_run() -> &'static Path {
+    static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, dir) = RUN.get_or_init(|| {
+        let out = tempfile::tempdir().unwrap();
+        let run = recon(&["demo", "--out", out.path().to_str().unwrap()]);
+        assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+        let dir = latest_run(out.path());
+        (out, dir)
+    });
+    dir
+}
+
+fn recon(args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    recon_in(dir.path(), args, &[])
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Validates `xml` against the JUnit schema; the validator's complaint on failure.
+fn validate_junit(xml: &Path) -> Result<(), String> {
+    let out = Command::new("java")
+        .arg(fixtures().join("junit/ValidateXsd.java"))
+        .arg(fixtures().join("junit/junit.xsd"))
+        .arg(xml)
+        .output()
+        .expect("`java` (a JDK 11+) runs: it validates junit.xml against the XSD");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn junit_xml_validates_against_the_junit_schema() {
+    let junit = demo_run().join("junit.xml");
+    validate_junit(&junit).unwrap();
+    let text = std::fs::read_to_string(&junit).unwrap();
+    // One suite for the core pack, one case per rule; the demo's failures are there.
+    assert!(
+        text.contains(r#"<testsuite name="recon.core" tests="10" failures="9" errors="0""#),
+        "{text}"
+    );
+
+    // A rule that could not be evaluated (an <error>), more findings than a failure lists,
+    // and a message carrying control characters from a broker's bytes: still valid.
+    let mut summary: recon_report::Summary =
+        serde_json::from_slice(&std::fs::read(demo_run().join("summary.json")).unwrap()).unwrap();
+    summary.rules[0].error = Some("column `nav` not found <&>".into());
+    let findings: Vec<Finding> = std::fs::read_to_string(demo_run().join("findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let failing = findings
+        .iter()
+        .find(|f| f.rule == summary.rules[1].rule)
+        .unwrap();
+    let mut many = Vec::new();
+    for i in 0..500 {
+        let mut f = failing.clone();
+        f.message = format!("record {i}: bytes \u{0}\u{1}\u{1b} and ]]> & <tag>");
+        many.push(f);
+    }
+    let xml = recon_report::render::junit(&summary, &many).unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &xml).unwrap();
+    validate_junit(file.path()).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    assert!(xml.contains(r#"<testsuite name="recon.core" tests="10" failures="1" errors="1""#));
+    assert!(xml.contains("… and "));
+
+    // The validator does reject what the schema forbids (what quick-junit used to write).
+    let bad = xml.replacen("<testsuites ", "<testsuites skipped=\"0\" ", 1);
+    std::fs::write(file.path(), bad).unwrap();
+    let complaint = validate_junit(file.path()).unwrap_err();
+    assert!(complaint.contains("skipped"), "{complaint}");
+}
+
+/// Loads `page` in headless Chromium. Answers the console messages, and the DOM after the
+/// page's scripts ran (`--dump-dom`) or the screenshot's path.
+fn chromium(page: &Path, screenshot: Option<&Path>) -> (Vec<String>, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("chromium");
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--window-size=1280,2400",
+        "--virtual-time-budget=5000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()));
+    match screenshot {
+        Some(png) => cmd.arg(format!("--screenshot={}", png.display())),
+        None => cmd.arg("--dump-dom"),
+    };
+    let out = cmd
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("`chromium` (Debian's package) runs headless");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let console = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    (console, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn the_report_loads_in_headless_chromium_without_console_errors() {
+    let page = demo_run().join("report.html");
+    let (console, dom) = chromium(&page, None);
+    assert!(console.is_empty(), "console: {console:#?}");
+    // The script ran: the findings table is drawn from the embedded JSON, grouped by account.
+    assert!(dom.contains("page 1 of 1 · 19 findings"), "{dom}");
+    assert!(dom.contains("class=\"account-row\""));
+    assert!(dom.contains("margin-excess-negative"));
+
+    let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-demo.png");
+    let _ = std::fs::remove_file(&png);
+    let (console, _) = chromium(&page, Some(&png));
+    assert!(console.is_empty(), "console: {console:#?}");
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "{} bytes",
+        bytes.len()
+    );
+    eprintln!("screenshot: {}", png.display());
+
+    // The check can fail: a page whose script throws is caught.
+    let broken = tempfile::Builder::new().suffix(".html").tempfile().unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(
+        broken.path(),
+        html.replacen("\"use strict\";", "\"use strict\"; nope();", 1),
+    )
+    .unwrap();
+    let (console, _) = chromium(broken.path(), None);
+    assert!(
+        console.iter().any(|l| l.contains("nope is not defined")),
+        "{console:#?}"
+    );
+}
+
+#[test]
+fn a_report_of_50000_findings_loads_and_pages() {
+    let summary: recon_report::Summary =
+        serde_json::from_slice(&std::fs::read(demo_run().join("summary.json")).unwrap()).unwrap();
+    let findings: Vec<Finding> = std::fs::read_to_string(demo_run().join("findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let many: Vec<Finding> = (0..50_000)
+        .map(|i| {
+            let mut f = findings[i % findings.len()].clone();
+            f.account = Some(format!("ACCT{:05}", i / 10));
+            f
+        })
+        .collect();
+    let html = recon_report::html::render(&summary, &many).unwrap();
+    let page = tempfile::Builder::new().suffix(".html").tempfile().unwrap();
+    std::fs::write(page.path(), &html).unwrap();
+    let (console, dom) = chromium(page.path(), None);
+    assert!(console.is_empty(), "console: {console:#?}");
+    assert!(dom.contains("page 1 of 500 · 50000 findings"), "not paged");
+    // One page of rows is in the document, not 50,000.
+    let rows = dom.matches("<tr").count();
+    assert!(rows < 400, "{rows} rows in the DOM");
+}
