@@ -389,7 +389,8 @@ fn default_deadline() -> u64 {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesConfig {
-    /// Globs of rule-pack files; the built-in core pack when empty.
+    /// Built-in pack ids (`core`, `risk`, `data-quality`) and globs of rule-pack files;
+    /// the built-in core pack when empty.
     #[serde(default)]
     pub packs: Vec<String>,
     /// A waivers file (`[[waiver]]` rule, broker, account, symbol, reason, owner, expires).
@@ -594,6 +595,11 @@ impl Config {
     pub fn pack_files(&self) -> Result<Vec<PathBuf>, ConfigError> {
         let mut files = Vec::new();
         for pattern in &self.rules.packs {
+            // A built-in pack by id (`risk`), unless a file of that name is meant.
+            if recon_rules::pack::builtin_pack(pattern).is_some() && !Path::new(pattern).exists() {
+                files.push(PathBuf::from(pattern));
+                continue;
+            }
             let matches = glob::glob(pattern)
                 .map_err(|e| err(format!("rules.packs: `{pattern}` is not a valid glob: {e}")))?;
             let mut found: Vec<PathBuf> = matches.filter_map(Result::ok).collect();

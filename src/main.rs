@@ -95,7 +95,8 @@ enum Command {
     Report(ReportCommand),
     /// Rule packs: list, validate, explain, test.
     Rules {
-        /// Rule pack files (default: rules.packs from config, else the built-in core pack).
+        /// Rule pack files or built-in pack ids: core, risk, data-quality (default: rules.packs
+        /// from config, else the built-in core pack).
         #[arg(long = "pack", value_name = "FILE", global = true)]
         packs: Vec<PathBuf>,
         #[command(subcommand)]
@@ -211,6 +212,13 @@ fn init_logging(g: &Global) {
 }
 
 fn main() -> ExitCode {
+    // `recon rules list | head` must end quietly when the reader goes away, as other Unix
+    // tools do, not panic on a broken pipe (Rust ignores SIGPIPE by default).
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -391,13 +399,21 @@ fn rules_command(
     let packs = load_packs(&files)?;
     match command {
         RulesCommand::List => {
-            for pack in &packs {
-                for r in &pack.rules {
-                    println!(
-                        "{:<8} {:<26} {:<9} {:<14} {}",
-                        pack.id, r.id, r.severity, r.on, r.title
-                    );
-                }
+            let rules: Vec<_> = packs
+                .iter()
+                .flat_map(|p| p.rules.iter().map(move |r| (p, r)))
+                .collect();
+            let pack_w = rules.iter().map(|(p, _)| p.id.len()).max().unwrap_or(0);
+            let id_w = rules.iter().map(|(_, r)| r.id.len()).max().unwrap_or(0);
+            for (pack, r) in rules {
+                println!(
+                    "{:<pack_w$} {:<id_w$} {:<8} {:<13} {}",
+                    pack.id,
+                    r.id,
+                    r.severity.to_string(),
+                    r.on,
+                    r.title
+                );
             }
             Ok(ExitStatus::Clean)
         }

@@ -238,22 +238,29 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     })
 }
 
-/// The built-in packs: `rules/core.toml`, compiled into the binary.
+/// The default packs: the built-in `core` (rules/core.toml, compiled into the binary).
 pub fn builtin_packs() -> Result<Vec<Pack>, PackError> {
-    Ok(vec![recon_rules::parse_pack(
-        recon_rules::CORE_PACK,
-        recon_rules::pack::CORE_PACK_FILE,
-    )?])
+    load_packs(&[PathBuf::from("core")])
 }
 
-/// Reads the packs in `paths`, or the built-in ones when none are given.
+/// Reads the packs in `paths`, or the built-in core pack when none are given. A path that
+/// is a built-in pack's id (`core`, `risk`, `data-quality`) and no file loads that pack.
 pub fn load_packs(paths: &[PathBuf]) -> Result<Vec<Pack>, PackError> {
     if paths.is_empty() {
         return builtin_packs();
     }
     paths
         .iter()
-        .map(|p| recon_rules::load_pack_file(Path::new(p)))
+        .map(|p| {
+            let builtin = p
+                .to_str()
+                .filter(|_| !p.exists())
+                .and_then(recon_rules::pack::builtin_pack);
+            match builtin {
+                Some(pack) => pack,
+                None => recon_rules::load_pack_file(Path::new(p)),
+            }
+        })
         .collect()
 }
 

@@ -28,20 +28,24 @@ pub fn explain(pack: &Pack, rule: &Rule) -> String {
     if let Some(scope) = &rule.scope {
         out.push_str(&format!("where:    {scope}\n"));
     }
-    out.push_str(&format!("check:    {}\n", rule.check));
+    match &rule.query {
+        Some(query) => out.push_str(&format!("query:\n{}\n", query.trim_end())),
+        None => out.push_str(&format!("check:    {}\n", rule.check)),
+    }
     let params: Vec<String> = pack
         .params
         .iter()
         .filter(|(name, _)| {
             let text = format!(
-                "{} {} {:?}",
+                "{} {} {} {:?}",
                 rule.check,
+                rule.query.as_deref().unwrap_or(""),
                 rule.scope.as_deref().unwrap_or(""),
                 rule.evidence
             );
             text.contains(&format!(":{name}"))
         })
-        .map(|(name, value)| format!("{name} = {value:?}"))
+        .map(|(name, value)| format!("{name} = {value}"))
         .collect();
     if !params.is_empty() {
         out.push_str(&format!("params:   {}\n", params.join(", ")));

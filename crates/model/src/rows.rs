@@ -91,6 +91,33 @@ names!(Instrument {
 
 names!(PutCall { Put = "put", Call = "call" });
 
+names!(
+    /// The direction a broker states beside a position's quantity (`side`, `positionType`,
+    /// `quantity-direction`, `position_type`).
+    Side {
+        Long = "long",
+        Short = "short",
+        Zero = "zero",
+    }
+);
+
+impl Side {
+    /// A broker's direction word, any case: `Long`, `SHORT`, Clear Street's older
+    /// `LONG_CALL`/`SHORT_PUT`, `Zero`. `None` for anything else.
+    pub fn from_broker(word: &str) -> Option<Side> {
+        let w = word.trim().to_ascii_lowercase();
+        if w.starts_with("long") {
+            Some(Side::Long)
+        } else if w.starts_with("short") {
+            Some(Side::Short)
+        } else if w == "zero" || w == "flat" {
+            Some(Side::Zero)
+        } else {
+            None
+        }
+    }
+}
+
 /// One row of the `accounts` frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountRow {
@@ -175,6 +202,10 @@ pub struct PositionRow {
     pub expires_at: Option<NaiveDate>,
     /// Signed: long > 0, short < 0.
     pub quantity: Decimal,
+    /// The direction the broker stated beside the quantity, if it states one (data-quality
+    /// compares it with the sign of `quantity`).
+    #[serde(default)]
+    pub side: Option<Side>,
     pub multiplier: Decimal,
     pub avg_price: Option<Decimal>,
     pub mark: Option<Decimal>,

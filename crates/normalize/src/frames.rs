@@ -159,6 +159,7 @@ fn positions(rows: &[PositionRow]) -> PolarsResult<DataFrame> {
             money("strike", rows.iter().map(|r| r.strike)),
             date("expires_at", rows.iter().map(|r| r.expires_at)),
             money("quantity", rows.iter().map(|r| Some(r.quantity))),
+            text("side", rows.iter().map(|r| r.side.map(|s| s.as_str()))),
             money("multiplier", rows.iter().map(|r| Some(r.multiplier))),
             money("avg_price", rows.iter().map(|r| r.avg_price)),
             money("mark", rows.iter().map(|r| r.mark)),

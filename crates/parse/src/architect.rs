@@ -363,6 +363,8 @@ fn position_row(
         strike: option.as_ref().map(OccSymbol::strike),
         expires_at: expiry,
         quantity: to_frame_scale(quantity).0,
+        // Lots are signed; Architect states no separate direction.
+        side: None,
         multiplier,
         avg_price,
         mark,

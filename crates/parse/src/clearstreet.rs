@@ -15,7 +15,7 @@ use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
 use recon_model::{
     AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
-    QuarantineRow,
+    QuarantineRow, Side,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -326,20 +326,9 @@ fn position_row(
         return None;
     };
     let quantity = notes.size(pointer, "quantity", p.quantity)?;
-    // The sign is authoritative; a position_type that says otherwise is worth a look.
-    if let Some(t) = p.position_type.as_deref() {
-        let t = t.to_ascii_uppercase();
-        let says_short = t.starts_with("SHORT");
-        let says_long = t.starts_with("LONG");
-        if (says_short && quantity.is_sign_positive() && !quantity.is_zero())
-            || (says_long && quantity.is_sign_negative())
-        {
-            notes.note(
-                format!("{pointer}/position_type"),
-                format!("`position_type` {t} contradicts quantity {quantity}; the signed quantity is used"),
-            );
-        }
-    }
+    // The signed quantity is authoritative; `position_type` is kept as `side`, and a
+    // contradiction between the two is data-quality's `quantity-side-mismatch`.
+    let side = p.position_type.as_deref().and_then(Side::from_broker);
     let mut kind = instrument(p.instrument_type.as_deref());
     let occ = OccSymbol::parse(symbol).ok();
     if kind == Instrument::Other && occ.is_some() {
@@ -392,6 +381,7 @@ fn position_row(
         strike,
         expires_at,
         quantity,
+        side,
         multiplier,
         avg_price: notes.amount(pointer, "avg_price", p.avg_price),
         mark,

@@ -18,7 +18,7 @@ use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
 use recon_model::{
     AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
-    PutCall, QuarantineRow,
+    PutCall, QuarantineRow, Side,
 };
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -600,6 +600,7 @@ fn base_row(
     c: Parsed,
     position_id: String,
     quantity: Decimal,
+    side: Option<Side>,
     multiplier: Decimal,
 ) -> PositionRow {
     PositionRow {
@@ -613,6 +614,7 @@ fn base_row(
         underlying: c.underlying,
         instrument: c.instrument,
         quantity,
+        side,
         multiplier,
         avg_price: None,
         mark: None,
@@ -667,7 +669,9 @@ fn v1_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option
         notes.note(pointer, "no readable `quantity`: size unknown");
         return None;
     };
-    let quantity = signed(notes, pointer, qty, text(at(p, "positiontype")));
+    let side_word = text(at(p, "positiontype"));
+    let side = side_word.as_deref().and_then(Side::from_broker);
+    let quantity = signed(notes, pointer, qty, side_word);
     let complete = at(p, "complete");
     let multiplier = complete
         .and_then(|c| {
@@ -713,7 +717,7 @@ fn v1_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option
         net_liq_value: market_value,
         cost_basis: amount(notes, pointer, "totalCost", at(p, "totalcost")),
         unrealized_pnl: amount(notes, pointer, "totalGain", at(p, "totalgain")),
-        ..base_row(key, c, position_id, quantity, multiplier)
+        ..base_row(key, c, position_id, quantity, side, multiplier)
     })
 }
 
@@ -727,7 +731,9 @@ fn legacy_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Op
         notes.note(pointer, "no readable `qty`: size unknown");
         return None;
     };
-    let quantity = signed(notes, pointer, qty, text(at(p, "longorshort")));
+    let side_word = text(at(p, "longorshort"));
+    let side = side_word.as_deref().and_then(Side::from_broker);
+    let quantity = signed(notes, pointer, qty, side_word);
     let multiplier = if c.option.is_some() {
         Decimal::ONE_HUNDRED
     } else {
@@ -750,7 +756,7 @@ fn legacy_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Op
         market_value,
         net_liq_value: market_value,
         cost_basis,
-        ..base_row(key, c, position_id, quantity, multiplier)
+        ..base_row(key, c, position_id, quantity, side, multiplier)
     })
 }
 
@@ -779,7 +785,7 @@ fn account_row(key: &str, as_of: NaiveDate, entry: Option<&Value>) -> AccountRow
         account_name: entry.and_then(|e| text(at(e, "accountid"))),
         account_kind: kind,
         status,
-        options_level: None,
+        options_level: get("optionlevel"),
         is_paper: false,
         as_of,
     }

@@ -17,7 +17,7 @@ use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
 use recon_model::{
     AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
-    PutCall, QuarantineRow,
+    PutCall, QuarantineRow, Side,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -595,6 +595,7 @@ fn position_row(
         strike: c.strike,
         expires_at: c.expiry,
         quantity,
+        side: p.quantity_direction.as_deref().and_then(Side::from_broker),
         multiplier,
         avg_price,
         mark,

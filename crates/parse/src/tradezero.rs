@@ -15,7 +15,7 @@ use recon_model::occ::OccSymbol;
 use recon_model::pnl_match::{PnlKeys, PositionKeys, match_pnl};
 use recon_model::{
     AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PnlRow,
-    PositionRow, QuarantineRow,
+    PositionRow, QuarantineRow, Side,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -526,6 +526,7 @@ fn position_row(
             strike,
             expires_at,
             quantity,
+            side: p.side.as_deref().and_then(Side::from_broker),
             multiplier,
             avg_price,
             mark: None,

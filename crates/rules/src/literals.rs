@@ -75,7 +75,7 @@ pub fn rewrite(
                         })?;
                     match value {
                         Param::Decimal(d) => out.push_str(&decimal_literal(*d)),
-                        Param::Integer(i) => out.push_str(&i.to_string()),
+                        Param::Integer(i) | Param::Duration(i) => out.push_str(&i.to_string()),
                         Param::Text(s) => {
                             out.push('\'');
                             out.push_str(&s.replace('\'', "''"));

@@ -15,12 +15,93 @@ pub const CORE_PACK: &str = include_str!("../../../rules/core.toml");
 /// The name errors give the built-in core pack.
 pub const CORE_PACK_FILE: &str = "rules/core.toml";
 
+/// Every pack shipped in the binary: (id, file it was built from, text). `core` runs when
+/// no pack is configured; the others are named in `rules.packs` (or `--packs`) by id.
+pub const BUILTIN_PACKS: [(&str, &str, &str); 3] = [
+    ("core", CORE_PACK_FILE, CORE_PACK),
+    (
+        "risk",
+        "rules/risk.toml",
+        include_str!("../../../rules/risk.toml"),
+    ),
+    (
+        "data-quality",
+        "rules/data-quality.toml",
+        include_str!("../../../rules/data-quality.toml"),
+    ),
+];
+
+/// The built-in pack with this id.
+pub fn builtin_pack(id: &str) -> Option<Result<Pack, PackError>> {
+    BUILTIN_PACKS
+        .iter()
+        .find(|(name, _, _)| *name == id)
+        .map(|(_, file, text)| parse_pack(text, file))
+}
+
 /// A typed parameter. Decimals stay exact; they reach SQL as Decimal literals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Param {
     Decimal(Decimal),
     Integer(i64),
     Text(String),
+    /// A duration (`"36h"`, `"2d"`, `"1d12h"`, `"90m"`), in whole seconds: in an
+    /// expression it is that many seconds, compared with `*_age` columns (seconds).
+    Duration(i64),
+}
+
+impl std::fmt::Display for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Param::Decimal(d) => write!(f, "{d}"),
+            Param::Integer(i) => write!(f, "{i}"),
+            Param::Text(t) => write!(f, "'{t}'"),
+            Param::Duration(s) => write!(f, "{} ({s} s)", show_duration(*s)),
+        }
+    }
+}
+
+/// Reads `"36h"`, `"2d"`, `"1d12h"`, `"90m"`, `"45s"`: whole numbers of days, hours,
+/// minutes and seconds, largest unit first. `None` for anything else.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    let mut last_unit = i64::MAX;
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        if digits.is_empty() || unit >= last_unit {
+            return None;
+        }
+        total = total.checked_add(digits.parse::<i64>().ok()?.checked_mul(unit)?)?;
+        digits.clear();
+        last_unit = unit;
+    }
+    (digits.is_empty() && last_unit != i64::MAX).then_some(total)
+}
+
+/// `129600` → `"1d12h"`.
+pub fn show_duration(mut seconds: i64) -> String {
+    if seconds == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, name) in [(86_400, 'd'), (3_600, 'h'), (60, 'm'), (1, 's')] {
+        if seconds >= unit {
+            out.push_str(&format!("{}{name}", seconds / unit));
+            seconds %= unit;
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -227,7 +308,10 @@ fn param(file: &str, name: &str, value: toml::Value) -> Result<Param, PackError>
         toml::Value::Integer(i) => Ok(Param::Integer(i)),
         toml::Value::String(s) => Ok(match Decimal::from_str(s.trim()) {
             Ok(d) => Param::Decimal(d),
-            Err(_) => Param::Text(s),
+            Err(_) => match parse_duration(&s) {
+                Some(seconds) => Param::Duration(seconds),
+                None => Param::Text(s),
+            },
         }),
         toml::Value::Float(f) => Err(err(format!(
             "{f} is a float; write decimals as strings (\"{f}\") so they stay exact"
@@ -269,6 +353,20 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_whole_units_largest_first() {
+        assert_eq!(parse_duration("36h"), Some(129_600));
+        assert_eq!(parse_duration("1d12h"), Some(129_600));
+        assert_eq!(parse_duration("90m"), Some(5_400));
+        assert_eq!(parse_duration(" 2d "), Some(172_800));
+        assert_eq!(parse_duration("45s"), Some(45));
+        for bad in ["", "h", "36", "1.5h", "12h1d", "1h1h", "3w", "-1h", "1 h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        assert_eq!(show_duration(129_600), "1d12h");
+        assert_eq!(Param::Duration(5_400).to_string(), "1h30m (5400 s)");
+    }
 
     #[test]
     fn the_core_pack_parses() {

@@ -25,7 +25,10 @@ fn scalar(key: &str, v: &serde_json::Value) -> Result<Param, String> {
     match v {
         serde_json::Value::String(s) => Ok(match Decimal::from_str(s.trim()) {
             Ok(d) => Param::Decimal(d),
-            Err(_) => Param::Text(s.clone()),
+            Err(_) => match crate::pack::parse_duration(s) {
+                Some(seconds) => Param::Duration(seconds),
+                None => Param::Text(s.clone()),
+            },
         }),
         serde_json::Value::Number(n) if n.is_i64() => Ok(Param::Integer(n.as_i64().unwrap_or(0))),
         serde_json::Value::Number(n) => Err(format!(
@@ -148,6 +151,7 @@ impl Overrides {
                     Ok(lit(i.to_string()).cast(DataType::Decimal(38, scale as usize)))
                 }
                 (Param::Integer(i), Param::Integer(_)) => Ok(lit(*i)),
+                (Param::Duration(s), Param::Duration(_)) => Ok(lit(*s)),
                 (Param::Text(t), Param::Text(_)) => Ok(lit(t.clone())),
                 _ => Err(format!(
                     "rules.params: `{name}` is overridden with a value of another type than its default"

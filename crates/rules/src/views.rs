@@ -43,7 +43,7 @@ impl Views {
         let pnl_view = pnl_view(frames, &matches)?;
         all.insert("pnl_orphans", pnl_orphans(&pnl_view)?);
         all.insert("pnl_view", pnl_view);
-        all.insert("account_view", account_view(frames)?);
+        all.insert("account_view", account_view(frames, as_of)?);
         Ok(Views { frames: all })
     }
 
@@ -107,7 +107,20 @@ fn money_zero() -> Expr {
     lit(0).cast(money_dtype())
 }
 
-fn account_view(frames: &Frames) -> PolarsResult<DataFrame> {
+/// Seconds from `updated_at` to the end of the business day (as_of 24:00 UTC): how old the
+/// broker's figure is when the day closes. Null when the broker sends no time.
+/// Computed on integers (microseconds), since polars' Duration type is not built in.
+fn updated_age(as_of: NaiveDate) -> Expr {
+    let end = as_of
+        .succ_opt()
+        .unwrap_or(as_of)
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_micros())
+        .unwrap_or_default();
+    ((lit(end) - col("updated_at").cast(DataType::Int64)) / lit(1_000_000i64)).alias("updated_age")
+}
+
+fn account_view(frames: &Frames, as_of: NaiveDate) -> PolarsResult<DataFrame> {
     let balances = frames
         .balances
         .clone()
@@ -146,6 +159,7 @@ fn account_view(frames: &Frames) -> PolarsResult<DataFrame> {
             col("gross_exposure").fill_null(money_zero()),
             col("pnl_row_count").fill_null(lit(0)),
             col("pnl_exposure").fill_null(money_zero()),
+            updated_age(as_of),
         ])
         .drop(by_name(["__value_sum"], true, false))
         .collect()
@@ -190,6 +204,7 @@ fn position_view(frames: &Frames, matches: &Matches, as_of: NaiveDate) -> Polars
         col("account_kind"),
         col("is_paper"),
         col("status").alias("account_status"),
+        col("options_level"),
         col("data_complete"),
     ]);
     with_pnl
@@ -207,6 +222,7 @@ fn position_view(frames: &Frames, matches: &Matches, as_of: NaiveDate) -> Polars
             .otherwise(lit(NULL).cast(DataType::String))
             .alias("pnl_match"),
             (col("expires_at").cast(DataType::Int32) - lit(as_of_days)).alias("days_to_expiry"),
+            updated_age(as_of),
         ])
         .collect()
 }
