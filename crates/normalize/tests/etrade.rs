@@ -17,6 +17,8 @@ fn json_xml_and_legacy_bodies_become_exact_rows_or_quarantine() {
     let ka = row_of(a, "account_id", "KeyA");
     assert_eq!(str_at(a, "account_name", ka).as_deref(), Some("84010429"));
     assert_eq!(str_at(a, "account_kind", ka).as_deref(), Some("ira_margin"));
+    // Not in the account list: taken from the balance response.
+    assert_eq!(str_at(a, "options_level", ka).as_deref(), Some("LEVEL_4"));
     let kb = row_of(a, "account_id", "KeyB");
     assert_eq!(str_at(a, "account_kind", kb).as_deref(), Some("cash"));
     let kc = row_of(a, "account_id", "KeyC");

@@ -309,11 +309,16 @@ pub fn read_account(
     let mut complete = true;
 
     let mut balance = BalanceRow::empty(BROKER, key, "USD");
+    // The accounts list may omit `optionLevel`; the balance response carries it too.
+    let mut option_level = None;
     match load(root, &format!("etrade/{key}/balance")) {
         Ok((source, v)) => {
             let mut notes = Notes::new(BROKER, Some(key), source, &mut quarantine);
             match at(&v, "balanceresponse") {
-                Some(b) => read_balance(b, &mut balance, &mut notes),
+                Some(b) => {
+                    option_level = text(at(b, "optionlevel"));
+                    read_balance(b, &mut balance, &mut notes)
+                }
                 None => {
                     complete = false;
                     notes.note("", error_or("no BalanceResponse", &v));
@@ -371,7 +376,10 @@ pub fn read_account(
         page += 1;
     }
 
-    let account = account_row(key, as_of, list_entry);
+    let mut account = account_row(key, as_of, list_entry);
+    if account.options_level.is_none() {
+        account.options_level = option_level;
+    }
     (
         Book::of_account(account, balance, positions, quarantine),
         complete,
