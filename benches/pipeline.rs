@@ -1,15 +1,17 @@
 //! Large-account benches: a generated book (seeded, 100 positions per account) is served by
 //! the simulator, fetched once over HTTP into a snapshot cached under
-//! `<target>/bench-data/`, and reused. Stages are benched alone (normalize, views, rules) and
-//! end to end (`check_snapshot`, reports included).
+//! `<target>/bench-data/`, and reused. Stages are benched alone (parse, frame build, views,
+//! all shipped packs, report files) and end to end (`check_snapshot`), at 1,000 and 10,000
+//! accounts (the 100,000-account row of docs/performance.md is measured with the binary).
 //!
 //! `cargo bench` runs them; `cargo test --benches` runs each once as a smoke test.
 
 use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
 use recon::demo::{DemoOptions, run_book};
-use recon::pipeline::{CheckOptions, builtin_packs, check_snapshot};
-use recon_normalize::normalize_snapshot;
+use recon::pipeline::{CheckOptions, check_snapshot};
+use recon_normalize::{build_frames, normalize_snapshot, read_snapshot};
+use recon_report::{RunFacts, write_run};
 use recon_rules::{Severity, Views, compile, evaluate};
 use recon_sim::generate::{GenSpec, generate};
 use std::path::PathBuf;
@@ -51,28 +53,64 @@ fn generated_snapshot(accounts: usize) -> PathBuf {
     snapshot
 }
 
-fn stages(c: &mut Criterion) {
-    let accounts = 1_000;
+/// Every shipped pack: core, risk and data-quality.
+fn all_packs() -> Vec<recon_rules::Pack> {
+    recon::pipeline::load_packs(&["core", "risk", "data-quality"].map(PathBuf::from))
+        .expect("the shipped packs load")
+}
+
+fn stages_of(c: &mut Criterion, accounts: usize) {
     let snapshot = generated_snapshot(accounts);
-    let packs = builtin_packs().expect("core pack");
+    let packs = all_packs();
     let mut group = c.benchmark_group(format!("{accounts}x{POSITIONS}"));
     group
         .sample_size(10)
-        .measurement_time(Duration::from_secs(10));
+        .measurement_time(Duration::from_secs(if accounts > 1_000 { 30 } else { 10 }));
 
-    group.bench_function("normalize", |b| {
-        b.iter(|| normalize_snapshot(&snapshot, None).expect("normalizes"))
+    group.bench_function("parse", |b| {
+        b.iter(|| read_snapshot(&snapshot, None).expect("reads"))
     });
+    let read = read_snapshot(&snapshot, None).expect("reads");
+    group.bench_function("frames", |b| {
+        b.iter(|| build_frames(&read.book, &read.incomplete, &read.fetch_errors).expect("frames"))
+    });
+    drop(read);
     let normalized = normalize_snapshot(&snapshot, None).expect("normalizes");
     group.bench_function("views", |b| {
         b.iter(|| Views::build(&normalized.frames, normalized.as_of).expect("views"))
     });
     let views = Views::build(&normalized.frames, normalized.as_of).expect("views");
     let rules = compile(&packs, &views).expect("compiles");
-    group.bench_function("rules", |b| b.iter(|| evaluate(&rules, &views)));
+    group.bench_function("rules (all packs)", |b| b.iter(|| evaluate(&rules, &views)));
 
+    let evaluation = evaluate(&rules, &views);
+    let facts = RunFacts {
+        run_id: "bench".into(),
+        as_of: normalized.as_of,
+        started_at: chrono::Utc::now(),
+        timings_ms: Vec::new(),
+        packs: Vec::new(),
+        brokers: Vec::new(),
+        accounts_checked: normalized.frames.accounts.height() as u64,
+        positions_checked: normalized.frames.positions.height() as u64,
+        incomplete: Vec::new(),
+        exit_code: 1,
+        peak_rss_kib: None,
+        accounts: views.account_figures(),
+    };
     let out = tempfile::tempdir().expect("temp dir");
     let mut n = 0u64;
+    group.bench_function("report", |b| {
+        b.iter(|| {
+            n += 1;
+            let mut findings = evaluation.findings.clone();
+            let dir = out.path().join(format!("report-{n}"));
+            write_run(out.path(), &dir, &facts, &mut findings, &evaluation.stats)
+                .expect("report written")
+        })
+    });
+    drop((views, rules, normalized));
+
     group.bench_function("check end to end", |b| {
         b.iter(|| {
             n += 1;
@@ -93,6 +131,15 @@ fn stages(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+fn stages(c: &mut Criterion) {
+    stages_of(c, 1_000);
+    // 10,000 × 100 (1 GiB, ~5 minutes with its snapshot's first fetch); skipped by
+    // `cargo test --benches` (one pass of each bench), which must stay quick.
+    if !cfg!(debug_assertions) {
+        stages_of(c, 10_000);
+    }
 }
 
 criterion_group!(benches, stages);

@@ -477,9 +477,18 @@ fn print_timings(g: &Global, summary: &recon_report::Summary) {
     if !g.timings {
         return;
     }
-    let stages: Vec<String> = ["fetch", "normalize", "views", "rules"]
+    let ms = |s: &str| summary.timings_ms.get(s).copied();
+    let stages: Vec<String> = ["fetch", "normalize", "views", "rules", "report"]
         .iter()
-        .filter_map(|s| summary.timings_ms.get(*s).map(|ms| format!("{s} {ms} ms")))
+        .filter_map(|s| {
+            let total = ms(s)?;
+            Some(
+                match (ms(&format!("{s}.parse")), ms(&format!("{s}.frames"))) {
+                    (Some(p), Some(f)) => format!("{s} {total} ms (parse {p}, frames {f})"),
+                    _ => format!("{s} {total} ms"),
+                },
+            )
+        })
         .collect();
     let rss = summary
         .peak_rss_kib

@@ -14,4 +14,4 @@ pub mod snapshot;
 pub use recon_parse::{architect, clearstreet, common, etrade, exact, tastytrade, tradezero};
 
 pub use frames::{Frames, build_frames};
-pub use snapshot::{NormalizeError, Normalized, normalize_snapshot};
+pub use snapshot::{NormalizeError, Normalized, ReadSnapshot, normalize_snapshot, read_snapshot};

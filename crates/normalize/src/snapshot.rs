@@ -37,11 +37,36 @@ pub enum NormalizeError {
     Frames(#[from] polars::error::PolarsError),
 }
 
-/// Reads every broker in `dir`. `as_of` overrides the manifest's.
+/// A snapshot read into canonical rows, before the frames are built.
+#[derive(Debug)]
+pub struct ReadSnapshot {
+    pub book: Book,
+    pub manifest: Option<Manifest>,
+    pub as_of: NaiveDate,
+    pub incomplete: BTreeSet<(String, String)>,
+    pub fetch_errors: Vec<(String, FetchErrorRecord)>,
+    pub warnings: Vec<String>,
+}
+
+/// Reads every broker in `dir` and builds the frames. `as_of` overrides the manifest's.
 pub fn normalize_snapshot(
     dir: &Path,
     as_of: Option<NaiveDate>,
 ) -> Result<Normalized, NormalizeError> {
+    let read = read_snapshot(dir, as_of)?;
+    let frames = build_frames(&read.book, &read.incomplete, &read.fetch_errors)?;
+    Ok(Normalized {
+        frames,
+        manifest: read.manifest,
+        as_of: read.as_of,
+        incomplete: read.incomplete,
+        warnings: read.warnings,
+    })
+}
+
+/// Reads every broker in `dir` into rows (recon-parse, one broker after another, each in
+/// parallel over its accounts). `as_of` overrides the manifest's.
+pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapshot, NormalizeError> {
     if !dir.is_dir() {
         return Err(NormalizeError::Missing(dir.to_path_buf()));
     }
@@ -98,12 +123,12 @@ pub fn normalize_snapshot(
         .flat_map(|m| &m.brokers)
         .flat_map(|(broker, entry)| entry.errors.iter().map(|e| (broker.clone(), e.clone())))
         .collect();
-    let frames = build_frames(&book, &incomplete, &fetch_errors)?;
-    Ok(Normalized {
-        frames,
+    Ok(ReadSnapshot {
+        book,
         manifest,
         as_of,
         incomplete,
+        fetch_errors,
         warnings,
     })
 }
