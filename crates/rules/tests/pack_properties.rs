@@ -73,43 +73,15 @@ fn book_of(accounts: &[GenAccount]) -> Book {
         b.allowed_leverage = Some(Decimal::from(4));
         book.balances.push(b);
         for (j, (q, p)) in a.lots.iter().enumerate() {
-            let pid = format!("{i}{j:03}");
-            let symbol = format!("S{j}");
             let mv = Decimal::from(*q) * cents(*p);
-            book.positions.push(PositionRow {
-                broker: Broker::Tradezero,
-                account_id: id.clone(),
-                position_id: pid.clone(),
-                symbol: symbol.clone(),
-                underlying: symbol.clone(),
-                instrument: Instrument::Equity,
-                put_call: None,
-                strike: None,
-                expires_at: None,
-                quantity: Decimal::from(*q),
-                side: Some(Side::Long),
-                multiplier: Decimal::ONE,
-                avg_price: Some(cents(*p)),
-                mark: Some(cents(*p)),
-                close_price: Some(cents(*p)),
-                market_value: Some(mv),
-                net_liq_value: Some(mv),
-                cost_basis: None,
-                unrealized_pnl: None,
-                pnl_expected: true,
-                updated_at: None,
-            });
-            book.pnl.push(PnlRow {
-                broker: Broker::Tradezero,
-                account_id: id.clone(),
-                position_id: Some(pid),
-                symbol,
-                exposure: Some(mv),
-                realized_pnl: None,
-                unrealized_pnl: None,
-                day_realized_pnl: None,
-                day_unrealized_pnl: None,
-            });
+            add_lot(
+                &mut book,
+                &id,
+                &format!("S{j}"),
+                Decimal::from(*q),
+                mv,
+                true,
+            );
         }
     }
     book
