@@ -596,7 +596,7 @@ impl Config {
         let mut files = Vec::new();
         for pattern in &self.rules.packs {
             // A built-in pack by id (`risk`), unless a file of that name is meant.
-            if recon_rules::pack::builtin_pack(pattern).is_some() && !Path::new(pattern).exists() {
+            if recon_rules::pack::names_builtin(pattern) {
                 files.push(PathBuf::from(pattern));
                 continue;
             }

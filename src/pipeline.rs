@@ -2,7 +2,7 @@
 
 use crate::exit::ExitStatus;
 use chrono::{NaiveDate, Utc};
-use recon_normalize::{NormalizeError, Normalized, build_frames, read_snapshot};
+use recon_normalize::{NormalizeError, read_snapshot};
 use recon_report::email::{self, EmailSettings};
 use recon_report::{IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
 use recon_rules::params::Overrides;
@@ -153,16 +153,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         tracing::warn!("{warning}");
     }
     stage("normalize.parse", &mut timings);
-    let frames = build_frames(&read.book, &read.incomplete, &read.fetch_errors)
-        .map_err(|e| RunError::Snapshot(NormalizeError::Frames(e)))?;
-    let normalized = Normalized {
-        frames,
-        manifest: read.manifest,
-        as_of: read.as_of,
-        incomplete: read.incomplete,
-        warnings: read.warnings,
-    };
-    drop(read.book);
+    let normalized = read.into_normalized().map_err(RunError::Snapshot)?;
     stage("normalize.frames", &mut timings);
     let halves: u64 = timings
         .iter()
@@ -276,16 +267,12 @@ pub fn load_packs(paths: &[PathBuf]) -> Result<Vec<Pack>, PackError> {
     }
     paths
         .iter()
-        .map(|p| {
-            let builtin = p
-                .to_str()
-                .filter(|_| !p.exists())
-                .and_then(recon_rules::pack::builtin_pack);
-            match builtin {
-                Some(pack) => pack,
+        .map(
+            |p| match p.to_str().filter(|n| recon_rules::pack::names_builtin(n)) {
+                Some(id) => recon_rules::pack::builtin_pack(id).expect("a built-in id"),
                 None => recon_rules::load_pack_file(Path::new(p)),
-            }
-        })
+            },
+        )
         .collect()
 }
 

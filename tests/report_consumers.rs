@@ -20,17 +20,12 @@ fn demo_run() -> &'static Path {
     static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, dir) = RUN.get_or_init(|| {
         let out = tempfile::tempdir().unwrap();
-        let run = recon(&["demo", "--out", out.path().to_str().unwrap()]);
+        let run = recon_in(out.path(), &["demo", "--out", "."], &[]);
         assert_eq!(run.status.code(), Some(1), "{}", text(&run));
         let dir = latest_run(out.path());
         (out, dir)
     });
     dir
-}
-
-fn recon(args: &[&str]) -> std::process::Output {
-    let dir = tempfile::tempdir().unwrap();
-    recon_in(dir.path(), args, &[])
 }
 
 fn fixtures() -> PathBuf {

@@ -45,27 +45,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Whether `body` parses as the kind of document its file name says.
+/// Whether `body` parses as the kind of document its file name says (XML with the same
+/// reader E*TRADE's parser uses).
 fn well_formed(path: &Path, body: &[u8]) -> bool {
     if path.extension().is_some_and(|e| e == "xml") {
-        let mut reader = quick_xml::Reader::from_reader(body);
-        let mut buf = Vec::new();
-        let mut depth = 0usize;
-        let mut seen_root = false;
-        loop {
-            match reader.read_event_into(&mut buf) {
-                Err(_) => return false,
-                Ok(quick_xml::events::Event::Eof) => return depth == 0 && seen_root,
-                Ok(quick_xml::events::Event::Start(_)) => {
-                    depth += 1;
-                    seen_root = true;
-                }
-                Ok(quick_xml::events::Event::End(_)) => depth = depth.saturating_sub(1),
-                Ok(quick_xml::events::Event::Empty(_)) => seen_root = true,
-                Ok(_) => {}
-            }
-            buf.clear();
-        }
+        // An empty document reads as an empty root: not a well-formed answer.
+        std::str::from_utf8(body).is_ok_and(|t| {
+            recon_parse::etrade::xml_to_value(t)
+                .is_ok_and(|v| v.as_object().is_some_and(|root| !root.is_empty()))
+        })
     } else {
         serde_json::from_slice::<serde_json::Value>(body).is_ok()
     }

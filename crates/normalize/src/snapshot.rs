@@ -48,20 +48,26 @@ pub struct ReadSnapshot {
     pub warnings: Vec<String>,
 }
 
+impl ReadSnapshot {
+    /// Builds the frames; the rows are dropped once they are in.
+    pub fn into_normalized(self) -> Result<Normalized, NormalizeError> {
+        let frames = build_frames(&self.book, &self.incomplete, &self.fetch_errors)?;
+        Ok(Normalized {
+            frames,
+            manifest: self.manifest,
+            as_of: self.as_of,
+            incomplete: self.incomplete,
+            warnings: self.warnings,
+        })
+    }
+}
+
 /// Reads every broker in `dir` and builds the frames. `as_of` overrides the manifest's.
 pub fn normalize_snapshot(
     dir: &Path,
     as_of: Option<NaiveDate>,
 ) -> Result<Normalized, NormalizeError> {
-    let read = read_snapshot(dir, as_of)?;
-    let frames = build_frames(&read.book, &read.incomplete, &read.fetch_errors)?;
-    Ok(Normalized {
-        frames,
-        manifest: read.manifest,
-        as_of: read.as_of,
-        incomplete: read.incomplete,
-        warnings: read.warnings,
-    })
+    read_snapshot(dir, as_of)?.into_normalized()
 }
 
 /// Reads every broker in `dir` into rows (recon-parse, one broker after another, each in

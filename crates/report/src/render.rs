@@ -76,37 +76,37 @@ pub fn junit(summary: &Summary, findings: &[Finding]) -> Result<String, String> 
     for f in findings {
         by_rule.entry(f.rule.as_str()).or_default().push(f);
     }
-    let mut packs: BTreeMap<&str, Vec<&RuleStats>> = BTreeMap::new();
+    // Each rule's outcome, once, grouped by pack.
+    let mut packs: BTreeMap<&str, Vec<(&RuleStats, Outcome)>> = BTreeMap::new();
     for stats in &summary.rules {
-        packs.entry(stats.pack.as_str()).or_default().push(stats);
+        let found = by_rule.remove(stats.rule.as_str()).unwrap_or_default();
+        let outcome = match &stats.error {
+            Some(error) => Outcome::Error(format!("could not be evaluated: {error}")),
+            None if found.is_empty() => Outcome::Passed,
+            None => Outcome::Failed(found),
+        };
+        packs
+            .entry(stats.pack.as_str())
+            .or_default()
+            .push((stats, outcome));
     }
-    let outcome = |stats: &RuleStats| -> Outcome {
-        let found = by_rule
-            .get(stats.rule.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        if let Some(error) = &stats.error {
-            Outcome::Error(format!("could not be evaluated: {error}"))
-        } else if found.is_empty() {
-            Outcome::Passed
-        } else {
-            Outcome::Failed(found.to_vec())
-        }
-    };
-    let count = |rules: &[&RuleStats]| {
-        let outcomes: Vec<Outcome> = rules.iter().map(|r| outcome(r)).collect();
-        let failures = outcomes
+    let count = |rules: &[(&RuleStats, Outcome)]| {
+        let failures = rules
             .iter()
-            .filter(|o| matches!(o, Outcome::Failed(_)))
+            .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
             .count();
-        let errors = outcomes
+        let errors = rules
             .iter()
-            .filter(|o| matches!(o, Outcome::Error(_)))
+            .filter(|(_, o)| matches!(o, Outcome::Error(_)))
             .count();
         (rules.len(), failures, errors)
     };
-    let all: Vec<&RuleStats> = summary.rules.iter().collect();
-    let (tests, failures, errors) = count(&all);
+    let (tests, failures, errors) = packs
+        .values()
+        .map(|r| count(r))
+        .fold((0, 0, 0), |(t, f, e), (t2, f2, e2)| {
+            (t + t2, f + f2, e + e2)
+        });
 
     let xml_err = |e: std::io::Error| e.to_string();
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
@@ -129,15 +129,17 @@ pub fn junit(summary: &Summary, findings: &[Finding]) -> Result<String, String> 
         suite.push_attribute(("errors", errors.to_string().as_str()));
         suite.push_attribute(("skipped", "0"));
         w.write_event(Event::Start(suite)).map_err(xml_err)?;
-        for stats in rules {
+        for (stats, outcome) in rules {
             let rule = xml_text(&stats.rule);
             let mut case = BytesStart::new("testcase");
             case.push_attribute(("name", rule.as_str()));
             case.push_attribute(("classname", suite_name.as_str()));
             w.write_event(Event::Start(case)).map_err(xml_err)?;
-            let (tag, message, kind, text) = match outcome(stats) {
+            let (tag, message, kind, text) = match outcome {
                 Outcome::Passed => ("", String::new(), String::new(), String::new()),
-                Outcome::Error(message) => ("error", message, "error".to_string(), String::new()),
+                Outcome::Error(message) => {
+                    ("error", message.clone(), "error".to_string(), String::new())
+                }
                 Outcome::Failed(found) => {
                     let worst = found
                         .iter()

@@ -31,6 +31,12 @@ pub const BUILTIN_PACKS: [(&str, &str, &str); 3] = [
     ),
 ];
 
+/// Whether `name` in `rules.packs` or `--pack` means a built-in pack: its id, and no file
+/// of that name (a file wins).
+pub fn names_builtin(name: &str) -> bool {
+    BUILTIN_PACKS.iter().any(|(id, _, _)| *id == name) && !Path::new(name).exists()
+}
+
 /// The built-in pack with this id.
 pub fn builtin_pack(id: &str) -> Option<Result<Pack, PackError>> {
     BUILTIN_PACKS
