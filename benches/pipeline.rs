@@ -126,6 +126,7 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
                 waivers: Vec::new(),
                 overrides: Default::default(),
                 email: None,
+                config_sha256: None,
             })
             .expect("check runs")
         })

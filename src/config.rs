@@ -12,7 +12,7 @@ use figment::providers::{Env, Format, Toml};
 use figment::value::magic::RelativePathBuf;
 use recon_model::Broker;
 use recon_rules::Severity;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 pub const CONFIG_ENV: &str = "RECON_CONFIG";
 /// The file read from the working directory when no other is named.
 pub const DEFAULT_FILE: &str = "recon.toml";
+/// Where runs go when neither `out_dir` nor `--out` says.
+pub const DEFAULT_OUT_DIR: &str = "./recon-out";
 /// Environment variables under the `RECON_` prefix that are not config keys.
 const NOT_KEYS: [&str; 2] = ["config", "log"];
 
@@ -141,7 +143,7 @@ fn default_timezone() -> String {
     "America/New_York".into()
 }
 fn default_out_dir() -> RelativePathBuf {
-    RelativePathBuf::from(PathBuf::from("./recon-out"))
+    RelativePathBuf::from(PathBuf::from(DEFAULT_OUT_DIR))
 }
 fn default_fail_on() -> Severity {
     Severity::Error
@@ -427,6 +429,16 @@ fn err(message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The host of a URL's remainder after `scheme://` (`[::1]:8080/x` → `::1`).
+fn url_host(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    }
+}
+
 /// 127.0.0.0/8, ::1 or localhost.
 fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
@@ -471,18 +483,57 @@ pub fn figment(explicit: Option<&Path>) -> Result<Figment, ConfigError> {
                 .any(|k| key.as_str().eq_ignore_ascii_case(k))
         })
         .split("__");
-    Ok(figment.merge(env))
+    // Secrets are strings whatever they look like: figment's Env would read an all-digit key
+    // as a number (and `007` as 7). Those variables are merged as raw strings instead.
+    let mut secrets = Vec::new();
+    for (key, value) in env.iter() {
+        if is_secret_key(key.as_str()) {
+            secrets.push((key.to_string(), value));
+        }
+    }
+    figment = figment.merge(env.filter(|key| !is_secret_key(key.as_str())));
+    for (key, value) in secrets {
+        figment = figment.merge(figment::providers::Serialized::default(&key, value));
+    }
+    Ok(figment)
 }
 
-/// Loads and validates the config.
+/// Whether a dotted key (`brokers.tradezero.api_secret_key`, `email.password`) holds a
+/// secret: its value is never parsed, printed or echoed in an error.
+fn is_secret_key(dotted: &str) -> bool {
+    let last = dotted.rsplit('.').next().unwrap_or(dotted);
+    last.eq_ignore_ascii_case("password")
+        || ALL_CREDENTIAL_KEYS
+            .iter()
+            .any(|k| last.eq_ignore_ascii_case(k))
+}
+
+/// Loads and validates the config for a run that fetches: every enabled broker needs its
+/// credentials and endpoint.
 pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    load_for(explicit, true)
+}
+
+/// Loads and validates the config for work that fetches nothing (`recon check` of a
+/// snapshot, `recon report send`): the same keys and checks, but no broker credential is
+/// needed.
+pub fn load_offline(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    load_for(explicit, false)
+}
+
+/// Whether a config file would be read (`--config`, `RECON_CONFIG` or `./recon.toml`).
+pub fn is_present(explicit: Option<&Path>) -> bool {
+    explicit.is_some() || std::env::var_os(CONFIG_ENV).is_some() || Path::new(DEFAULT_FILE).is_file()
+}
+
+fn load_for(explicit: Option<&Path>, fetching: bool) -> Result<Config, ConfigError> {
     let figment = figment(explicit)?;
     let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
-    validate(&config)?;
+    validate(&config, fetching)?;
     Ok(config)
 }
 
-fn validate(config: &Config) -> Result<(), ConfigError> {
+fn validate(config: &Config, fetching: bool) -> Result<(), ConfigError> {
     let email = &config.email;
     if email.enabled {
         match email.transport.as_str() {
@@ -546,7 +597,9 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         let keys = credential_keys(broker);
         for key in ALL_CREDENTIAL_KEYS {
             if keys.contains(&key) {
-                if b.secret(key).is_none() {
+                // An empty value (`KEY=` left in a .env template) is missing too.
+                let missing = b.secret(key).is_none_or(|v| v.expose_secret().trim().is_empty());
+                if missing && fetching {
                     return Err(err(format!(
                         "brokers.{broker}.{key} is missing for an enabled broker: set it in the config file or in RECON_BROKERS__{}__{}",
                         broker.as_str().to_ascii_uppercase(),
@@ -569,6 +622,16 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             return Err(err(format!(
                 "brokers.{broker}.base_url `{url}` is not an http(s) URL"
             )));
+        }
+        if let Some(rest) = url.strip_prefix("http://") {
+            // Credentials in plain text: only to this machine (a simulator, a local proxy),
+            // as for SMTP's security = "none".
+            let host = url_host(rest);
+            if !is_loopback(host) {
+                return Err(err(format!(
+                    "brokers.{broker}.base_url `{url}` is plain http: credentials would cross the network unencrypted; use https:// (http:// is only for this machine)"
+                )));
+            }
         }
         if b.concurrency == 0 {
             return Err(err(format!(
@@ -647,6 +710,13 @@ impl Config {
     pub fn redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
+
+    /// sha256 of the effective config with secrets redacted (summary.json's
+    /// `config_sha256`): two runs with the same digest ran under the same settings.
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(self.redacted_toml().as_bytes()))
+    }
 }
 
 /// Turns a figment error into one that names the key and where it came from.
@@ -661,6 +731,15 @@ fn describe(figment: &Figment, e: figment::Error) -> ConfigError {
                 format!("unknown key (expected one of: {})", expected.join(", "))
             }
         }
+        // Never echo a secret's value ("found unsigned int `987654321012`").
+        figment::error::Kind::InvalidType(actual, expected)
+            if is_secret_key(&key.join(".")) =>
+        {
+            format!("invalid type: found {}, expected {expected}", type_name(actual))
+        }
+        other if is_secret_key(&key.join(".")) => {
+            format!("invalid value ({})", kind_name(other))
+        }
         other => other.to_string(),
     };
     let dotted = key.join(".");
@@ -670,6 +749,32 @@ fn describe(figment: &Figment, e: figment::Error) -> ConfigError {
         .map(|m| where_from(m, &key))
         .unwrap_or_default();
     err(format!("`{dotted}`{source}: {what}"))
+}
+
+/// The type of a value figment found, without the value.
+fn type_name(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a bool",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a float",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "another type",
+    }
+}
+
+/// What went wrong with a secret's value, without the value.
+fn kind_name(kind: &figment::error::Kind) -> &'static str {
+    use figment::error::Kind;
+    match kind {
+        Kind::InvalidType(..) => "wrong type",
+        Kind::InvalidValue(..) => "not accepted",
+        Kind::InvalidLength(..) => "wrong length",
+        _ => "not readable",
+    }
 }
 
 /// " in recon.toml line 7" or " from environment variable RECON_X__Y".
@@ -767,6 +872,74 @@ mod tests {
                 "{shown}"
             );
             assert!(shown.contains("[redacted]"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_all_digit_secret_from_the_environment_is_a_string() {
+        Jail::expect_with(|jail| {
+            jail.create_file("recon.toml", "[brokers.clearstreet]\n")?;
+            jail.set_env("RECON_BROKERS__CLEARSTREET__API_KEY", "007654321012");
+            jail.set_env("RECON_EMAIL__PASSWORD", "12345");
+            let config = load(None).unwrap();
+            let key = config.brokers.clearstreet.unwrap().api_key.unwrap();
+            assert_eq!(key.expose_secret(), "007654321012");
+            let password = config.email.password.unwrap();
+            assert_eq!(password.expose_secret(), "12345");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_named_but_never_echoed() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "recon.toml",
+                "[brokers.clearstreet]\napi_key = 987654321012\n",
+            )?;
+            let e = load(None).unwrap_err().to_string();
+            assert!(e.contains("brokers.clearstreet.api_key"), "{e}");
+            assert!(e.contains("an integer"), "{e}");
+            assert!(!e.contains("987654321012"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn plain_http_broker_urls_are_refused_off_this_machine() {
+        Jail::expect_with(|jail| {
+            jail.set_env("RECON_BROKERS__CLEARSTREET__API_KEY", "k");
+            for (url, ok) in [
+                ("http://api.clearstreet.com", false),
+                ("http://10.0.0.5:8080/v1", false),
+                ("http://user@evil.example:80", false),
+                ("http://127.0.0.1:9000", true),
+                ("http://localhost:9000/api", true),
+                ("http://[::1]:9000", true),
+                ("https://api.clearstreet.com", true),
+            ] {
+                jail.create_file(
+                    "recon.toml",
+                    &format!("[brokers.clearstreet]\nbase_url = \"{url}\"\n"),
+                )?;
+                let result = load(None);
+                assert_eq!(result.is_ok(), ok, "{url}: {:?}", result.err().map(|e| e.message));
+                if let Err(e) = result {
+                    assert!(e.message.contains("plain http"), "{}", e.message);
+                }
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_empty_credential_is_missing() {
+        Jail::expect_with(|jail| {
+            jail.create_file("recon.toml", "[brokers.clearstreet]\n")?;
+            jail.set_env("RECON_BROKERS__CLEARSTREET__API_KEY", "");
+            let e = load(None).unwrap_err().to_string();
+            assert!(e.contains("brokers.clearstreet.api_key is missing"), "{e}");
             Ok(())
         });
     }

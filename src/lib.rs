@@ -10,6 +10,7 @@
 pub mod config;
 pub mod demo;
 pub mod exit;
+pub mod init;
 pub mod pipeline;
 pub mod rules_cli;
 pub mod run;
@@ -17,4 +18,13 @@ pub mod sim;
 pub mod table;
 
 pub use exit::ExitStatus;
+
+/// `recon --version`: the crate version and the git commit it was built from (build.rs;
+/// `unknown` when built outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("RECON_GIT_COMMIT"),
+    ")"
+);
 pub use pipeline::{CheckOptions, RunResult, check_snapshot};

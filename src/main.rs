@@ -14,6 +14,8 @@ use recon::exit::ExitStatus;
 use recon::pipeline::{CheckOptions, RunError, RunResult, load_packs, new_run_id};
 use recon::run::{Overrides, RunPlan};
 use recon::table;
+use clap::CommandFactory;
+use recon_model::Broker;
 use recon_model::manifest::{FetchStatus, Manifest};
 use recon_rules::Severity;
 use std::io::IsTerminal;
@@ -26,7 +28,7 @@ use std::process::ExitCode;
 /// Exit codes: 0 clean, 1 findings at or above --fail-on, 2 incomplete (a broker or account
 /// could not be fetched or read), 3 usage or configuration error, 4 delivery failed.
 #[derive(Parser)]
-#[command(name = "recon", version, propagate_version = true)]
+#[command(name = "recon", version = recon::VERSION, propagate_version = true)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -84,6 +86,10 @@ enum Command {
         /// Where to write the snapshot (default <OUT>/<as_of>/<run_id>/snapshot).
         #[arg(long, value_name = "DIR")]
         snapshot_out: Option<PathBuf>,
+        /// Replace an existing snapshot at --snapshot-out (whole, once the new one is
+        /// complete) instead of refusing a non-empty folder.
+        #[arg(long)]
+        force: bool,
     },
     /// Run the whole pipeline against the built-in simulator and demo book (no config needed).
     Demo,
@@ -107,17 +113,43 @@ enum Command {
     /// Prints one JSON line once listening: each broker's base URL and the credentials it
     /// accepts. Runs until interrupted or --max-seconds.
     Sim(SimArgs),
+    /// Write a starting recon.toml for the brokers named, and a .env template (mode 0600)
+    /// listing exactly the credential variables they need.
+    Init {
+        /// The folder to write into (created if missing).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// A broker to configure (repeatable).
+        #[arg(long = "broker", value_name = "BROKER", required = true, value_parser = broker_parser())]
+        brokers: Vec<Broker>,
+        /// Replace recon.toml and .env if they exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script (e.g. `recon completions bash > /etc/bash_completion.d/recon`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `recon man > /usr/local/share/man/man1/recon.1`.
+    Man,
     /// Check a snapshot folder offline: normalize, rules, report.
     Check {
         /// The snapshot folder (with manifest.json, or broker folders).
         #[arg(long, value_name = "DIR")]
         snapshot: PathBuf,
-        /// Rule pack files to run instead of the built-in core pack.
+        /// Rule packs (files or built-in ids) instead of the config's rules.packs (default:
+        /// the built-in core pack).
         #[arg(long = "pack", value_name = "FILE")]
         packs: Vec<PathBuf>,
-        /// A waivers file: findings accepted by an owner, for a reason, until a date.
+        /// A waivers file instead of the config's rules.waivers: findings accepted by an
+        /// owner, for a reason, until a date.
         #[arg(long, value_name = "FILE")]
         waivers: Option<PathBuf>,
+        /// With [email] enabled in the config: email even recipients who already have this
+        /// exact email.
+        #[arg(long)]
+        resend: bool,
     },
 }
 
@@ -186,6 +218,18 @@ enum ReportCommand {
 enum ConfigCommand {
     /// Load and validate the config, and print it with secrets redacted.
     Check,
+}
+
+/// Broker names as clap's possible values, so `--help` and completions list them.
+fn broker_parser() -> impl clap::builder::TypedValueParser<Value = Broker> {
+    let names: Vec<&'static str> = Broker::ALL.iter().map(|b| b.as_str()).collect();
+    clap::builder::PossibleValuesParser::new(names).map(|name| {
+        Broker::ALL
+            .iter()
+            .copied()
+            .find(|b| b.as_str() == name)
+            .unwrap_or(Broker::Tastytrade) // unreachable: the possible values are the names
+    })
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -265,14 +309,20 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             print_timings(g, &result.output.summary);
             Ok(result.exit)
         }
-        Command::Fetch { snapshot_out } => {
+        Command::Fetch {
+            snapshot_out,
+            force,
+        } => {
             let config = load_config(g)?;
             let plan = RunPlan::new(&config, &overrides(g));
             let snapshot = snapshot_out
                 .clone()
                 .unwrap_or_else(|| plan.run_dir.join("snapshot"));
-            let (manifest, ms) = recon::run::fetch(&config, &snapshot, plan.as_of)?;
-            let incomplete = manifest.brokers.values().any(|b| !b.errors.is_empty());
+            let (manifest, ms) = recon::run::fetch(&config, &snapshot, plan.as_of, *force)?;
+            let incomplete = manifest
+                .brokers
+                .values()
+                .any(|b| !b.errors.is_empty() || b.status != FetchStatus::Complete);
             if g.json {
                 println!(
                     "{}",
@@ -300,7 +350,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 out_dir: g
                     .out
                     .clone()
-                    .unwrap_or_else(|| PathBuf::from("./recon-out")),
+                    .unwrap_or_else(|| PathBuf::from(config::DEFAULT_OUT_DIR)),
                 as_of: g.as_of,
                 fail_on: g.fail_on.unwrap_or(Severity::Error),
             })?;
@@ -309,8 +359,34 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             Ok(demo.run.exit)
         }
         Command::Rules { packs, command } => rules_command(g, packs, command),
+        Command::Init {
+            dir,
+            brokers,
+            force,
+        } => {
+            let written = recon::init::init(dir, brokers, *force)
+                .map_err(|e| RunError::Usage(e.to_string()))?;
+            println!("wrote {}", written.config.display());
+            println!(
+                "wrote {} (mode 0600): fill in the credentials, then `recon config check`",
+                written.env.display()
+            );
+            Ok(ExitStatus::Clean)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "recon", &mut std::io::stdout());
+            Ok(ExitStatus::Clean)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| RunError::Usage(format!("cannot write the man page: {e}")))?;
+            Ok(ExitStatus::Clean)
+        }
         Command::Report(ReportCommand::Send { run_dir, resend }) => {
-            let config = load_config(g)?;
+            // Sending fetches nothing: broker credentials are not needed.
+            let config = config::load_offline(g.config.as_deref())
+                .map_err(|e| RunError::Usage(e.to_string()))?;
             let Some(settings) = config.email_settings() else {
                 return Err(RunError::Usage(
                     "email is not enabled: set [email] enabled = true in the config".into(),
@@ -320,8 +396,14 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 resend: *resend,
                 ..settings
             };
-            let out_dir = g.out.clone().unwrap_or_else(|| config.out_dir.relative());
-            match recon::pipeline::send_run(run_dir, &out_dir, &settings)? {
+            let outcome = recon::pipeline::send_run(run_dir, &settings)?;
+            if !outcome.possibly_sent_before.is_empty() {
+                println!(
+                    "possibly sent before to {}: an earlier attempt died before recording the outcome; not sent again (--resend sends it)",
+                    outcome.possibly_sent_before.join(", ")
+                );
+            }
+            match outcome.sent_to.len() {
                 0 => println!(
                     "nothing to send for {}: every recipient has it already (--resend sends it again)",
                     run_dir.display()
@@ -357,24 +439,35 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             snapshot,
             packs,
             waivers,
+            resend,
         } => {
-            let packs = load_packs(packs)?;
-            let waivers = recon::pipeline::load_waivers(waivers.as_deref(), &packs)?;
+            // A replay honours the config exactly as `recon run` does: packs, params,
+            // waivers, email, out_dir, fail_on. Credentials are not needed to check.
+            let config = if config::is_present(g.config.as_deref()) {
+                Some(
+                    config::load_offline(g.config.as_deref())
+                        .map_err(|e| RunError::Usage(e.to_string()))?,
+                )
+            } else {
+                None
+            };
+            let setup =
+                recon::run::CheckSetup::new(config.as_ref(), packs, waivers.as_deref(), *resend)?;
+            let out_dir = g
+                .out
+                .clone()
+                .or_else(|| config.as_ref().map(|c| c.out_dir.relative()))
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_OUT_DIR));
+            let fail_on = g
+                .fail_on
+                .or(config.as_ref().map(|c| c.fail_on))
+                .unwrap_or(Severity::Error);
             let run = recon::check_snapshot(&CheckOptions {
                 snapshot: snapshot.clone(),
-                out_dir: g
-                    .out
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("./recon-out")),
-                run_dir: None,
-                run_id: new_run_id(),
+                out_dir,
                 as_of: g.as_of,
-                fail_on: g.fail_on.unwrap_or(Severity::Error),
-                packs,
-                earlier_timings: Vec::new(),
-                waivers,
-                overrides: Default::default(),
-                email: None,
+                fail_on,
+                ..CheckOptions::from_setup(setup)
             })?;
             print_run(&run, g.json, None);
             print_timings(g, &run.output.summary);

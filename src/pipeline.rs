@@ -4,7 +4,7 @@ use crate::exit::ExitStatus;
 use chrono::{NaiveDate, Utc};
 use recon_normalize::{NormalizeError, read_snapshot};
 use recon_report::email::{self, EmailSettings};
-use recon_report::{IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
+use recon_report::{EmailOutcome, IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
 use recon_rules::params::Overrides;
 use recon_rules::waivers::{self, Waiver};
 use recon_rules::{Evaluation, Finding, Pack, PackError, Severity, Views, compile_with, evaluate};
@@ -30,6 +30,28 @@ pub struct CheckOptions {
     pub overrides: Overrides,
     /// Write the compliance email into the run's `outbox/`.
     pub email: Option<EmailSettings>,
+    /// The digest of the config the run was made under (summary.json `config_sha256`).
+    pub config_sha256: Option<String>,
+}
+
+impl CheckOptions {
+    /// Options carrying what the config decided; the caller fills in where and when.
+    pub fn from_setup(setup: crate::run::CheckSetup) -> CheckOptions {
+        CheckOptions {
+            snapshot: PathBuf::new(),
+            out_dir: PathBuf::from(crate::config::DEFAULT_OUT_DIR),
+            run_dir: None,
+            run_id: new_run_id(),
+            as_of: None,
+            fail_on: Severity::Error,
+            packs: setup.packs,
+            earlier_timings: Vec::new(),
+            waivers: setup.waivers,
+            overrides: setup.overrides,
+            email: setup.email,
+            config_sha256: setup.config_sha256,
+        }
+    }
 }
 
 pub struct RunResult {
@@ -69,57 +91,108 @@ impl RunError {
     }
 }
 
-/// Builds the email and delivers it (outbox or SMTP), recording it in the ledger. Answers
-/// how many recipients it went to (0: nothing to send, or everyone already has it).
+/// Builds the email and delivers it (outbox or SMTP) to the recipients that do not have it
+/// yet, recording each step in the ledger of `out_dir` (`email::ledger`): the attempt
+/// before the message leaves, the outcome after. Answers what became of it; `error` is set
+/// when the delivery failed or could not be recorded.
 pub fn deliver(
     settings: &EmailSettings,
     output: &RunOutput,
     findings: &[Finding],
     out_dir: &Path,
-) -> Result<usize, String> {
-    let csv = std::fs::read(output.dir.join("findings.csv")).ok();
-    let Some((message, to)) = email::build(
-        settings,
-        &output.summary,
-        findings,
-        &output.dir,
-        out_dir,
-        csv,
-    )?
-    else {
-        tracing::info!("no email to send for this run");
-        return Ok(0);
+) -> EmailOutcome {
+    let summary = &output.summary;
+    let digest = email::digest(summary, findings);
+    let mut outcome = EmailOutcome {
+        digest: digest.clone(),
+        ..EmailOutcome::default()
     };
-    match &settings.delivery {
-        email::Delivery::File => {
-            let file = email::write_to_outbox(&message, &output.dir.join("outbox"))?;
-            tracing::info!(file = %file.display(), recipients = to.len(), "email written to the outbox");
-        }
-        email::Delivery::Smtp(smtp) => {
-            let outbox = output.dir.join("outbox");
-            if let Err(e) = email::send_smtp(&message, smtp) {
-                // Kept, so nothing is lost: `recon report send` delivers it later.
-                return Err(match email::write_to_outbox(&message, &outbox) {
-                    Ok(file) => format!(
-                        "{e}; the message is kept in {} (retry with `recon report send {}`)",
-                        file.display(),
-                        output.dir.display()
-                    ),
-                    Err(kept) => format!("{e}; and it could not be kept: {kept}"),
-                });
-            }
-            tracing::info!(host = %smtp.host, recipients = to.len(), "email sent");
-            // What an earlier failed attempt kept has now been delivered.
-            for file in std::fs::read_dir(&outbox).into_iter().flatten().flatten() {
-                if file.path().extension().is_some_and(|x| x == "eml") {
-                    let _ = std::fs::remove_file(file.path());
-                }
-            }
-            let _ = std::fs::remove_dir(&outbox);
+    if !email::has_news(settings, summary, findings) {
+        tracing::info!("no email to send for this run");
+        return outcome;
+    }
+    let fail = |mut outcome: EmailOutcome, error: String| {
+        outcome.error = Some(error);
+        outcome
+    };
+    let mut ledger = match email::ledger::Ledger::open(out_dir) {
+        Ok(l) => l,
+        Err(e) => return fail(outcome, e),
+    };
+    let mut to = Vec::new();
+    for r in email::recipients(settings, findings) {
+        match ledger.standing(summary.as_of, &digest, &r) {
+            _ if settings.resend => to.push(r),
+            email::ledger::Standing::NotSent => to.push(r),
+            email::ledger::Standing::Sent => outcome.already_had.push(r),
+            email::ledger::Standing::PossiblySent => outcome.possibly_sent_before.push(r),
         }
     }
-    email::ledger::record(out_dir, output.summary.as_of, &output.summary.run_id, &to)?;
-    Ok(to.len())
+    if !outcome.possibly_sent_before.is_empty() {
+        tracing::warn!(
+            recipients = ?outcome.possibly_sent_before,
+            "possibly sent before: an earlier attempt died between handing this email over and recording it; not sent again (--resend sends it)"
+        );
+    }
+    if to.is_empty() {
+        if outcome.already_had.is_empty() && outcome.possibly_sent_before.is_empty() {
+            return fail(outcome, "email: no recipient (set email.to)".into());
+        }
+        tracing::info!(as_of = %summary.as_of, "every recipient already has this email (--resend sends it again)");
+        return outcome;
+    }
+    let csv = std::fs::read(output.dir.join("findings.csv")).ok();
+    let message = match email::build(settings, summary, findings, &output.dir, &to, csv) {
+        Ok(m) => m,
+        Err(e) => return fail(outcome, e),
+    };
+    let (as_of, run_id) = (summary.as_of, summary.run_id.as_str());
+    use email::ledger::State;
+    if let Err(e) = ledger.record(as_of, &digest, run_id, &to, State::Attempt, None) {
+        return fail(outcome, e);
+    }
+    let outbox = output.dir.join("outbox");
+    let sent = match &settings.delivery {
+        email::Delivery::File => email::write_to_outbox(&message, &outbox).map(|file| {
+            tracing::info!(file = %file.display(), recipients = to.len(), "email written to the outbox");
+        }),
+        email::Delivery::Smtp(smtp) => email::send_smtp(&message, smtp).map(|()| {
+            tracing::info!(host = %smtp.host, recipients = to.len(), "email sent");
+        }),
+    };
+    if let Err(e) = sent {
+        let recorded = ledger.record(as_of, &digest, run_id, &to, State::Failed, Some(e.clone()));
+        // Kept, so nothing is lost: `recon report send` delivers it later.
+        let kept = match &settings.delivery {
+            email::Delivery::Smtp(_) => match email::write_to_outbox(&message, &outbox) {
+                Ok(file) => format!(
+                    "; the message is kept in {} (retry with `recon report send {}`)",
+                    file.display(),
+                    output.dir.display()
+                ),
+                Err(kept) => format!("; and it could not be kept: {kept}"),
+            },
+            email::Delivery::File => String::new(),
+        };
+        let unrecorded = recorded.err().map(|r| format!("; {r}")).unwrap_or_default();
+        return fail(outcome, format!("{e}{kept}{unrecorded}"));
+    }
+    if let email::Delivery::Smtp(_) = settings.delivery {
+        // What an earlier failed attempt kept has now been delivered.
+        for file in std::fs::read_dir(&outbox).into_iter().flatten().flatten() {
+            if file.path().extension().is_some_and(|x| x == "eml") {
+                let _ = std::fs::remove_file(file.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&outbox);
+    }
+    outcome.sent_to = to.clone();
+    if let Err(e) = ledger.record(as_of, &digest, run_id, &to, State::Sent, None) {
+        // Delivered, but not recorded: the attempt line stands, so the next try reports
+        // "possibly sent before" rather than sending again.
+        return fail(outcome, format!("delivered, but {e}"));
+    }
+    outcome
 }
 
 /// A run id that sorts by time and does not collide within a second.
@@ -173,18 +246,15 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     waivers::apply(&mut findings, &opts.waivers, normalized.as_of);
     stage("rules", &mut timings);
 
-    let mut incomplete: Vec<IncompleteItem> = Vec::new();
-    if let Some(m) = &normalized.manifest {
-        for (broker, entry) in &m.brokers {
-            for e in &entry.errors {
-                incomplete.push(IncompleteItem {
-                    broker: broker.clone(),
-                    account: e.account.clone(),
-                    reason: format!("{}: {}", e.endpoint, e.error),
-                });
-            }
-        }
-    }
+    let mut incomplete: Vec<IncompleteItem> = normalized
+        .fetch_errors
+        .iter()
+        .map(|(broker, e)| IncompleteItem {
+            broker: broker.clone(),
+            account: e.account.clone(),
+            reason: format!("{}: {}", e.endpoint, e.error),
+        })
+        .collect();
     for (broker, account) in &normalized.incomplete {
         let listed = incomplete
             .iter()
@@ -223,6 +293,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         positions_checked: frames.positions.height() as u64,
         incomplete,
         exit_code: exit.code(),
+        config_sha256: opts.config_sha256.clone(),
         peak_rss_kib: peak_rss_kib(),
         accounts: views.account_figures(),
     };
@@ -238,13 +309,16 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     output.summary.peak_rss_kib = peak_rss_kib().or(output.summary.peak_rss_kib);
     recon_report::files::rewrite_summary(&output.dir, &output.summary)?;
     let mut exit = exit;
-    if let Some(settings) = &opts.email
-        && let Err(e) = deliver(settings, &output, &findings, &opts.out_dir)
-    {
-        // The report is on disk; only delivery failed. 2 still outranks 4.
-        tracing::error!("{e}");
-        exit = ExitStatus::of_run(&findings, opts.fail_on, !facts.incomplete.is_empty(), true);
-        output.summary.exit_code = exit.code();
+    if let Some(settings) = &opts.email {
+        let outcome = deliver(settings, &output, &findings, &opts.out_dir);
+        if let Some(e) = &outcome.error {
+            // The report is on disk; only delivery failed. 2 still outranks 4.
+            tracing::error!("{e}");
+            exit =
+                ExitStatus::of_run(&findings, opts.fail_on, !facts.incomplete.is_empty(), true);
+            output.summary.exit_code = exit.code();
+        }
+        output.summary.email = Some(outcome);
         recon_report::files::rewrite_summary(&output.dir, &output.summary)?;
     }
     Ok(RunResult {
@@ -293,12 +367,20 @@ pub fn peak_rss_kib() -> Option<u64> {
 
 /// `recon report send RUN_DIR`: delivers the email of a finished run (after fixing the SMTP
 /// settings, say), from its `summary.json` and `findings.jsonl`, to the recipients the
-/// ledger says do not have it yet (all of them with `resend`). Answers how many it went to.
-pub fn send_run(
-    run_dir: &Path,
-    out_dir: &Path,
-    settings: &EmailSettings,
-) -> Result<usize, RunError> {
+/// ledger says do not have it yet (all of them with `resend`). The ledger is the one of the
+/// run's own out_dir (`RUN_DIR/../..`), whatever the current directory.
+pub fn send_run(run_dir: &Path, settings: &EmailSettings) -> Result<EmailOutcome, RunError> {
+    let out_dir = run_dir
+        .parent()
+        .and_then(Path::parent)
+        .filter(|d| d.join("latest.json").is_file() || d.join(email::ledger::FILE).is_file())
+        .ok_or_else(|| {
+            RunError::Usage(format!(
+                "{} is not a run folder (<out_dir>/<as_of>/<run_id>/, beside latest.json)",
+                run_dir.display()
+            ))
+        })?
+        .to_path_buf();
     let read = |name: &str| {
         std::fs::read(run_dir.join(name))
             .map_err(|e| RunError::Usage(format!("{}: {e}", run_dir.join(name).display())))
@@ -318,5 +400,15 @@ pub fn send_run(
         dir: run_dir.to_path_buf(),
         summary,
     };
-    deliver(settings, &output, &findings, out_dir).map_err(RunError::Delivery)
+    let outcome = deliver(settings, &output, &findings, &out_dir);
+    // Recorded in the run's summary too, so it says where the email went.
+    let mut summary = output.summary;
+    summary.email = Some(outcome.clone());
+    if let Err(e) = recon_report::files::rewrite_summary(run_dir, &summary) {
+        tracing::warn!("cannot update {}: {e}", run_dir.join("summary.json").display());
+    }
+    match &outcome.error {
+        Some(e) => Err(RunError::Delivery(e.clone())),
+        None => Ok(outcome),
+    }
 }

@@ -88,11 +88,13 @@ pub fn connectors(config: &Config) -> Result<Vec<Box<dyn Connector>>, RunError> 
     Ok(out)
 }
 
-/// Fetches every enabled broker into `snapshot`. Returns the manifest and the time taken.
+/// Fetches every enabled broker into `snapshot`, a new folder (or an existing snapshot
+/// replaced whole, with `replace`). Returns the manifest and the time taken.
 pub fn fetch(
     config: &Config,
     snapshot: &Path,
     as_of: NaiveDate,
+    replace: bool,
 ) -> Result<(Manifest, u64), RunError> {
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -102,10 +104,62 @@ pub fn fetch(
     // A gRPC channel (Architect) is made inside the runtime that will drive it.
     let _inside = runtime.enter();
     let connectors = connectors(config)?;
-    let out = SnapshotWriter::create(snapshot)?;
+    let out = if replace {
+        SnapshotWriter::create_replacing(snapshot)
+    } else {
+        SnapshotWriter::create(snapshot)
+    }
+    .map_err(|e| RunError::Usage(format!("--snapshot-out: {e}")))?;
     let progress = Progress::stderr();
     let manifest = runtime.block_on(fetch_all_with(&connectors, &out, as_of, &progress))?;
     Ok((manifest, started.elapsed().as_millis() as u64))
+}
+
+/// What the config decides about checking a snapshot: packs, waivers, parameter
+/// overrides, email and the config's digest. `recon run` and `recon check` both take it
+/// from here, so a replay of a run's snapshot under the same config gives the same findings.
+pub struct CheckSetup {
+    pub packs: Vec<recon_rules::Pack>,
+    pub waivers: Vec<recon_rules::waivers::Waiver>,
+    pub overrides: ParamOverrides,
+    pub email: Option<EmailSettings>,
+    pub config_sha256: Option<String>,
+}
+
+impl CheckSetup {
+    /// From `config` (none: the defaults), with the command line's packs and waivers file
+    /// in place of the config's when given. Errors here stop the run before anything runs.
+    pub fn new(
+        config: Option<&Config>,
+        cli_packs: &[PathBuf],
+        cli_waivers: Option<&Path>,
+        resend: bool,
+    ) -> Result<CheckSetup, RunError> {
+        let pack_files = match config {
+            Some(c) if cli_packs.is_empty() => {
+                c.pack_files().map_err(|e| RunError::Usage(e.to_string()))?
+            }
+            _ => cli_packs.to_vec(),
+        };
+        let packs = load_packs(&pack_files)?;
+        let waivers_file =
+            cli_waivers.or_else(|| config.and_then(|c| c.rules.waivers.as_deref()));
+        let waivers = load_waivers(waivers_file, &packs)?;
+        let overrides = match config {
+            Some(c) => ParamOverrides::from_config(&c.rules.params, &packs)
+                .map_err(RunError::Usage)?,
+            None => ParamOverrides::default(),
+        };
+        Ok(CheckSetup {
+            email: config
+                .and_then(Config::email_settings)
+                .map(|e| EmailSettings { resend, ..e }),
+            config_sha256: config.map(Config::digest),
+            packs,
+            waivers,
+            overrides,
+        })
+    }
 }
 
 /// The whole run: fetch into `<run_dir>/snapshot`, then check.
@@ -114,17 +168,10 @@ pub fn run(
     plan: &RunPlan,
     resend: bool,
 ) -> Result<(RunResult, Manifest), RunError> {
-    let packs = load_packs(
-        &config
-            .pack_files()
-            .map_err(|e| RunError::Usage(e.to_string()))?,
-    )?;
     // Config errors stop the run before anything is fetched.
-    let waivers = load_waivers(config.rules.waivers.as_deref(), &packs)?;
-    let overrides =
-        ParamOverrides::from_config(&config.rules.params, &packs).map_err(RunError::Usage)?;
+    let setup = CheckSetup::new(Some(config), &[], None, resend)?;
     let snapshot = plan.run_dir.join("snapshot");
-    let (manifest, fetch_ms) = fetch(config, &snapshot, plan.as_of)?;
+    let (manifest, fetch_ms) = fetch(config, &snapshot, plan.as_of, false)?;
     let result = check_snapshot(&CheckOptions {
         snapshot,
         out_dir: plan.out_dir.clone(),
@@ -132,13 +179,8 @@ pub fn run(
         run_id: plan.run_id.clone(),
         as_of: Some(plan.as_of),
         fail_on: plan.fail_on,
-        packs,
         earlier_timings: vec![("fetch".to_string(), fetch_ms)],
-        waivers,
-        overrides,
-        email: config
-            .email_settings()
-            .map(|e| EmailSettings { resend, ..e }),
+        ..CheckOptions::from_setup(setup)
     })?;
     Ok((result, manifest))
 }

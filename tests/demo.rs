@@ -583,6 +583,7 @@ fn a_failed_delivery_exits_4_with_the_report_on_disk() {
         earlier_timings: Vec::new(),
         waivers: Vec::new(),
         overrides: Default::default(),
+        config_sha256: None,
         email: Some(EmailSettings {
             delivery: recon_report::email::Delivery::File,
             from: "recon@localhost".into(),

@@ -151,6 +151,70 @@ async fn the_report_is_emailed_over_smtp_with_routed_recipients() {
     assert_eq!(inbox.lock().unwrap().len(), 2);
 }
 
+/// summary.json of a run folder.
+fn summary_of(run_dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_is_the_runs_and_keys_deliveries_by_what_was_sent() {
+    let (_sim, inbox, dir) = setup(SmtpOptions::default(), "none", "").await;
+    let out = recon_blocking(dir.path(), &["run"], &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(inbox.lock().unwrap().len(), 1);
+    let run_dir = latest_run(&dir.path().join("out"));
+    let ledger = dir.path().join("out/email-ledger.jsonl");
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap().lines().count(), 2, "attempt + sent");
+    let sent = summary_of(&run_dir);
+    assert_eq!(sent["email"]["sent_to"].as_array().unwrap().len(), 2, "{sent}");
+
+    // `report send` from another folder, naming the config: the run's own ledger is read
+    // (nothing sent twice) and nothing is written where the command ran.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = dir.path().join("recon.toml").display().to_string();
+    let run_arg = run_dir.display().to_string();
+    let again = recon_blocking(
+        elsewhere.path(),
+        &["report", "send", &run_arg, "--config", &config],
+        &[],
+    )
+    .await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to send"));
+    assert_eq!(inbox.lock().unwrap().len(), 1, "sent twice");
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+
+    // A crash between the server's acceptance and the record: only the attempt line is
+    // left. The next try does not guess: "possibly sent before", nothing sent, said in the
+    // output and the summary.
+    let text_before = std::fs::read_to_string(&ledger).unwrap();
+    let attempt_only: String = text_before.lines().next().unwrap().to_string() + "\n";
+    std::fs::write(&ledger, &attempt_only).unwrap();
+    let unsure = recon_blocking(dir.path(), &["report", "send", &run_arg], &[]).await;
+    assert_eq!(unsure.status.code(), Some(0), "{}", text(&unsure));
+    assert!(String::from_utf8_lossy(&unsure.stdout).contains("possibly sent before"), "{}", text(&unsure));
+    assert_eq!(inbox.lock().unwrap().len(), 1);
+    let summary = summary_of(&run_dir);
+    assert_eq!(summary["email"]["possibly_sent_before"].as_array().unwrap().len(), 2, "{summary}");
+
+    // A damaged ledger is an error naming it, never an empty one (everyone mailed again).
+    std::fs::write(&ledger, attempt_only.replace("\"attempt\"", "\"sent\"")).unwrap();
+    let damaged = recon_blocking(dir.path(), &["report", "send", &run_arg], &[]).await;
+    assert_eq!(damaged.status.code(), Some(4), "{}", text(&damaged));
+    assert!(String::from_utf8_lossy(&damaged.stderr).contains("email-ledger.jsonl line 1"), "{}", text(&damaged));
+    assert_eq!(inbox.lock().unwrap().len(), 1);
+
+    // A later run the same day with different findings is mailed; the ledger is restored
+    // first (the damaged one would stop it).
+    std::fs::write(&ledger, &text_before).unwrap();
+    let mut cfg = std::fs::read_to_string(dir.path().join("recon.toml")).unwrap();
+    cfg.push_str("\n[rules.params]\nvalue_tol_abs = \"100000.00\"\n");
+    std::fs::write(dir.path().join("recon.toml"), cfg).unwrap();
+    let changed = recon_blocking(dir.path(), &["run"], &[]).await;
+    assert!(matches!(changed.status.code(), Some(0 | 1)), "{}", text(&changed));
+    assert_eq!(inbox.lock().unwrap().len(), 2, "different findings, a new email");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn starttls_and_the_login_are_used_when_configured() {
     let options = SmtpOptions {

@@ -103,3 +103,37 @@ pub fn five_broker_config(
     }
     (toml, env)
 }
+
+/// Whether an outside program a consumer test drives (`chromium`, `java`) is installed.
+///
+/// Under CI (`CI` set and not `false`/`0`) a missing program is a failure: `.ci/run` installs
+/// both, so CI always runs these tests. On a developer's machine without it, the test prints
+/// one loud line naming what was not checked and the Debian package that enables it, and the
+/// caller returns: `cargo test --workspace` passes without root.
+pub fn outside_tool(program: &str, version_arg: &str, package: &str, checks: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg(version_arg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(
+        !ci,
+        "`{program}` is not installed but CI is set: {checks} must be checked in CI \
+         (apt-get install -y {package}; .ci/run does this)"
+    );
+    eprintln!(
+        "!!! NOT CHECKED: {checks}: `{program}` is not installed \
+         (apt-get install -y {package} to run this test)"
+    );
+    false
+}
+
+/// `chromium` for the tests that load pages in a headless browser.
+pub fn have_chromium(checks: &str) -> bool {
+    outside_tool("chromium", "--version", "chromium", checks)
+}

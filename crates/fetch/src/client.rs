@@ -66,6 +66,11 @@ impl<'a> Call<'a> {
 impl BrokerClient {
     pub fn new(broker: Broker, base_url: &str, options: FetchOptions) -> reqwest::Result<Self> {
         let http = reqwest::Client::builder()
+            // No redirect is followed: reqwest's default strips only Authorization and
+            // Cookie across hosts, so TradeZero's secret-key header would follow one, and a
+            // 307 on tastytrade's token endpoint would re-post the refresh token. A 3xx is
+            // an error naming where it pointed (http::attempt).
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)
             .user_agent(concat!("recon/", env!("CARGO_PKG_VERSION")))
             .build()?;

@@ -99,8 +99,11 @@ impl Etrade {
         let path = format!("/v1/accounts/{key}/portfolio.json");
         let mut guard = PageGuard::default();
         let mut page = 1usize;
+        // Pages are stored in the order fetched (.0001, .0002, …) whatever number E*TRADE
+        // gave them, so the reader's "every page up to the first missing one" sees them all.
+        let mut stored = 1usize;
         loop {
-            let file = format!("etrade/{key}/portfolio.{page:04}.json");
+            let file = format!("etrade/{key}/portfolio.{stored:04}.json");
             let query = [
                 ("count", PAGE_COUNT.to_string()),
                 ("pageNumber", page.to_string()),
@@ -122,7 +125,21 @@ impl Etrade {
                             status: Some(200),
                         });
                     }
+                    if n != page + 1 {
+                        // Followed, but the pages in between were never fetched: the
+                        // account cannot be called complete.
+                        ledger.error(
+                            Some(key),
+                            "portfolio",
+                            format!(
+                                "{file}: page {page} names page {n} as the next: pages {} to {} were not fetched",
+                                page + 1,
+                                n - 1
+                            ),
+                        );
+                    }
                     page = n;
+                    stored += 1;
                 }
                 None => return Ok(()),
             }

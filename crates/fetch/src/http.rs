@@ -60,6 +60,22 @@ async fn attempt(request: RequestBuilder) -> Result<Vec<u8>, AttemptError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_else(|| "nowhere (no Location header)".into());
+        return Err(AttemptError {
+            message: format!(
+                "HTTP {} redirect to {location}: not followed, since the credentials would go with it; set base_url to the API's own address",
+                status.as_u16()
+            ),
+            status: Some(status.as_u16()),
+            transient: false,
+            retry_after: None,
+        });
+    }
     let body = response.bytes().await.map_err(|e| AttemptError {
         message: format!(
             "HTTP {}: body cut short: {}",

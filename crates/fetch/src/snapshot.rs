@@ -1,25 +1,70 @@
 //! Writes a snapshot: every file through a temporary file and a rename, so a crash never
 //! leaves half a body behind; files readable by the owner only, since bodies hold account
-//! data.
+//! data. The whole snapshot is built in a hidden staging folder beside the target
+//! (`.<name>.partial-…`) and renamed into place when its manifest is written: a folder at
+//! the target path is always a finished fetch, and a crash leaves only a hidden partial
+//! folder that no reader takes for a snapshot.
 
-use recon_model::files::{create_private_dir, write_atomic};
+use recon_model::files::{create_private_dir, sync_dir, write_atomic};
 use recon_model::manifest::{MANIFEST_FILE, Manifest};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct SnapshotWriter {
+    /// Where the finished snapshot goes.
     root: PathBuf,
+    /// Where it is written until the manifest is.
+    staging: PathBuf,
+    /// An existing snapshot at `root` is replaced (`--force`).
+    replace: bool,
 }
 
 impl SnapshotWriter {
-    /// Creates the snapshot folder (owner-only) if it does not exist.
+    /// A writer for a new snapshot at `root`. An existing folder there must be empty: stale
+    /// pages of an earlier, longer fetch would otherwise be read as today's.
     pub fn create(root: impl Into<PathBuf>) -> io::Result<Self> {
-        let root = root.into();
-        create_private_dir(&root)?;
-        Ok(SnapshotWriter { root })
+        Self::new(root.into(), false)
     }
 
+    /// As [`create`](Self::create), but a snapshot already at `root` is replaced whole once
+    /// the new one is complete.
+    pub fn create_replacing(root: impl Into<PathBuf>) -> io::Result<Self> {
+        Self::new(root.into(), true)
+    }
+
+    fn new(root: PathBuf, replace: bool) -> io::Result<Self> {
+        if !replace && !is_empty_or_missing(&root)? {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not empty: a snapshot is written into a new folder (--force replaces it)",
+                    root.display()
+                ),
+            ));
+        }
+        let parent = match root.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        create_private_dir(&parent)?;
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "snapshot".into());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let staging = parent.join(format!(".{name}.partial-{}-{nanos}", std::process::id()));
+        create_private_dir(&staging)?;
+        Ok(SnapshotWriter {
+            root,
+            staging,
+            replace,
+        })
+    }
+
+    /// Where the finished snapshot is (or will be, once the manifest is written).
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -33,10 +78,42 @@ impl SnapshotWriter {
         write_atomic(&path, bytes)
     }
 
+    /// Writes the manifest last, then moves the whole snapshot into place.
     pub fn write_manifest(&self, manifest: &Manifest) -> io::Result<()> {
         let mut bytes = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
         bytes.push(b'\n');
-        self.write(MANIFEST_FILE, &bytes)
+        self.write(MANIFEST_FILE, &bytes)?;
+        self.publish()
+    }
+
+    /// Renames the staging folder to the target. An empty target folder is replaced by the
+    /// rename itself; a snapshot being replaced is moved aside first and removed after.
+    fn publish(&self) -> io::Result<()> {
+        sync_dir(&self.staging)?;
+        let mut old = None;
+        if !is_empty_or_missing(&self.root)? {
+            if !self.replace {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} was filled during the fetch", self.root.display()),
+                ));
+            }
+            let aside = self.staging.with_extension("old");
+            std::fs::rename(&self.root, &aside)?;
+            old = Some(aside);
+        }
+        std::fs::rename(&self.staging, &self.root)?;
+        if let Some(parent) = self.root.parent() {
+            let _ = sync_dir(if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            });
+        }
+        if let Some(old) = old {
+            std::fs::remove_dir_all(&old)?;
+        }
+        Ok(())
     }
 
     /// Refuses paths that would leave the snapshot (an account id like `../x`).
@@ -49,7 +126,15 @@ impl SnapshotWriter {
                 format!("refusing to write `{relative}` outside the snapshot folder"),
             ));
         }
-        Ok(self.root.join(rel))
+        Ok(self.staging.join(rel))
+    }
+}
+
+fn is_empty_or_missing(dir: &Path) -> io::Result<bool> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => Ok(entries.next().is_none()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e),
     }
 }
 
@@ -67,12 +152,23 @@ mod tests {
     use super::*;
     use std::fs;
 
+    fn manifest() -> Manifest {
+        serde_json::from_str(
+            r#"{"format": 1, "as_of": "2026-11-20", "fetched_at": "2026-11-20T21:00:00Z",
+                "recon_version": "test", "brokers": {}}"#,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn writes_owner_only_files_and_refuses_escapes() {
         let dir = tempfile::tempdir().unwrap();
         let w = SnapshotWriter::create(dir.path().join("snap")).unwrap();
         w.write("tradezero/TZ1/positions.json", b"{}").unwrap();
         let path = dir.path().join("snap/tradezero/TZ1/positions.json");
+        // Nothing is at the target until the manifest is written.
+        assert!(!dir.path().join("snap").exists());
+        w.write_manifest(&manifest()).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"{}");
         #[cfg(unix)]
         {
@@ -88,12 +184,53 @@ mod tests {
         }
         assert!(w.write("../escape.json", b"x").is_err());
         assert!(w.write("/etc/passwd", b"x").is_err());
-        // No temporary file is left behind.
+        // No temporary file or staging folder is left behind.
         let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+        let beside: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(beside, ["snap"], "{beside:?}");
+    }
+
+    #[test]
+    fn a_non_empty_target_is_refused_unless_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let snap = dir.path().join("snap");
+        fs::create_dir_all(snap.join("etrade/K1")).unwrap();
+        fs::write(snap.join("etrade/K1/portfolio.0003.json"), b"stale").unwrap();
+        let e = SnapshotWriter::create(&snap).unwrap_err();
+        assert!(e.to_string().contains("--force"), "{e}");
+
+        let w = SnapshotWriter::create_replacing(&snap).unwrap();
+        w.write("etrade/K1/portfolio.0001.json", b"new").unwrap();
+        // Until the new one is complete, the old one is untouched.
+        assert!(snap.join("etrade/K1/portfolio.0003.json").exists());
+        w.write_manifest(&manifest()).unwrap();
+        assert!(!snap.join("etrade/K1/portfolio.0003.json").exists(), "stale page kept");
+        assert_eq!(fs::read(snap.join("etrade/K1/portfolio.0001.json")).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_fetch_that_dies_before_its_manifest_leaves_no_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let snap = dir.path().join("snap");
+        let w = SnapshotWriter::create(&snap).unwrap();
+        w.write("tradezero/TZ1/positions.json", b"{}").unwrap();
+        drop(w); // as a SIGKILL would: no manifest, no rename
+        assert!(!snap.exists());
+        // Only a hidden staging folder remains, and a new fetch can still start.
+        let hidden: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(hidden.iter().all(|n| n.starts_with(".snap.partial-")), "{hidden:?}");
+        SnapshotWriter::create(&snap).unwrap();
     }
 
     #[test]

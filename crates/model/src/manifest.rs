@@ -57,19 +57,50 @@ pub struct FetchErrorRecord {
 }
 
 /// One HTTP (or gRPC) request, as made. `query` never holds a secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// These records only document the fetch; nothing in a check depends on them. So, unlike
+/// the rest of the manifest, they are read tolerantly: a snapshot written by hand or by
+/// another tool may omit any field, give `query` as an object, or add fields of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
+    #[serde(default)]
     pub method: String,
+    #[serde(default)]
     pub path: String,
+    #[serde(default, deserialize_with = "query_text")]
     pub query: Option<String>,
     /// The HTTP status of the last attempt; `None` when no response arrived.
+    #[serde(default)]
     pub status: Option<u16>,
+    #[serde(default)]
     pub attempts: u32,
+    #[serde(default)]
     pub ms: u64,
     /// The snapshot file the body was written to, relative to the snapshot root.
+    #[serde(default)]
     pub file: Option<String>,
+    #[serde(default)]
     pub error: Option<String>,
+}
+
+/// `query` as the query string (`"page=2&count=50"`); an object (`{"page": 2}`) becomes
+/// `page=2`, any other value its JSON text.
+fn query_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match value {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Object(map)) => Some(
+            map.iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k}={s}"),
+                    other => format!("{k}={other}"),
+                })
+                .collect::<Vec<_>>()
+                .join("&"),
+        ),
+        Some(other) => Some(other.to_string()),
+    })
 }
 
 #[cfg(test)]
@@ -87,6 +118,33 @@ mod tests {
         assert_eq!(tz.status, FetchStatus::Partial);
         assert_eq!(tz.errors[0].account.as_deref(), Some("TZ2"));
         assert!(tz.requests.is_none());
+    }
+
+    #[test]
+    fn request_records_from_another_tool_are_read_tolerantly() {
+        let text = r#"{"format": 1, "as_of": "2026-11-20", "fetched_at": "2026-11-20T21:00:00Z",
+            "recon_version": "other", "brokers": {"tradezero": {"status": "complete",
+            "accounts": ["TZ1"], "errors": [], "requests": [
+              {"method": "GET", "path": "/v1/api/accounts", "query": {"page": 2, "count": "50"},
+               "status": 200, "body": "{...}"},
+              {"path": "/v1/api/account/TZ1/positions"}]}}}"#;
+        let m: Manifest = serde_json::from_str(text).unwrap();
+        let requests = m.brokers["tradezero"].requests.as_ref().unwrap();
+        assert_eq!(requests[0].query.as_deref(), Some("count=50&page=2"));
+        assert_eq!((requests[0].attempts, requests[0].ms), (0, 0));
+        assert_eq!(requests[1].method, "");
+    }
+
+    #[test]
+    fn what_decides_the_answer_is_still_read_strictly() {
+        // An unknown status, or an extra key where the answer is decided, is refused.
+        let status = r#"{"format": 1, "as_of": "2026-11-20", "fetched_at": "2026-11-20T21:00:00Z",
+            "recon_version": "x", "brokers": {"tradezero": {"status": "fine", "accounts": []}}}"#;
+        assert!(serde_json::from_str::<Manifest>(status).is_err());
+        let extra = r#"{"format": 1, "as_of": "2026-11-20", "fetched_at": "2026-11-20T21:00:00Z",
+            "recon_version": "x", "brokers": {"tradezero": {"status": "complete",
+            "accounts": [], "errors": [{"account": null, "endpoint": "x", "error": "y", "z": 1}]}}}"#;
+        assert!(serde_json::from_str::<Manifest>(extra).is_err());
     }
 
     #[test]

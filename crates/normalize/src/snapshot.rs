@@ -5,7 +5,9 @@
 use crate::frames::{Frames, build_frames};
 use crate::{architect, clearstreet, etrade, tastytrade, tradezero};
 use chrono::NaiveDate;
-use recon_model::manifest::{BrokerManifest, FetchErrorRecord, MANIFEST_FILE, Manifest};
+use recon_model::manifest::{
+    BrokerManifest, FetchErrorRecord, FetchStatus, MANIFEST_FILE, MANIFEST_FORMAT, Manifest,
+};
 use recon_model::{Book, Broker};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,10 @@ pub struct Normalized {
     pub incomplete: BTreeSet<(String, String)>,
     /// Folders that are not brokers, brokers not read yet: said, never skipped in silence.
     pub warnings: Vec<String>,
+    /// What could not be fetched or read, per broker: the manifest's errors plus the gaps
+    /// the reader found (a broker marked failed without errors, one that lists no account,
+    /// one whose reading failed).
+    pub fetch_errors: Vec<(String, FetchErrorRecord)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +64,7 @@ impl ReadSnapshot {
             as_of: self.as_of,
             incomplete: self.incomplete,
             warnings: self.warnings,
+            fetch_errors: self.fetch_errors,
         })
     }
 }
@@ -83,12 +90,26 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
                 path: manifest_path.clone(),
                 message: e.to_string(),
             })?;
-        Some(
+        let manifest: Manifest =
             serde_json::from_str(&text).map_err(|e| NormalizeError::Manifest {
                 path: manifest_path.clone(),
                 message: e.to_string(),
-            })?,
-        )
+            })?;
+        if manifest.format != MANIFEST_FORMAT {
+            return Err(NormalizeError::Manifest {
+                path: manifest_path.clone(),
+                message: format!(
+                    "snapshot format {} is not the one this recon reads ({MANIFEST_FORMAT}){}",
+                    manifest.format,
+                    if manifest.format > MANIFEST_FORMAT {
+                        ": it was written by a newer recon"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        Some(manifest)
     } else {
         None
     };
@@ -103,6 +124,7 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
     };
     let mut book = Book::default();
     let mut incomplete = BTreeSet::new();
+    let mut gaps: Vec<(String, FetchErrorRecord)> = Vec::new();
     for name in brokers {
         let Ok(broker) = name.parse::<Broker>() else {
             warnings.push(format!(
@@ -120,15 +142,58 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
             Broker::Etrade => etrade::read_broker,
             Broker::Architect => architect::read_broker,
         };
-        let (b, inc) = read(dir, entry, &accounts, as_of);
-        book.extend(b);
-        incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
+        if accounts.is_empty() {
+            // A broker that lists no account is far more often a key scoped to the wrong
+            // accounts, or an outage answered with `[]`, than a firm with nothing there.
+            gaps.push((
+                name.clone(),
+                gap("accounts", format!("{name} listed no accounts: nothing was checked")),
+            ));
+        }
+        // One broker's bytes must not take the others down: a panic while reading it (a
+        // bug, not bad input, which is quarantined) makes that broker incomplete instead.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read(dir, entry, &accounts, as_of)
+        })) {
+            Ok((b, inc)) => {
+                book.extend(b);
+                incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("a panic");
+                tracing::error!(broker = %name, "reading the snapshot failed: {what}");
+                gaps.push((
+                    name.clone(),
+                    gap("snapshot", format!("reading {name}'s snapshot failed ({what}): none of its accounts was checked")),
+                ));
+                incomplete.extend(accounts.iter().map(|a| (name.clone(), a.clone())));
+            }
+        }
     }
-    let fetch_errors: Vec<(String, FetchErrorRecord)> = manifest
+    let mut fetch_errors: Vec<(String, FetchErrorRecord)> = manifest
         .iter()
         .flat_map(|m| &m.brokers)
         .flat_map(|(broker, entry)| entry.errors.iter().map(|e| (broker.clone(), e.clone())))
         .collect();
+    // A broker the manifest calls partial or failed is incomplete even when its `errors`
+    // say nothing (a hand-made or truncated manifest): said, never read as clean.
+    for (broker, entry) in manifest.iter().flat_map(|m| &m.brokers) {
+        if entry.status != FetchStatus::Complete && entry.errors.is_empty() {
+            fetch_errors.push((
+                broker.clone(),
+                gap(
+                    "manifest",
+                    format!("the manifest marks {broker} {:?} without naming what failed", entry.status)
+                        .to_lowercase(),
+                ),
+            ));
+        }
+    }
+    fetch_errors.extend(gaps);
     Ok(ReadSnapshot {
         book,
         manifest,
@@ -148,6 +213,16 @@ fn listed_accounts(dir: &Path, entry: Option<&BrokerManifest>, name: &str) -> Ve
 }
 
 pub use recon_parse::common::failed_endpoints;
+
+/// A broker-wide gap (no account named) as a fetch error: it becomes a `fetch-incomplete`
+/// finding and makes the run incomplete.
+fn gap(endpoint: &str, error: String) -> FetchErrorRecord {
+    FetchErrorRecord {
+        account: None,
+        endpoint: endpoint.to_string(),
+        error,
+    }
+}
 
 fn subfolders(dir: &Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(dir)

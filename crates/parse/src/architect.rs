@@ -82,7 +82,7 @@ pub fn read_broker(
 ) -> (Book, Vec<String>) {
     let mut book = Book::default();
     let list = read_account_list(root, &mut book.quarantine);
-    crate::common::read_accounts(book, entry, accounts, |id, failed| {
+    crate::common::read_accounts(book, entry, accounts, list.keys(), |id, failed| {
         read_account(root, id, as_of, list.get(id), failed)
     })
 }
@@ -193,7 +193,10 @@ fn read_summary(s: &Summary, balance: &mut BalanceRow, notes: &mut Notes) {
     balance.maintenance_requirement = notes.amount("", "position_margin", s.position_margin);
     balance.unrealized_pnl = notes.amount("", "unrealized_pnl", s.unrealized_pnl);
     let yesterday = notes.amount("", "yesterday_equity", s.yesterday_equity);
-    balance.day_pnl = balance.net_liq.zip(yesterday).map(|(now, then)| now - then);
+    balance.day_pnl = balance
+        .net_liq
+        .zip(yesterday)
+        .and_then(|(now, then)| now.checked_sub(then));
     // Before 2026-03: purchasing_power. After: available_margin + excess_liquidity.
     balance.buying_power = notes
         .amount("", "purchasing_power", s.purchasing_power)
@@ -205,7 +208,7 @@ fn read_summary(s: &Summary, balance: &mut BalanceRow, notes: &mut Notes) {
             balance
                 .net_liq
                 .zip(balance.maintenance_requirement)
-                .map(|(e, m)| e - m)
+                .and_then(|(e, m)| e.checked_sub(m))
         });
 }
 
@@ -320,32 +323,41 @@ fn position_row(
                 return None;
             }
         };
-        let Some(q) = notes.amount(&lot_pointer, "quantity", lot.quantity) else {
-            notes.note(
-                &lot_pointer,
-                "lot without a readable `quantity`: position size unknown",
-            );
-            return None;
-        };
-        quantity += q;
-        match notes.amount(&lot_pointer, "cost_basis", lot.cost_basis) {
-            Some(price) => cost += price * q,
+        // One note for a lot without a size (the field's own), not a second for the row.
+        let q = notes.size(&lot_pointer, "quantity", lot.quantity)?;
+        quantity = notes.sum(&lot_pointer, "the position's quantity", quantity, q)?;
+        let lot_cost = notes
+            .amount(&lot_pointer, "cost_basis", lot.cost_basis)
+            .and_then(|price| notes.product(&lot_pointer, "cost_basis × quantity", &[price, q]))
+            .and_then(|c| notes.sum(&lot_pointer, "the position's cost", cost, c));
+        match lot_cost {
+            Some(c) => cost = c,
             None => cost_known = false,
         }
         let lot_pnl = notes.amount(&lot_pointer, "unrealized_pnl", lot.unrealized_pnl);
-        unrealized = unrealized.zip(lot_pnl).map(|(a, b)| a + b);
+        unrealized = match unrealized.zip(lot_pnl) {
+            Some((a, b)) => notes.sum(&lot_pointer, "the position's unrealized P&L", a, b),
+            None => None,
+        };
     }
-    let avg_price = (cost_known && !quantity.is_zero()).then(|| to_frame_scale(cost / quantity).0);
+    let avg_price = (cost_known && !quantity.is_zero())
+        .then(|| cost.checked_div(quantity).map(|a| to_frame_scale(a).0))
+        .flatten();
     // No mark on the wire: the one the broker's own P&L implies.
-    let units = quantity * multiplier;
-    let mark = match (avg_price, unrealized) {
-        (Some(a), Some(u)) if !units.is_zero() => Some(to_frame_scale(a + u / units).0),
+    let units = notes.product(&pointer, "quantity × multiplier", &[quantity, multiplier]);
+    let mark = match (avg_price, unrealized, units) {
+        (Some(a), Some(u), Some(units)) if !units.is_zero() => u
+            .checked_div(units)
+            .and_then(|per| a.checked_add(per))
+            .map(|m| to_frame_scale(m).0),
         _ => None,
     };
     let market_value = if quantity.is_zero() {
         Some(Decimal::ZERO)
     } else {
-        mark.map(|m| to_frame_scale(quantity * m * multiplier).0)
+        mark.and_then(|m| {
+            notes.product(&pointer, "quantity × mark × multiplier", &[quantity, m, multiplier])
+        })
     };
     let net_liq_value = if instrument == Instrument::Future {
         unrealized.map(|u| to_frame_scale(u).0)
@@ -371,7 +383,9 @@ fn position_row(
         close_price: None,
         market_value,
         net_liq_value,
-        cost_basis: avg_price.map(|a| to_frame_scale(a * quantity * multiplier).0),
+        cost_basis: avg_price.and_then(|a| {
+            notes.product(&pointer, "cost basis", &[a, quantity, multiplier])
+        }),
         unrealized_pnl: unrealized.map(|u| to_frame_scale(u).0),
         pnl_expected: false,
         updated_at: None,

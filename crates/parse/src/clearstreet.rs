@@ -108,7 +108,7 @@ pub fn read_broker(
 ) -> (Book, Vec<String>) {
     let mut book = Book::default();
     let list = read_account_list(root, &mut book.quarantine);
-    crate::common::read_accounts(book, entry, accounts, |id, failed| {
+    crate::common::read_accounts(book, entry, accounts, list.keys(), |id, failed| {
         read_account(root, id, as_of, list.get(id).map(String::as_str), failed)
     })
 }
@@ -363,9 +363,10 @@ fn position_row(
     let sent_value = notes.amount(pointer, "market_value", p.market_value);
     // Computed from the mark when there is one: the broker's own figure is not always
     // quantity × price (BROKERS.md §3.6 quirk 4).
-    let market_value = mark
-        .map(|m| to_frame_scale(quantity * m * multiplier).0)
-        .or(sent_value);
+    let market_value = match mark {
+        Some(m) => notes.product(pointer, "quantity × instrument_price × multiplier", &[quantity, m, multiplier]),
+        None => sent_value,
+    };
     Some(PositionRow {
         broker: BROKER,
         account_id: account.to_string(),

@@ -90,6 +90,32 @@ impl<'a> Notes<'a> {
     }
 }
 
+impl Notes<'_> {
+    /// `factors` multiplied, at frame scale. Checked: a product that overflows (broker
+    /// values are bounded, but three of them multiplied need not be) is noted at `pointer`
+    /// and left empty, never a panic.
+    pub fn product(&mut self, pointer: &str, what: &str, factors: &[Decimal]) -> Option<Decimal> {
+        match exact::checked_product(factors) {
+            Some(p) => Some(p),
+            None => {
+                self.note(pointer, format!("{what} overflows: left empty"));
+                None
+            }
+        }
+    }
+
+    /// `a + b`, checked like [`product`](Self::product).
+    pub fn sum(&mut self, pointer: &str, what: &str, a: Decimal, b: Decimal) -> Option<Decimal> {
+        match a.checked_add(b) {
+            Some(s) => Some(s),
+            None => {
+                self.note(pointer, format!("{what} overflows: left empty"));
+                None
+            }
+        }
+    }
+}
+
 /// The `data` of a `{"data": …, "error": …}` body (Clear Street, tastytrade), or why there is
 /// none: an `error` stored in place of an answer is said, never read as an empty account.
 pub fn envelope_data<'a>(text: &'a str, shape: &str) -> Result<&'a RawValue, String> {
@@ -180,13 +206,18 @@ pub fn read_text(
 }
 
 /// The pages of a paged endpoint, `<stem>.0001.json`, `<stem>.0002.json`, … in order, up to
-/// the first missing number: each page's source path and text.
+/// the first missing number: each page's source path and text. When a later page exists
+/// beyond that gap, the missing page is answered as an unreadable one (an `Err` entry), so
+/// the account is incomplete and the gap named, never read as the end of the list.
 pub fn read_pages(root: &std::path::Path, stem: &str) -> Vec<(String, std::io::Result<String>)> {
     let mut pages = Vec::new();
     for n in 1.. {
         let source = format!("{stem}.{n:04}.json");
         let path = root.join(&source);
         if !path.exists() {
+            if let Some(gap) = page_gap(root, stem, n) {
+                pages.push((source, Err(std::io::Error::other(gap))));
+            }
             break;
         }
         let text = std::fs::read(&path).and_then(|b| {
@@ -195,6 +226,31 @@ pub fn read_pages(root: &std::path::Path, stem: &str) -> Vec<(String, std::io::R
         pages.push((source, text));
     }
     pages
+}
+
+/// Why page `missing` of `stem` is a gap rather than the end: the highest page stored
+/// beyond it (`<stem>.NNNN.json` or `.xml`). `None` when no later page exists.
+pub fn page_gap(root: &std::path::Path, stem: &str, missing: u32) -> Option<String> {
+    let stem_path = root.join(stem);
+    let dir = stem_path.parent()?;
+    let prefix = format!("{}.", stem_path.file_name()?.to_str()?);
+    let last = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let rest = name.strip_prefix(&prefix)?;
+            let (number, ext) = rest.split_once('.')?;
+            let is_page = number.len() >= 4
+                && number.bytes().all(|b| b.is_ascii_digit())
+                && matches!(ext, "json" | "xml");
+            if is_page { number.parse::<u32>().ok() } else { None }
+        })
+        .filter(|&n| n > missing)
+        .max()?;
+    Some(format!(
+        "page {missing} is missing but page {last} is in the snapshot: the pages in between were not all stored"
+    ))
 }
 
 /// The endpoints of `account` the manifest reports as not fetched: their missing files are
@@ -218,14 +274,25 @@ pub fn failed_endpoints<'a>(
 /// them in a stable order. `read` gets the account id and the endpoints the manifest
 /// already reports as not fetched, and answers the account's rows and whether all its files
 /// could be read. Returns the rows and the accounts that are incomplete.
-pub fn read_accounts(
+///
+/// Without a manifest (`entry` is `None`), `accounts` are the account folders found, and
+/// every account the stored account list names (`listed`) is read too: one listed without a
+/// folder then finds its files missing and is incomplete, never silently absent.
+pub fn read_accounts<'a>(
     mut book: recon_model::Book,
     entry: Option<&recon_model::manifest::BrokerManifest>,
     accounts: &[String],
+    listed: impl Iterator<Item = &'a String>,
     read: impl Fn(&str, &[&str]) -> (recon_model::Book, bool) + Sync,
 ) -> (recon_model::Book, Vec<String>) {
     use rayon::prelude::*;
-    let outputs: Vec<(&String, recon_model::Book, bool)> = accounts
+    let mut all: Vec<String> = accounts.to_vec();
+    if entry.is_none() {
+        let known: std::collections::BTreeSet<&String> = accounts.iter().collect();
+        let extra: Vec<String> = listed.filter(|id| !known.contains(id)).cloned().collect();
+        all.extend(extra);
+    }
+    let outputs: Vec<(&String, recon_model::Book, bool)> = all
         .par_iter()
         .map(|id| {
             let failed = failed_endpoints(entry, id);
@@ -249,6 +316,23 @@ mod tests {
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_page_missing_before_a_later_one_is_a_gap_not_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let acct = dir.path().join("clearstreet/A1");
+        std::fs::create_dir_all(&acct).unwrap();
+        std::fs::write(acct.join("positions.0001.json"), "{}").unwrap();
+        std::fs::write(acct.join("positions.0003.json"), "{}").unwrap();
+        let pages = read_pages(dir.path(), "clearstreet/A1/positions");
+        assert_eq!(pages.len(), 2);
+        assert_eq!(pages[1].0, "clearstreet/A1/positions.0002.json");
+        let gap = pages[1].1.as_ref().unwrap_err().to_string();
+        assert!(gap.contains("page 2 is missing but page 3"), "{gap}");
+        // Without a later page, the first missing number is simply the end.
+        std::fs::remove_file(acct.join("positions.0003.json")).unwrap();
+        assert_eq!(read_pages(dir.path(), "clearstreet/A1/positions").len(), 1);
     }
 
     #[test]

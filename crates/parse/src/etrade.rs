@@ -230,6 +230,16 @@ fn amount(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Value>) -> O
         }
     };
     match exact::parse_decimal(&raw) {
+        Some(d) if exact::out_of_range(&d) => {
+            notes.note(
+                format!("{pointer}/{field}"),
+                format!(
+                    "`{field}` {raw} is out of range (|x| ≥ 10^{}); left empty",
+                    exact::LIMIT_DIGITS
+                ),
+            );
+            None
+        }
         Some(d) => {
             let (r, rounded) = to_frame_scale(d);
             if rounded {
@@ -259,7 +269,7 @@ pub fn read_broker(
 ) -> (Book, Vec<String>) {
     let mut book = Book::default();
     let list = read_account_list(root, &mut book.quarantine);
-    crate::common::read_accounts(book, entry, accounts, |key, failed| {
+    crate::common::read_accounts(book, entry, accounts, list.keys(), |key, failed| {
         read_account(root, key, as_of, list.get(key), failed)
     })
 }
@@ -350,7 +360,10 @@ pub fn read_account(
                 }
             }
             Err((_, e)) if e == "missing" => {
-                if page == 1 {
+                if let Some(gap) = crate::common::page_gap(root, &format!("etrade/{key}/portfolio"), page) {
+                    complete = false;
+                    quarantine.push(file_problem(BROKER, key, &format!("{stem}.json"), &gap));
+                } else if page == 1 {
                     complete = false;
                     if !expected_missing.contains(&"portfolio") {
                         quarantine.push(file_problem(
@@ -661,6 +674,21 @@ fn signed(notes: &mut Notes, pointer: &str, qty: Decimal, side: Option<String>) 
     }
 }
 
+/// A position's size: required. One note when it is missing or unreadable (the field's own,
+/// from `amount`), never a second one for the row.
+fn size(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Value>) -> Option<Decimal> {
+    let missing = match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.trim().is_empty(),
+        _ => false,
+    };
+    let q = amount(notes, pointer, field, v);
+    if q.is_none() && missing {
+        notes.note(pointer, format!("no `{field}`: size unknown"));
+    }
+    q
+}
+
 fn v1_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option<PositionRow> {
     let empty = Value::Null;
     let product = at(p, "product").unwrap_or(&empty);
@@ -673,10 +701,7 @@ fn v1_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option
         "expirymonth",
         "expiryday",
     )?;
-    let Some(qty) = amount(notes, pointer, "quantity", at(p, "quantity")) else {
-        notes.note(pointer, "no readable `quantity`: size unknown");
-        return None;
-    };
+    let qty = size(notes, pointer, "quantity", at(p, "quantity"))?;
     let side_word = text(at(p, "positiontype"));
     let side = side_word.as_deref().and_then(Side::from_broker);
     let quantity = signed(notes, pointer, qty, side_word);
@@ -714,9 +739,10 @@ fn v1_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option
     let mark = amount(notes, pointer, "lastTrade", view_last.as_ref())
         .or_else(|| amount(notes, pointer, "price", at(p, "price")));
     let sent_value = amount(notes, pointer, "marketValue", at(p, "marketvalue"));
-    let market_value = mark
-        .map(|m| to_frame_scale(quantity * m * multiplier).0)
-        .or(sent_value);
+    let market_value = match mark {
+        Some(m) => notes.product(pointer, "quantity × lastTrade × multiplier", &[quantity, m, multiplier]),
+        None => sent_value,
+    };
     let position_id = text(at(p, "positionid")).unwrap_or_else(|| c.symbol.clone());
     Some(PositionRow {
         avg_price,
@@ -735,10 +761,7 @@ fn legacy_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Op
     let c = contract(
         product, None, pointer, notes, "expyear", "expmonth", "expday",
     )?;
-    let Some(qty) = amount(notes, pointer, "qty", at(p, "qty")) else {
-        notes.note(pointer, "no readable `qty`: size unknown");
-        return None;
-    };
+    let qty = size(notes, pointer, "qty", at(p, "qty"))?;
     let side_word = text(at(p, "longorshort"));
     let side = side_word.as_deref().and_then(Side::from_broker);
     let quantity = signed(notes, pointer, qty, side_word);
@@ -750,16 +773,18 @@ fn legacy_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Op
     // Short options carry a negative currentPrice in this shape: a price is a magnitude.
     let mark = amount(notes, pointer, "currentPrice", at(p, "currentprice")).map(|m| m.abs());
     let cost_basis = amount(notes, pointer, "costBasis", at(p, "costbasis"));
-    let units = quantity * multiplier;
+    let units = notes.product(pointer, "qty × multiplier", &[quantity, multiplier]);
     let market_value = match mark {
-        Some(m) => Some(to_frame_scale(quantity * m * multiplier).0),
+        Some(m) => notes.product(pointer, "qty × currentPrice × multiplier", &[quantity, m, multiplier]),
         None => amount(notes, pointer, "marketValue", at(p, "marketvalue")),
     };
     let position_id = c.symbol.clone();
     Some(PositionRow {
         avg_price: cost_basis
-            .filter(|_| !units.is_zero())
-            .map(|b| to_frame_scale((b / units).abs()).0),
+            .zip(units)
+            .filter(|(_, u)| !u.is_zero())
+            .and_then(|(b, u)| b.checked_div(u))
+            .map(|a| to_frame_scale(a.abs()).0),
         mark,
         market_value,
         net_liq_value: market_value,

@@ -25,9 +25,33 @@ pub fn number(raw: Option<&RawValue>) -> Result<Option<Decimal>, String> {
     if unquoted.is_empty() {
         return Ok(None);
     }
-    parse_decimal(unquoted)
-        .map(Some)
-        .ok_or_else(|| format!("{text} is not a number"))
+    let d = parse_decimal(unquoted).ok_or_else(|| format!("{text} is not a number"))?;
+    if out_of_range(&d) {
+        return Err(format!(
+            "{text} is out of range (|x| ≥ 10^{LIMIT_DIGITS}): no account holds that much"
+        ));
+    }
+    Ok(Some(d))
+}
+
+/// Broker values at or above 10^20 in magnitude are refused: no real quantity, price or
+/// balance is that large, and keeping every input below it leaves room for sums of them
+/// in a `Decimal(38, 8)` column (30 integer digits).
+pub const LIMIT_DIGITS: u32 = 20;
+
+/// Whether a broker value is at or beyond 10^[`LIMIT_DIGITS`] in magnitude.
+pub fn out_of_range(d: &Decimal) -> bool {
+    d.abs() >= Decimal::from_i128_with_scale(10i128.pow(LIMIT_DIGITS), 0)
+}
+
+/// The product of `factors` at frame scale, or `None` when it overflows `Decimal` (or the
+/// frame's 30 integer digits).
+pub fn checked_product(factors: &[Decimal]) -> Option<Decimal> {
+    let p = factors
+        .iter()
+        .try_fold(Decimal::ONE, |acc, f| acc.checked_mul(*f))?;
+    let (p, _) = to_frame_scale(p);
+    (p.abs() < Decimal::from_i128_with_scale(10i128.pow(30), 0)).then_some(p)
 }
 
 /// A decimal in plain or scientific notation (`1e-7`, `2.5E3`).
@@ -65,6 +89,22 @@ mod tests {
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn huge_tiny_exponent_and_odd_numbers_never_panic() {
+        assert!(number(Some(&raw("1e20"))).unwrap_err().contains("out of range"));
+        assert!(number(Some(&raw("\"-123456789012345678901\""))).is_err());
+        assert!(number(Some(&raw("1e400"))).is_err());
+        assert!(number(Some(&raw("79228162514264337593543950336"))).is_err());
+        assert_eq!(number(Some(&raw("99999999999999999999"))).unwrap(), Some(dec!(99999999999999999999)));
+        assert_eq!(number(Some(&raw("1e-30"))).unwrap(), Some(dec!(0.000000000000000000000000000001)));
+        assert!(number(Some(&raw("\"１２３\""))).is_err(), "full-width digits are not a number");
+        assert!(number(Some(&raw("\"12٫5\""))).is_err());
+        let big = dec!(99999999999999999999);
+        assert_eq!(checked_product(&[big, big, big]), None);
+        assert_eq!(checked_product(&[big, big]), None, "beyond the frame's 30 digits");
+        assert_eq!(checked_product(&[dec!(2.5), dec!(4), dec!(100)]), Some(dec!(1000)));
     }
 
     #[test]

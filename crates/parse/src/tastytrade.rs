@@ -6,7 +6,8 @@
 //! same field; `*-effect` siblings carrying the sign; equity options as space-padded OCC;
 //! futures (`/MESZ6`, valued by open-trade P&L, as they settle daily) and futures options
 //! (`./MESZ6 EX3Z6 261218P6450`, strike as written); `multiplier` per row; marks from
-//! `mark-price`, else `mark`, else yesterday's `close-price` (noted, since it is stale);
+//! `mark-price`, else `mark`; none (fetched without `include-marks`) leaves the value null
+//! for data-quality's `mark-missing`, not a quarantine;
 //! closed accounts; IRA, margin and cash from `account-type-name` and `margin-or-cash`; a
 //! trading status that restricts or closes the account.
 
@@ -142,7 +143,7 @@ pub fn read_broker(
 ) -> (Book, Vec<String>) {
     let mut book = Book::default();
     let list = read_account_list(root, &mut book.quarantine);
-    crate::common::read_accounts(book, entry, accounts, |n, failed| {
+    crate::common::read_accounts(book, entry, accounts, list.keys(), |n, failed| {
         read_account(root, n, as_of, list.get(n).map(String::as_str), failed)
     })
 }
@@ -310,7 +311,10 @@ fn read_balances(b: &Balances, balance: &mut BalanceRow, notes: &mut Notes) {
         let mut total: Option<Decimal> = None;
         for (name, raw) in fields {
             if let Some(v) = notes.amount(p, name, raw) {
-                total = Some(total.unwrap_or_default() + v);
+                total = notes.sum(p, name, total.unwrap_or_default(), v);
+                if total.is_none() {
+                    break;
+                }
             }
         }
         total
@@ -545,30 +549,26 @@ fn position_row(
     };
     let avg_price = notes.amount(pointer, "average-open-price", p.average_open_price);
     let close_price = notes.amount(pointer, "close-price", p.close_price);
-    let live = notes
+    // No mark (positions fetched without `include-marks`) is a readable record with a
+    // null mark, not a quarantine: its value is unknown, the account's identity check is
+    // unknown, and data-quality's `mark-missing` names it. Yesterday's close is not
+    // today's value, so it is not used in its place.
+    let mark = notes
         .amount(pointer, "mark-price", p.mark_price)
         .or_else(|| notes.amount(pointer, "mark", p.mark));
-    let mark = match (live, close_price) {
-        (Some(m), _) => Some(m),
-        (None, Some(c)) if !quantity.is_zero() => {
-            notes.note(
-                pointer,
-                format!("no mark for `{symbol}` (fetched without include-marks?): valued at yesterday's close {c}"),
-            );
-            Some(c)
-        }
-        _ => None,
-    };
     let valued = !multiplier.is_zero();
     // A row closed during the day (`Zero`) is worth nothing, mark or not.
     let market_value = if quantity.is_zero() {
         Some(Decimal::ZERO)
     } else {
-        mark.filter(|_| valued)
-            .map(|m| to_frame_scale(quantity * m * multiplier).0)
+        mark.filter(|_| valued).and_then(|m| {
+            notes.product(pointer, "quantity × mark × multiplier", &[quantity, m, multiplier])
+        })
     };
     let unrealized = match (mark, avg_price) {
-        (Some(m), Some(a)) if valued => Some(to_frame_scale((m - a) * quantity * multiplier).0),
+        (Some(m), Some(a)) if valued => m.checked_sub(a).and_then(|d| {
+            notes.product(pointer, "unrealized P&L", &[d, quantity, multiplier])
+        }),
         _ => None,
     };
     // Futures settle daily: what they add to net liq is open-trade P&L, not notional.
@@ -604,7 +604,7 @@ fn position_row(
         net_liq_value,
         cost_basis: avg_price
             .filter(|_| valued)
-            .map(|a| to_frame_scale(a * quantity * multiplier).0),
+            .and_then(|a| notes.product(pointer, "cost basis", &[a, quantity, multiplier])),
         unrealized_pnl: unrealized,
         pnl_expected: false,
         updated_at: p.updated_at.as_deref().and_then(timestamp),

@@ -153,7 +153,7 @@ pub fn read_broker(
 ) -> (Book, Vec<String>) {
     let mut book = Book::default();
     let list = read_account_list(dir, &mut book.quarantine);
-    crate::common::read_accounts(book, entry, accounts, |id, failed| {
+    crate::common::read_accounts(book, entry, accounts, list.keys(), |id, failed| {
         let out = read_account(dir, id, as_of, list.get(id).map(String::as_str), failed);
         (out.book, out.complete)
     })
@@ -285,7 +285,12 @@ pub fn read_account(
                                 position_row(id, &p, &pointer, &mut notes, &mut unnamed)
                             {
                                 if let Some(m) = maint {
-                                    maintenance = Some(maintenance.unwrap_or_default() + m);
+                                    maintenance = notes.sum(
+                                        &pointer,
+                                        "the account's maintenance requirement",
+                                        maintenance.unwrap_or_default(),
+                                        m,
+                                    );
                                 }
                                 positions.push(row);
                             }
@@ -533,7 +538,9 @@ fn position_row(
             close_price,
             market_value: None,
             net_liq_value: None,
-            cost_basis: avg_price.map(|a| to_frame_scale(a * quantity * multiplier).0),
+            cost_basis: avg_price.and_then(|a| {
+                notes.product(pointer, "cost basis", &[a, quantity, multiplier])
+            }),
             unrealized_pnl: None,
             pnl_expected: true,
             updated_at,
@@ -600,9 +607,12 @@ fn value_positions(positions: &mut [PositionRow], pnl: &[PnlRow]) {
         };
         p.market_value = Some(value);
         p.net_liq_value = Some(value);
-        let units = p.quantity.abs() * p.multiplier;
-        if !units.is_zero() {
-            p.mark = Some(to_frame_scale(exposure.abs() / units).0);
+        let units = p.quantity.abs().checked_mul(p.multiplier);
+        if let Some(units) = units.filter(|u| !u.is_zero()) {
+            p.mark = exposure
+                .abs()
+                .checked_div(units)
+                .map(|m| to_frame_scale(m).0);
         }
     }
 }

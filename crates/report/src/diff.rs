@@ -78,18 +78,41 @@ pub fn previous(out_dir: &Path) -> Option<Previous> {
     })
 }
 
-/// Marks findings seen before as `ongoing` (keeping their first date) and returns the ones
-/// the previous run had that are gone.
+/// What this run looked at, for telling "resolved" from "not looked at": the accounts it
+/// read completely, and the brokers it read with no broker-wide gap.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub accounts: std::collections::BTreeSet<(String, String)>,
+    pub brokers: std::collections::BTreeSet<String>,
+}
+
+impl Checked {
+    /// Whether a finding of (`broker`, `account`) could have been seen again this run.
+    fn covers(&self, broker: Option<&str>, account: Option<&str>) -> bool {
+        match (broker, account) {
+            (Some(b), Some(a)) => self.accounts.contains(&(b.to_string(), a.to_string())),
+            (Some(b), None) => self.brokers.contains(b),
+            // A finding tied to no broker: this run checked whatever it was about.
+            (None, _) => true,
+        }
+    }
+}
+
+/// Marks findings seen before as `ongoing` (keeping their first date). Answers the ones
+/// the previous run had that are gone: resolved when this run checked their account again,
+/// and "not rechecked" when it did not (an account not fetched or not fully read this run
+/// proves nothing either way).
 pub fn apply(
     findings: &mut [Finding],
     previous: Option<&Previous>,
     as_of: NaiveDate,
-) -> Vec<Resolved> {
+    checked: &Checked,
+) -> (Vec<Resolved>, Vec<Resolved>) {
     let Some(previous) = previous else {
         for f in findings.iter_mut() {
             f.first_seen = Some(as_of);
         }
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut gone = previous.findings.clone();
     for f in findings.iter_mut() {
@@ -114,7 +137,7 @@ pub fn apply(
                 message,
             },
         )
-        .collect()
+        .partition(|r| checked.covers(r.broker.as_deref(), r.account.as_deref()))
 }
 
 #[cfg(test)]
@@ -123,6 +146,7 @@ mod tests {
     use crate::files::{run_dir, write_run};
     use crate::summary::RunFacts;
     use recon_rules::Severity;
+    use recon_rules::views::AccountFigure;
 
     fn finding(rule: &str, account: &str) -> Finding {
         Finding {
@@ -153,8 +177,58 @@ mod tests {
             incomplete: vec![],
             exit_code: 1,
             peak_rss_kib: None,
-            accounts: vec![],
+            accounts: ["X", "Y", "Z"]
+                .map(|a| AccountFigure {
+                    broker: "tradezero".into(),
+                    account: a.into(),
+                    net_liq: None,
+                    cash: None,
+                    position_value: None,
+                })
+                .to_vec(),
         }
+    }
+
+    #[test]
+    fn a_finding_of_an_account_not_read_this_run_is_not_resolved() {
+        let out = tempfile::tempdir().unwrap();
+        let day1 = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        let day2 = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let mut first = vec![finding("a", "X"), finding("b", "Y"), finding("c", "Z")];
+        write_run(
+            out.path(),
+            &run_dir(out.path(), day1, "r1"),
+            &facts("r1", day1),
+            &mut first,
+            &[],
+        )
+        .unwrap();
+        // Day 2: Y was not fetched at all, Z was fetched but could not all be read.
+        let mut day2_facts = facts("r2", day2);
+        day2_facts.accounts.retain(|f| f.account != "Y");
+        day2_facts.incomplete.push(crate::summary::IncompleteItem {
+            broker: "tradezero".into(),
+            account: Some("Z".into()),
+            reason: "positions: HTTP 500".into(),
+        });
+        let mut second = vec![];
+        let written = write_run(
+            out.path(),
+            &run_dir(out.path(), day2, "r2"),
+            &day2_facts,
+            &mut second,
+            &[],
+        )
+        .unwrap();
+        let resolved: Vec<&str> = written.summary.resolved.iter().map(|r| r.rule.as_str()).collect();
+        assert_eq!(resolved, ["a"]);
+        let unchecked: Vec<&str> = written
+            .summary
+            .not_rechecked
+            .iter()
+            .map(|r| r.rule.as_str())
+            .collect();
+        assert_eq!(unchecked, ["b", "c"]);
     }
 
     #[test]

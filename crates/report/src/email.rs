@@ -77,6 +77,7 @@ pub fn masked_text(text: &str, account: Option<&str>) -> String {
 /// The findings as the attached CSV, accounts masked in every column that can hold one.
 pub fn masked_csv(findings: &[Finding]) -> Vec<u8> {
     fn field(out: &mut String, value: &str) {
+        let value = crate::render::spreadsheet_safe(value.to_string());
         out.push('"');
         out.push_str(&value.replace('"', "\"\""));
         out.push('"');
@@ -106,6 +107,20 @@ pub fn masked_csv(findings: &[Finding]) -> Vec<u8> {
         out.push('\n');
     }
     out.into_bytes()
+}
+
+/// `text` with every one of `accounts` masked, longest first (so an id that contains
+/// another is masked whole).
+pub fn mask_all(text: &str, accounts: &BTreeSet<&str>) -> String {
+    let mut ids: Vec<&str> = accounts.iter().copied().filter(|a| a.len() >= 3).collect();
+    ids.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    let mut out = text.to_string();
+    for id in ids {
+        if out.contains(id) {
+            out = out.replace(id, &mask(id));
+        }
+    }
+    out
 }
 
 pub fn mask(account: &str) -> String {
@@ -211,6 +226,15 @@ fn bodies(
     let mut text = format!("{verdict}\n\n");
     let mut html = format!("<p>{}</p>\n", escape(&verdict));
     if !summary.incomplete.is_empty() {
+        // A reason can name files, and file paths name accounts (any account's, not only
+        // the item's own): every account the run knows is masked in it.
+        let known_accounts: BTreeSet<&str> = summary
+            .incomplete
+            .iter()
+            .filter_map(|i| i.account.as_deref())
+            .chain(findings.iter().filter_map(|f| f.account.as_deref()))
+            .chain(summary.accounts.iter().map(|a| a.account.as_str()))
+            .collect();
         text.push_str("INCOMPLETE — not fetched or not readable:\n");
         html.push_str("<p><b>INCOMPLETE</b> — not fetched or not readable:</p><ul>\n");
         for i in &summary.incomplete {
@@ -224,12 +248,17 @@ fn bodies(
                         a.to_string()
                     }
                 });
-            text.push_str(&format!("  {} {}: {}\n", i.broker, who, i.reason));
+            let reason = if settings.mask_accounts {
+                mask_all(&i.reason, &known_accounts)
+            } else {
+                i.reason.clone()
+            };
+            text.push_str(&format!("  {} {}: {}\n", i.broker, who, reason));
             html.push_str(&format!(
                 "<li>{} {}: {}</li>\n",
                 escape(&i.broker),
                 escape(&who),
-                escape(&i.reason)
+                escape(&reason)
             ));
         }
         text.push('\n');
@@ -272,31 +301,62 @@ fn bodies(
     (text, html)
 }
 
-/// Builds the message, or `None` when `only_when = "findings"` and there is nothing to say.
-/// `None` when there is nothing to send: `only_when = "findings"` and nothing to say, or
-/// every recipient already has this business date's email (the ledger in `ledger_dir`).
+/// Whether this run has anything to email: always with `only_when = "always"`, else when
+/// it has live findings or is incomplete.
+pub fn has_news(settings: &EmailSettings, summary: &Summary, findings: &[Finding]) -> bool {
+    settings.always || !summary.complete || live(findings).next().is_some()
+}
+
+/// The digest of what an email says (the business date, every live finding's rule,
+/// severity, place and message, and what was incomplete), in a stable order. The ledger
+/// keys deliveries by it: an identical re-run mails nobody, a run with different findings
+/// the same day is mailed again. Statuses (new, ongoing) are left out: they change from
+/// one run to the next without the content changing.
+pub fn digest(summary: &Summary, findings: &[Finding]) -> String {
+    use sha2::Digest;
+    let mut lines: Vec<String> = live(findings)
+        .map(|f| {
+            format!(
+                "finding\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                f.rule,
+                f.severity,
+                f.broker.as_deref().unwrap_or(""),
+                f.account.as_deref().unwrap_or(""),
+                f.position.as_deref().unwrap_or(""),
+                f.symbol.as_deref().unwrap_or(""),
+                f.message
+            )
+        })
+        .chain(summary.incomplete.iter().map(|i| {
+            format!(
+                "incomplete\t{}\t{}\t{}",
+                i.broker,
+                i.account.as_deref().unwrap_or(""),
+                i.reason
+            )
+        }))
+        .collect();
+    lines.sort();
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(summary.as_of.to_string().as_bytes());
+    for line in &lines {
+        hasher.update(b"\n");
+        hasher.update(line.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Builds the message to `to`.
 pub fn build(
     settings: &EmailSettings,
     summary: &Summary,
     findings: &[Finding],
     run_dir: &Path,
-    ledger_dir: &Path,
+    to: &[String],
     csv: Option<Vec<u8>>,
-) -> Result<Option<(Message, Vec<String>)>, String> {
-    if !settings.always && summary.complete && live(findings).next().is_none() {
-        return Ok(None);
-    }
-    let mut to = recipients(settings, findings);
+) -> Result<Message, String> {
     if to.is_empty() {
         return Err("email: no recipient (set email.to)".into());
-    }
-    if !settings.resend {
-        let already = ledger::sent(ledger_dir, summary.as_of);
-        to.retain(|r| !already.contains(r));
-        if to.is_empty() {
-            tracing::info!(as_of = %summary.as_of, "every recipient already has this date's email (--resend sends it again)");
-            return Ok(None);
-        }
     }
     let from: Mailbox = settings
         .from
@@ -305,7 +365,7 @@ pub fn build(
     let mut builder = Message::builder()
         .from(from)
         .subject(subject(summary, findings));
-    for r in &to {
+    for r in to {
         let mailbox: Mailbox = r
             .parse()
             .map_err(|e| format!("email recipient `{r}`: {e}"))?;
@@ -328,68 +388,213 @@ pub fn build(
         ),
         None => MultiPart::mixed().multipart(alternative),
     };
-    let message = builder.multipart(body).map_err(|e| format!("email: {e}"))?;
-    Ok(Some((message, to)))
+    builder.multipart(body).map_err(|e| format!("email: {e}"))
 }
 
-/// `<out_dir>/email-ledger.jsonl`: one line per email delivered (business date, run,
-/// recipients), so a re-run the same day emails nobody twice.
+/// `<out_dir>/email-ledger.jsonl`: every delivery, recorded durably before anyone is told
+/// anything. An `attempt` line is written (and fsynced) before the message leaves, and a
+/// `sent` or `failed` line after; each line carries the sha256 of its entry, so a damaged
+/// ledger is noticed rather than read as "nobody has it". A recipient whose last line for
+/// an email is an `attempt` may have received it (the process died between the server's
+/// acceptance and the record): that is reported as "possibly sent before", never guessed.
 pub mod ledger {
-    use chrono::{NaiveDate, Utc};
+    use chrono::{DateTime, NaiveDate, Utc};
     use serde::{Deserialize, Serialize};
-    use std::collections::BTreeSet;
+    use sha2::Digest;
     use std::io::Write;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     pub const FILE: &str = "email-ledger.jsonl";
 
-    #[derive(Debug, Serialize, Deserialize)]
-    struct Entry {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum State {
+        /// About to hand the message to the transport.
+        Attempt,
+        /// The transport accepted it.
+        Sent,
+        /// The transport refused it or could not be reached: safe to try again.
+        Failed,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Entry {
+        pub as_of: NaiveDate,
+        /// [`super::digest`] of what was sent.
+        pub digest: String,
+        pub run_id: String,
+        pub recipients: Vec<String>,
+        pub state: State,
+        pub at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub error: Option<String>,
+    }
+
+    /// A line as stored: the entry and the sha256 of its JSON.
+    #[derive(Serialize, Deserialize)]
+    struct Line {
+        entry: Entry,
+        sha256: String,
+    }
+
+    /// A line of the ledger before digests (one per delivery, by business date): still
+    /// read, as deliveries of an email no digest matches.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Legacy {
         as_of: NaiveDate,
         run_id: String,
         recipients: Vec<String>,
-        sent_at: chrono::DateTime<Utc>,
+        sent_at: DateTime<Utc>,
     }
 
-    /// Recipients already sent the email of `as_of`.
-    pub fn sent(dir: &Path, as_of: NaiveDate) -> BTreeSet<String> {
-        std::fs::read_to_string(dir.join(FILE))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
-            .filter(|e| e.as_of == as_of)
-            .flat_map(|e| e.recipients)
-            .collect()
+    /// Where a recipient stands for one email.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Standing {
+        NotSent,
+        Sent,
+        /// An attempt with no outcome recorded.
+        PossiblySent,
     }
 
-    /// Appends a delivery. A ledger that cannot be written is an error: without it the
-    /// next run would send again.
-    pub fn record(
-        dir: &Path,
-        as_of: NaiveDate,
-        run_id: &str,
-        recipients: &[String],
-    ) -> Result<(), String> {
-        let entry = Entry {
-            as_of,
-            run_id: run_id.to_string(),
-            recipients: recipients.to_vec(),
-            sent_at: Utc::now(),
-        };
-        let mut line = serde_json::to_vec(&entry).map_err(|e| e.to_string())?;
-        line.push(b'\n');
-        let path = dir.join(FILE);
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+    #[derive(Debug)]
+    pub struct Ledger {
+        path: PathBuf,
+        entries: Vec<Entry>,
+    }
+
+    fn sha(entry: &Entry) -> Result<String, String> {
+        let json = serde_json::to_vec(entry).map_err(|e| e.to_string())?;
+        Ok(hex::encode(sha2::Sha256::digest(&json)))
+    }
+
+    impl Ledger {
+        /// Reads the ledger of `out_dir` (none yet: empty). A line that cannot be read, or
+        /// whose checksum does not match, is an error: everyone would otherwise be mailed
+        /// again. Only a last line cut short without its newline (the process died while
+        /// appending it) is skipped, with a warning: it can only be a record whose
+        /// message had not left yet, or an outcome whose attempt line still stands.
+        pub fn open(out_dir: &Path) -> Result<Ledger, String> {
+            let path = out_dir.join(FILE);
+            let text = match std::fs::read(&path) {
+                Ok(bytes) => String::from_utf8(bytes)
+                    .map_err(|_| format!("{}: not UTF-8 text: fix or move it", path.display()))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            };
+            let complete = text.ends_with('\n') || text.is_empty();
+            let lines: Vec<&str> = text.lines().collect();
+            let mut entries = Vec::new();
+            for (i, line) in lines.iter().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let torn_tail = !complete && i + 1 == lines.len();
+                match read_line(line) {
+                    Ok(entry) => entries.push(entry),
+                    Err(_) if torn_tail => {
+                        tracing::warn!(ledger = %path.display(), "the ledger's last line was cut short (a run died while writing it); skipped");
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "{} line {}: {e}: the ledger says who has which email, so recon will not guess; fix or move the file",
+                            path.display(),
+                            i + 1
+                        ));
+                    }
+                }
+            }
+            Ok(Ledger { path, entries })
         }
-        options
-            .open(&path)
-            .and_then(|mut f| f.write_all(&line))
-            .map_err(|e| format!("cannot record the delivery in {}: {e}", path.display()))
+
+        /// Where `recipient` stands for the email of `as_of` with `digest`.
+        pub fn standing(&self, as_of: NaiveDate, digest: &str, recipient: &str) -> Standing {
+            self.entries
+                .iter()
+                .filter(|e| e.as_of == as_of && e.digest == digest)
+                .filter(|e| e.recipients.iter().any(|r| r == recipient))
+                .last()
+                .map_or(Standing::NotSent, |e| match e.state {
+                    State::Attempt => Standing::PossiblySent,
+                    State::Sent => Standing::Sent,
+                    State::Failed => Standing::NotSent,
+                })
+        }
+
+        /// Appends an entry and flushes it to disk before answering.
+        pub fn record(
+            &mut self,
+            as_of: NaiveDate,
+            digest: &str,
+            run_id: &str,
+            recipients: &[String],
+            state: State,
+            error: Option<String>,
+        ) -> Result<(), String> {
+            let entry = Entry {
+                as_of,
+                digest: digest.to_string(),
+                run_id: run_id.to_string(),
+                recipients: recipients.to_vec(),
+                state,
+                at: Utc::now(),
+                error,
+            };
+            let line = Line {
+                sha256: sha(&entry)?,
+                entry: entry.clone(),
+            };
+            let mut bytes = serde_json::to_vec(&line).map_err(|e| e.to_string())?;
+            bytes.push(b'\n');
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let created = !self.path.exists();
+            options
+                .open(&self.path)
+                .and_then(|mut f| {
+                    f.write_all(&bytes)?;
+                    f.sync_all()
+                })
+                .and_then(|()| match (created, self.path.parent()) {
+                    (true, Some(dir)) => recon_model::files::sync_dir(dir),
+                    _ => Ok(()),
+                })
+                .map_err(|e| {
+                    format!(
+                        "cannot record the delivery in {}: {e}",
+                        self.path.display()
+                    )
+                })?;
+            self.entries.push(entry);
+            Ok(())
+        }
+    }
+
+    fn read_line(line: &str) -> Result<Entry, String> {
+        if let Ok(l) = serde_json::from_str::<Line>(line) {
+            return if sha(&l.entry)? == l.sha256 {
+                Ok(l.entry)
+            } else {
+                Err("checksum mismatch: the line was changed or damaged".into())
+            };
+        }
+        match serde_json::from_str::<Legacy>(line) {
+            Ok(l) => Ok(Entry {
+                as_of: l.as_of,
+                digest: String::new(),
+                run_id: l.run_id,
+                recipients: l.recipients,
+                state: State::Sent,
+                at: l.sent_at,
+                error: None,
+            }),
+            Err(e) => Err(format!("not a ledger line: {e}")),
+        }
     }
 }
 
@@ -490,6 +695,71 @@ mod tests {
         assert!(csv.contains("5W**0001"), "{csv}");
         assert!(csv.contains("\"\"quoted\"\""), "{csv}");
         assert_eq!(masked_text("no account here", None), "no account here");
+    }
+
+    #[test]
+    fn attachment_cells_never_start_a_spreadsheet_formula() {
+        let mut f = finding_for("5WT00001");
+        f.message = "=HYPERLINK(\"http://x\",\"y\")".into();
+        f.symbol = Some("@SUM(A1)".into());
+        f.position = Some("-1+2".into());
+        let csv = String::from_utf8(masked_csv(&[f])).unwrap();
+        let row = csv.lines().nth(1).unwrap();
+        assert!(row.contains("\"'=HYPERLINK("), "{row}");
+        assert!(row.contains("\"'@SUM(A1)\""), "{row}");
+        assert!(row.contains("\"'-1+2\""), "{row}");
+        assert!(!row.contains(",\"=") && !row.contains(",\"@"), "{row}");
+    }
+
+    fn settings(mask_accounts: bool) -> EmailSettings {
+        EmailSettings {
+            delivery: Delivery::File,
+            from: "recon@localhost".into(),
+            to: vec!["desk@example.com".into()],
+            routes: BTreeMap::new(),
+            attach: true,
+            mask_accounts,
+            always: true,
+            resend: false,
+        }
+    }
+
+    #[test]
+    fn incomplete_reasons_are_masked_too() {
+        let facts = crate::summary::RunFacts {
+            run_id: "r".into(),
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            started_at: chrono::Utc::now(),
+            timings_ms: vec![],
+            packs: vec![],
+            brokers: vec!["tastytrade".into()],
+            accounts_checked: 2,
+            positions_checked: 0,
+            incomplete: vec![
+                crate::summary::IncompleteItem {
+                    broker: "tastytrade".into(),
+                    account: Some("5WT00001".into()),
+                    reason: "some of tastytrade/5WT00001/positions.json could not be read".into(),
+                },
+                crate::summary::IncompleteItem {
+                    broker: "tastytrade".into(),
+                    account: None,
+                    reason: "accounts: 5WT00002 listed twice".into(),
+                },
+            ],
+            exit_code: 2,
+            peak_rss_kib: None,
+            accounts: vec![],
+        };
+        let summary = Summary::new(&facts, &[finding_for("5WT00002")], &[]);
+        let findings = [finding_for("5WT00002")];
+        let (text, html) = bodies(&settings(true), &summary, &findings, Path::new("r.html"));
+        for body in [&text, &html] {
+            assert!(!body.contains("5WT00001") && !body.contains("5WT00002"), "{body}");
+            assert!(body.contains("5W**0001") && body.contains("5W**0002"), "{body}");
+        }
+        let (text, _) = bodies(&settings(false), &summary, &findings, Path::new("r.html"));
+        assert!(text.contains("tastytrade/5WT00001/positions.json"), "{text}");
     }
 
     #[test]

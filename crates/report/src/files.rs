@@ -48,7 +48,8 @@ pub fn write_run(
     stats: &[RuleStats],
 ) -> io::Result<RunOutput> {
     let previous = diff::previous(out_dir);
-    let resolved = diff::apply(findings, previous.as_ref(), facts.as_of);
+    let (resolved, not_rechecked) =
+        diff::apply(findings, previous.as_ref(), facts.as_of, &facts.checked());
     let findings: &[Finding] = findings;
     create_private_dir(dir)?;
     let mut jsonl = Vec::with_capacity(findings.len() * 256);
@@ -70,12 +71,16 @@ pub fn write_run(
     let mut summary = Summary::new(facts, findings, stats);
     summary.previous_run = previous.map(|p| p.run_id);
     summary.resolved = resolved;
-    let mut frame = render::findings_frame(findings, &facts.run_id, &facts.as_of.to_string())
-        .map_err(io::Error::other)?;
+    summary.not_rechecked = not_rechecked;
+    let as_of = facts.as_of.to_string();
+    let mut frame =
+        render::csv_frame(findings, &facts.run_id, &as_of).map_err(io::Error::other)?;
     write_atomic(
         &dir.join("findings.csv"),
         &render::csv(&mut frame).map_err(io::Error::other)?,
     )?;
+    let mut frame =
+        render::findings_frame(findings, &facts.run_id, &as_of).map_err(io::Error::other)?;
     write_atomic(
         &dir.join("findings.parquet"),
         &render::parquet(&mut frame).map_err(io::Error::other)?,

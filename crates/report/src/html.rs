@@ -228,10 +228,7 @@ pub fn render(summary: &Summary, findings: &[Finding]) -> Result<String, String>
             age_days: f.first_seen.map(|d| (summary.as_of - d).num_days()),
         })
         .collect();
-    // Inside <script>, `</` would end the element: escape it.
-    let findings_json = serde_json::to_string(&rows)
-        .map_err(|e| e.to_string())?
-        .replace("</", "<\\/");
+    let findings_json = script_safe_json(&serde_json::to_string(&rows).map_err(|e| e.to_string())?);
     let by_severity: Vec<(&str, u64)> = Severity::ALL
         .iter()
         .rev()
@@ -263,6 +260,26 @@ pub fn render(summary: &Summary, findings: &[Finding]) -> Result<String, String>
         .map_err(|e| e.to_string())
 }
 
+/// JSON that can sit inside a `<script>` element whatever the broker's strings hold: every
+/// `<`, `>` and `&` becomes its `\u` escape (still the same JSON value), so neither `</script>`
+/// nor `<!--<script` (which puts the HTML parser in "script data double escaped" state and
+/// swallows the rest of the page) can appear; U+2028/U+2029 too, which old engines read as
+/// line ends.
+pub fn script_safe_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +305,8 @@ mod tests {
             rules: vec![],
             previous_run: None,
             resolved: vec![],
+            not_rechecked: vec![],
+            email: None,
             exit_code: 1,
             accounts: vec![
                 AccountFigure {
@@ -338,6 +357,7 @@ mod tests {
         let findings = vec![
             finding("off by -1250.00"),
             finding("</script><script>alert(1)</script>"),
+            finding("<!--<script> & \u{2028}"),
         ];
         let page = render(&summary(&findings), &findings).unwrap();
         assert!(page.starts_with("<!doctype html>"));
@@ -359,11 +379,13 @@ mod tests {
         let start = page.find("id=\"findings\">").unwrap() + "id=\"findings\">".len();
         let end = start + page[start..].find("</script>").unwrap();
         let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
-        assert_eq!(data.as_array().unwrap().len(), 2);
+        assert_eq!(data.as_array().unwrap().len(), 3);
+        assert_eq!(data[2]["message"], "<!--<script> & \u{2028}");
         assert_eq!(data[1]["message"], "</script><script>alert(1)</script>");
+        assert!(!page[start..end].contains('<'), "no raw < in the data element");
         assert_eq!(data[0]["age_days"], 2);
         // Both charts: the broker bar and the account gap (TZ1 off by -1250.00; TZ2 unknown).
-        assert!(page.contains("tradezero: 2 error"), "broker chart");
+        assert!(page.contains("tradezero: 3 error"), "broker chart");
         assert!(
             page.contains("gap -1250.00") && page.contains("gap unknown"),
             "account chart"

@@ -11,4 +11,4 @@ pub mod render;
 pub mod summary;
 
 pub use files::{RunOutput, run_dir, write_run};
-pub use summary::{IncompleteItem, PackInfo, RunFacts, Summary};
+pub use summary::{EmailOutcome, IncompleteItem, PackInfo, RunFacts, Summary};

@@ -13,8 +13,35 @@ pub const LISTED: usize = 200;
 
 /// The findings frame: one row per finding, evidence as a JSON object in a string column.
 pub fn findings_frame(findings: &[Finding], run_id: &str, as_of: &str) -> PolarsResult<DataFrame> {
+    frame_of(findings, run_id, as_of, |s| s)
+}
+
+/// The findings as `findings.csv` holds them: every cell spreadsheet-safe (see
+/// [`spreadsheet_safe`]); the Parquet file keeps the raw values.
+pub fn csv_frame(findings: &[Finding], run_id: &str, as_of: &str) -> PolarsResult<DataFrame> {
+    frame_of(findings, run_id, as_of, spreadsheet_safe)
+}
+
+/// A cell a spreadsheet would run as a formula (OWASP "CSV injection": it starts with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, which spreadsheets show
+/// as text. Broker strings (symbols, messages) reach these cells.
+pub fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+fn frame_of(
+    findings: &[Finding],
+    run_id: &str,
+    as_of: &str,
+    cell: fn(String) -> String,
+) -> PolarsResult<DataFrame> {
     let text = |name: &str, f: &dyn Fn(&Finding) -> Option<String>| {
-        StringChunked::from_iter_options(name.into(), findings.iter().map(f)).into_column()
+        StringChunked::from_iter_options(name.into(), findings.iter().map(|x| f(x).map(cell)))
+            .into_column()
     };
     DataFrame::new(
         findings.len(),
@@ -285,4 +312,39 @@ pub fn markdown(summary: &Summary, findings: &[Finding]) -> String {
         }
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_cannot_run_as_formulas_and_parquet_keeps_raw_values() {
+        assert_eq!(spreadsheet_safe("=1+1".into()), "'=1+1");
+        for hostile in ["+1", "-2", "@A1", "\tx", "\rx"] {
+            assert!(spreadsheet_safe(hostile.into()).starts_with('\''), "{hostile:?}");
+        }
+        assert_eq!(spreadsheet_safe("AAPL".into()), "AAPL");
+        assert_eq!(spreadsheet_safe(r#"{"a":"-1"}"#.into()), r#"{"a":"-1"}"#);
+
+        let f = Finding {
+            rule: "r".into(),
+            pack: "core".into(),
+            severity: recon_rules::Severity::Error,
+            status: recon_rules::FindingStatus::New,
+            broker: Some("tradezero".into()),
+            account: Some("TZ1".into()),
+            position: None,
+            symbol: Some("=cmd|' /C calc'!A0".into()),
+            message: "@SUM(1)".into(),
+            evidence: Default::default(),
+            first_seen: None,
+        };
+        let mut frame = csv_frame(std::slice::from_ref(&f), "run", "2026-11-20").unwrap();
+        let text = String::from_utf8(csv(&mut frame).unwrap()).unwrap();
+        assert!(text.contains("'=cmd") && text.contains("'@SUM(1)"), "{text}");
+        let raw = findings_frame(&[f], "run", "2026-11-20").unwrap();
+        let symbol = raw.column("symbol").unwrap().str().unwrap().get(0);
+        assert_eq!(symbol, Some("=cmd|' /C calc'!A0"));
+    }
 }
