@@ -95,6 +95,7 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
         positions_checked: normalized.frames.positions.height() as u64,
         incomplete: Vec::new(),
         exit_code: 1,
+        config_sha256: None,
         peak_rss_kib: None,
         accounts: views.account_figures(),
     };

@@ -343,6 +343,23 @@ impl BrokerConfig {
         }
     }
 
+    /// Removes the credential named `key`.
+    pub fn clear_secret(&mut self, key: &str) {
+        match key {
+            "client_secret" => self.client_secret = None,
+            "refresh_token" => self.refresh_token = None,
+            "api_key_id" => self.api_key_id = None,
+            "api_secret_key" => self.api_secret_key = None,
+            "api_key" => self.api_key = None,
+            "api_secret" => self.api_secret = None,
+            "consumer_key" => self.consumer_key = None,
+            "consumer_secret" => self.consumer_secret = None,
+            "access_token" => self.access_token = None,
+            "access_token_secret" => self.access_token_secret = None,
+            _ => {}
+        }
+    }
+
     /// Sets the credential named `key`.
     pub fn set_secret(&mut self, key: &str, value: impl Into<String>) {
         let value = Some(SecretString::from(value.into()));
@@ -523,7 +540,9 @@ pub fn load_offline(explicit: Option<&Path>) -> Result<Config, ConfigError> {
 
 /// Whether a config file would be read (`--config`, `RECON_CONFIG` or `./recon.toml`).
 pub fn is_present(explicit: Option<&Path>) -> bool {
-    explicit.is_some() || std::env::var_os(CONFIG_ENV).is_some() || Path::new(DEFAULT_FILE).is_file()
+    explicit.is_some()
+        || std::env::var_os(CONFIG_ENV).is_some()
+        || Path::new(DEFAULT_FILE).is_file()
 }
 
 fn load_for(explicit: Option<&Path>, fetching: bool) -> Result<Config, ConfigError> {
@@ -598,7 +617,9 @@ fn validate(config: &Config, fetching: bool) -> Result<(), ConfigError> {
         for key in ALL_CREDENTIAL_KEYS {
             if keys.contains(&key) {
                 // An empty value (`KEY=` left in a .env template) is missing too.
-                let missing = b.secret(key).is_none_or(|v| v.expose_secret().trim().is_empty());
+                let missing = b
+                    .secret(key)
+                    .is_none_or(|v| v.expose_secret().trim().is_empty());
                 if missing && fetching {
                     return Err(err(format!(
                         "brokers.{broker}.{key} is missing for an enabled broker: set it in the config file or in RECON_BROKERS__{}__{}",
@@ -713,9 +734,21 @@ impl Config {
 
     /// sha256 of the effective config with secrets redacted (summary.json's
     /// `config_sha256`): two runs with the same digest ran under the same settings.
+    ///
+    /// Credentials are left out, not only redacted: a replay reads no broker, so it runs
+    /// without them, and the settings it shares with the run must still digest the same.
     pub fn digest(&self) -> String {
         use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(self.redacted_toml().as_bytes()))
+        let mut settings = self.clone();
+        for broker in recon_model::Broker::ALL {
+            if let Some(b) = settings.brokers.get_mut(*broker).as_mut() {
+                for key in ALL_CREDENTIAL_KEYS {
+                    b.clear_secret(key);
+                }
+            }
+        }
+        settings.email.password = None;
+        hex::encode(sha2::Sha256::digest(settings.redacted_toml().as_bytes()))
     }
 }
 
@@ -732,10 +765,11 @@ fn describe(figment: &Figment, e: figment::Error) -> ConfigError {
             }
         }
         // Never echo a secret's value ("found unsigned int `987654321012`").
-        figment::error::Kind::InvalidType(actual, expected)
-            if is_secret_key(&key.join(".")) =>
-        {
-            format!("invalid type: found {}, expected {expected}", type_name(actual))
+        figment::error::Kind::InvalidType(actual, expected) if is_secret_key(&key.join(".")) => {
+            format!(
+                "invalid type: found {}, expected {expected}",
+                type_name(actual)
+            )
         }
         other if is_secret_key(&key.join(".")) => {
             format!("invalid value ({})", kind_name(other))
@@ -924,7 +958,12 @@ mod tests {
                     &format!("[brokers.clearstreet]\nbase_url = \"{url}\"\n"),
                 )?;
                 let result = load(None);
-                assert_eq!(result.is_ok(), ok, "{url}: {:?}", result.err().map(|e| e.message));
+                assert_eq!(
+                    result.is_ok(),
+                    ok,
+                    "{url}: {:?}",
+                    result.err().map(|e| e.message)
+                );
                 if let Err(e) = result {
                     assert!(e.message.contains("plain http"), "{}", e.message);
                 }

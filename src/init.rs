@@ -203,7 +203,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&written.env).unwrap().permissions().mode();
+            let mode = std::fs::metadata(&written.env)
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let again = init(dir.path(), &[Broker::Clearstreet], false).unwrap_err();
@@ -211,6 +214,9 @@ mod tests {
         init(dir.path(), &[Broker::Tradezero], true).unwrap();
         let config = std::fs::read_to_string(&written.config).unwrap();
         assert!(config.contains("[brokers.tradezero]") && !config.contains("clearstreet"));
-        assert!(matches!(init(dir.path(), &[], true), Err(InitError::NoBroker)));
+        assert!(matches!(
+            init(dir.path(), &[], true),
+            Err(InitError::NoBroker)
+        ));
     }
 }

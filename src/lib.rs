@@ -24,7 +24,7 @@ pub use exit::ExitStatus;
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (",
-    env!("RECON_GIT_COMMIT"),
+    env!("BUILD_GIT_COMMIT"),
     ")"
 );
 pub use pipeline::{CheckOptions, RunResult, check_snapshot};

@@ -7,14 +7,15 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::NaiveDate;
+use clap::CommandFactory;
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use recon::config::{self, Config};
 use recon::demo::{DemoOptions, run_demo};
 use recon::exit::ExitStatus;
-use recon::pipeline::{CheckOptions, RunError, RunResult, load_packs, new_run_id};
+use recon::pipeline::{CheckOptions, RunError, RunResult, load_packs};
 use recon::run::{Overrides, RunPlan};
 use recon::table;
-use clap::CommandFactory;
 use recon_model::Broker;
 use recon_model::manifest::{FetchStatus, Manifest};
 use recon_rules::Severity;
@@ -633,8 +634,12 @@ fn print_run(run: &RunResult, json: bool, manifest: Option<&Manifest>) {
         .collect();
     println!("  {}", timings.join(", "));
     println!("  {}", table::scope_line(summary));
+    let width = table::output_width(std::io::stdout().is_terminal());
+    for line in table::incomplete_lines(summary, width) {
+        println!("{line}");
+    }
     if !run.findings.is_empty() {
-        println!("{}", table::findings_table(&run.findings));
+        println!("{}", table::findings_table(&run.findings, width));
     }
     let worst = run.findings.iter().map(|f| f.severity).max();
     let counts = table::counts_line(&run.findings);

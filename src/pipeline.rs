@@ -314,8 +314,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         if let Some(e) = &outcome.error {
             // The report is on disk; only delivery failed. 2 still outranks 4.
             tracing::error!("{e}");
-            exit =
-                ExitStatus::of_run(&findings, opts.fail_on, !facts.incomplete.is_empty(), true);
+            exit = ExitStatus::of_run(&findings, opts.fail_on, !facts.incomplete.is_empty(), true);
             output.summary.exit_code = exit.code();
         }
         output.summary.email = Some(outcome);
@@ -405,7 +404,10 @@ pub fn send_run(run_dir: &Path, settings: &EmailSettings) -> Result<EmailOutcome
     let mut summary = output.summary;
     summary.email = Some(outcome.clone());
     if let Err(e) = recon_report::files::rewrite_summary(run_dir, &summary) {
-        tracing::warn!("cannot update {}: {e}", run_dir.join("summary.json").display());
+        tracing::warn!(
+            "cannot update {}: {e}",
+            run_dir.join("summary.json").display()
+        );
     }
     match &outcome.error {
         Some(e) => Err(RunError::Delivery(e.clone())),

@@ -142,12 +142,12 @@ impl CheckSetup {
             _ => cli_packs.to_vec(),
         };
         let packs = load_packs(&pack_files)?;
-        let waivers_file =
-            cli_waivers.or_else(|| config.and_then(|c| c.rules.waivers.as_deref()));
+        let waivers_file = cli_waivers.or_else(|| config.and_then(|c| c.rules.waivers.as_deref()));
         let waivers = load_waivers(waivers_file, &packs)?;
         let overrides = match config {
-            Some(c) => ParamOverrides::from_config(&c.rules.params, &packs)
-                .map_err(RunError::Usage)?,
+            Some(c) => {
+                ParamOverrides::from_config(&c.rules.params, &packs).map_err(RunError::Usage)?
+            }
             None => ParamOverrides::default(),
         };
         Ok(CheckSetup {

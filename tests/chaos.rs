@@ -8,6 +8,7 @@
 
 mod common;
 #[path = "email/smtp.rs"]
+#[allow(dead_code)] // this test reads only how many messages arrived
 mod smtp;
 
 use common::*;
@@ -135,7 +136,10 @@ async fn runs_killed_at_random_points_leave_a_consistent_state() {
     .await
     .unwrap();
     let (code, root) = final_status;
-    assert!(kills >= 10, "only {kills} runs were killed: the kill points miss the run");
+    assert!(
+        kills >= 10,
+        "only {kills} runs were killed: the kill points miss the run"
+    );
     assert_eq!(code, Some(1));
     let out = root.join("out");
     assert_latest_is_complete(&out);

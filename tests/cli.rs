@@ -44,7 +44,13 @@ fn init_writes_a_config_that_passes_config_check_once_the_variables_are_set() {
     let out = recon_in(
         dir.path(),
         &[
-            "init", "ops", "--broker", "tastytrade", "--broker", "etrade", "--broker",
+            "init",
+            "ops",
+            "--broker",
+            "tastytrade",
+            "--broker",
+            "etrade",
+            "--broker",
             "architect",
         ],
         &[],

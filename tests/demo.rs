@@ -313,6 +313,46 @@ fn a_fetch_error_in_the_manifest_exits_2_with_a_finding() {
 }
 
 #[test]
+fn a_panic_reading_one_broker_is_contained_and_the_others_are_checked() {
+    let out = tempfile::tempdir().unwrap();
+    let snapshot = demo_snapshot(out.path());
+    let out2 = tempfile::tempdir().unwrap();
+    // A bug while reading E*TRADE's bytes, made to happen by a failpoint.
+    let run = recon_in(
+        out2.path(),
+        &[
+            "check",
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "--out",
+            ".",
+        ],
+        &[("RECON_FAILPOINTS", "parse.etrade")],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    let dir = latest_run(out2.path());
+    assert!(dir.join("report.html").is_file(), "the report is written");
+    let got = findings(&dir);
+    assert!(
+        got.iter()
+            .any(|k| k.0 == "fetch-incomplete" && k.1 == "etrade"),
+        "{got:?}"
+    );
+    // The other brokers were checked as usual.
+    for broker in ["tradezero", "tastytrade", "clearstreet", "architect"] {
+        assert!(
+            got.iter()
+                .any(|k| k.1 == broker && k.0 != "fetch-incomplete"),
+            "{broker} not checked: {got:?}"
+        );
+    }
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let why = summary["incomplete"].to_string();
+    assert!(why.contains("reading etrade's snapshot failed"), "{why}");
+}
+
+#[test]
 fn an_unreadable_manifest_exits_2_naming_the_file() {
     let out = tempfile::tempdir().unwrap();
     let snapshot = demo_snapshot(out.path());

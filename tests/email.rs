@@ -164,9 +164,17 @@ async fn the_ledger_is_the_runs_and_keys_deliveries_by_what_was_sent() {
     assert_eq!(inbox.lock().unwrap().len(), 1);
     let run_dir = latest_run(&dir.path().join("out"));
     let ledger = dir.path().join("out/email-ledger.jsonl");
-    assert_eq!(std::fs::read_to_string(&ledger).unwrap().lines().count(), 2, "attempt + sent");
+    assert_eq!(
+        std::fs::read_to_string(&ledger).unwrap().lines().count(),
+        2,
+        "attempt + sent"
+    );
     let sent = summary_of(&run_dir);
-    assert_eq!(sent["email"]["sent_to"].as_array().unwrap().len(), 2, "{sent}");
+    assert_eq!(
+        sent["email"]["sent_to"].as_array().unwrap().len(),
+        2,
+        "{sent}"
+    );
 
     // `report send` from another folder, naming the config: the run's own ledger is read
     // (nothing sent twice) and nothing is written where the command ran.
@@ -192,16 +200,31 @@ async fn the_ledger_is_the_runs_and_keys_deliveries_by_what_was_sent() {
     std::fs::write(&ledger, &attempt_only).unwrap();
     let unsure = recon_blocking(dir.path(), &["report", "send", &run_arg], &[]).await;
     assert_eq!(unsure.status.code(), Some(0), "{}", text(&unsure));
-    assert!(String::from_utf8_lossy(&unsure.stdout).contains("possibly sent before"), "{}", text(&unsure));
+    assert!(
+        String::from_utf8_lossy(&unsure.stdout).contains("possibly sent before"),
+        "{}",
+        text(&unsure)
+    );
     assert_eq!(inbox.lock().unwrap().len(), 1);
     let summary = summary_of(&run_dir);
-    assert_eq!(summary["email"]["possibly_sent_before"].as_array().unwrap().len(), 2, "{summary}");
+    assert_eq!(
+        summary["email"]["possibly_sent_before"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{summary}"
+    );
 
     // A damaged ledger is an error naming it, never an empty one (everyone mailed again).
     std::fs::write(&ledger, attempt_only.replace("\"attempt\"", "\"sent\"")).unwrap();
     let damaged = recon_blocking(dir.path(), &["report", "send", &run_arg], &[]).await;
     assert_eq!(damaged.status.code(), Some(4), "{}", text(&damaged));
-    assert!(String::from_utf8_lossy(&damaged.stderr).contains("email-ledger.jsonl line 1"), "{}", text(&damaged));
+    assert!(
+        String::from_utf8_lossy(&damaged.stderr).contains("email-ledger.jsonl line 1"),
+        "{}",
+        text(&damaged)
+    );
     assert_eq!(inbox.lock().unwrap().len(), 1);
 
     // A later run the same day with different findings is mailed; the ledger is restored
@@ -211,8 +234,16 @@ async fn the_ledger_is_the_runs_and_keys_deliveries_by_what_was_sent() {
     cfg.push_str("\n[rules.params]\nvalue_tol_abs = \"100000.00\"\n");
     std::fs::write(dir.path().join("recon.toml"), cfg).unwrap();
     let changed = recon_blocking(dir.path(), &["run"], &[]).await;
-    assert!(matches!(changed.status.code(), Some(0 | 1)), "{}", text(&changed));
-    assert_eq!(inbox.lock().unwrap().len(), 2, "different findings, a new email");
+    assert!(
+        matches!(changed.status.code(), Some(0 | 1)),
+        "{}",
+        text(&changed)
+    );
+    assert_eq!(
+        inbox.lock().unwrap().len(),
+        2,
+        "different findings, a new email"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -109,6 +109,11 @@ fn junit_xml_validates_against_the_junit_schema() {
 /// Loads `page` in headless Chromium. Answers the console messages, and the DOM after the
 /// page's scripts ran (`--dump-dom`) or the screenshot's path.
 fn chromium(page: &Path, screenshot: Option<&Path>) -> (Vec<String>, String) {
+    chromium_at(page, screenshot, 1280)
+}
+
+/// As [`chromium`], in a window `width` pixels wide.
+fn chromium_at(page: &Path, screenshot: Option<&Path>, width: u32) -> (Vec<String>, String) {
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = Command::new("chromium");
     cmd.args([
@@ -118,9 +123,13 @@ fn chromium(page: &Path, screenshot: Option<&Path>) -> (Vec<String>, String) {
         "--no-first-run",
         "--enable-logging=stderr",
         "--v=0",
-        "--window-size=1280,2400",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
         "--virtual-time-budget=5000",
     ])
+    .arg(format!("--window-size={width},2400"))
     .arg(format!("--user-data-dir={}", profile.path().display()));
     match screenshot {
         Some(png) => cmd.arg(format!("--screenshot={}", png.display())),
@@ -211,4 +220,135 @@ fn a_report_of_50000_findings_loads_and_pages() {
     // One page of rows is in the document, not 50,000.
     let rows = dom.matches("<tr").count();
     assert!(rows < 400, "{rows} rows in the DOM");
+}
+
+/// A page that shows `html` in a frame `width` pixels wide (headless Chromium's window is
+/// at least 500 px, so a phone's 375 px viewport is a frame) and, once it loaded, writes
+/// the frame's scroll width, its viewport width and how many finding rows it has into the
+/// page. The probe is the test's: the email itself carries no script.
+fn framed(html: &str, width: u32) -> String {
+    let srcdoc = html.replace('&', "&amp;").replace('"', "&quot;");
+    format!(
+        r#"<!doctype html><html><body style="margin:0">
+<iframe id="mail" style="width:{width}px;height:2300px;border:0" srcdoc="{srcdoc}"></iframe>
+<script>
+document.getElementById("mail").addEventListener("load", function () {{
+  var doc = this.contentDocument;
+  var probe = document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = "PROBE " + JSON.stringify({{
+    scroll: doc.documentElement.scrollWidth, inner: this.contentWindow.innerWidth,
+    rows: doc.querySelectorAll("tr.finding").length
+  }}) + " END";
+  document.body.appendChild(probe);
+}});
+</script></body></html>"#
+    )
+}
+
+#[test]
+fn the_email_reads_on_a_phone_and_on_a_desktop() {
+    if !have_chromium("the email's HTML at 600 and 375 px") {
+        return;
+    }
+    let summary: recon_report::Summary =
+        serde_json::from_slice(&std::fs::read(demo_run().join("summary.json")).unwrap()).unwrap();
+    let findings: Vec<Finding> = std::fs::read_to_string(demo_run().join("findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // 300 findings with ids and messages as long as real ones get (UUIDs, file paths).
+    let many: Vec<Finding> = (0..300)
+        .map(|i| {
+            let mut f = findings[i % findings.len()].clone();
+            f.account = Some(format!("0b7e6c2a-5f4d-4e3a-9c1b-7a2d8e9f{i:04}"));
+            f.message = format!(
+                "{} (architect/0b7e6c2a-5f4d-4e3a-9c1b-7a2d8e9f{i:04}/summary.json/positions/ES~1USD/0)",
+                f.message
+            );
+            f
+        })
+        .collect();
+    let settings = recon_report::email::EmailSettings {
+        delivery: recon_report::email::Delivery::File,
+        from: "recon@example.com".into(),
+        to: vec!["ops@example.com".into()],
+        routes: Default::default(),
+        attach: true,
+        mask_accounts: true,
+        always: true,
+        resend: false,
+    };
+    let report = demo_run().join("report.html");
+    let (text, html) = recon_report::email::bodies(&settings, &summary, &many, &report);
+    assert!(!html.contains("<script"), "no script in an email");
+    assert!(
+        !html.contains("<img") && !html.contains("src=\"http"),
+        "no external image"
+    );
+    assert!(html.contains("style=\""), "inline styles");
+    for part in [&text, &html] {
+        assert!(part.contains("findings"), "the verdict");
+        assert!(
+            part.contains("By severity") && part.contains("By broker"),
+            "the counts"
+        );
+        assert!(part.contains("275 more"), "the rest counted");
+        assert!(part.contains("report.html"), "where the report is");
+    }
+    assert!(text.contains(&report.display().to_string()), "{text}");
+    for width in [600, 375] {
+        let page = tempfile::Builder::new().suffix(".html").tempfile().unwrap();
+        std::fs::write(page.path(), framed(&html, width)).unwrap();
+        let (console, dom) = chromium_at(page.path(), None, 800);
+        assert!(console.is_empty(), "console: {console:#?}");
+        let json = dom
+            .split("<pre id=\"probe\">PROBE ")
+            .nth(1)
+            .and_then(|r| r.split(" END").next())
+            .unwrap_or_else(|| panic!("no probe in the DOM: {dom}"));
+        let probe: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert!(
+            probe["scroll"].as_u64() <= probe["inner"].as_u64(),
+            "horizontal overflow at {width} px: {probe}"
+        );
+        assert_eq!(probe["inner"], width, "{probe}");
+        assert_eq!(probe["rows"], 25, "at most 25 finding rows: {probe}");
+        let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("email-{width}.png"));
+        let _ = std::fs::remove_file(&png);
+        let (console, _) = chromium_at(page.path(), Some(&png), 800);
+        assert!(console.is_empty(), "console: {console:#?}");
+        assert!(
+            std::fs::metadata(&png)
+                .map(|m| m.len() > 10_000)
+                .unwrap_or(false)
+        );
+        eprintln!("screenshot: {}", png.display());
+    }
+}
+
+#[test]
+fn the_report_charts_have_legends_and_their_numbers_in_tables() {
+    if !have_chromium("report.html's chart legends") {
+        return;
+    }
+    let (console, dom) = chromium(&demo_run().join("report.html"), None);
+    assert!(console.is_empty(), "console: {console:#?}");
+    for id in [
+        "legend-brokers",
+        "legend-accounts",
+        "data-brokers",
+        "data-accounts",
+    ] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "no #{id}");
+    }
+    assert!(dom.contains("net liq (as the broker reports it)"));
+    assert!(dom.contains("cash + positions (as recon adds them up)"));
+    for severity in ["critical", "error", "warning", "info"] {
+        assert!(
+            dom.contains(&format!("</span>{severity}</li>")),
+            "no legend for {severity}"
+        );
+    }
 }

@@ -211,8 +211,14 @@ mod tests {
         // Until the new one is complete, the old one is untouched.
         assert!(snap.join("etrade/K1/portfolio.0003.json").exists());
         w.write_manifest(&manifest()).unwrap();
-        assert!(!snap.join("etrade/K1/portfolio.0003.json").exists(), "stale page kept");
-        assert_eq!(fs::read(snap.join("etrade/K1/portfolio.0001.json")).unwrap(), b"new");
+        assert!(
+            !snap.join("etrade/K1/portfolio.0003.json").exists(),
+            "stale page kept"
+        );
+        assert_eq!(
+            fs::read(snap.join("etrade/K1/portfolio.0001.json")).unwrap(),
+            b"new"
+        );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
@@ -229,7 +235,10 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(hidden.iter().all(|n| n.starts_with(".snap.partial-")), "{hidden:?}");
+        assert!(
+            hidden.iter().all(|n| n.starts_with(".snap.partial-")),
+            "{hidden:?}"
+        );
         SnapshotWriter::create(&snap).unwrap();
     }
 

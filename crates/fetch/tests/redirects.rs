@@ -48,8 +48,16 @@ fn counting() -> (String, Arc<AtomicUsize>) {
 #[tokio::test]
 async fn a_redirect_is_an_error_naming_its_location_and_is_never_followed() {
     let cases = [
-        (Broker::Tradezero, "307 Temporary Redirect", &[("api_key_id", "id"), ("api_secret_key", "tz-secret")][..]),
-        (Broker::Tastytrade, "308 Permanent Redirect", &[("client_secret", "cs"), ("refresh_token", "rt")][..]),
+        (
+            Broker::Tradezero,
+            "307 Temporary Redirect",
+            &[("api_key_id", "id"), ("api_secret_key", "tz-secret")][..],
+        ),
+        (
+            Broker::Tastytrade,
+            "308 Permanent Redirect",
+            &[("client_secret", "cs"), ("refresh_token", "rt")][..],
+        ),
     ];
     for (broker, status, creds) in cases {
         let (elsewhere, hits) = counting();
@@ -60,14 +68,23 @@ async fn a_redirect_is_an_error_naming_its_location_and_is_never_followed() {
             secrets.insert(k, secrecy::SecretString::from(v.to_string()));
         }
         let connector = recon_fetch::connector(broker, &url, secrets, quick(0)).unwrap();
-        let (_dir, manifest) =
-            fetch_into(&[connector], chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()).await;
+        let (_dir, manifest) = fetch_into(
+            &[connector],
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        )
+        .await;
         let entry = &manifest.brokers[broker.as_str()];
         let errors: Vec<&str> = entry.errors.iter().map(|e| e.error.as_str()).collect();
         assert!(
-            errors.iter().any(|e| e.contains("redirect to") && e.contains(&target)),
+            errors
+                .iter()
+                .any(|e| e.contains("redirect to") && e.contains(&target)),
             "{broker}: {errors:?}"
         );
-        assert_eq!(hits.load(Ordering::SeqCst), 0, "{broker}: the redirect was followed");
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            0,
+            "{broker}: the redirect was followed"
+        );
     }
 }

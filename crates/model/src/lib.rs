@@ -9,6 +9,7 @@
 //! owner-only writer every output goes through.
 
 pub mod contracts;
+pub mod failpoint;
 pub mod files;
 pub mod manifest;
 pub mod oauth1;

@@ -130,7 +130,7 @@ mod tests {
               {"path": "/v1/api/account/TZ1/positions"}]}}}"#;
         let m: Manifest = serde_json::from_str(text).unwrap();
         let requests = m.brokers["tradezero"].requests.as_ref().unwrap();
-        assert_eq!(requests[0].query.as_deref(), Some("count=50&page=2"));
+        assert_eq!(requests[0].query.as_deref(), Some("page=2&count=50"));
         assert_eq!((requests[0].attempts, requests[0].ms), (0, 0));
         assert_eq!(requests[1].method, "");
     }

@@ -147,12 +147,16 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
             // accounts, or an outage answered with `[]`, than a firm with nothing there.
             gaps.push((
                 name.clone(),
-                gap("accounts", format!("{name} listed no accounts: nothing was checked")),
+                gap(
+                    "accounts",
+                    format!("{name} listed no accounts: nothing was checked"),
+                ),
             ));
         }
         // One broker's bytes must not take the others down: a panic while reading it (a
         // bug, not bad input, which is quarantined) makes that broker incomplete instead.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            recon_model::failpoint::hit(&format!("parse.{name}"));
             read(dir, entry, &accounts, as_of)
         })) {
             Ok((b, inc)) => {
@@ -187,8 +191,11 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
                 broker.clone(),
                 gap(
                     "manifest",
-                    format!("the manifest marks {broker} {:?} without naming what failed", entry.status)
-                        .to_lowercase(),
+                    format!(
+                        "the manifest marks {broker} {:?} without naming what failed",
+                        entry.status
+                    )
+                    .to_lowercase(),
                 ),
             ));
         }

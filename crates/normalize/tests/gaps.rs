@@ -43,7 +43,11 @@ fn gap_errors(n: &recon_normalize::Normalized) -> Vec<String> {
 fn an_etrade_page_missing_before_a_later_one_makes_the_account_incomplete() {
     let snap = copy_of("etrade/quirks");
     let key_a = snap.path().join("etrade/KeyA");
-    std::fs::rename(key_a.join("portfolio.0002.json"), key_a.join("portfolio.0003.json")).unwrap();
+    std::fs::rename(
+        key_a.join("portfolio.0002.json"),
+        key_a.join("portfolio.0003.json"),
+    )
+    .unwrap();
     let n = normalize_snapshot(snap.path(), None).unwrap();
     assert!(
         incomplete(&n).contains(&("etrade".into(), "KeyA".into())),
@@ -52,8 +56,9 @@ fn an_etrade_page_missing_before_a_later_one_makes_the_account_incomplete() {
     );
     let q = quarantine(&n.frames.quarantine);
     assert!(
-        q.iter().any(|(s, _, r)| s == "etrade/KeyA/portfolio.0002.json"
-            && r.contains("page 2 is missing but page 3")),
+        q.iter()
+            .any(|(s, _, r)| s == "etrade/KeyA/portfolio.0002.json"
+                && r.contains("page 2 is missing but page 3")),
         "{q:?}"
     );
     // The untouched fixture is complete.
@@ -73,10 +78,20 @@ fn a_clear_street_page_gap_is_named_too() {
         .filter(|p| p.to_string_lossy().ends_with("positions.0001.json"))
         .collect();
     let first = &pages[0];
-    let account = first.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    let account = first
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     std::fs::rename(first, first.with_file_name("positions.0002.json")).unwrap();
     let n = normalize_snapshot(snap.path(), None).unwrap();
-    assert!(incomplete(&n).contains(&("clearstreet".into(), account)), "{:?}", incomplete(&n));
+    assert!(
+        incomplete(&n).contains(&("clearstreet".into(), account)),
+        "{:?}",
+        incomplete(&n)
+    );
 }
 
 fn rewrite_manifest(dir: &Path, edit: impl Fn(&mut serde_json::Value)) {
@@ -90,11 +105,15 @@ fn rewrite_manifest(dir: &Path, edit: impl Fn(&mut serde_json::Value)) {
 fn a_broker_marked_failed_or_partial_without_errors_is_not_clean() {
     for status in ["failed", "partial"] {
         let snap = copy_of("etrade/quirks");
-        rewrite_manifest(snap.path(), |m| m["brokers"]["etrade"]["status"] = status.into());
+        rewrite_manifest(snap.path(), |m| {
+            m["brokers"]["etrade"]["status"] = status.into()
+        });
         let n = normalize_snapshot(snap.path(), None).unwrap();
         let errors = gap_errors(&n);
         assert!(
-            errors.iter().any(|e| e.contains(&format!("marks etrade {status}"))),
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("marks etrade {status}"))),
             "{errors:?}"
         );
         // And it reaches the frame the fetch-incomplete rule reads.
@@ -110,7 +129,9 @@ fn a_broker_that_lists_no_account_is_incomplete() {
     });
     let n = normalize_snapshot(snap.path(), None).unwrap();
     assert!(
-        gap_errors(&n).iter().any(|e| e.contains("listed no accounts")),
+        gap_errors(&n)
+            .iter()
+            .any(|e| e.contains("listed no accounts")),
         "{:?}",
         gap_errors(&n)
     );
@@ -144,7 +165,9 @@ fn without_a_manifest_an_account_listed_but_without_a_folder_is_incomplete() {
 fn a_manifest_of_another_format_is_refused_by_name() {
     let snap = copy_of("etrade/quirks");
     rewrite_manifest(snap.path(), |m| m["format"] = 2.into());
-    let e = normalize_snapshot(snap.path(), None).unwrap_err().to_string();
+    let e = normalize_snapshot(snap.path(), None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("format 2") && e.contains("newer recon"), "{e}");
 }
 
@@ -163,7 +186,9 @@ fn a_position_with_an_unreadable_size_is_quarantined_once() {
     let snap = copy_of("etrade/quirks");
     let page = snap.path().join("etrade/KeyA/portfolio.0001.json");
     let text = std::fs::read_to_string(&page).unwrap();
-    std::fs::write(&page, text.replacen(r#""quantity":"40""#, r#""quantity":"forty""#, 1)).unwrap();
+    let broken = text.replacen(r#""quantity":"40""#, r#""quantity":"forty""#, 1);
+    assert_ne!(broken, text, "the fixture changed");
+    std::fs::write(&page, broken).unwrap();
     let n = normalize_snapshot(snap.path(), None).unwrap();
     let rows = rows_under(
         &n,
@@ -177,9 +202,15 @@ fn a_position_with_an_unreadable_size_is_quarantined_once() {
     let id = "aaaaaaaa-0000-4000-8000-000000000001";
     let file = snap.path().join(format!("architect/{id}/summary.json"));
     let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replacen(r#""quantity": 10"#, r#""quantity": "ten""#, 1)).unwrap();
+    let broken = text.replacen(r#""quantity":10,"#, r#""quantity":"ten","#, 1);
+    assert_ne!(broken, text, "the fixture changed");
+    std::fs::write(&file, broken).unwrap();
     let n = normalize_snapshot(snap.path(), None).unwrap();
-    let rows = rows_under(&n, &format!("architect/{id}/summary.json"), "/positions/AAPL US Equity");
+    let rows = rows_under(
+        &n,
+        &format!("architect/{id}/summary.json"),
+        "/positions/AAPL US Equity",
+    );
     assert_eq!(rows.len(), 1, "{rows:?}");
 }
 
@@ -192,12 +223,27 @@ fn absurd_numbers_are_quarantined_and_never_kill_the_read() {
     let file = snap.path().join(format!("architect/{id}/summary.json"));
     let text = std::fs::read_to_string(&file).unwrap();
     let text = text
-        .replacen(r#""quantity": 10"#, r#""quantity": "9999999999999999999""#, 1)
-        .replacen(r#""cost_basis": 190.5"#, r#""cost_basis": "9999999999999999999.5""#, 1)
-        .replacen(r#""equity": "9000.00""#, r#""equity": "1e25""#, 1);
+        .replacen(
+            r#""quantity":10,"#,
+            r#""quantity":"9999999999999999999","#,
+            1,
+        )
+        .replacen(
+            r#""cost_basis":190.5"#,
+            r#""cost_basis":"9999999999999999999.5""#,
+            1,
+        )
+        .replacen(r#""equity":"9000.00""#, r#""equity":"1e25""#, 1);
+    assert!(
+        text.contains("9999999999999999999.5") && text.contains("1e25"),
+        "the fixture changed"
+    );
     std::fs::write(&file, text).unwrap();
     let n = normalize_snapshot(snap.path(), None).unwrap();
     let q = quarantine(&n.frames.quarantine);
-    assert!(q.iter().any(|(_, _, r)| r.contains("out of range")), "{q:?}");
+    assert!(
+        q.iter().any(|(_, _, r)| r.contains("out of range")),
+        "{q:?}"
+    );
     assert!(q.iter().any(|(_, _, r)| r.contains("overflows")), "{q:?}");
 }

@@ -123,7 +123,8 @@ fn every_quirk_of_the_fixture_becomes_exact_rows_or_quarantine() {
         "{q:?}"
     );
     assert!(
-        !q.iter().any(|(s, p, _)| s == positions && p.starts_with("/data/items/5")),
+        !q.iter()
+            .any(|(s, p, _)| s == positions && p.starts_with("/data/items/5")),
         "a missing mark is not a quarantine: {q:?}"
     );
     assert!(
@@ -150,7 +151,7 @@ fn every_quirk_of_the_fixture_becomes_exact_rows_or_quarantine() {
         ),
         "{q:?}"
     );
-    assert_eq!(q.len(), 6, "{q:?}");
+    assert_eq!(q.len(), 5, "{q:?}");
     assert!(
         n.incomplete
             .contains(&("tastytrade".into(), "5WT22222".into()))

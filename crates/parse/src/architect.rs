@@ -356,7 +356,11 @@ fn position_row(
         Some(Decimal::ZERO)
     } else {
         mark.and_then(|m| {
-            notes.product(&pointer, "quantity × mark × multiplier", &[quantity, m, multiplier])
+            notes.product(
+                &pointer,
+                "quantity × mark × multiplier",
+                &[quantity, m, multiplier],
+            )
         })
     };
     let net_liq_value = if instrument == Instrument::Future {
@@ -383,9 +387,8 @@ fn position_row(
         close_price: None,
         market_value,
         net_liq_value,
-        cost_basis: avg_price.and_then(|a| {
-            notes.product(&pointer, "cost basis", &[a, quantity, multiplier])
-        }),
+        cost_basis: avg_price
+            .and_then(|a| notes.product(&pointer, "cost basis", &[a, quantity, multiplier])),
         unrealized_pnl: unrealized.map(|u| to_frame_scale(u).0),
         pnl_expected: false,
         updated_at: None,

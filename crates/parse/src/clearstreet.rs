@@ -9,7 +9,6 @@
 //! there is none, and `margin_details` only on margin accounts.
 
 use crate::common::{Notes, parse, read_pages, read_text, text_of};
-use crate::exact::to_frame_scale;
 use chrono::NaiveDate;
 use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
@@ -364,7 +363,11 @@ fn position_row(
     // Computed from the mark when there is one: the broker's own figure is not always
     // quantity × price (BROKERS.md §3.6 quirk 4).
     let market_value = match mark {
-        Some(m) => notes.product(pointer, "quantity × instrument_price × multiplier", &[quantity, m, multiplier]),
+        Some(m) => notes.product(
+            pointer,
+            "quantity × instrument_price × multiplier",
+            &[quantity, m, multiplier],
+        ),
         None => sent_value,
     };
     Some(PositionRow {

@@ -244,7 +244,11 @@ pub fn page_gap(root: &std::path::Path, stem: &str, missing: u32) -> Option<Stri
             let is_page = number.len() >= 4
                 && number.bytes().all(|b| b.is_ascii_digit())
                 && matches!(ext, "json" | "xml");
-            if is_page { number.parse::<u32>().ok() } else { None }
+            if is_page {
+                number.parse::<u32>().ok()
+            } else {
+                None
+            }
         })
         .filter(|&n| n > missing)
         .max()?;

@@ -360,7 +360,9 @@ pub fn read_account(
                 }
             }
             Err((_, e)) if e == "missing" => {
-                if let Some(gap) = crate::common::page_gap(root, &format!("etrade/{key}/portfolio"), page) {
+                if let Some(gap) =
+                    crate::common::page_gap(root, &format!("etrade/{key}/portfolio"), page)
+                {
                     complete = false;
                     quarantine.push(file_problem(BROKER, key, &format!("{stem}.json"), &gap));
                 } else if page == 1 {
@@ -740,7 +742,11 @@ fn v1_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option
         .or_else(|| amount(notes, pointer, "price", at(p, "price")));
     let sent_value = amount(notes, pointer, "marketValue", at(p, "marketvalue"));
     let market_value = match mark {
-        Some(m) => notes.product(pointer, "quantity × lastTrade × multiplier", &[quantity, m, multiplier]),
+        Some(m) => notes.product(
+            pointer,
+            "quantity × lastTrade × multiplier",
+            &[quantity, m, multiplier],
+        ),
         None => sent_value,
     };
     let position_id = text(at(p, "positionid")).unwrap_or_else(|| c.symbol.clone());
@@ -775,7 +781,11 @@ fn legacy_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Op
     let cost_basis = amount(notes, pointer, "costBasis", at(p, "costbasis"));
     let units = notes.product(pointer, "qty × multiplier", &[quantity, multiplier]);
     let market_value = match mark {
-        Some(m) => notes.product(pointer, "qty × currentPrice × multiplier", &[quantity, m, multiplier]),
+        Some(m) => notes.product(
+            pointer,
+            "qty × currentPrice × multiplier",
+            &[quantity, m, multiplier],
+        ),
         None => amount(notes, pointer, "marketValue", at(p, "marketvalue")),
     };
     let position_id = c.symbol.clone();

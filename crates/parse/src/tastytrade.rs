@@ -12,7 +12,7 @@
 //! trading status that restricts or closes the account.
 
 use crate::common::{Notes, parse, read_text};
-use crate::exact::{self, to_frame_scale};
+use crate::exact;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
@@ -562,13 +562,17 @@ fn position_row(
         Some(Decimal::ZERO)
     } else {
         mark.filter(|_| valued).and_then(|m| {
-            notes.product(pointer, "quantity × mark × multiplier", &[quantity, m, multiplier])
+            notes.product(
+                pointer,
+                "quantity × mark × multiplier",
+                &[quantity, m, multiplier],
+            )
         })
     };
     let unrealized = match (mark, avg_price) {
-        (Some(m), Some(a)) if valued => m.checked_sub(a).and_then(|d| {
-            notes.product(pointer, "unrealized P&L", &[d, quantity, multiplier])
-        }),
+        (Some(m), Some(a)) if valued => m
+            .checked_sub(a)
+            .and_then(|d| notes.product(pointer, "unrealized P&L", &[d, quantity, multiplier])),
         _ => None,
     };
     // Futures settle daily: what they add to net liq is open-trade P&L, not notional.

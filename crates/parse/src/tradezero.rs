@@ -538,9 +538,8 @@ fn position_row(
             close_price,
             market_value: None,
             net_liq_value: None,
-            cost_basis: avg_price.and_then(|a| {
-                notes.product(pointer, "cost basis", &[a, quantity, multiplier])
-            }),
+            cost_basis: avg_price
+                .and_then(|a| notes.product(pointer, "cost basis", &[a, quantity, multiplier])),
             unrealized_pnl: None,
             pnl_expected: true,
             updated_at,

@@ -176,6 +176,7 @@ mod tests {
             positions_checked: 0,
             incomplete: vec![],
             exit_code: 1,
+            config_sha256: None,
             peak_rss_kib: None,
             accounts: ["X", "Y", "Z"]
                 .map(|a| AccountFigure {
@@ -220,7 +221,12 @@ mod tests {
             &[],
         )
         .unwrap();
-        let resolved: Vec<&str> = written.summary.resolved.iter().map(|r| r.rule.as_str()).collect();
+        let resolved: Vec<&str> = written
+            .summary
+            .resolved
+            .iter()
+            .map(|r| r.rule.as_str())
+            .collect();
         assert_eq!(resolved, ["a"]);
         let unchecked: Vec<&str> = written
             .summary

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// How many findings the email lists; the rest are in the attachment and the report.
-pub const LISTED: usize = 50;
+pub const LISTED: usize = 25;
 
 /// How the message leaves.
 #[derive(Debug, Clone)]
@@ -181,124 +181,217 @@ pub fn recipients(settings: &EmailSettings, findings: &[Finding]) -> Vec<String>
     out.into_iter().collect()
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+const HTML_TEMPLATE: &str = include_str!("email.html.j2");
+const TEXT_TEMPLATE: &str = include_str!("email.txt.j2");
+
+/// What an exit code means, in the words the email's header uses.
+fn exit_meaning(code: i32) -> &'static str {
+    match code {
+        0 => "clean: everything checked, nothing at or above the failing severity",
+        1 => "findings at or above the failing severity",
+        2 => "incomplete: some broker or account could not be fetched or read",
+        3 => "usage or configuration error: nothing ran",
+        4 => "the report was written but its delivery failed",
+        _ => "see summary.json",
+    }
 }
 
-fn bodies(
+fn severity_color(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "#8e24aa",
+        Severity::Error => "#c62828",
+        Severity::Warning => "#b26a00",
+        Severity::Info => "#1565c0",
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Count {
+    name: String,
+    count: usize,
+    color: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct Line {
+    severity: &'static str,
+    color: &'static str,
+    title: String,
+    message: String,
+}
+
+#[derive(serde::Serialize)]
+struct Group {
+    broker: String,
+    account: String,
+    findings: Vec<Line>,
+}
+
+#[derive(serde::Serialize)]
+struct Incomplete {
+    broker: String,
+    account: String,
+    reason: String,
+}
+
+/// The text and HTML bodies, from one context and two templates (`email.txt.j2`,
+/// `email.html.j2`), so the two parts say the same.
+pub fn bodies(
     settings: &EmailSettings,
     summary: &Summary,
     findings: &[Finding],
     report: &Path,
 ) -> (String, String) {
-    let account = |f: &Finding| {
-        let a = f.account.as_deref().unwrap_or("-");
+    let mask_if = |a: &str| {
         if settings.mask_accounts {
             mask(a)
         } else {
             a.to_string()
         }
     };
-    let message = |f: &Finding| {
+    // A reason or message can name files, and file paths name accounts (any account's, not
+    // only the item's own): every account the run knows is masked in them.
+    let known_accounts: BTreeSet<&str> = summary
+        .incomplete
+        .iter()
+        .filter_map(|i| i.account.as_deref())
+        .chain(findings.iter().filter_map(|f| f.account.as_deref()))
+        .chain(summary.accounts.iter().map(|a| a.account.as_str()))
+        .collect();
+    let scrub = |text: &str| {
         if settings.mask_accounts {
-            masked_text(&f.message, f.account.as_deref())
+            mask_all(text, &known_accounts)
         } else {
-            f.message.clone()
+            text.to_string()
         }
     };
+    let titles: BTreeMap<&str, &str> = summary
+        .rules
+        .iter()
+        .filter(|r| !r.title.is_empty())
+        .map(|r| (r.rule.as_str(), r.title.as_str()))
+        .collect();
+
     let mut worst: Vec<&Finding> = live(findings).collect();
     worst.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
+            .then_with(|| a.broker.cmp(&b.broker))
+            .then_with(|| a.account.cmp(&b.account))
             .then_with(|| a.rule.cmp(&b.rule))
     });
-    let verdict = format!(
-        "{} accounts and {} positions checked as of {}: {} findings (exit {}).",
-        summary.accounts_checked,
-        summary.positions_checked,
-        summary.as_of,
-        summary.counts.total,
-        summary.exit_code
-    );
-    let mut text = format!("{verdict}\n\n");
-    let mut html = format!("<p>{}</p>\n", escape(&verdict));
-    if !summary.incomplete.is_empty() {
-        // A reason can name files, and file paths name accounts (any account's, not only
-        // the item's own): every account the run knows is masked in it.
-        let known_accounts: BTreeSet<&str> = summary
-            .incomplete
-            .iter()
-            .filter_map(|i| i.account.as_deref())
-            .chain(findings.iter().filter_map(|f| f.account.as_deref()))
-            .chain(summary.accounts.iter().map(|a| a.account.as_str()))
-            .collect();
-        text.push_str("INCOMPLETE — not fetched or not readable:\n");
-        html.push_str("<p><b>INCOMPLETE</b> — not fetched or not readable:</p><ul>\n");
-        for i in &summary.incomplete {
-            let who = i
+    let listed = worst.len().min(LISTED);
+    let mut groups: Vec<Group> = Vec::new();
+    for f in &worst[..listed] {
+        let broker = f.broker.clone().unwrap_or_else(|| "-".into());
+        let account = f
+            .account
+            .as_deref()
+            .map_or("(all accounts)".into(), mask_if);
+        let line = Line {
+            severity: f.severity.as_str(),
+            color: severity_color(f.severity),
+            title: titles
+                .get(f.rule.as_str())
+                .map_or_else(|| f.rule.clone(), |t| format!("{t} ({})", f.rule)),
+            message: scrub(&f.message),
+        };
+        match groups
+            .iter_mut()
+            .find(|g| g.broker == broker && g.account == account)
+        {
+            Some(g) => g.findings.push(line),
+            None => groups.push(Group {
+                broker,
+                account,
+                findings: vec![line],
+            }),
+        }
+    }
+    let by_severity: Vec<Count> = Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| Count {
+            name: s.as_str().to_string(),
+            count: live(findings).filter(|f| f.severity == *s).count(),
+            color: severity_color(*s),
+        })
+        .filter(|c| c.count > 0)
+        .collect();
+    let mut brokers: BTreeMap<String, usize> = BTreeMap::new();
+    for f in live(findings) {
+        *brokers
+            .entry(f.broker.clone().unwrap_or_else(|| "-".into()))
+            .or_default() += 1;
+    }
+    let by_broker: Vec<Count> = brokers
+        .into_iter()
+        .map(|(name, count)| Count {
+            name,
+            count,
+            color: "#1d2433",
+        })
+        .collect();
+    let incomplete: Vec<Incomplete> = summary
+        .incomplete
+        .iter()
+        .map(|i| Incomplete {
+            broker: i.broker.clone(),
+            account: i
                 .account
                 .as_deref()
-                .map_or("(all accounts)".to_string(), |a| {
-                    if settings.mask_accounts {
-                        mask(a)
-                    } else {
-                        a.to_string()
-                    }
-                });
-            let reason = if settings.mask_accounts {
-                mask_all(&i.reason, &known_accounts)
+                .map_or("(all accounts)".into(), mask_if),
+            reason: scrub(&i.reason),
+        })
+        .collect();
+    let (verdict, verdict_color) = match summary.exit_code {
+        0 => ("clean", "#2e7d32"),
+        1 => ("findings", "#c62828"),
+        2 => ("INCOMPLETE", "#6a1b9a"),
+        4 => ("delivery failed", "#c62828"),
+        _ => ("see summary.json", "#455a64"),
+    };
+    let ctx = minijinja::context! {
+        subject => subject(summary, findings),
+        as_of => summary.as_of.to_string(),
+        verdict => verdict,
+        verdict_color => verdict_color,
+        exit_code => summary.exit_code,
+        exit_meaning => exit_meaning(summary.exit_code),
+        accounts => summary.accounts_checked,
+        positions => summary.positions_checked,
+        incomplete => minijinja::Value::from(minijinja::value::Serde(&incomplete)),
+        by_severity => minijinja::Value::from(minijinja::value::Serde(&by_severity)),
+        by_broker => minijinja::Value::from(minijinja::value::Serde(&by_broker)),
+        groups => minijinja::Value::from(minijinja::value::Serde(&groups)),
+        listed => listed,
+        more => worst.len() - listed,
+        report => report.display().to_string(),
+    };
+    let render = |name: &str, source: &'static str, auto_escape: bool| {
+        let mut env = minijinja::Environment::new();
+        env.set_auto_escape_callback(move |_| {
+            if auto_escape {
+                minijinja::AutoEscape::Html
             } else {
-                i.reason.clone()
-            };
-            text.push_str(&format!("  {} {}: {}\n", i.broker, who, reason));
-            html.push_str(&format!(
-                "<li>{} {}: {}</li>\n",
-                escape(&i.broker),
-                escape(&who),
-                escape(&reason)
-            ));
-        }
-        text.push('\n');
-        html.push_str("</ul>\n");
-    }
-    html.push_str("<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\"><tr><th>severity</th><th>status</th><th>rule</th><th>broker</th><th>account</th><th>message</th></tr>\n");
-    for f in worst.iter().take(LISTED) {
-        let broker = f.broker.as_deref().unwrap_or("-");
-        text.push_str(&format!(
-            "{:<8} {:<8} {:<24} {} {}: {}\n",
-            f.severity,
-            f.status.as_str(),
-            f.rule,
-            broker,
-            account(f),
-            message(f)
-        ));
-        html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            f.severity,
-            f.status.as_str(),
-            escape(&f.rule),
-            escape(broker),
-            escape(&account(f)),
-            escape(&message(f))
-        ));
-    }
-    html.push_str("</table>\n");
-    if worst.len() > LISTED {
-        let more = format!(
-            "… and {} more in the attached findings.csv.",
-            worst.len() - LISTED
-        );
-        text.push_str(&format!("{more}\n"));
-        html.push_str(&format!("<p>{}</p>\n", escape(&more)));
-    }
-    let footer = format!("Full report: {}", report.display());
-    text.push_str(&format!("\n{footer}\n"));
-    html.push_str(&format!("<p>{}</p>\n", escape(&footer)));
-    (text, html)
+                minijinja::AutoEscape::None
+            }
+        });
+        env.add_template(name, source)
+            .and_then(|()| env.get_template(name)?.render(&ctx))
+            // The templates are ours and compiled in: a failure here is a bug, said in the
+            // body rather than losing the email.
+            .unwrap_or_else(|e| {
+                format!(
+                    "recon could not render the email body ({e}); see {}",
+                    report.display()
+                )
+            })
+    };
+    (
+        render("email.txt", TEXT_TEMPLATE, false),
+        render("email.html", HTML_TEMPLATE, true),
+    )
 }
 
 /// Whether this run has anything to email: always with `only_when = "always"`, else when
@@ -565,10 +658,7 @@ pub mod ledger {
                     _ => Ok(()),
                 })
                 .map_err(|e| {
-                    format!(
-                        "cannot record the delivery in {}: {e}",
-                        self.path.display()
-                    )
+                    format!("cannot record the delivery in {}: {e}", self.path.display())
                 })?;
             self.entries.push(entry);
             Ok(())
@@ -748,6 +838,7 @@ mod tests {
                 },
             ],
             exit_code: 2,
+            config_sha256: None,
             peak_rss_kib: None,
             accounts: vec![],
         };
@@ -755,11 +846,20 @@ mod tests {
         let findings = [finding_for("5WT00002")];
         let (text, html) = bodies(&settings(true), &summary, &findings, Path::new("r.html"));
         for body in [&text, &html] {
-            assert!(!body.contains("5WT00001") && !body.contains("5WT00002"), "{body}");
-            assert!(body.contains("5W**0001") && body.contains("5W**0002"), "{body}");
+            assert!(
+                !body.contains("5WT00001") && !body.contains("5WT00002"),
+                "{body}"
+            );
+            assert!(
+                body.contains("5W**0001") && body.contains("5W**0002"),
+                "{body}"
+            );
         }
         let (text, _) = bodies(&settings(false), &summary, &findings, Path::new("r.html"));
-        assert!(text.contains("tastytrade/5WT00001/positions.json"), "{text}");
+        assert!(
+            text.contains("tastytrade/5WT00001/positions.json"),
+            "{text}"
+        );
     }
 
     #[test]

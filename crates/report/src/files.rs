@@ -73,8 +73,7 @@ pub fn write_run(
     summary.resolved = resolved;
     summary.not_rechecked = not_rechecked;
     let as_of = facts.as_of.to_string();
-    let mut frame =
-        render::csv_frame(findings, &facts.run_id, &as_of).map_err(io::Error::other)?;
+    let mut frame = render::csv_frame(findings, &facts.run_id, &as_of).map_err(io::Error::other)?;
     write_atomic(
         &dir.join("findings.csv"),
         &render::csv(&mut frame).map_err(io::Error::other)?,
@@ -176,6 +175,7 @@ mod tests {
             positions_checked: 0,
             incomplete: vec![],
             exit_code: 1,
+            config_sha256: None,
             peak_rss_kib: None,
             accounts: vec![],
         };

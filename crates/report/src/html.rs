@@ -46,6 +46,8 @@ struct Segment {
 struct BrokerBar {
     broker: String,
     total: u64,
+    /// The counts behind the segments, for the table under the chart.
+    by_severity: BTreeMap<&'static str, u64>,
     y: usize,
     width: f64,
     segments: Vec<Segment>,
@@ -114,6 +116,7 @@ fn broker_bars(findings: &[Finding]) -> Vec<BrokerBar> {
             BrokerBar {
                 broker,
                 total: by.values().sum(),
+                by_severity: by.iter().map(|(s, n)| (s.as_str(), *n)).collect(),
                 y: i * 28 + 6,
                 width: x,
                 segments,
@@ -251,6 +254,13 @@ pub fn render(summary: &Summary, findings: &[Finding]) -> Result<String, String>
         verdict_color => verdict.1,
         by_severity => Value::from(Serde(by_severity)),
         broker_bars => Value::from(Serde(broker_bars(findings))),
+        severity_legend => Value::from(Serde(
+            Severity::ALL
+                .iter()
+                .rev()
+                .map(|s| BTreeMap::from([("name", s.as_str()), ("color", color(*s))]))
+                .collect::<Vec<_>>()
+        )),
         account_bars => Value::from(Serde(&account_bars)),
         account_bars_more => (account_total > account_bars.len()).then_some(account_total),
         findings_json => findings_json,
@@ -307,6 +317,7 @@ mod tests {
             resolved: vec![],
             not_rechecked: vec![],
             email: None,
+            config_sha256: None,
             exit_code: 1,
             accounts: vec![
                 AccountFigure {
@@ -382,7 +393,10 @@ mod tests {
         assert_eq!(data.as_array().unwrap().len(), 3);
         assert_eq!(data[2]["message"], "<!--<script> & \u{2028}");
         assert_eq!(data[1]["message"], "</script><script>alert(1)</script>");
-        assert!(!page[start..end].contains('<'), "no raw < in the data element");
+        assert!(
+            !page[start..end].contains('<'),
+            "no raw < in the data element"
+        );
         assert_eq!(data[0]["age_days"], 2);
         // Both charts: the broker bar and the account gap (TZ1 off by -1250.00; TZ2 unknown).
         assert!(page.contains("tradezero: 3 error"), "broker chart");

@@ -322,7 +322,10 @@ mod tests {
     fn csv_cells_cannot_run_as_formulas_and_parquet_keeps_raw_values() {
         assert_eq!(spreadsheet_safe("=1+1".into()), "'=1+1");
         for hostile in ["+1", "-2", "@A1", "\tx", "\rx"] {
-            assert!(spreadsheet_safe(hostile.into()).starts_with('\''), "{hostile:?}");
+            assert!(
+                spreadsheet_safe(hostile.into()).starts_with('\''),
+                "{hostile:?}"
+            );
         }
         assert_eq!(spreadsheet_safe("AAPL".into()), "AAPL");
         assert_eq!(spreadsheet_safe(r#"{"a":"-1"}"#.into()), r#"{"a":"-1"}"#);
@@ -342,7 +345,10 @@ mod tests {
         };
         let mut frame = csv_frame(std::slice::from_ref(&f), "run", "2026-11-20").unwrap();
         let text = String::from_utf8(csv(&mut frame).unwrap()).unwrap();
-        assert!(text.contains("'=cmd") && text.contains("'@SUM(1)"), "{text}");
+        assert!(
+            text.contains("'=cmd") && text.contains("'@SUM(1)"),
+            "{text}"
+        );
         let raw = findings_frame(&[f], "run", "2026-11-20").unwrap();
         let symbol = raw.column("symbol").unwrap().str().unwrap().get(0);
         assert_eq!(symbol, Some("=cmd|' /C calc'!A0"));

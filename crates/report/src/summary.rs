@@ -72,11 +72,21 @@ impl RunFacts {
                 i.broker == f.broker && i.account.as_ref().is_none_or(|a| a == &f.account)
             });
             if !incomplete {
-                checked.accounts.insert((f.broker.clone(), f.account.clone()));
+                checked
+                    .accounts
+                    .insert((f.broker.clone(), f.account.clone()));
             }
         }
-        for broker in self.brokers.iter().chain(self.accounts.iter().map(|f| &f.broker)) {
-            if !self.incomplete.iter().any(|i| &i.broker == broker && i.account.is_none()) {
+        for broker in self
+            .brokers
+            .iter()
+            .chain(self.accounts.iter().map(|f| &f.broker))
+        {
+            if !self
+                .incomplete
+                .iter()
+                .any(|i| &i.broker == broker && i.account.is_none())
+            {
                 checked.brokers.insert(broker.clone());
             }
         }

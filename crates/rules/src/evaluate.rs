@@ -25,6 +25,9 @@ const OUT_OF_SCOPE: &str = "out_of_scope";
 pub struct RuleStats {
     pub pack: String,
     pub rule: String,
+    /// The rule's title, for readers who do not know the ids (the email, the report).
+    #[serde(default)]
+    pub title: String,
     pub view: String,
     pub in_scope: u64,
     pub passed: u64,
@@ -176,6 +179,7 @@ pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
         eval.stats.push(RuleStats {
             pack: rule.pack.clone(),
             rule: rule.id.clone(),
+            title: rule.title.clone(),
             view: rule.view.clone(),
             error: Some(error),
             ..RuleStats::default()
@@ -188,6 +192,7 @@ fn tally(rule: &CompiledRule, counts: &DataFrame) -> Result<RuleStats, String> {
     let mut stats = RuleStats {
         pack: rule.pack.clone(),
         rule: rule.id.clone(),
+        title: rule.title.clone(),
         view: rule.view.clone(),
         ..RuleStats::default()
     };
