@@ -605,8 +605,7 @@ pub mod ledger {
             self.entries
                 .iter()
                 .filter(|e| e.as_of == as_of && e.digest == digest)
-                .filter(|e| e.recipients.iter().any(|r| r == recipient))
-                .last()
+                .rfind(|e| e.recipients.iter().any(|r| r == recipient))
                 .map_or(Standing::NotSent, |e| match e.state {
                     State::Attempt => Standing::PossiblySent,
                     State::Sent => Standing::Sent,
