@@ -128,6 +128,7 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
                 overrides: Default::default(),
                 email: None,
                 config_sha256: None,
+                books: Vec::new(),
             })
             .expect("check runs")
         })

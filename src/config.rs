@@ -47,6 +47,47 @@ pub struct Config {
     pub report: ReportConfig,
     #[serde(default)]
     pub email: EmailConfig,
+    /// The firm's books of record (`[books.<name>]`), compared by the `books` pack.
+    #[serde(default)]
+    pub books: BTreeMap<String, BookConfig>,
+}
+
+/// One book of record: where its positions (and cash) are and how its columns are named.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookConfig {
+    /// `file`: CSV or Parquet files. (A PostgreSQL source is designed in DESIGN.md "Book of
+    /// record" and not built yet: refused by name.)
+    #[serde(default = "file_source")]
+    pub source: String,
+    /// A CSV or Parquet path or glob, relative to the config file.
+    #[serde(serialize_with = "as_path")]
+    pub positions: RelativePathBuf,
+    #[serde(
+        default,
+        serialize_with = "as_opt_path",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cash: Option<RelativePathBuf>,
+    /// Canonical column → the file's column, where they differ.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    #[serde(default)]
+    pub cash_columns: BTreeMap<String, String>,
+    /// The book's account → `broker:account_id`.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, String>,
+}
+
+fn file_source() -> String {
+    "file".into()
+}
+
+fn as_opt_path<S: Serializer>(value: &Option<RelativePathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => as_path(v, s),
+        None => s.serialize_none(),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -606,6 +647,22 @@ fn validate(config: &Config, fetching: bool) -> Result<(), ConfigError> {
             return Err(err("email.to is empty for an enabled email"));
         }
     }
+    for (name, book) in &config.books {
+        if book.source != "file" {
+            return Err(err(format!(
+                "books.{name}.source `{}`: only \"file\" (CSV or Parquet) is available in this build",
+                book.source
+            )));
+        }
+        for (account, target) in &book.accounts {
+            let broker = target.split_once(':').map(|(b, _)| b);
+            if broker.and_then(|b| b.parse::<Broker>().ok()).is_none() {
+                return Err(err(format!(
+                    "books.{name}.accounts.\"{account}\" = `{target}` is not `<broker>:<account_id>`"
+                )));
+            }
+        }
+    }
     if config.timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(err(format!(
             "timezone `{}` is not an IANA time zone (like America/New_York)",
@@ -694,6 +751,21 @@ impl Config {
             files.extend(found);
         }
         Ok(files)
+    }
+
+    /// The books of record, as the reader takes them.
+    pub fn book_specs(&self) -> Vec<recon_normalize::books::BookSpec> {
+        self.books
+            .iter()
+            .map(|(name, b)| recon_normalize::books::BookSpec {
+                name: name.clone(),
+                positions: b.positions.relative().display().to_string(),
+                cash: b.cash.as_ref().map(|c| c.relative().display().to_string()),
+                columns: b.columns.clone(),
+                cash_columns: b.cash_columns.clone(),
+                accounts: b.accounts.clone(),
+            })
+            .collect()
     }
 
     /// The email settings, when email is enabled.

@@ -41,6 +41,7 @@ pub fn config_for(sim: &RunningSim, out_dir: PathBuf, as_of: NaiveDate) -> Confi
             routes: BTreeMap::from([(Severity::Critical, vec!["cro@example.com".into()])]),
             ..EmailConfig::default()
         },
+        books: BTreeMap::new(),
     }
 }
 

@@ -32,6 +32,8 @@ pub struct CheckOptions {
     pub email: Option<EmailSettings>,
     /// The digest of the config the run was made under (summary.json `config_sha256`).
     pub config_sha256: Option<String>,
+    /// The books of record to compare against the brokers.
+    pub books: Vec<recon_normalize::books::BookSpec>,
 }
 
 impl CheckOptions {
@@ -50,6 +52,7 @@ impl CheckOptions {
             overrides: setup.overrides,
             email: setup.email,
             config_sha256: setup.config_sha256,
+            books: setup.books,
         }
     }
 }
@@ -235,8 +238,23 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         .sum();
     timings.push(("normalize".into(), halves));
 
-    let views = Views::build(&normalized.frames, normalized.as_of)
+    let mut views = Views::build(&normalized.frames, normalized.as_of)
         .map_err(|e| RunError::Internal(format!("cannot build views: {e}")))?;
+    if !opts.books.is_empty() {
+        // A book that cannot be read, or is of another day, is refused by name: nothing is
+        // compared against half a book.
+        let mut rows = recon_normalize::books::BookRows::default();
+        for spec in &opts.books {
+            let read = recon_normalize::books::read_book(spec, normalized.as_of)
+                .map_err(|e| RunError::Usage(e.to_string()))?;
+            rows.positions.extend(read.positions);
+            rows.cash.extend(read.cash);
+            rows.problems.extend(read.problems);
+        }
+        recon_normalize::books::BookFrames::build(&rows)
+            .and_then(|b| views.add_books(&b, normalized.as_of))
+            .map_err(|e| RunError::Internal(format!("cannot build the book views: {e}")))?;
+    }
     stage("views", &mut timings);
     let rules = compile_with(&opts.packs, &views, &opts.overrides)?;
     let Evaluation {

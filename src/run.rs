@@ -124,6 +124,8 @@ pub struct CheckSetup {
     pub overrides: ParamOverrides,
     pub email: Option<EmailSettings>,
     pub config_sha256: Option<String>,
+    /// The books of record to compare (the `books` pack runs when there is one).
+    pub books: Vec<recon_normalize::books::BookSpec>,
 }
 
 impl CheckSetup {
@@ -141,6 +143,16 @@ impl CheckSetup {
             }
             _ => cli_packs.to_vec(),
         };
+        let books = config.map(Config::book_specs).unwrap_or_default();
+        let mut pack_files = pack_files;
+        // A configured book is compared: the built-in books pack runs with it unless a
+        // pack of that id is already named.
+        if !books.is_empty() && !pack_files.iter().any(|p| p.as_os_str() == "books") {
+            if pack_files.is_empty() {
+                pack_files.push(PathBuf::from("core"));
+            }
+            pack_files.push(PathBuf::from("books"));
+        }
         let packs = load_packs(&pack_files)?;
         let waivers_file = cli_waivers.or_else(|| config.and_then(|c| c.rules.waivers.as_deref()));
         let waivers = load_waivers(waivers_file, &packs)?;
@@ -155,6 +167,7 @@ impl CheckSetup {
                 .and_then(Config::email_settings)
                 .map(|e| EmailSettings { resend, ..e }),
             config_sha256: config.map(Config::digest),
+            books,
             packs,
             waivers,
             overrides,

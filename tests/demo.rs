@@ -624,6 +624,7 @@ fn a_failed_delivery_exits_4_with_the_report_on_disk() {
         waivers: Vec::new(),
         overrides: Default::default(),
         config_sha256: None,
+        books: Vec::new(),
         email: Some(EmailSettings {
             delivery: recon_report::email::Delivery::File,
             from: "recon@localhost".into(),

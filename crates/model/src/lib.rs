@@ -11,6 +11,7 @@
 pub mod contracts;
 pub mod failpoint;
 pub mod files;
+pub mod instrument_key;
 pub mod manifest;
 pub mod oauth1;
 pub mod occ;

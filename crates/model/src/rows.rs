@@ -247,6 +247,51 @@ pub struct QuarantineRow {
     pub reason: String,
 }
 
+/// A position as the firm's own book of record holds it (DESIGN.md "Book of record"): one
+/// row per line of the book, lots not yet summed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookPositionRow {
+    /// The book's name (`[books.<name>]`).
+    pub book: String,
+    pub broker: Broker,
+    pub account_id: String,
+    /// `instrument_key::instrument_key` of the symbol as booked.
+    pub instrument_key: String,
+    /// The symbol as the book spells it.
+    pub symbol: String,
+    pub quantity: Decimal,
+    pub price: Option<Decimal>,
+    pub market_value: Option<Decimal>,
+    pub cost_basis: Option<Decimal>,
+    pub currency: String,
+    pub as_of: NaiveDate,
+}
+
+/// Cash as the book of record holds it, per account and currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookCashRow {
+    pub book: String,
+    pub broker: Broker,
+    pub account_id: String,
+    pub currency: String,
+    pub amount: Decimal,
+    pub as_of: NaiveDate,
+}
+
+/// A line of a book that could not be read: where (file, line, column) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookProblem {
+    pub book: String,
+    /// The row's broker and account as written, when it has them (findings name them).
+    pub broker: Option<String>,
+    pub account_id: Option<String>,
+    pub source: String,
+    /// 1-based line of a CSV file (the header is line 1), or row number of a Parquet file.
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+}
+
 /// The canonical rows of one snapshot, before they become frames.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Book {

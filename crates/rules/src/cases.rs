@@ -47,8 +47,107 @@ pub struct Case {
     pnl: Vec<CasePnl>,
     #[serde(default, rename = "quarantine")]
     quarantine: Vec<CaseQuarantine>,
+    /// The firm's book of record (the `books` pack): positions and cash as booked.
+    #[serde(default, rename = "book_position")]
+    book_positions: Vec<CaseBookPosition>,
+    #[serde(default, rename = "book_cash")]
+    book_cash: Vec<CaseBookCash>,
+    #[serde(default, rename = "book_quarantine")]
+    book_quarantine: Vec<CaseBookProblem>,
     #[serde(default, rename = "expect")]
     pub expect: Vec<CaseFinding>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseBookPosition {
+    #[serde(default = "tradezero")]
+    broker: Broker,
+    account_id: String,
+    symbol: String,
+    quantity: Decimal,
+    price: Option<Decimal>,
+    market_value: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseBookProblem {
+    #[serde(default = "tradezero")]
+    broker: Broker,
+    account_id: String,
+    source: String,
+    line: u64,
+    column: Option<String>,
+    reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseBookCash {
+    #[serde(default = "tradezero")]
+    broker: Broker,
+    account_id: String,
+    #[serde(default = "usd")]
+    currency: String,
+    amount: Decimal,
+}
+
+impl Case {
+    /// The case's book of record, when it has one.
+    fn book_of_record(&self) -> Option<recon_normalize::books::BookRows> {
+        if self.book_positions.is_empty()
+            && self.book_cash.is_empty()
+            && self.book_quarantine.is_empty()
+        {
+            return None;
+        }
+        let as_of = self.as_of;
+        Some(recon_normalize::books::BookRows {
+            positions: self
+                .book_positions
+                .iter()
+                .map(|p| recon_model::BookPositionRow {
+                    book: "case".into(),
+                    broker: p.broker,
+                    account_id: p.account_id.clone(),
+                    instrument_key: recon_model::instrument_key::instrument_key(&p.symbol, as_of),
+                    symbol: p.symbol.clone(),
+                    quantity: p.quantity,
+                    price: p.price,
+                    market_value: p.market_value,
+                    cost_basis: None,
+                    currency: "USD".into(),
+                    as_of,
+                })
+                .collect(),
+            cash: self
+                .book_cash
+                .iter()
+                .map(|c| recon_model::BookCashRow {
+                    book: "case".into(),
+                    broker: c.broker,
+                    account_id: c.account_id.clone(),
+                    currency: c.currency.clone(),
+                    amount: c.amount,
+                    as_of,
+                })
+                .collect(),
+            problems: self
+                .book_quarantine
+                .iter()
+                .map(|q| recon_model::BookProblem {
+                    book: "case".into(),
+                    broker: Some(q.broker.to_string()),
+                    account_id: Some(q.account_id.clone()),
+                    source: q.source.clone(),
+                    line: q.line,
+                    column: q.column.clone(),
+                    reason: q.reason.clone(),
+                })
+                .collect(),
+        })
+    }
 }
 
 fn tradezero() -> Broker {
@@ -333,6 +432,14 @@ pub fn run_case(file: &Path, packs: &[Pack], pack: &str) -> CaseResult {
     let outcome = recon_normalize::build_frames(&book, &incomplete, &[])
         .map_err(|e| e.to_string())
         .and_then(|frames| Views::build(&frames, case.as_of).map_err(|e| e.to_string()))
+        .and_then(|mut views| {
+            if let Some(rows) = case.book_of_record() {
+                recon_normalize::books::BookFrames::build(&rows)
+                    .and_then(|b| views.add_books(&b, case.as_of))
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(views)
+        })
         .and_then(|views| {
             let rules = compile(packs, &views).map_err(|e| e.to_string())?;
             Ok(evaluate(&rules, &views).findings)

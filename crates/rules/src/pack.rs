@@ -17,7 +17,7 @@ pub const CORE_PACK_FILE: &str = "rules/core.toml";
 
 /// Every pack shipped in the binary: (id, file it was built from, text). `core` runs when
 /// no pack is configured; the others are named in `rules.packs` (or `--packs`) by id.
-pub const BUILTIN_PACKS: [(&str, &str, &str); 3] = [
+pub const BUILTIN_PACKS: [(&str, &str, &str); 4] = [
     ("core", CORE_PACK_FILE, CORE_PACK),
     (
         "risk",
@@ -28,6 +28,11 @@ pub const BUILTIN_PACKS: [(&str, &str, &str); 3] = [
         "data-quality",
         "rules/data-quality.toml",
         include_str!("../../../rules/data-quality.toml"),
+    ),
+    (
+        "books",
+        "rules/books.toml",
+        include_str!("../../../rules/books.toml"),
     ),
 ];
 

@@ -16,6 +16,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use recon_model::pnl_match::{PnlKeys, PositionKeys, match_pnl};
 use recon_normalize::Frames;
+use recon_normalize::books::BookFrames;
 use recon_normalize::exact::from_units;
 use recon_normalize::schema::money_dtype;
 use rust_decimal::Decimal;
@@ -44,7 +45,29 @@ impl Views {
         all.insert("pnl_orphans", pnl_orphans(&pnl_view)?);
         all.insert("pnl_view", pnl_view);
         all.insert("account_view", account_view(frames, as_of)?);
-        Ok(Views { frames: all })
+        let mut views = Views { frames: all };
+        // The book views exist, empty, when no book is configured: a pack naming them still
+        // compiles, and its rules find nothing in scope.
+        views.add_books(&BookFrames::empty()?, as_of)?;
+        Ok(views)
+    }
+
+    /// Puts the firm's book of record in: `book_positions`, `book_cash`, `book_quarantine`,
+    /// and the `position_recon` and `cash_recon` views against the brokers.
+    pub fn add_books(&mut self, books: &BookFrames, as_of: NaiveDate) -> PolarsResult<()> {
+        let empty = DataFrame::empty();
+        let positions = self.frames.get("positions").unwrap_or(&empty);
+        let balances = self.frames.get("balances").unwrap_or(&empty);
+        let position_recon = crate::book_views::position_recon(positions, books, as_of)?;
+        let cash_recon = crate::book_views::cash_recon(balances, books)?;
+        self.frames
+            .insert("book_positions", books.positions.clone());
+        self.frames.insert("book_cash", books.cash.clone());
+        self.frames
+            .insert("book_quarantine", books.quarantine.clone());
+        self.frames.insert("position_recon", position_recon);
+        self.frames.insert("cash_recon", cash_recon);
+        Ok(())
     }
 
     pub fn get(&self, name: &str) -> Option<&DataFrame> {

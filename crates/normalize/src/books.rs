@@ -1,0 +1,596 @@
+//! The firm's own book of record (DESIGN.md "Book of record"), read from CSV or Parquet
+//! files into the canonical `book_positions`, `book_cash` and `book_quarantine` frames.
+//!
+//! Every cell is read as text (a CSV column is never inferred as a float, a Parquet
+//! number is cast to its exact text) and parsed with the same exact-decimal reader as
+//! broker bodies. A row that cannot be read is quarantined with its file, line and column;
+//! a missing required column, a glob that matches nothing or a book dated another day than
+//! the run are errors naming the book, because then nothing of it can be trusted.
+
+use crate::schema::{date, money, text};
+use chrono::NaiveDate;
+use polars::prelude::*;
+use recon_model::instrument_key::instrument_key;
+use recon_model::{BookCashRow, BookPositionRow, BookProblem, Broker};
+use recon_parse::exact;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One `[books.<name>]` file source, as config gives it.
+#[derive(Debug, Clone, Default)]
+pub struct BookSpec {
+    pub name: String,
+    /// A CSV or Parquet path or glob (`.parquet` files are Parquet, anything else CSV).
+    pub positions: String,
+    pub cash: Option<String>,
+    /// Canonical column → the source's column name, where they differ.
+    pub columns: BTreeMap<String, String>,
+    pub cash_columns: BTreeMap<String, String>,
+    /// The book's account → `broker:account_id` (E*TRADE accountId vs accountIdKey, …).
+    pub accounts: BTreeMap<String, String>,
+}
+
+/// What a book gave.
+#[derive(Debug, Default)]
+pub struct BookRows {
+    pub positions: Vec<BookPositionRow>,
+    pub cash: Vec<BookCashRow>,
+    pub problems: Vec<BookProblem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    #[error("book `{book}`: {message}")]
+    Refused { book: String, message: String },
+}
+
+fn refused(book: &str, message: impl Into<String>) -> BookError {
+    BookError::Refused {
+        book: book.to_string(),
+        message: message.into(),
+    }
+}
+
+const POSITION_REQUIRED: [&str; 4] = ["broker", "account", "symbol", "quantity"];
+const POSITION_OPTIONAL: [&str; 6] = [
+    "price",
+    "market_value",
+    "cost_basis",
+    "currency",
+    "as_of",
+    "description",
+];
+const CASH_REQUIRED: [&str; 4] = ["broker", "account", "currency", "amount"];
+const CASH_OPTIONAL: [&str; 1] = ["as_of"];
+
+/// The files a path or glob names, sorted; none is an error.
+fn files(book: &str, pattern: &str) -> Result<Vec<PathBuf>, BookError> {
+    let mut found: Vec<PathBuf> = glob::glob(pattern)
+        .map_err(|e| {
+            refused(
+                book,
+                format!("`{pattern}` is not a valid path or glob: {e}"),
+            )
+        })?
+        .filter_map(Result::ok)
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(refused(book, format!("`{pattern}` matches no file")));
+    }
+    Ok(found)
+}
+
+/// A file as text columns.
+fn read_text_frame(book: &str, path: &Path) -> Result<DataFrame, BookError> {
+    let is_parquet = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    let df = if is_parquet {
+        let file = std::fs::File::open(path)
+            .map_err(|e| refused(book, format!("{}: {e}", path.display())))?;
+        ParquetReader::new(file)
+            .finish()
+            .map_err(|e| refused(book, format!("{}: {e}", path.display())))?
+    } else {
+        CsvReadOptions::default()
+            .with_has_header(true)
+            // Every column as text: a CSV number must never become a float.
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .and_then(|r| r.finish())
+            .map_err(|e| refused(book, format!("{}: {e}", path.display())))?
+    };
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| c.cast(&DataType::String))
+        .collect::<PolarsResult<Vec<_>>>()
+        .map_err(|e| refused(book, format!("{}: {e}", path.display())))?;
+    DataFrame::new(df.height(), columns).map_err(|e| refused(book, e.to_string()))
+}
+
+/// The source column of each canonical one present, after the mapping; a required one
+/// missing is an error naming it and the file.
+fn resolve(
+    book: &str,
+    path: &Path,
+    df: &DataFrame,
+    mapping: &BTreeMap<String, String>,
+    required: &[&'static str],
+    optional: &[&'static str],
+) -> Result<BTreeMap<&'static str, StringChunked>, BookError> {
+    let mut out = BTreeMap::new();
+    let all: Vec<(&'static str, bool)> = required
+        .iter()
+        .map(|c| (*c, true))
+        .chain(optional.iter().map(|c| (*c, false)))
+        .collect();
+    for (canonical, needed) in all {
+        let source = mapping.get(canonical).map_or(canonical, String::as_str);
+        match df.column(source) {
+            Ok(c) => {
+                out.insert(
+                    canonical,
+                    c.str().map_err(|e| refused(book, e.to_string()))?.clone(),
+                );
+            }
+            Err(_) if needed => {
+                return Err(refused(
+                    book,
+                    format!(
+                        "{} has no column `{source}` (for `{canonical}`{}); its columns: {}",
+                        path.display(),
+                        if source == canonical {
+                            ", map it with columns = { … }".to_string()
+                        } else {
+                            " as mapped".to_string()
+                        },
+                        df.get_column_names()
+                            .iter()
+                            .map(|n| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every file of a book. `as_of` is the run's business date: a row dated otherwise
+/// refuses the whole book.
+pub fn read_book(spec: &BookSpec, as_of: NaiveDate) -> Result<BookRows, BookError> {
+    let mut rows = BookRows::default();
+    for path in files(&spec.name, &spec.positions)? {
+        read_positions_file(spec, &path, as_of, &mut rows)?;
+    }
+    if let Some(cash) = &spec.cash {
+        for path in files(&spec.name, cash)? {
+            read_cash_file(spec, &path, as_of, &mut rows)?;
+        }
+    }
+    Ok(rows)
+}
+
+/// The line a row index is on: the header is line 1 of a CSV file.
+fn line_of(path: &Path, i: usize) -> u64 {
+    let header = !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    i as u64 + if header { 2 } else { 1 }
+}
+
+/// Reads one row's shared fields: broker and account (through the alias map) and the
+/// row's own date. `Err` is the problem to quarantine.
+struct RowContext<'a> {
+    spec: &'a BookSpec,
+    path: &'a Path,
+    as_of: NaiveDate,
+}
+
+impl RowContext<'_> {
+    fn problem(&self, i: usize, column: Option<&str>, reason: String) -> BookProblem {
+        BookProblem {
+            book: self.spec.name.clone(),
+            broker: None,
+            account_id: None,
+            source: self.path.display().to_string(),
+            line: line_of(self.path, i),
+            column: column.map(str::to_string),
+            reason,
+        }
+    }
+
+    fn place(
+        &self,
+        i: usize,
+        broker: Option<&str>,
+        account: Option<&str>,
+    ) -> Result<(Broker, String), BookProblem> {
+        let account = account
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| self.problem(i, Some("account"), "no account".into()))?;
+        // A declared alias names the broker and the account id recon uses.
+        if let Some(target) = self.spec.accounts.get(account) {
+            let (b, id) = target.split_once(':').ok_or_else(|| {
+                self.problem(
+                    i,
+                    Some("account"),
+                    format!("alias `{target}` is not broker:account_id"),
+                )
+            })?;
+            let broker = b
+                .parse::<Broker>()
+                .map_err(|e| self.problem(i, Some("account"), format!("alias `{target}`: {e}")))?;
+            return Ok((broker, id.to_string()));
+        }
+        let broker = broker
+            .map(str::trim)
+            .ok_or_else(|| self.problem(i, Some("broker"), "no broker".into()))?;
+        let broker = broker
+            .to_ascii_lowercase()
+            .parse::<Broker>()
+            .map_err(|e| self.problem(i, Some("broker"), e.to_string()))?;
+        Ok((broker, account.to_string()))
+    }
+
+    fn date_ok(&self, i: usize, value: Option<&str>) -> Result<(), BookError> {
+        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(());
+        };
+        match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+            Ok(d) if d == self.as_of => Ok(()),
+            Ok(d) => Err(refused(
+                &self.spec.name,
+                format!(
+                    "{} line {} is as of {d}, the run is as of {}: a book of another day is not compared",
+                    self.path.display(),
+                    line_of(self.path, i),
+                    self.as_of
+                ),
+            )),
+            Err(e) => Err(refused(
+                &self.spec.name,
+                format!(
+                    "{} line {}: as_of `{v}` is not a date ({e})",
+                    self.path.display(),
+                    line_of(self.path, i)
+                ),
+            )),
+        }
+    }
+
+    /// An exact number from a cell; `Ok(None)` for an empty one.
+    fn number(
+        &self,
+        i: usize,
+        column: &str,
+        value: Option<&str>,
+    ) -> Result<Option<rust_decimal::Decimal>, BookProblem> {
+        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        match exact::parse_decimal(&v.replace(',', "")) {
+            Some(d) if exact::out_of_range(&d) => Err(self.problem(
+                i,
+                Some(column),
+                format!("`{v}` is out of range (|x| ≥ 10^{})", exact::LIMIT_DIGITS),
+            )),
+            Some(d) => Ok(Some(exact::to_frame_scale(d).0)),
+            None => Err(self.problem(i, Some(column), format!("`{v}` is not a number"))),
+        }
+    }
+}
+
+fn read_positions_file(
+    spec: &BookSpec,
+    path: &Path,
+    as_of: NaiveDate,
+    rows: &mut BookRows,
+) -> Result<(), BookError> {
+    let df = read_text_frame(&spec.name, path)?;
+    let cols = resolve(
+        &spec.name,
+        path,
+        &df,
+        &spec.columns,
+        &POSITION_REQUIRED,
+        &POSITION_OPTIONAL,
+    )?;
+    let cell = |name: &str, i: usize| cols.get(name).and_then(|c| c.get(i));
+    let ctx = RowContext { spec, path, as_of };
+    for i in 0..df.height() {
+        ctx.date_ok(i, cell("as_of", i))?;
+        let row = (|| {
+            let (broker, account_id) = ctx.place(i, cell("broker", i), cell("account", i))?;
+            let symbol = cell("symbol", i)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ctx.problem(i, Some("symbol"), "no symbol".into()))?;
+            let quantity = ctx
+                .number(i, "quantity", cell("quantity", i))?
+                .ok_or_else(|| ctx.problem(i, Some("quantity"), "no quantity".into()))?;
+            Ok::<_, BookProblem>(BookPositionRow {
+                book: spec.name.clone(),
+                broker,
+                account_id,
+                instrument_key: instrument_key(symbol, as_of),
+                symbol: symbol.to_string(),
+                quantity,
+                price: ctx.number(i, "price", cell("price", i))?,
+                market_value: ctx.number(i, "market_value", cell("market_value", i))?,
+                cost_basis: ctx.number(i, "cost_basis", cell("cost_basis", i))?,
+                currency: cell("currency", i)
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or("USD")
+                    .to_ascii_uppercase(),
+                as_of,
+            })
+        })();
+        match row {
+            Ok(r) => rows.positions.push(r),
+            Err(mut p) => {
+                // The row as written, so the finding names where it belongs.
+                let written = |c: &str| {
+                    cell(c, i)
+                        .map(|v| v.trim().to_ascii_lowercase())
+                        .filter(|v| !v.is_empty())
+                };
+                p.broker = written("broker");
+                p.account_id = cell("account", i)
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty());
+                rows.problems.push(p)
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_cash_file(
+    spec: &BookSpec,
+    path: &Path,
+    as_of: NaiveDate,
+    rows: &mut BookRows,
+) -> Result<(), BookError> {
+    let df = read_text_frame(&spec.name, path)?;
+    let cols = resolve(
+        &spec.name,
+        path,
+        &df,
+        &spec.cash_columns,
+        &CASH_REQUIRED,
+        &CASH_OPTIONAL,
+    )?;
+    let cell = |name: &str, i: usize| cols.get(name).and_then(|c| c.get(i));
+    let ctx = RowContext { spec, path, as_of };
+    for i in 0..df.height() {
+        ctx.date_ok(i, cell("as_of", i))?;
+        let row = (|| {
+            let (broker, account_id) = ctx.place(i, cell("broker", i), cell("account", i))?;
+            let currency = cell("currency", i)
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| ctx.problem(i, Some("currency"), "no currency".into()))?;
+            let amount = ctx
+                .number(i, "amount", cell("amount", i))?
+                .ok_or_else(|| ctx.problem(i, Some("amount"), "no amount".into()))?;
+            Ok::<_, BookProblem>(BookCashRow {
+                book: spec.name.clone(),
+                broker,
+                account_id,
+                currency: currency.to_ascii_uppercase(),
+                amount,
+                as_of,
+            })
+        })();
+        match row {
+            Ok(r) => rows.cash.push(r),
+            Err(mut p) => {
+                // The row as written, so the finding names where it belongs.
+                let written = |c: &str| {
+                    cell(c, i)
+                        .map(|v| v.trim().to_ascii_lowercase())
+                        .filter(|v| !v.is_empty())
+                };
+                p.broker = written("broker");
+                p.account_id = cell("account", i)
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty());
+                rows.problems.push(p)
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The book frames: `book_positions`, `book_cash`, `book_quarantine`. Empty (with their
+/// columns) when no book is configured, so packs naming them still compile.
+#[derive(Debug, Clone)]
+pub struct BookFrames {
+    pub positions: DataFrame,
+    pub cash: DataFrame,
+    pub quarantine: DataFrame,
+}
+
+impl BookFrames {
+    pub fn empty() -> PolarsResult<BookFrames> {
+        BookFrames::build(&BookRows::default())
+    }
+
+    pub fn build(rows: &BookRows) -> PolarsResult<BookFrames> {
+        let p = &rows.positions;
+        let positions = DataFrame::new(
+            p.len(),
+            vec![
+                text("book", p.iter().map(|r| Some(r.book.as_str()))),
+                text("broker", p.iter().map(|r| Some(r.broker.as_str()))),
+                text("account_id", p.iter().map(|r| Some(r.account_id.as_str()))),
+                text(
+                    "instrument_key",
+                    p.iter().map(|r| Some(r.instrument_key.as_str())),
+                ),
+                text("symbol", p.iter().map(|r| Some(r.symbol.as_str()))),
+                money("quantity", p.iter().map(|r| Some(r.quantity))),
+                money("price", p.iter().map(|r| r.price)),
+                money("market_value", p.iter().map(|r| r.market_value)),
+                money("cost_basis", p.iter().map(|r| r.cost_basis)),
+                text("currency", p.iter().map(|r| Some(r.currency.as_str()))),
+                date("as_of", p.iter().map(|r| Some(r.as_of))),
+            ],
+        )?;
+        let c = &rows.cash;
+        let cash = DataFrame::new(
+            c.len(),
+            vec![
+                text("book", c.iter().map(|r| Some(r.book.as_str()))),
+                text("broker", c.iter().map(|r| Some(r.broker.as_str()))),
+                text("account_id", c.iter().map(|r| Some(r.account_id.as_str()))),
+                text("currency", c.iter().map(|r| Some(r.currency.as_str()))),
+                money("amount", c.iter().map(|r| Some(r.amount))),
+                date("as_of", c.iter().map(|r| Some(r.as_of))),
+            ],
+        )?;
+        let q = &rows.problems;
+        let quarantine = DataFrame::new(
+            q.len(),
+            vec![
+                text("book", q.iter().map(|r| Some(r.book.as_str()))),
+                text("broker", q.iter().map(|r| r.broker.as_deref())),
+                text("account_id", q.iter().map(|r| r.account_id.as_deref())),
+                text("source", q.iter().map(|r| Some(r.source.as_str()))),
+                Int64Chunked::from_iter_options(
+                    "line".into(),
+                    q.iter().map(|r| Some(r.line as i64)),
+                )
+                .into_column(),
+                text("column", q.iter().map(|r| r.column.as_deref())),
+                text("reason", q.iter().map(|r| Some(r.reason.as_str()))),
+            ],
+        )?;
+        Ok(BookFrames {
+            positions,
+            cash,
+            quarantine,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn as_of() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+    }
+
+    fn spec(dir: &Path) -> BookSpec {
+        BookSpec {
+            name: "oms".into(),
+            positions: dir.join("positions-*.csv").display().to_string(),
+            cash: Some(dir.join("cash.csv").display().to_string()),
+            ..BookSpec::default()
+        }
+    }
+
+    #[test]
+    fn csv_rows_become_exact_rows_and_bad_rows_are_quarantined_with_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("positions-1.csv"),
+            "broker,account,symbol,quantity,price,as_of\n\
+             tradezero,TZ1,BRK/B,10,0.1,2026-11-20\n\
+             tradezero,TZ1,SPY   261218C00700000,-2,1.25,\n\
+             robinhood,RH1,AAPL,1,,\n\
+             tradezero,TZ1,AAPL,lots,,\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("cash.csv"),
+            "broker,account,currency,amount\ntradezero,TZ1,usd,\"1,000.10\"\n",
+        )
+        .unwrap();
+        let rows = read_book(&spec(dir.path()), as_of()).unwrap();
+        assert_eq!(rows.positions.len(), 2);
+        assert_eq!(rows.positions[0].instrument_key, "EQ:BRK.B");
+        assert_eq!(
+            rows.positions[0].price,
+            Some(dec!(0.1)),
+            "exact, never a float"
+        );
+        assert_eq!(rows.positions[1].instrument_key, "OPT:SPY:2026-12-18:C:700");
+        assert_eq!(rows.positions[1].quantity, dec!(-2));
+        let problems: Vec<(u64, Option<&str>)> = rows
+            .problems
+            .iter()
+            .map(|p| (p.line, p.column.as_deref()))
+            .collect();
+        assert_eq!(problems, [(4, Some("broker")), (5, Some("quantity"))]);
+        assert_eq!(rows.cash[0].amount, dec!(1000.10));
+        assert_eq!(rows.cash[0].currency, "USD");
+        let frames = BookFrames::build(&rows).unwrap();
+        assert_eq!(frames.positions.height(), 2);
+        assert_eq!(frames.quarantine.height(), 2);
+    }
+
+    #[test]
+    fn a_missing_column_a_glob_with_no_file_and_another_day_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("positions-1.csv"),
+            "broker,acct,symbol,quantity\ntradezero,TZ1,AAPL,1\n",
+        )
+        .unwrap();
+        let mut s = spec(dir.path());
+        s.cash = None;
+        let e = read_book(&s, as_of()).unwrap_err().to_string();
+        assert!(
+            e.contains("book `oms`") && e.contains("`account`") && e.contains("acct"),
+            "{e}"
+        );
+        s.columns.insert("account".into(), "acct".into());
+        assert_eq!(read_book(&s, as_of()).unwrap().positions.len(), 1);
+
+        std::fs::write(
+            dir.path().join("positions-1.csv"),
+            "broker,acct,symbol,quantity,as_of\ntradezero,TZ1,AAPL,1,2026-11-19\n",
+        )
+        .unwrap();
+        let e = read_book(&s, as_of()).unwrap_err().to_string();
+        assert!(e.contains("2026-11-19") && e.contains("line 2"), "{e}");
+
+        s.positions = dir.path().join("nothing-*.csv").display().to_string();
+        let e = read_book(&s, as_of()).unwrap_err().to_string();
+        assert!(e.contains("matches no file"), "{e}");
+    }
+
+    #[test]
+    fn parquet_books_read_the_same_and_aliases_name_the_broker_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut df = df!(
+            "broker" => ["etrade"],
+            "account" => ["84010429"],
+            "symbol" => ["SPY---261218C00700000"],
+            "quantity" => ["-1"],
+        )
+        .unwrap();
+        let path = dir.path().join("positions-1.parquet");
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let mut s = spec(dir.path());
+        s.positions = path.display().to_string();
+        s.cash = None;
+        s.accounts
+            .insert("84010429".into(), "etrade:dBZOKt9xDrtRSAOl4MSiiA".into());
+        let rows = read_book(&s, as_of()).unwrap();
+        assert_eq!(rows.positions[0].account_id, "dBZOKt9xDrtRSAOl4MSiiA");
+        assert_eq!(rows.positions[0].instrument_key, "OPT:SPY:2026-12-18:C:700");
+    }
+}

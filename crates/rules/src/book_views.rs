@@ -1,0 +1,209 @@
+//! The book-of-record views (DESIGN.md "Views"): what the brokers hold against what the
+//! firm's own books hold.
+//!
+//! - `position_recon`: broker positions ⟗ book positions on (broker, account_id,
+//!   instrument_key), lots summed on both sides first. `side` is `both`, `broker_only` or
+//!   `book_only`; both quantities (0 on the side that has none), their difference, both
+//!   prices and market values, the booked symbol, and `instrument_class` (equity, option,
+//!   future, other) for tolerances per class.
+//! - `cash_recon`: broker cash ⟗ book cash on (broker, account_id, currency).
+//!
+//! Only accounts the books cover are compared (an account with any book row): a book of
+//! one desk's accounts does not make every other account's positions "unbooked". The
+//! instrument key is `recon_model::instrument_key`, the same function the book reader uses,
+//! so the two sides cannot spell a contract differently.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use recon_model::instrument_key::instrument_key;
+use recon_normalize::books::BookFrames;
+use recon_normalize::schema::money_dtype;
+
+const KEYS: [&str; 3] = ["broker", "account_id", "instrument_key"];
+
+fn keys() -> Vec<Expr> {
+    KEYS.iter().map(|k| col(*k)).collect()
+}
+
+/// The accounts a book's cash covers: cash is compared only where the book states some.
+fn cash_scope(books: &BookFrames) -> LazyFrame {
+    books
+        .cash
+        .clone()
+        .lazy()
+        .select([col("broker"), col("account_id")])
+        .unique(None, UniqueKeepStrategy::First)
+}
+
+/// The accounts the books cover: (broker, account_id) of every book row.
+fn book_scope(books: &BookFrames) -> PolarsResult<LazyFrame> {
+    let ids = [col("broker"), col("account_id")];
+    Ok(concat(
+        [
+            books.positions.clone().lazy().select(ids.clone()),
+            books.cash.clone().lazy().select(ids),
+        ],
+        UnionArgs::default(),
+    )?
+    .unique(None, UniqueKeepStrategy::First))
+}
+
+/// The key of every broker position's symbol.
+fn with_keys(positions: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame> {
+    let keys: StringChunked = positions
+        .column("symbol")?
+        .str()?
+        .iter()
+        .map(|s| s.map(|s| instrument_key(s, as_of)))
+        .collect();
+    let mut out = positions.clone();
+    out.with_column(keys.with_name("instrument_key".into()).into_column())?;
+    Ok(out)
+}
+
+fn class_of_key() -> Expr {
+    let key = col("instrument_key");
+    when(key.clone().str().starts_with(lit("EQ:")))
+        .then(lit("equity"))
+        .when(key.clone().str().starts_with(lit("OPT:")))
+        .then(lit("option"))
+        .when(
+            key.clone()
+                .str()
+                .starts_with(lit("FUT:"))
+                .or(key.str().starts_with(lit("FOP:"))),
+        )
+        .then(lit("future"))
+        .otherwise(lit("other"))
+        .alias("instrument_class")
+}
+
+/// Broker positions against book positions, lots summed, for the accounts the books cover.
+pub fn position_recon(
+    positions: &DataFrame,
+    books: &BookFrames,
+    as_of: NaiveDate,
+) -> PolarsResult<DataFrame> {
+    let ids = [col("broker"), col("account_id")];
+    let broker = with_keys(positions, as_of)?
+        .lazy()
+        .join(
+            book_scope(books)?,
+            ids.clone(),
+            ids.clone(),
+            JoinArgs::new(JoinType::Semi),
+        )
+        .group_by(keys())
+        .agg([
+            col("quantity").sum().alias("broker_quantity"),
+            col("mark").first().alias("broker_price"),
+            col("market_value").sum().alias("broker_market_value"),
+            col("market_value").null_count().alias("__broker_unvalued"),
+            col("symbol").first().alias("broker_symbol"),
+            len().alias("broker_lots"),
+        ]);
+    let book = books.positions.clone().lazy().group_by(keys()).agg([
+        col("quantity").sum().alias("book_quantity"),
+        col("price").first().alias("book_price"),
+        col("market_value").sum().alias("book_market_value"),
+        col("market_value").null_count().alias("__book_unvalued"),
+        col("symbol").first().alias("booked_symbol"),
+        col("book").first().alias("book"),
+        len().alias("book_lots"),
+    ]);
+    let zero = || lit(0).cast(money_dtype());
+    let null_money = || lit(NULL).cast(money_dtype());
+    broker
+        .join(
+            book,
+            keys(),
+            keys(),
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .with_columns([
+            when(
+                col("broker_lots")
+                    .is_not_null()
+                    .and(col("book_lots").is_not_null()),
+            )
+            .then(lit("both"))
+            .when(col("broker_lots").is_not_null())
+            .then(lit("broker_only"))
+            .otherwise(lit("book_only"))
+            .alias("side"),
+            // A sum that skipped an unvalued lot is not the position's value: null.
+            when(col("__broker_unvalued").gt(lit(0)))
+                .then(null_money())
+                .otherwise(col("broker_market_value"))
+                .alias("broker_market_value"),
+            when(col("__book_unvalued").gt(lit(0)))
+                .then(null_money())
+                .otherwise(col("book_market_value"))
+                .alias("book_market_value"),
+            col("broker_quantity").fill_null(zero()),
+            col("book_quantity").fill_null(zero()),
+            class_of_key(),
+        ])
+        .with_columns([
+            (col("broker_quantity") - col("book_quantity")).alias("quantity_diff"),
+            // What findings name: the instrument, and its symbol as either side spells it.
+            col("instrument_key").alias("position_id"),
+            coalesce(&[col("broker_symbol"), col("booked_symbol")]).alias("symbol"),
+        ])
+        .drop(by_name(
+            ["__broker_unvalued", "__book_unvalued"],
+            true,
+            false,
+        ))
+        .sort(KEYS, SortMultipleOptions::default())
+        .collect()
+}
+
+/// Broker cash against book cash, per account and currency, for accounts whose cash the
+/// book states.
+pub fn cash_recon(balances: &DataFrame, books: &BookFrames) -> PolarsResult<DataFrame> {
+    let keys = || [col("broker"), col("account_id"), col("currency")];
+    let ids = [col("broker"), col("account_id")];
+    let broker = balances
+        .clone()
+        .lazy()
+        .join(
+            cash_scope(books),
+            ids.clone(),
+            ids,
+            JoinArgs::new(JoinType::Semi),
+        )
+        .select([
+            col("broker"),
+            col("account_id"),
+            col("currency"),
+            col("cash").alias("broker_cash"),
+            lit(true).alias("__broker"),
+        ]);
+    let book = books.cash.clone().lazy().group_by(keys()).agg([
+        col("amount").sum().alias("book_cash"),
+        col("book").first().alias("book"),
+    ]);
+    broker
+        .join(
+            book,
+            keys(),
+            keys(),
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .with_columns([
+            when(col("__broker").is_not_null().and(col("book").is_not_null()))
+                .then(lit("both"))
+                .when(col("__broker").is_not_null())
+                .then(lit("broker_only"))
+                .otherwise(lit("book_only"))
+                .alias("side"),
+        ])
+        .with_columns([(col("broker_cash") - col("book_cash")).alias("cash_diff")])
+        .drop(by_name(["__broker"], true, false))
+        .sort(
+            ["broker", "account_id", "currency"],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+}
