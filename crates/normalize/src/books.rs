@@ -192,8 +192,8 @@ struct RowContext<'a> {
 }
 
 impl RowContext<'_> {
-    fn problem(&self, i: usize, column: Option<&str>, reason: String) -> BookProblem {
-        BookProblem {
+    fn problem(&self, i: usize, column: Option<&str>, reason: String) -> Box<BookProblem> {
+        Box::new(BookProblem {
             book: self.spec.name.clone(),
             broker: None,
             account_id: None,
@@ -201,7 +201,7 @@ impl RowContext<'_> {
             line: line_of(self.path, i),
             column: column.map(str::to_string),
             reason,
-        }
+        })
     }
 
     fn place(
@@ -209,7 +209,7 @@ impl RowContext<'_> {
         i: usize,
         broker: Option<&str>,
         account: Option<&str>,
-    ) -> Result<(Broker, String), BookProblem> {
+    ) -> Result<(Broker, String), Box<BookProblem>> {
         let account = account
             .map(str::trim)
             .filter(|a| !a.is_empty())
@@ -270,7 +270,7 @@ impl RowContext<'_> {
         i: usize,
         column: &str,
         value: Option<&str>,
-    ) -> Result<Option<rust_decimal::Decimal>, BookProblem> {
+    ) -> Result<Option<rust_decimal::Decimal>, Box<BookProblem>> {
         let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
@@ -301,55 +301,83 @@ fn read_positions_file(
         &POSITION_REQUIRED,
         &POSITION_OPTIONAL,
     )?;
-    let cell = |name: &str, i: usize| cols.get(name).and_then(|c| c.get(i));
     let ctx = RowContext { spec, path, as_of };
     for i in 0..df.height() {
-        ctx.date_ok(i, cell("as_of", i))?;
-        let row = (|| {
-            let (broker, account_id) = ctx.place(i, cell("broker", i), cell("account", i))?;
-            let symbol = cell("symbol", i)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| ctx.problem(i, Some("symbol"), "no symbol".into()))?;
-            let quantity = ctx
-                .number(i, "quantity", cell("quantity", i))?
-                .ok_or_else(|| ctx.problem(i, Some("quantity"), "no quantity".into()))?;
-            Ok::<_, BookProblem>(BookPositionRow {
-                book: spec.name.clone(),
-                broker,
-                account_id,
-                instrument_key: instrument_key(symbol, as_of),
-                symbol: symbol.to_string(),
-                quantity,
-                price: ctx.number(i, "price", cell("price", i))?,
-                market_value: ctx.number(i, "market_value", cell("market_value", i))?,
-                cost_basis: ctx.number(i, "cost_basis", cell("cost_basis", i))?,
-                currency: cell("currency", i)
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .unwrap_or("USD")
-                    .to_ascii_uppercase(),
-                as_of,
-            })
-        })();
-        match row {
+        let cell = |name: &str| cols.get(name).and_then(|c| c.get(i));
+        ctx.date_ok(i, cell("as_of"))?;
+        match position_row(&ctx, i, &cell) {
             Ok(r) => rows.positions.push(r),
-            Err(mut p) => {
-                // The row as written, so the finding names where it belongs.
-                let written = |c: &str| {
-                    cell(c, i)
-                        .map(|v| v.trim().to_ascii_lowercase())
-                        .filter(|v| !v.is_empty())
-                };
-                p.broker = written("broker");
-                p.account_id = cell("account", i)
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty());
-                rows.problems.push(p)
-            }
+            Err(p) => rows.problems.push(with_place(*p, &cell)),
         }
     }
     Ok(())
+}
+
+/// A problem row with the row's broker and account as written, so its finding names where
+/// it belongs.
+fn with_place<'a>(mut p: BookProblem, cell: &dyn Fn(&str) -> Option<&'a str>) -> BookProblem {
+    p.broker = cell("broker")
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty());
+    p.account_id = cell("account")
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    p
+}
+
+fn position_row<'a>(
+    ctx: &RowContext,
+    i: usize,
+    cell: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<BookPositionRow, Box<BookProblem>> {
+    let (broker, account_id) = ctx.place(i, cell("broker"), cell("account"))?;
+    let symbol = cell("symbol")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ctx.problem(i, Some("symbol"), "no symbol".into()))?;
+    let quantity = ctx
+        .number(i, "quantity", cell("quantity"))?
+        .ok_or_else(|| ctx.problem(i, Some("quantity"), "no quantity".into()))?;
+    Ok(BookPositionRow {
+        book: ctx.spec.name.clone(),
+        broker,
+        account_id,
+        instrument_key: instrument_key(symbol, ctx.as_of),
+        symbol: symbol.to_string(),
+        quantity,
+        price: ctx.number(i, "price", cell("price"))?,
+        market_value: ctx.number(i, "market_value", cell("market_value"))?,
+        cost_basis: ctx.number(i, "cost_basis", cell("cost_basis"))?,
+        currency: cell("currency")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .unwrap_or("USD")
+            .to_ascii_uppercase(),
+        as_of: ctx.as_of,
+    })
+}
+
+fn cash_row<'a>(
+    ctx: &RowContext,
+    i: usize,
+    cell: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<BookCashRow, Box<BookProblem>> {
+    let (broker, account_id) = ctx.place(i, cell("broker"), cell("account"))?;
+    let currency = cell("currency")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ctx.problem(i, Some("currency"), "no currency".into()))?;
+    let amount = ctx
+        .number(i, "amount", cell("amount"))?
+        .ok_or_else(|| ctx.problem(i, Some("amount"), "no amount".into()))?;
+    Ok(BookCashRow {
+        book: ctx.spec.name.clone(),
+        broker,
+        account_id,
+        currency: currency.to_ascii_uppercase(),
+        amount,
+        as_of: ctx.as_of,
+    })
 }
 
 fn read_cash_file(
@@ -367,43 +395,13 @@ fn read_cash_file(
         &CASH_REQUIRED,
         &CASH_OPTIONAL,
     )?;
-    let cell = |name: &str, i: usize| cols.get(name).and_then(|c| c.get(i));
     let ctx = RowContext { spec, path, as_of };
     for i in 0..df.height() {
-        ctx.date_ok(i, cell("as_of", i))?;
-        let row = (|| {
-            let (broker, account_id) = ctx.place(i, cell("broker", i), cell("account", i))?;
-            let currency = cell("currency", i)
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| ctx.problem(i, Some("currency"), "no currency".into()))?;
-            let amount = ctx
-                .number(i, "amount", cell("amount", i))?
-                .ok_or_else(|| ctx.problem(i, Some("amount"), "no amount".into()))?;
-            Ok::<_, BookProblem>(BookCashRow {
-                book: spec.name.clone(),
-                broker,
-                account_id,
-                currency: currency.to_ascii_uppercase(),
-                amount,
-                as_of,
-            })
-        })();
-        match row {
+        let cell = |name: &str| cols.get(name).and_then(|c| c.get(i));
+        ctx.date_ok(i, cell("as_of"))?;
+        match cash_row(&ctx, i, &cell) {
             Ok(r) => rows.cash.push(r),
-            Err(mut p) => {
-                // The row as written, so the finding names where it belongs.
-                let written = |c: &str| {
-                    cell(c, i)
-                        .map(|v| v.trim().to_ascii_lowercase())
-                        .filter(|v| !v.is_empty())
-                };
-                p.broker = written("broker");
-                p.account_id = cell("account", i)
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty());
-                rows.problems.push(p)
-            }
+            Err(p) => rows.problems.push(with_place(*p, &cell)),
         }
     }
     Ok(())
