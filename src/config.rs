@@ -56,13 +56,29 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BookConfig {
-    /// `file`: CSV or Parquet files. (A PostgreSQL source is designed in DESIGN.md "Book of
-    /// record" and not built yet: refused by name.)
+    /// `file` (CSV or Parquet files) or `postgres` (queries).
     #[serde(default = "file_source")]
     pub source: String,
-    /// A CSV or Parquet path or glob, relative to the config file.
-    #[serde(serialize_with = "as_path")]
-    pub positions: RelativePathBuf,
+    /// file: a CSV or Parquet path or glob, relative to the config file.
+    #[serde(
+        default,
+        serialize_with = "as_opt_path",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub positions: Option<RelativePathBuf>,
+    /// postgres: the connection string, from RECON_BOOKS__<NAME>__URL (it holds a password).
+    #[serde(
+        default,
+        serialize_with = "redact",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub url: Option<SecretString>,
+    /// postgres: SQL returning the positions (`$1` is the business date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positions_query: Option<String>,
+    /// postgres: SQL returning the cash, optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cash_query: Option<String>,
     #[serde(
         default,
         serialize_with = "as_opt_path",
@@ -560,7 +576,11 @@ pub fn figment(explicit: Option<&Path>) -> Result<Figment, ConfigError> {
 /// secret: its value is never parsed, printed or echoed in an error.
 fn is_secret_key(dotted: &str) -> bool {
     let last = dotted.rsplit('.').next().unwrap_or(dotted);
-    last.eq_ignore_ascii_case("password")
+    // A book's PostgreSQL connection string holds its password.
+    let book_url =
+        dotted.to_ascii_lowercase().starts_with("books.") && last.eq_ignore_ascii_case("url");
+    book_url
+        || last.eq_ignore_ascii_case("password")
         || ALL_CREDENTIAL_KEYS
             .iter()
             .any(|k| last.eq_ignore_ascii_case(k))
@@ -648,10 +668,27 @@ fn validate(config: &Config, fetching: bool) -> Result<(), ConfigError> {
         }
     }
     for (name, book) in &config.books {
-        if book.source != "file" {
+        match book.source.as_str() {
+            "file" if book.positions.is_none() => {
+                return Err(err(format!(
+                    "books.{name}.positions is missing: the CSV or Parquet file (or glob) of the book's positions"
+                )));
+            }
+            "postgres" if book.positions_query.is_none() => {
+                return Err(err(format!(
+                    "books.{name}.positions_query is missing: the SQL that returns the book's positions"
+                )));
+            }
+            "file" | "postgres" => {}
+            other => {
+                return Err(err(format!(
+                    "books.{name}.source `{other}` is neither \"file\" nor \"postgres\""
+                )));
+            }
+        }
+        if book.source == "file" && book.url.is_some() {
             return Err(err(format!(
-                "books.{name}.source `{}`: only \"file\" (CSV or Parquet) is available in this build",
-                book.source
+                "books.{name}.url is for source = \"postgres\""
             )));
         }
         for (account, target) in &book.accounts {
@@ -758,8 +795,21 @@ impl Config {
         self.books
             .iter()
             .map(|(name, b)| recon_normalize::books::BookSpec {
+                postgres: (b.source == "postgres").then(|| recon_normalize::books::PgSpec {
+                    url: b
+                        .url
+                        .as_ref()
+                        .map(|u| u.expose_secret().to_string())
+                        .unwrap_or_default(),
+                    positions_query: b.positions_query.clone().unwrap_or_default(),
+                    cash_query: b.cash_query.clone(),
+                }),
                 name: name.clone(),
-                positions: b.positions.relative().display().to_string(),
+                positions: b
+                    .positions
+                    .as_ref()
+                    .map(|p| p.relative().display().to_string())
+                    .unwrap_or_default(),
                 cash: b.cash.as_ref().map(|c| c.relative().display().to_string()),
                 columns: b.columns.clone(),
                 cash_columns: b.cash_columns.clone(),
@@ -820,6 +870,9 @@ impl Config {
             }
         }
         settings.email.password = None;
+        for book in settings.books.values_mut() {
+            book.url = None;
+        }
         hex::encode(sha2::Sha256::digest(settings.redacted_toml().as_bytes()))
     }
 }

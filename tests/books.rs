@@ -1,8 +1,9 @@
 //! The brokers against the firm's book of record, end to end: the demo's snapshot, a CSV
 //! book written from its own positions with one planted break of each kind and near misses
 //! (lots split differently, a price inside tolerance, a symbol spelled another way), and
-//! `recon check` under a config naming the book. The `books` pack must find exactly the
-//! planted breaks.
+//! `recon check` under a config naming the book, held three ways: a CSV file, a Parquet
+//! file with other headers, and a PostgreSQL server the test starts on 127.0.0.1. The
+//! `books` pack must find exactly the planted breaks from each.
 
 mod common;
 
@@ -71,29 +72,47 @@ fn positions(
     (rows, cash, n.as_of)
 }
 
+/// One line of the book of record, whatever holds it (CSV, Parquet, PostgreSQL).
+#[derive(Debug, Clone)]
+struct BookLine {
+    broker: String,
+    account: String,
+    symbol: String,
+    /// Text: the book may hold something that is not a number.
+    quantity: String,
+    price: Option<Decimal>,
+    market_value: Option<Decimal>,
+}
+
 fn csv_row(
-    out: &mut String,
+    out: &mut Vec<BookLine>,
     p: &Pos,
     symbol: &str,
     quantity: Decimal,
     price: Option<Decimal>,
     value: Option<Decimal>,
 ) {
-    let show = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "{},{},{},{},{},{}",
-        p.broker,
-        p.account,
-        symbol,
-        quantity,
-        show(price),
-        show(value)
-    );
+    out.push(BookLine {
+        broker: p.broker.clone(),
+        account: p.account.clone(),
+        symbol: symbol.to_string(),
+        quantity: quantity.to_string(),
+        price,
+        market_value: value,
+    });
 }
 
-#[test]
-fn the_books_pack_finds_exactly_the_planted_breaks() {
+/// The demo's snapshot, a book of record of its positions with the planted breaks, its
+/// cash line (broker, account, amount), and the findings the books pack must give.
+struct Planted {
+    dir: tempfile::TempDir,
+    snapshot: std::path::PathBuf,
+    book: Vec<BookLine>,
+    cash: (String, String, Decimal),
+    expected: BTreeSet<(String, String, String)>,
+}
+
+fn planted() -> Planted {
     let dir = tempfile::tempdir().unwrap();
     let run = recon_in(dir.path(), &["demo", "--out", "demo"], &[]);
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
@@ -135,7 +154,7 @@ fn the_books_pack_finds_exactly_the_planted_breaks() {
             .position(|(b, a, s)| *b == p.broker && *a == p.account && *s == p.symbol)
     };
 
-    let mut book = String::from("broker,account,symbol,quantity,price,market_value\n");
+    let mut book: Vec<BookLine> = Vec::new();
     let mut expected: BTreeSet<(String, String, String)> = BTreeSet::new();
     for p in &all {
         let mut expect = |rule: &str| {
@@ -200,14 +219,22 @@ fn the_books_pack_finds_exactly_the_planted_breaks() {
     }
     let (broker, account, _) = plantable[0].clone();
     // Booked, but not at the broker.
-    let _ = writeln!(book, "{broker},{account},ZZZQ,7,,");
+    let line = |symbol: &str, quantity: &str| BookLine {
+        broker: broker.clone(),
+        account: account.clone(),
+        symbol: symbol.into(),
+        quantity: quantity.into(),
+        price: None,
+        market_value: None,
+    };
+    book.push(line("ZZZQ", "7"));
     expected.insert((
         "broker-position-missing".into(),
         account.clone(),
         "EQ:ZZZQ".into(),
     ));
     // A row that cannot be read.
-    let _ = writeln!(book, "{broker},{account},AAPL,seven,,");
+    book.push(line("AAPL", "seven"));
     expected.insert((
         "book-row-quarantined".into(),
         account.clone(),
@@ -216,52 +243,41 @@ fn the_books_pack_finds_exactly_the_planted_breaks() {
 
     // Cash 10.00 off: a break (the tolerance is 1.00).
     let broker_cash = cash[&(broker.clone(), account.clone())];
-    let cash_csv = format!(
-        "broker,account,currency,amount\n{broker},{account},USD,{}\n",
-        broker_cash + Decimal::new(1000, 2)
-    );
     expected.insert(("book-cash-break".into(), account.clone(), String::new()));
+    Planted {
+        dir,
+        snapshot,
+        book,
+        cash: (broker, account, broker_cash + Decimal::new(1000, 2)),
+        expected,
+    }
+}
 
-    std::fs::write(dir.path().join("book.csv"), &book).unwrap();
-    std::fs::write(dir.path().join("cash.csv"), &cash_csv).unwrap();
-    std::fs::write(
-        dir.path().join("recon.toml"),
-        "[books.oms]\npositions = \"book.csv\"\ncash = \"cash.csv\"\n",
-    )
-    .unwrap();
+/// `recon check` of the planted snapshot under `config` (and `env`): the books findings.
+fn check_with(
+    p: &Planted,
+    config: &str,
+    env: &[(&str, &str)],
+) -> BTreeSet<(String, String, String)> {
+    std::fs::write(p.dir.path().join("recon.toml"), config).unwrap();
+    let out = format!("out-{}", uuid_like());
     let check = recon_in(
-        dir.path(),
+        p.dir.path(),
         &[
             "check",
             "--snapshot",
-            snapshot.to_str().unwrap(),
+            p.snapshot.to_str().unwrap(),
             "--out",
-            "out",
+            &out,
         ],
-        &[],
+        env,
     );
     assert!(
         check.status.code().is_some_and(|c| c <= 2),
         "{}",
         text(&check)
     );
-    let run_dir = latest_run(&dir.path().join("out"));
-    let got: BTreeSet<(String, String, String)> =
-        std::fs::read_to_string(run_dir.join("findings.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|f| f["pack"] == "books")
-            .map(|f| {
-                (
-                    f["rule"].as_str().unwrap().to_string(),
-                    f["account"].as_str().unwrap_or_default().to_string(),
-                    f["position"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-    assert_eq!(got, expected, "{book}");
-    // The core pack still ran beside it.
+    let run_dir = latest_run(&p.dir.path().join(&out));
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
     let packs: Vec<&str> = summary["packs"]
@@ -270,25 +286,214 @@ fn the_books_pack_finds_exactly_the_planted_breaks() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(packs, ["core", "books"]);
+    assert_eq!(
+        packs,
+        ["core", "books"],
+        "the core pack still runs beside it"
+    );
+    std::fs::read_to_string(run_dir.join("findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|f| f["pack"] == "books")
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["account"].as_str().unwrap_or_default().to_string(),
+                f["position"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+fn show(d: Option<Decimal>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+fn write_csv(p: &Planted) {
+    let mut csv = String::from("broker,account,symbol,quantity,price,market_value\n");
+    for l in &p.book {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{}",
+            l.broker,
+            l.account,
+            l.symbol,
+            l.quantity,
+            show(l.price),
+            show(l.market_value)
+        );
+    }
+    std::fs::write(p.dir.path().join("book.csv"), csv).unwrap();
+    let (b, a, amount) = &p.cash;
+    std::fs::write(
+        p.dir.path().join("cash.csv"),
+        format!("broker,account,currency,amount\n{b},{a},USD,{amount}\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_books_pack_finds_exactly_the_planted_breaks_in_a_csv_book() {
+    let p = planted();
+    write_csv(&p);
+    let got = check_with(
+        &p,
+        "[books.oms]\npositions = \"book.csv\"\ncash = \"cash.csv\"\n",
+        &[],
+    );
+    assert_eq!(got, p.expected);
 
     // A book of another day is refused by name: exit 3, nothing compared.
+    let (b, a, _) = &p.cash;
     std::fs::write(
-        dir.path().join("book.csv"),
-        format!("broker,account,symbol,quantity,as_of\n{broker},{account},AAPL,1,2026-11-19\n"),
+        p.dir.path().join("book.csv"),
+        format!("broker,account,symbol,quantity,as_of\n{b},{a},AAPL,1,2026-11-19\n"),
     )
     .unwrap();
     let refused = recon_in(
-        dir.path(),
+        p.dir.path(),
         &[
             "check",
             "--snapshot",
-            snapshot.to_str().unwrap(),
+            p.snapshot.to_str().unwrap(),
             "--out",
-            "out2",
+            "refused",
         ],
         &[],
     );
     assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("book `oms`"));
+}
+
+#[test]
+fn the_books_pack_finds_exactly_the_planted_breaks_in_a_parquet_book_with_other_headers() {
+    let p = planted();
+    let col = |f: &dyn Fn(&BookLine) -> String| -> Vec<String> { p.book.iter().map(f).collect() };
+    let mut df = df!(
+        "Custodian" => col(&|l| l.broker.clone()),
+        "Acct" => col(&|l| l.account.clone()),
+        "Ticker" => col(&|l| l.symbol.clone()),
+        "Qty" => col(&|l| l.quantity.clone()),
+        "Px" => col(&|l| show(l.price)),
+        "MV" => col(&|l| show(l.market_value)),
+    )
+    .unwrap();
+    let path = p.dir.path().join("book.parquet");
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let (b, a, amount) = &p.cash;
+    std::fs::write(
+        p.dir.path().join("cash.csv"),
+        format!("broker,account,currency,amount\n{b},{a},USD,{amount}\n"),
+    )
+    .unwrap();
+    let config = "[books.pms]\npositions = \"book.parquet\"\ncash = \"cash.csv\"\n\
+                  [books.pms.columns]\nbroker = \"Custodian\"\naccount = \"Acct\"\nsymbol = \"Ticker\"\n\
+                  quantity = \"Qty\"\nprice = \"Px\"\nmarket_value = \"MV\"\n";
+    assert_eq!(check_with(&p, config, &[]), p.expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_books_pack_finds_exactly_the_planted_breaks_in_a_postgresql_book() {
+    let Some(server) = tokio::task::spawn_blocking(Postgres::start).await.unwrap() else {
+        return;
+    };
+    let p = tokio::task::spawn_blocking(planted).await.unwrap();
+    // The server may accept connections a moment before it accepts queries.
+    let mut tries = 0;
+    let client = loop {
+        match tokio_postgres::connect(&server.url(), tokio_postgres::NoTls).await {
+            Ok((client, connection)) => {
+                tokio::spawn(connection);
+                break client;
+            }
+            Err(e) if tries < 50 => {
+                tries += 1;
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("cannot connect to the test server: {e}"),
+        }
+    };
+    client
+        .batch_execute(
+            "CREATE TABLE positions (broker text, account text, symbol text, quantity text, \
+               price numeric(38, 8), market_value numeric(38, 8), as_of date);\
+             CREATE TABLE cash (broker text, account text, currency text, amount numeric(38, 8), as_of date);",
+        )
+        .await
+        .unwrap();
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    for l in &p.book {
+        client
+            .execute(
+                "INSERT INTO positions VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &l.broker,
+                    &l.account,
+                    &l.symbol,
+                    &l.quantity,
+                    &l.price,
+                    &l.market_value,
+                    &as_of,
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    // A row of another day is not selected: the query takes the business date.
+    client
+        .execute(
+            "INSERT INTO positions VALUES ('tradezero', 'TZ10000001', 'NVDA', '5', 1, 1, '2026-11-19')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (b, a, amount) = &p.cash;
+    client
+        .execute(
+            "INSERT INTO cash VALUES ($1, $2, 'USD', $3, $4)",
+            &[b, a, amount, &as_of],
+        )
+        .await
+        .unwrap();
+    let config = "[books.ledger]\nsource = \"postgres\"\n\
+        positions_query = \"SELECT broker, account, symbol, quantity, price, market_value FROM positions WHERE as_of = $1\"\n\
+        cash_query = \"SELECT broker, account, currency, amount FROM cash WHERE as_of = $1\"\n";
+    let url = server.url();
+    let got = tokio::task::spawn_blocking({
+        let config = config.to_string();
+        move || {
+            let got = check_with(&p, &config, &[("RECON_BOOKS__LEDGER__URL", &url)]);
+            (got, p)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(got.0, got.1.expected);
+
+    // Without the connection string: refused, naming the variable, exit 3.
+    let p = got.1;
+    std::fs::write(p.dir.path().join("recon.toml"), config).unwrap();
+    let missing = recon_in(
+        p.dir.path(),
+        &[
+            "check",
+            "--snapshot",
+            p.snapshot.to_str().unwrap(),
+            "--out",
+            "nourl",
+        ],
+        &[],
+    );
+    assert_eq!(missing.status.code(), Some(3), "{}", text(&missing));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("RECON_BOOKS__LEDGER__URL"));
 }

@@ -120,6 +120,13 @@ pub fn outside_tool(program: &str, version_arg: &str, package: &str, checks: &st
     if found {
         return true;
     }
+    missing_tool(program, package, checks);
+    false
+}
+
+/// Says that `program` (Debian package `package`) is missing: a failure under CI, one loud
+/// `!!! NOT CHECKED` line elsewhere.
+pub fn missing_tool(program: &str, package: &str, checks: &str) {
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     assert!(
         !ci,
@@ -130,10 +137,120 @@ pub fn outside_tool(program: &str, version_arg: &str, package: &str, checks: &st
         "!!! NOT CHECKED: {checks}: `{program}` is not installed \
          (apt-get install -y {package} to run this test)"
     );
-    false
 }
 
 /// `chromium` for the tests that load pages in a headless browser.
 pub fn have_chromium(checks: &str) -> bool {
     outside_tool("chromium", "--version", "chromium", checks)
+}
+
+/// A PostgreSQL server of Debian's `postgresql` package, started for a test on 127.0.0.1
+/// (trust authentication, no fsync) in a temporary folder, stopped when dropped.
+pub struct Postgres {
+    pub port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    /// `None` (after one loud line) where the package is missing and `CI` is not set; under
+    /// CI a missing server fails the test (.ci/run installs it).
+    pub fn start() -> Option<Postgres> {
+        let bin = glob::glob("/usr/lib/postgresql/*/bin/initdb")
+            .ok()?
+            .filter_map(Result::ok)
+            .max()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        let Some(bin) = bin else {
+            missing_tool("initdb", "postgresql", "a book of record in PostgreSQL");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        // initdb refuses to run as root: then the package's `postgres` user runs the server.
+        let as_root = unsafe { libc::geteuid() } == 0;
+        let command = |program: &str| {
+            let mut cmd = if as_root {
+                let mut c = std::process::Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(bin.join(program));
+                c
+            } else {
+                std::process::Command::new(bin.join(program))
+            };
+            cmd.stdout(std::process::Stdio::null());
+            cmd
+        };
+        if as_root {
+            let status = std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown of the PostgreSQL folder");
+        }
+        let init = command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("initdb runs");
+        assert!(init.success(), "initdb failed");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log_path = dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = command("postgres")
+            .arg("-D")
+            .arg(&data)
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-F"])
+            .arg("-k")
+            .arg(dir.path())
+            .stderr(log)
+            .spawn()
+            .expect("postgres starts");
+        let mut server = Postgres {
+            port,
+            child,
+            _dir: dir,
+        };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let exited = server.child.try_wait().ok().flatten();
+            if exited.is_some() || started.elapsed() > std::time::Duration::from_secs(30) {
+                panic!(
+                    "PostgreSQL did not start ({exited:?}): {}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Fast shutdown (SIGINT), then wait, so nothing is left behind.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        // runuser passes the signal on; if the server is gone already, do not wait forever.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -16,9 +16,32 @@ use recon_parse::exact;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// One `[books.<name>]` file source, as config gives it.
+/// A PostgreSQL source: the queries and the connection string (from the environment).
+#[derive(Clone, Default)]
+pub struct PgSpec {
+    /// `postgres://user:password@host:port/db` or `host=… user=…`: holds a password, so it
+    /// is never printed (Debug shows only whether it is set).
+    pub url: String,
+    /// SQL returning one row per lot; `$1` is the business date.
+    pub positions_query: String,
+    pub cash_query: Option<String>,
+}
+
+impl std::fmt::Debug for PgSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSpec")
+            .field("url", &"[redacted]")
+            .field("positions_query", &self.positions_query)
+            .field("cash_query", &self.cash_query)
+            .finish()
+    }
+}
+
+/// One `[books.<name>]` source, as config gives it.
 #[derive(Debug, Clone, Default)]
 pub struct BookSpec {
+    /// Read from PostgreSQL instead of files.
+    pub postgres: Option<PgSpec>,
     pub name: String,
     /// A CSV or Parquet path or glob (`.parquet` files are Parquet, anything else CSV).
     pub positions: String,
@@ -163,6 +186,9 @@ fn resolve(
 /// Reads every file of a book. `as_of` is the run's business date: a row dated otherwise
 /// refuses the whole book.
 pub fn read_book(spec: &BookSpec, as_of: NaiveDate) -> Result<BookRows, BookError> {
+    if let Some(pg) = &spec.postgres {
+        return postgres::read(spec, pg, as_of);
+    }
     let mut rows = BookRows::default();
     for path in files(&spec.name, &spec.positions)? {
         read_positions_file(spec, &path, as_of, &mut rows)?;
@@ -177,9 +203,11 @@ pub fn read_book(spec: &BookSpec, as_of: NaiveDate) -> Result<BookRows, BookErro
 
 /// The line a row index is on: the header is line 1 of a CSV file.
 fn line_of(path: &Path, i: usize) -> u64 {
+    // Parquet files and query results count rows from 1; a CSV file's header is line 1.
     let header = !path
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+        && !path.to_string_lossy().starts_with("postgres:");
     i as u64 + if header { 2 } else { 1 }
 }
 
@@ -293,6 +321,17 @@ fn read_positions_file(
     rows: &mut BookRows,
 ) -> Result<(), BookError> {
     let df = read_text_frame(&spec.name, path)?;
+    read_positions_frame(spec, path, &df, as_of, rows)
+}
+
+fn read_positions_frame(
+    spec: &BookSpec,
+    path: &Path,
+    df: &DataFrame,
+    as_of: NaiveDate,
+    rows: &mut BookRows,
+) -> Result<(), BookError> {
+    let df = df.clone();
     let cols = resolve(
         &spec.name,
         path,
@@ -387,6 +426,17 @@ fn read_cash_file(
     rows: &mut BookRows,
 ) -> Result<(), BookError> {
     let df = read_text_frame(&spec.name, path)?;
+    read_cash_frame(spec, path, &df, as_of, rows)
+}
+
+fn read_cash_frame(
+    spec: &BookSpec,
+    path: &Path,
+    df: &DataFrame,
+    as_of: NaiveDate,
+    rows: &mut BookRows,
+) -> Result<(), BookError> {
+    let df = df.clone();
     let cols = resolve(
         &spec.name,
         path,
@@ -405,6 +455,186 @@ fn read_cash_file(
         }
     }
     Ok(())
+}
+
+/// The PostgreSQL source: each query's rows are read into text cells (NUMERIC exactly,
+/// through rust_decimal's own mapping) and then become rows exactly as a file's would.
+mod postgres {
+    use super::*;
+    use tokio_postgres::types::Type;
+
+    fn refuse(book: &str, e: impl std::fmt::Display) -> BookError {
+        refused(book, format!("PostgreSQL: {e}"))
+    }
+
+    /// Whether every host of the connection string is this machine (or a Unix socket):
+    /// only then may it go without TLS.
+    fn loopback(config: &tokio_postgres::Config) -> bool {
+        use tokio_postgres::config::Host;
+        !config.get_hosts().is_empty()
+            && config.get_hosts().iter().all(|h| match h {
+                Host::Tcp(name) => {
+                    name.eq_ignore_ascii_case("localhost")
+                        || name
+                            .parse::<std::net::IpAddr>()
+                            .is_ok_and(|ip| ip.is_loopback())
+                }
+                #[cfg(unix)]
+                Host::Unix(_) => true,
+            })
+    }
+
+    /// A cell as exact text: NUMERIC through rust_decimal, integers and text as they are;
+    /// a float column is refused (cast it to numeric in the query).
+    fn cell(row: &tokio_postgres::Row, i: usize) -> Result<Option<String>, String> {
+        let ty = row.columns()[i].type_().clone();
+        let text = match ty {
+            Type::NUMERIC => row
+                .try_get::<_, Option<rust_decimal::Decimal>>(i)
+                .map(|v| v.map(|d| d.to_string())),
+            Type::INT2 => row
+                .try_get::<_, Option<i16>>(i)
+                .map(|v| v.map(|n| n.to_string())),
+            Type::INT4 => row
+                .try_get::<_, Option<i32>>(i)
+                .map(|v| v.map(|n| n.to_string())),
+            Type::INT8 => row
+                .try_get::<_, Option<i64>>(i)
+                .map(|v| v.map(|n| n.to_string())),
+            Type::DATE => row
+                .try_get::<_, Option<NaiveDate>>(i)
+                .map(|v| v.map(|d| d.to_string())),
+            Type::FLOAT4 | Type::FLOAT8 => {
+                return Err(format!(
+                    "is a float ({ty}): cast it to numeric in the query so it stays exact"
+                ));
+            }
+            _ => row.try_get::<_, Option<String>>(i),
+        };
+        text.map_err(|e| e.to_string())
+    }
+
+    /// Runs `query` and turns its rows into a text frame, columns named as the query names
+    /// them.
+    async fn frame(
+        client: &tokio_postgres::Client,
+        book: &str,
+        query: &str,
+        as_of: NaiveDate,
+    ) -> Result<DataFrame, BookError> {
+        let statement = client
+            .prepare(query)
+            .await
+            .map_err(|e| refuse(book, format!("{e} (in `{query}`)")))?;
+        // `$1` is the business date, when the query takes it.
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            if statement.params().is_empty() {
+                vec![]
+            } else {
+                vec![&as_of]
+            };
+        let rows = client
+            .query(&statement, &params)
+            .await
+            .map_err(|e| refuse(book, format!("{e} (in `{query}`)")))?;
+        let Some(first) = rows.first() else {
+            return Ok(DataFrame::empty());
+        };
+        let names: Vec<String> = first
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let mut columns: Vec<Vec<Option<String>>> =
+            vec![Vec::with_capacity(rows.len()); names.len()];
+        for row in &rows {
+            for (i, column) in columns.iter_mut().enumerate() {
+                let value =
+                    cell(row, i).map_err(|e| refuse(book, format!("column `{}` {e}", names[i])))?;
+                column.push(value);
+            }
+        }
+        let columns = names
+            .iter()
+            .zip(columns)
+            .map(|(name, values)| {
+                StringChunked::from_iter_options(name.as_str().into(), values.into_iter())
+                    .into_column()
+            })
+            .collect();
+        DataFrame::new(rows.len(), columns).map_err(|e| refused(book, e.to_string()))
+    }
+
+    pub(super) fn read(
+        spec: &BookSpec,
+        pg: &PgSpec,
+        as_of: NaiveDate,
+    ) -> Result<BookRows, BookError> {
+        let book = spec.name.as_str();
+        if pg.url.trim().is_empty() {
+            return Err(refused(
+                book,
+                format!(
+                    "no connection string: set RECON_BOOKS__{}__URL",
+                    book.to_ascii_uppercase()
+                ),
+            ));
+        }
+        let config: tokio_postgres::Config = pg
+            .url
+            .parse()
+            // The connection string holds a password: never echo it.
+            .map_err(|_| {
+                refuse(
+                    book,
+                    "the connection string cannot be read (it is not shown: it holds a password)",
+                )
+            })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| refuse(book, e))?;
+        runtime.block_on(async {
+            let client = if loopback(&config) {
+                let (client, connection) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| refuse(book, e))?;
+                tokio::spawn(connection);
+                client
+            } else {
+                // Off this machine, TLS checked against the system's roots, always.
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    let _ = roots.add(cert);
+                }
+                let tls = rustls::ClientConfig::builder()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                let mut config = config.clone();
+                config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                let (client, connection) = config
+                    .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+                    .await
+                    .map_err(|e| refuse(book, e))?;
+                tokio::spawn(connection);
+                client
+            };
+            let source = format!("postgres:{book}");
+            let mut rows = BookRows::default();
+            let positions = frame(&client, book, &pg.positions_query, as_of).await?;
+            if positions.height() > 0 {
+                read_positions_frame(spec, Path::new(&source), &positions, as_of, &mut rows)?;
+            }
+            if let Some(query) = &pg.cash_query {
+                let cash = frame(&client, book, query, as_of).await?;
+                if cash.height() > 0 {
+                    read_cash_frame(spec, Path::new(&source), &cash, as_of, &mut rows)?;
+                }
+            }
+            Ok(rows)
+        })
+    }
 }
 
 /// The book frames: `book_positions`, `book_cash`, `book_quarantine`. Empty (with their
