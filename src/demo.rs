@@ -2,7 +2,7 @@
 //! simulator in-process on loopback with the demo book and runs exactly what `recon run`
 //! runs, with a config pointing at the simulator.
 
-use crate::config::{BrokerConfig, Brokers, Config, EmailConfig};
+use crate::config::{BookConfig, BrokerConfig, Brokers, Config, EmailConfig};
 use crate::pipeline::{RunError, RunResult};
 use crate::run::{Overrides, RunPlan, run};
 use chrono::NaiveDate;
@@ -62,11 +62,46 @@ pub fn sim_brokers(sim: &RunningSim) -> Brokers {
 
 /// The demo: the built-in demo book through the whole pipeline.
 pub fn run_demo(opts: &DemoOptions) -> Result<DemoResult, RunError> {
-    run_book(SimBook::demo(), opts)
+    // The demo's book of record (fixtures/demo/book.csv, built into the binary) is written
+    // beside the runs and compared by the books pack, like a firm's OMS export would be.
+    let dir = opts.out_dir.join("demo-book-of-record");
+    let io = |e: std::io::Error| RunError::Internal(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    std::fs::write(dir.join("book.csv"), DEMO_BOOK).map_err(io)?;
+    std::fs::write(dir.join("book-cash.csv"), DEMO_BOOK_CASH).map_err(io)?;
+    let books = BTreeMap::from([(
+        "demo".to_string(),
+        BookConfig {
+            source: "file".into(),
+            positions: Some(RelativePathBuf::from(dir.join("book.csv"))),
+            cash: Some(RelativePathBuf::from(dir.join("book-cash.csv"))),
+            url: None,
+            positions_query: None,
+            cash_query: None,
+            columns: BTreeMap::new(),
+            cash_columns: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+        },
+    )]);
+    run_book_with(SimBook::demo(), opts, books)
 }
 
-/// Any book through the whole pipeline: simulator → HTTP fetch → snapshot → check.
+/// The demo's book of record: the demo positions with one break of each kind planted.
+const DEMO_BOOK: &str = include_str!("../fixtures/demo/book.csv");
+const DEMO_BOOK_CASH: &str = include_str!("../fixtures/demo/book-cash.csv");
+
+/// Any book through the whole pipeline, with no book of record.
 pub fn run_book(book: SimBook, opts: &DemoOptions) -> Result<DemoResult, RunError> {
+    run_book_with(book, opts, BTreeMap::new())
+}
+
+/// Any book through the whole pipeline: simulator → HTTP fetch → snapshot → check, with
+/// `books` of record.
+fn run_book_with(
+    book: SimBook,
+    opts: &DemoOptions,
+    books: BTreeMap<String, BookConfig>,
+) -> Result<DemoResult, RunError> {
     let as_of = opts.as_of.unwrap_or(book.as_of);
     // The simulator lives on its own runtime thread while the pipeline runs its own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -81,7 +116,8 @@ pub fn run_book(book: SimBook, opts: &DemoOptions) -> Result<DemoResult, RunErro
             SimOptions::default(),
         ))
         .map_err(|e| RunError::Internal(format!("cannot start the simulator on 127.0.0.1: {e}")))?;
-    let config = config_for(&sim, opts.out_dir.clone(), as_of);
+    let mut config = config_for(&sim, opts.out_dir.clone(), as_of);
+    config.books = books;
     let plan = RunPlan::new(
         &config,
         &Overrides {

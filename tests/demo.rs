@@ -141,11 +141,27 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
         "{stdout}"
     );
 
-    // `recon check` on the snapshot the demo fetched finds the same, offline.
+    // `recon check` on the snapshot the demo fetched finds the same, offline, under a
+    // config naming the same book of record.
     let snapshot = dir.join("snapshot");
     assert!(snapshot.join("manifest.json").is_file());
     let out2 = tempfile::tempdir().unwrap();
-    let checked = check(&snapshot, out2.path(), &["--json"]);
+    let book = out.path().join("demo-book-of-record");
+    let config = out2.path().join("recon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[books.demo]\npositions = \"{}\"\ncash = \"{}\"\n",
+            book.join("book.csv").display(),
+            book.join("book-cash.csv").display()
+        ),
+    )
+    .unwrap();
+    let checked = check(
+        &snapshot,
+        out2.path(),
+        &["--json", "--config", config.to_str().unwrap()],
+    );
     assert_eq!(checked.status.code(), Some(1), "{}", text(&checked));
     assert_eq!(findings(&latest_run(out2.path())), expected());
     let printed: Value = serde_json::from_slice(&checked.stdout).unwrap();
@@ -549,7 +565,7 @@ fn the_demo_writes_the_compliance_email_to_the_outbox_with_accounts_masked() {
     let mail = mailparse::parse_mail(&raw).unwrap();
     assert_eq!(
         mail.headers.get_first_value("Subject").as_deref(),
-        Some("[recon] 2026-11-20: 2 critical, 13 errors, 4 warnings across 5 brokers")
+        Some("[recon] 2026-11-20: 3 critical, 18 errors, 6 warnings across 5 brokers")
     );
     // The demo's margin call is critical: the critical route adds the CRO.
     let to = mail.headers.get_first_value("To").unwrap();
@@ -586,6 +602,12 @@ fn the_demo_writes_the_compliance_email_to_the_outbox_with_accounts_masked() {
     );
     assert!(
         !text.contains("TZ10000002") && !html.contains("TZ10000002"),
+        "{text}"
+    );
+    // The breaks against the demo's book of record are counted in both parts.
+    assert!(
+        text.contains("Against the book of record: 8 breaks")
+            && html.contains("8 breaks against the book of record"),
         "{text}"
     );
     // The attachment lists every finding, and no part of the email — bodies or attachment —

@@ -161,9 +161,14 @@ fn the_report_loads_in_headless_chromium_without_console_errors() {
     let (console, dom) = chromium(&page, None);
     assert!(console.is_empty(), "console: {console:#?}");
     // The script ran: the findings table is drawn from the embedded JSON, grouped by account.
-    assert!(dom.contains("page 1 of 1 · 19 findings"), "{dom}");
+    assert!(dom.contains("page 1 of 1 · 27 findings"), "{dom}");
     assert!(dom.contains("class=\"account-row\""));
     assert!(dom.contains("margin-excess-negative"));
+    // The breaks against the demo's book of record, per account.
+    assert!(
+        dom.contains("Breaks against the book of record (4 accounts)"),
+        "{dom}"
+    );
 
     let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-demo.png");
     let _ = std::fs::remove_file(&png);

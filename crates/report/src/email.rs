@@ -367,6 +367,7 @@ pub fn bodies(
         listed => listed,
         more => worst.len() - listed,
         report => report.display().to_string(),
+        book_breaks => live(findings).filter(|f| f.pack == "books").count(),
     };
     let render = |name: &str, source: &'static str, auto_escape: bool| {
         let mut env = minijinja::Environment::new();

@@ -248,6 +248,41 @@ pub fn render(summary: &Summary, findings: &[Finding]) -> Result<String, String>
         })
         .collect();
     let (account_bars, account_total) = account_bars(summary, findings);
+    // Breaks against the book of record, per account (the `books` pack's findings).
+    let mut book_breaks: BTreeMap<(String, String), Vec<&Finding>> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.pack == "books") {
+        book_breaks
+            .entry((
+                f.broker.clone().unwrap_or_else(|| "-".into()),
+                f.account.clone().unwrap_or_else(|| "-".into()),
+            ))
+            .or_default()
+            .push(f);
+    }
+    // Drawn in the page, so bounded: the most accounts and breaks a person reads here;
+    // every one of them is in the findings table below and in the files.
+    const BREAK_ROWS: usize = 100;
+    let break_total: usize = book_breaks.values().map(Vec::len).sum();
+    let mut shown = 0;
+    let book_breaks: Vec<serde_json::Value> = book_breaks
+        .into_iter()
+        .take_while(|(_, fs)| {
+            shown += fs.len();
+            shown - fs.len() < BREAK_ROWS
+        })
+        .map(|((broker, account), fs)| {
+            serde_json::json!({
+                "broker": broker,
+                "account": account,
+                "breaks": fs.iter().map(|f| serde_json::json!({
+                    "severity": f.severity.as_str(),
+                    "rule": f.rule,
+                    "instrument": f.symbol.clone().or(f.position.clone()).unwrap_or_default(),
+                    "message": f.message,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     let ctx = minijinja::context! {
         s => Value::from(Serde(summary)),
         verdict => verdict.0,
@@ -264,6 +299,8 @@ pub fn render(summary: &Summary, findings: &[Finding]) -> Result<String, String>
         account_bars => Value::from(Serde(&account_bars)),
         account_bars_more => (account_total > account_bars.len()).then_some(account_total),
         findings_json => findings_json,
+        book_breaks => Value::from(Serde(&book_breaks)),
+        book_breaks_more => break_total.saturating_sub(shown.min(break_total)),
     };
     env.get_template("report.html")
         .and_then(|t| t.render(ctx))
