@@ -97,7 +97,7 @@ pub fn run_book(book: SimBook, opts: &DemoOptions) -> Result<DemoResult, RunErro
 
 /// Any book through the whole pipeline: simulator → HTTP fetch → snapshot → check, with
 /// `books` of record.
-fn run_book_with(
+pub fn run_book_with(
     book: SimBook,
     opts: &DemoOptions,
     books: BTreeMap<String, BookConfig>,

@@ -13,6 +13,7 @@ pub mod clearstreet;
 pub mod etrade;
 pub mod faults;
 pub mod generate;
+pub mod record;
 pub mod server;
 pub mod tastytrade;
 pub mod tradezero;

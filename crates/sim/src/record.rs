@@ -1,0 +1,267 @@
+//! A firm's book of record for a simulated book: every readable position and every cash
+//! balance as the firm's own system would hold it, spelled the way such systems spell
+//! (share classes with `/`, padded OCC, symbols in lower case), with lots split otherwise,
+//! and breaks of every `books` rule planted at a chosen rate beside near misses, with the
+//! ground truth of exactly which findings must come of it (`expected.json`'s shape).
+//!
+//! Prices and values are stated for equities and equity options, whose multipliers are
+//! fixed (1 and 100); futures are booked by quantity, as many books keep them.
+
+use crate::book::SimBook;
+use crate::generate::Expected;
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use recon_model::instrument_key::instrument_key;
+use recon_model::occ::OccSymbol;
+use rust_decimal::Decimal;
+use std::fmt::Write as _;
+
+/// One line of the book of record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookLine {
+    pub broker: String,
+    pub account: String,
+    pub symbol: String,
+    pub quantity: Decimal,
+    pub price: Option<Decimal>,
+    pub market_value: Option<Decimal>,
+}
+
+/// Cash as booked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CashLine {
+    pub broker: String,
+    pub account: String,
+    pub currency: String,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BookOfRecord {
+    pub positions: Vec<BookLine>,
+    pub cash: Vec<CashLine>,
+    /// The `books` findings it must produce.
+    pub expected: Vec<Expected>,
+}
+
+const BREAKS: [&str; 7] = [
+    "book-position-missing",
+    "broker-position-missing",
+    "book-quantity-break",
+    "book-sign-break",
+    "book-price-break",
+    "book-value-break",
+    "book-cash-break",
+];
+
+/// The spelling a firm's system might use for what the broker calls `symbol`: options in
+/// another OCC form, equities with `/` for the class or in lower case, futures as sent.
+fn booked_spelling(symbol: &str, turn: usize, as_of: chrono::NaiveDate) -> String {
+    if let Ok(o) = OccSymbol::parse(symbol) {
+        return if turn.is_multiple_of(2) {
+            o.padded()
+        } else {
+            o.dashed()
+        };
+    }
+    if !instrument_key(symbol, as_of).starts_with("EQ:") {
+        return symbol.to_string();
+    }
+    match turn % 3 {
+        0 => symbol.replace('.', "/"),
+        1 => symbol.to_ascii_lowercase(),
+        _ => symbol.to_string(),
+    }
+}
+
+/// The multiplier of equities (1) and equity options (100); `None` for futures and anything
+/// else, which the book states by quantity only.
+fn multiplier(symbol: &str, as_of: chrono::NaiveDate) -> Option<Decimal> {
+    let key = instrument_key(symbol, as_of);
+    if key.starts_with("EQ:") {
+        Some(Decimal::ONE)
+    } else if key.starts_with("OPT:") {
+        Some(Decimal::ONE_HUNDRED)
+    } else {
+        None
+    }
+}
+
+/// The book of record of `book`, planted from `seed`: a share `break_rate` of accounts get
+/// one break (the kinds in turn), as many get only near misses.
+pub fn book_of_record(book: &SimBook, seed: u64, break_rate: f64) -> BookOfRecord {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00B0_0C0F_2EC0);
+    let mut out = BookOfRecord::default();
+    let mut next_break = 0usize;
+    for (a, account) in book.accounts.iter().enumerate() {
+        let broker = account.broker.as_str().to_string();
+        let expect = |rule: &str, position: Option<String>| Expected {
+            rule: rule.to_string(),
+            broker: broker.clone(),
+            account: account.id.clone(),
+            position,
+            status: "new".into(),
+            severity: match rule {
+                "book-sign-break" => "critical",
+                "book-price-break" | "book-value-break" => "warning",
+                _ => "error",
+            }
+            .into(),
+        };
+        // Positions that can carry a planted break: readable, open, one lot of their
+        // instrument in the account, priced with a fixed multiplier.
+        let readable: Vec<_> = account.positions.iter().filter(|p| !p.malformed).collect();
+        let key = |s: &str| instrument_key(s, book.as_of);
+        let plantable: Vec<usize> = readable
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.quantity.is_zero() && multiplier(&p.symbol, book.as_of).is_some())
+            .filter(|(_, p)| {
+                readable
+                    .iter()
+                    .filter(|q| key(&q.symbol) == key(&p.symbol))
+                    .count()
+                    == 1
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let roll: f64 = rng.random();
+        let planting = roll < break_rate && !plantable.is_empty();
+        let near_miss = !planting && roll < 2.0 * break_rate;
+        let kind = if planting {
+            let k = BREAKS[next_break % BREAKS.len()];
+            next_break += 1;
+            Some(k)
+        } else {
+            None
+        };
+        let target = plantable.first().copied();
+        for (i, p) in readable.iter().enumerate() {
+            let mult = multiplier(&p.symbol, book.as_of);
+            let price = mult.map(|_| p.mark);
+            let value = mult.and_then(|m| p.quantity.checked_mul(p.mark)?.checked_mul(m));
+            let spelled = booked_spelling(&p.symbol, a + i, book.as_of);
+            let mut line = BookLine {
+                broker: broker.clone(),
+                account: account.id.clone(),
+                symbol: spelled.clone(),
+                quantity: p.quantity,
+                price,
+                market_value: value,
+            };
+            if Some(i) == target {
+                let position = Some(key(&p.symbol));
+                match kind {
+                    Some("book-position-missing") => {
+                        out.expected.push(expect("book-position-missing", position));
+                        continue;
+                    }
+                    Some("book-quantity-break") => {
+                        line.quantity += if p.quantity.is_sign_negative() {
+                            -Decimal::ONE
+                        } else {
+                            Decimal::ONE
+                        };
+                        out.expected.push(expect("book-quantity-break", position));
+                    }
+                    Some("book-sign-break") => {
+                        line.quantity = -line.quantity;
+                        out.expected.push(expect("book-sign-break", position));
+                    }
+                    Some("book-price-break") => {
+                        line.price = line.price.map(|x| x + Decimal::ONE);
+                        out.expected.push(expect("book-price-break", position));
+                    }
+                    Some("book-value-break") => {
+                        line.market_value = line
+                            .market_value
+                            .map(|v| v + v.abs() / Decimal::TEN + Decimal::from(1000));
+                        out.expected.push(expect("book-value-break", position));
+                    }
+                    _ if near_miss => {
+                        // The lot split in two rows, and a price inside every tolerance.
+                        let half = (p.quantity / Decimal::TWO).trunc();
+                        if !half.is_zero() {
+                            out.positions.push(BookLine {
+                                quantity: half,
+                                market_value: None,
+                                price: price.map(|x| x + Decimal::new(5, 3)),
+                                ..line.clone()
+                            });
+                            line.quantity = p.quantity - half;
+                            line.market_value = None;
+                            line.price = price.map(|x| x + Decimal::new(5, 3));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.positions.push(line);
+        }
+        if kind == Some("broker-position-missing") {
+            out.positions.push(BookLine {
+                broker: broker.clone(),
+                account: account.id.clone(),
+                symbol: format!("ZZB{a}"),
+                quantity: Decimal::from(5),
+                price: None,
+                market_value: None,
+            });
+            out.expected.push(expect(
+                "broker-position-missing",
+                Some(key(&format!("ZZB{a}"))),
+            ));
+        }
+        let mut cash = account.cash;
+        if kind == Some("book-cash-break") {
+            cash += Decimal::TEN;
+            out.expected.push(expect("book-cash-break", None));
+        } else if near_miss {
+            // Inside the 1.00 tolerance, bound included.
+            cash += Decimal::ONE;
+        }
+        out.cash.push(CashLine {
+            broker: broker.clone(),
+            account: account.id.clone(),
+            currency: "USD".into(),
+            amount: cash,
+        });
+    }
+    out.expected.sort();
+    out
+}
+
+impl BookOfRecord {
+    /// The positions as CSV (`broker,account,symbol,quantity,price,market_value`).
+    pub fn positions_csv(&self) -> String {
+        let mut out = String::from("broker,account,symbol,quantity,price,market_value\n");
+        let show = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
+        for l in &self.positions {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{}",
+                l.broker,
+                l.account,
+                l.symbol,
+                l.quantity,
+                show(l.price),
+                show(l.market_value)
+            );
+        }
+        out
+    }
+
+    /// The cash as CSV (`broker,account,currency,amount`).
+    pub fn cash_csv(&self) -> String {
+        let mut out = String::from("broker,account,currency,amount\n");
+        for c in &self.cash {
+            let _ = writeln!(
+                out,
+                "{},{},{},{}",
+                c.broker, c.account, c.currency, c.amount
+            );
+        }
+        out
+    }
+}
