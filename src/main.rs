@@ -174,6 +174,11 @@ struct SimArgs {
     /// Write the generated book's ground truth (the findings it must produce) here.
     #[arg(long, value_name = "FILE", requires = "seed")]
     expected: Option<PathBuf>,
+    /// Write a book of record of the generated book into this folder (positions.csv,
+    /// positions.parquet, cash.csv) with a break of every `books` rule planted at
+    /// --break-rate, and its expected.json.
+    #[arg(long, value_name = "DIR", requires = "seed")]
+    book_of_record: Option<PathBuf>,
     /// Stop after this many seconds.
     #[arg(long)]
     max_seconds: Option<u64>,
@@ -430,6 +435,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
                 break_rate: args.break_rate,
                 as_of: g.as_of,
                 expected: args.expected.clone(),
+                book_of_record: args.book_of_record.clone(),
                 max_seconds: args.max_seconds,
                 faults: args.faults.clone(),
                 unreachable: args.unreachable.clone(),

@@ -18,6 +18,9 @@ pub struct SimCommand {
     pub break_rate: f64,
     pub as_of: Option<NaiveDate>,
     pub expected: Option<PathBuf>,
+    /// Write the generated book's book of record here (positions.csv, positions.parquet,
+    /// cash.csv and expected.json with the `books` findings it must produce).
+    pub book_of_record: Option<PathBuf>,
     pub max_seconds: Option<u64>,
     pub faults: String,
     /// Brokers announced but not listening (connections refused).
@@ -53,7 +56,72 @@ fn book(cmd: &SimCommand) -> Result<SimBook, RunError> {
         write_atomic(path, &body)
             .map_err(|e| RunError::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
+    if let Some(dir) = &cmd.book_of_record {
+        write_book_of_record(dir, &book, seed, cmd.break_rate)?;
+    }
     Ok(book)
+}
+
+/// The book of record of a generated book (`recon_sim::record`), as CSV and Parquet, with
+/// the `books` findings it must produce.
+fn write_book_of_record(
+    dir: &std::path::Path,
+    book: &SimBook,
+    seed: u64,
+    break_rate: f64,
+) -> Result<(), RunError> {
+    use polars::prelude::*;
+    let record = recon_sim::record::book_of_record(book, seed, break_rate);
+    let fail = |e: &dyn std::fmt::Display| RunError::Usage(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+    let write =
+        |name: &str, bytes: &[u8]| write_atomic(&dir.join(name), bytes).map_err(|e| fail(&e));
+    write("positions.csv", record.positions_csv().as_bytes())?;
+    write("cash.csv", record.cash_csv().as_bytes())?;
+    let p = &record.positions;
+    let show = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
+    let mut df = DataFrame::new(
+        p.len(),
+        vec![
+            Column::new(
+                "broker".into(),
+                p.iter().map(|l| l.broker.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "account".into(),
+                p.iter().map(|l| l.account.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "symbol".into(),
+                p.iter().map(|l| l.symbol.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "quantity".into(),
+                p.iter().map(|l| l.quantity.to_string()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "price".into(),
+                p.iter().map(|l| show(l.price)).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "market_value".into(),
+                p.iter().map(|l| show(l.market_value)).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .map_err(|e| fail(&e))?;
+    let mut parquet = Vec::new();
+    ParquetWriter::new(&mut parquet)
+        .finish(&mut df)
+        .map_err(|e| fail(&e))?;
+    write("positions.parquet", &parquet)?;
+    let expected = serde_json::to_vec_pretty(&serde_json::json!({
+        "seed": seed,
+        "as_of": book.as_of,
+        "findings": record.expected,
+    }))
+    .map_err(|e| fail(&e))?;
+    write("expected.json", &expected)
 }
 
 pub fn serve(cmd: &SimCommand) -> Result<(), RunError> {

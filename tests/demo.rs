@@ -392,10 +392,32 @@ fn sim_announces_its_urls_and_credentials_and_writes_ground_truth() {
         "0.2",
         "--expected",
         expected.to_str().unwrap(),
+        "--book-of-record",
+        dir.path().join("bor").to_str().unwrap(),
         "--max-seconds",
         "0",
     ]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // The book of record of the generated book, with its own ground truth.
+    for file in [
+        "positions.csv",
+        "positions.parquet",
+        "cash.csv",
+        "expected.json",
+    ] {
+        assert!(dir.path().join("bor").join(file).is_file(), "{file}");
+    }
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("bor/expected.json")).unwrap())
+            .unwrap();
+    assert!(
+        record["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "book-sign-break"),
+        "{record}"
+    );
     let line: Value =
         serde_json::from_str(String::from_utf8_lossy(&run.stdout).lines().next().unwrap()).unwrap();
     assert!(
