@@ -24,7 +24,7 @@ pub const DEFAULT_FILE: &str = "recon.toml";
 /// Where runs go when neither `out_dir` nor `--out` says.
 pub const DEFAULT_OUT_DIR: &str = "./recon-out";
 /// Environment variables under the `RECON_` prefix that are not config keys.
-const NOT_KEYS: [&str; 2] = ["config", "log"];
+const NOT_KEYS: [&str; 3] = ["config", "log", "failpoints"];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -599,11 +599,18 @@ pub fn load_offline(explicit: Option<&Path>) -> Result<Config, ConfigError> {
     load_for(explicit, false)
 }
 
-/// Whether a config file would be read (`--config`, `RECON_CONFIG` or `./recon.toml`).
+/// Whether there is a config to read: a file (`--config`, `RECON_CONFIG` or `./recon.toml`)
+/// or settings in `RECON_*` environment variables.
 pub fn is_present(explicit: Option<&Path>) -> bool {
     explicit.is_some()
         || std::env::var_os(CONFIG_ENV).is_some()
         || Path::new(DEFAULT_FILE).is_file()
+        // Settings may come from the environment alone.
+        || std::env::vars_os().any(|(k, _)| {
+            k.to_str()
+                .and_then(|k| k.strip_prefix("RECON_"))
+                .is_some_and(|k| !NOT_KEYS.iter().any(|n| k.eq_ignore_ascii_case(n)))
+        })
 }
 
 fn load_for(explicit: Option<&Path>, fetching: bool) -> Result<Config, ConfigError> {
@@ -729,6 +736,10 @@ fn validate(config: &Config, fetching: bool) -> Result<(), ConfigError> {
             }
         }
         let Some(url) = b.url(broker) else {
+            if !fetching {
+                // Checking a snapshot reads no broker: its endpoint does not matter.
+                continue;
+            }
             return Err(err(format!(
                 "brokers.{broker}.base_url is missing: {broker} has no default endpoint (its gRPC port is found by DNS SRV); set it, e.g. https://app.architect.co:10081 (the port is in Architect's SRV record)"
             )));
@@ -1093,6 +1104,20 @@ mod tests {
                     assert!(e.message.contains("plain http"), "{}", e.message);
                 }
             }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn checking_a_snapshot_needs_no_broker_endpoint_or_credential() {
+        Jail::expect_with(|jail| {
+            // The cron job's environment, reused to replay a snapshot: Architect has no
+            // default endpoint, and nothing is fetched, so that is not an error offline.
+            jail.set_env("RECON_BROKERS__ARCHITECT__API_KEY", "k");
+            jail.set_env("RECON_BROKERS__ARCHITECT__API_SECRET", "s");
+            assert!(load(None).unwrap_err().message.contains("base_url"));
+            assert!(load_offline(None).is_ok());
+            assert!(is_present(None));
             Ok(())
         });
     }

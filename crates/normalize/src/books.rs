@@ -217,6 +217,19 @@ struct RowContext<'a> {
     spec: &'a BookSpec,
     path: &'a Path,
     as_of: NaiveDate,
+    /// Instrument keys by symbol: a book repeats its symbols across accounts.
+    keys: std::cell::RefCell<std::collections::HashMap<String, String>>,
+}
+
+impl RowContext<'_> {
+    fn key(&self, symbol: &str) -> String {
+        if let Some(k) = self.keys.borrow().get(symbol) {
+            return k.clone();
+        }
+        let k = instrument_key(symbol, self.as_of);
+        self.keys.borrow_mut().insert(symbol.to_string(), k.clone());
+        k
+    }
 }
 
 impl RowContext<'_> {
@@ -340,7 +353,12 @@ fn read_positions_frame(
         &POSITION_REQUIRED,
         &POSITION_OPTIONAL,
     )?;
-    let ctx = RowContext { spec, path, as_of };
+    let ctx = RowContext {
+        spec,
+        path,
+        as_of,
+        keys: Default::default(),
+    };
     for i in 0..df.height() {
         let cell = |name: &str| cols.get(name).and_then(|c| c.get(i));
         ctx.date_ok(i, cell("as_of"))?;
@@ -381,7 +399,7 @@ fn position_row<'a>(
         book: ctx.spec.name.clone(),
         broker,
         account_id,
-        instrument_key: instrument_key(symbol, ctx.as_of),
+        instrument_key: ctx.key(symbol),
         symbol: symbol.to_string(),
         quantity,
         price: ctx.number(i, "price", cell("price"))?,
@@ -445,7 +463,12 @@ fn read_cash_frame(
         &CASH_REQUIRED,
         &CASH_OPTIONAL,
     )?;
-    let ctx = RowContext { spec, path, as_of };
+    let ctx = RowContext {
+        spec,
+        path,
+        as_of,
+        keys: Default::default(),
+    };
     for i in 0..df.height() {
         let cell = |name: &str| cols.get(name).and_then(|c| c.get(i));
         ctx.date_ok(i, cell("as_of"))?;

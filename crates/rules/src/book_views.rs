@@ -48,13 +48,21 @@ fn book_scope(books: &BookFrames) -> PolarsResult<LazyFrame> {
     .unique(None, UniqueKeepStrategy::First))
 }
 
-/// The key of every broker position's symbol.
+/// The key of every broker position's symbol. A book repeats its symbols across accounts
+/// (a million positions hold a few thousand instruments), so each distinct symbol is keyed
+/// once.
 fn with_keys(positions: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame> {
-    let keys: StringChunked = positions
-        .column("symbol")?
-        .str()?
+    let symbols = positions.column("symbol")?.str()?;
+    let mut memo: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    let keys: StringChunked = symbols
         .iter()
-        .map(|s| s.map(|s| instrument_key(s, as_of)))
+        .map(|s| {
+            s.map(|s| {
+                memo.entry(s)
+                    .or_insert_with(|| instrument_key(s, as_of))
+                    .clone()
+            })
+        })
         .collect();
     let mut out = positions.clone();
     out.with_column(keys.with_name("instrument_key".into()).into_column())?;
