@@ -99,6 +99,23 @@ fn file_source() -> String {
     "file".into()
 }
 
+impl BookConfig {
+    /// A book held in files: its positions, and its cash if any.
+    pub fn files(positions: PathBuf, cash: Option<PathBuf>) -> BookConfig {
+        BookConfig {
+            source: file_source(),
+            positions: Some(RelativePathBuf::from(positions)),
+            cash: cash.map(RelativePathBuf::from),
+            url: None,
+            positions_query: None,
+            cash_query: None,
+            columns: BTreeMap::new(),
+            cash_columns: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+        }
+    }
+}
+
 fn as_opt_path<S: Serializer>(value: &Option<RelativePathBuf>, s: S) -> Result<S::Ok, S::Error> {
     match value {
         Some(v) => as_path(v, s),

@@ -71,17 +71,7 @@ pub fn run_demo(opts: &DemoOptions) -> Result<DemoResult, RunError> {
     std::fs::write(dir.join("book-cash.csv"), DEMO_BOOK_CASH).map_err(io)?;
     let books = BTreeMap::from([(
         "demo".to_string(),
-        BookConfig {
-            source: "file".into(),
-            positions: Some(RelativePathBuf::from(dir.join("book.csv"))),
-            cash: Some(RelativePathBuf::from(dir.join("book-cash.csv"))),
-            url: None,
-            positions_query: None,
-            cash_query: None,
-            columns: BTreeMap::new(),
-            cash_columns: BTreeMap::new(),
-            accounts: BTreeMap::new(),
-        },
+        BookConfig::files(dir.join("book.csv"), Some(dir.join("book-cash.csv"))),
     )]);
     run_book_with(SimBook::demo(), opts, books)
 }

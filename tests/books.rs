@@ -407,22 +407,7 @@ async fn the_books_pack_finds_exactly_the_planted_breaks_in_a_postgresql_book() 
         return;
     };
     let p = tokio::task::spawn_blocking(planted).await.unwrap();
-    // The server may accept connections a moment before it accepts queries.
-    let mut tries = 0;
-    let client = loop {
-        match tokio_postgres::connect(&server.url(), tokio_postgres::NoTls).await {
-            Ok((client, connection)) => {
-                tokio::spawn(connection);
-                break client;
-            }
-            Err(e) if tries < 50 => {
-                tries += 1;
-                let _ = e;
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("cannot connect to the test server: {e}"),
-        }
-    };
+    let client = server.client().await;
     client
         .batch_execute(
             "CREATE TABLE positions (broker text, account text, symbol text, quantity text, \

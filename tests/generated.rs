@@ -100,17 +100,7 @@ fn a_generated_book_of_record_gives_exactly_its_planted_breaks_from_every_source
     std::fs::write(dir.join("cash.csv"), record.cash_csv()).unwrap();
     let books = BTreeMap::from([(
         "oms".to_string(),
-        BookConfig {
-            source: "file".into(),
-            positions: Some(dir.join("positions.csv").into()),
-            cash: Some(dir.join("cash.csv").into()),
-            url: None,
-            positions_query: None,
-            cash_query: None,
-            columns: BTreeMap::new(),
-            cash_columns: BTreeMap::new(),
-            accounts: BTreeMap::new(),
-        },
+        BookConfig::files(dir.join("positions.csv"), Some(dir.join("cash.csv"))),
     )]);
     let result = recon::demo::run_book_with(
         book,
@@ -201,20 +191,7 @@ fn a_generated_book_of_record_gives_exactly_its_planted_breaks_from_every_source
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut tries = 0;
-        let client = loop {
-            match tokio_postgres::connect(&server.url(), tokio_postgres::NoTls).await {
-                Ok((client, connection)) => {
-                    tokio::spawn(connection);
-                    break client;
-                }
-                Err(_) if tries < 50 => {
-                    tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("cannot connect to the test server: {e}"),
-            }
-        };
+        let client = server.client().await;
         let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
         let num =
             |d: Option<rust_decimal::Decimal>| d.map_or("NULL".to_string(), |d| d.to_string());

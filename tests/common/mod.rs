@@ -234,6 +234,25 @@ impl Postgres {
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
+
+    /// A client of the server (inside a tokio runtime). The server may accept connections a
+    /// moment before it accepts queries: connecting is retried for 10 s.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let mut tries = 0;
+        loop {
+            match tokio_postgres::connect(&self.url(), tokio_postgres::NoTls).await {
+                Ok((client, connection)) => {
+                    tokio::spawn(connection);
+                    return client;
+                }
+                Err(_) if tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("cannot connect to the test server: {e}"),
+            }
+        }
+    }
 }
 
 impl Drop for Postgres {

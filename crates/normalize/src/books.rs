@@ -191,11 +191,11 @@ pub fn read_book(spec: &BookSpec, as_of: NaiveDate) -> Result<BookRows, BookErro
     }
     let mut rows = BookRows::default();
     for path in files(&spec.name, &spec.positions)? {
-        read_positions_file(spec, &path, as_of, &mut rows)?;
+        read_file(spec, &path, as_of, &mut rows, Part::Positions)?;
     }
     if let Some(cash) = &spec.cash {
         for path in files(&spec.name, cash)? {
-            read_cash_file(spec, &path, as_of, &mut rows)?;
+            read_file(spec, &path, as_of, &mut rows, Part::Cash)?;
         }
     }
     Ok(rows)
@@ -327,32 +327,39 @@ impl RowContext<'_> {
     }
 }
 
-fn read_positions_file(
+/// Which part of a book a file or query holds.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Positions,
+    Cash,
+}
+
+fn read_file(
     spec: &BookSpec,
     path: &Path,
     as_of: NaiveDate,
     rows: &mut BookRows,
+    part: Part,
 ) -> Result<(), BookError> {
     let df = read_text_frame(&spec.name, path)?;
-    read_positions_frame(spec, path, &df, as_of, rows)
+    read_frame(spec, path, &df, as_of, rows, part)
 }
 
-fn read_positions_frame(
+/// Every row of a text frame (a file's or a query's) into `rows`, or a problem naming its
+/// line and column.
+fn read_frame(
     spec: &BookSpec,
     path: &Path,
     df: &DataFrame,
     as_of: NaiveDate,
     rows: &mut BookRows,
+    part: Part,
 ) -> Result<(), BookError> {
-    let df = df.clone();
-    let cols = resolve(
-        &spec.name,
-        path,
-        &df,
-        &spec.columns,
-        &POSITION_REQUIRED,
-        &POSITION_OPTIONAL,
-    )?;
+    let (mapping, required, optional): (_, &[&'static str], &[&'static str]) = match part {
+        Part::Positions => (&spec.columns, &POSITION_REQUIRED, &POSITION_OPTIONAL),
+        Part::Cash => (&spec.cash_columns, &CASH_REQUIRED, &CASH_OPTIONAL),
+    };
+    let cols = resolve(&spec.name, path, df, mapping, required, optional)?;
     let ctx = RowContext {
         spec,
         path,
@@ -362,9 +369,12 @@ fn read_positions_frame(
     for i in 0..df.height() {
         let cell = |name: &str| cols.get(name).and_then(|c| c.get(i));
         ctx.date_ok(i, cell("as_of"))?;
-        match position_row(&ctx, i, &cell) {
-            Ok(r) => rows.positions.push(r),
-            Err(p) => rows.problems.push(with_place(*p, &cell)),
+        let read = match part {
+            Part::Positions => position_row(&ctx, i, &cell).map(|r| rows.positions.push(r)),
+            Part::Cash => cash_row(&ctx, i, &cell).map(|r| rows.cash.push(r)),
+        };
+        if let Err(p) = read {
+            rows.problems.push(with_place(*p, &cell));
         }
     }
     Ok(())
@@ -435,49 +445,6 @@ fn cash_row<'a>(
         amount,
         as_of: ctx.as_of,
     })
-}
-
-fn read_cash_file(
-    spec: &BookSpec,
-    path: &Path,
-    as_of: NaiveDate,
-    rows: &mut BookRows,
-) -> Result<(), BookError> {
-    let df = read_text_frame(&spec.name, path)?;
-    read_cash_frame(spec, path, &df, as_of, rows)
-}
-
-fn read_cash_frame(
-    spec: &BookSpec,
-    path: &Path,
-    df: &DataFrame,
-    as_of: NaiveDate,
-    rows: &mut BookRows,
-) -> Result<(), BookError> {
-    let df = df.clone();
-    let cols = resolve(
-        &spec.name,
-        path,
-        &df,
-        &spec.cash_columns,
-        &CASH_REQUIRED,
-        &CASH_OPTIONAL,
-    )?;
-    let ctx = RowContext {
-        spec,
-        path,
-        as_of,
-        keys: Default::default(),
-    };
-    for i in 0..df.height() {
-        let cell = |name: &str| cols.get(name).and_then(|c| c.get(i));
-        ctx.date_ok(i, cell("as_of"))?;
-        match cash_row(&ctx, i, &cell) {
-            Ok(r) => rows.cash.push(r),
-            Err(p) => rows.problems.push(with_place(*p, &cell)),
-        }
-    }
-    Ok(())
 }
 
 /// The PostgreSQL source: each query's rows are read into text cells (NUMERIC exactly,
@@ -647,12 +614,26 @@ mod postgres {
             let mut rows = BookRows::default();
             let positions = frame(&client, book, &pg.positions_query, as_of).await?;
             if positions.height() > 0 {
-                read_positions_frame(spec, Path::new(&source), &positions, as_of, &mut rows)?;
+                read_frame(
+                    spec,
+                    Path::new(&source),
+                    &positions,
+                    as_of,
+                    &mut rows,
+                    Part::Positions,
+                )?;
             }
             if let Some(query) = &pg.cash_query {
                 let cash = frame(&client, book, query, as_of).await?;
                 if cash.height() > 0 {
-                    read_cash_frame(spec, Path::new(&source), &cash, as_of, &mut rows)?;
+                    read_frame(
+                        spec,
+                        Path::new(&source),
+                        &cash,
+                        as_of,
+                        &mut rows,
+                        Part::Cash,
+                    )?;
                 }
             }
             Ok(rows)

@@ -69,6 +69,21 @@ fn with_keys(positions: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame>
     Ok(out)
 }
 
+/// `both`, `broker_only` or `book_only`, from a column only the broker side fills and one
+/// only the book side fills.
+fn side(broker_marker: &str, book_marker: &str) -> Expr {
+    let (on_broker, in_book) = (
+        col(broker_marker).is_not_null(),
+        col(book_marker).is_not_null(),
+    );
+    when(on_broker.clone().and(in_book))
+        .then(lit("both"))
+        .when(on_broker)
+        .then(lit("broker_only"))
+        .otherwise(lit("book_only"))
+        .alias("side")
+}
+
 fn class_of_key() -> Expr {
     let key = col("instrument_key");
     when(key.clone().str().starts_with(lit("EQ:")))
@@ -129,16 +144,7 @@ pub fn position_recon(
             JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
         )
         .with_columns([
-            when(
-                col("broker_lots")
-                    .is_not_null()
-                    .and(col("book_lots").is_not_null()),
-            )
-            .then(lit("both"))
-            .when(col("broker_lots").is_not_null())
-            .then(lit("broker_only"))
-            .otherwise(lit("book_only"))
-            .alias("side"),
+            side("broker_lots", "book_lots"),
             // A sum that skipped an unvalued lot is not the position's value: null.
             when(col("__broker_unvalued").gt(lit(0)))
                 .then(null_money())
@@ -199,14 +205,7 @@ pub fn cash_recon(balances: &DataFrame, books: &BookFrames) -> PolarsResult<Data
             keys(),
             JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
         )
-        .with_columns([
-            when(col("__broker").is_not_null().and(col("book").is_not_null()))
-                .then(lit("both"))
-                .when(col("__broker").is_not_null())
-                .then(lit("broker_only"))
-                .otherwise(lit("book_only"))
-                .alias("side"),
-        ])
+        .with_columns([side("__broker", "book")])
         .with_columns([(col("broker_cash") - col("book_cash")).alias("cash_diff")])
         .drop(by_name(["__broker"], true, false))
         .sort(
