@@ -5,9 +5,14 @@ left out), the rest its bytes, so libFuzzer starts from valid payloads of every 
 import os, sys
 
 root = os.path.dirname(os.path.abspath(__file__))
-for broker in ["tradezero", "tastytrade", "clearstreet", "etrade", "architect"]:
+BROKERS = ["tradezero", "tastytrade", "clearstreet", "etrade", "architect"]
+
+
+def fixture_files(broker):
+    """The broker's quirks fixture files in the harness's order (sorted walk, no manifest)."""
     fixture = os.path.join(root, "..", "fixtures", broker, "quirks")
     files = []
+
     def walk(d):
         for name in sorted(os.listdir(d)):
             p = os.path.join(d, name)
@@ -15,7 +20,13 @@ for broker in ["tradezero", "tastytrade", "clearstreet", "etrade", "architect"]:
                 walk(p)
             elif os.path.relpath(p, fixture) != "manifest.json":
                 files.append(p)
+
     walk(fixture)
+    return files
+
+
+for broker in BROKERS:
+    files = fixture_files(broker)
     out = os.path.join(root, "corpus", broker)
     os.makedirs(out, exist_ok=True)
     for i, p in enumerate(files):
@@ -39,17 +50,8 @@ HOSTILE = [
     "1_000",
 ]
 NUMBER = re.compile(r'(?<=[:\[,>"])\s*-?\d+(\.\d+)?([eE][+-]?\d+)?(?=\s*[,\]}<"])')
-for broker in ["tradezero", "tastytrade", "clearstreet", "etrade", "architect"]:
-    fixture = os.path.join(root, "..", "fixtures", broker, "quirks")
-    files = []
-    def walk(d):
-        for name in sorted(os.listdir(d)):
-            p = os.path.join(d, name)
-            if os.path.isdir(p):
-                walk(p)
-            elif os.path.relpath(p, fixture) != "manifest.json":
-                files.append(p)
-    walk(fixture)
+for broker in BROKERS:
+    files = fixture_files(broker)
     out = os.path.join(root, "corpus", broker)
     n = 0
     for i, p in enumerate(files):
