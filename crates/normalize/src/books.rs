@@ -130,7 +130,10 @@ fn read_text_frame(book: &str, path: &Path) -> Result<DataFrame, BookError> {
         .map(|c| c.cast(&DataType::String))
         .collect::<PolarsResult<Vec<_>>>()
         .map_err(|e| refused(book, format!("{}: {e}", path.display())))?;
-    DataFrame::new(df.height(), columns).map_err(|e| refused(book, e.to_string()))
+    let mut df = DataFrame::new(df.height(), columns).map_err(|e| refused(book, e.to_string()))?;
+    // One chunk per column: the rows are then read by index, which walks the chunks.
+    df.rechunk_mut();
+    Ok(df)
 }
 
 /// The source column of each canonical one present, after the mapping; a required one
