@@ -25,6 +25,65 @@ fn keys() -> Vec<Expr> {
     KEYS.iter().map(|k| col(*k)).collect()
 }
 
+/// The book with its accounts named as recon names them: a book row whose account is not
+/// one of the broker's account ids but is the name of exactly one (E*TRADE's `accountId`
+/// beside its `accountIdKey`, an Architect account's name beside its UUID) is that account.
+/// A declared alias (`[books.<name>.accounts]`) was applied when the book was read.
+pub fn by_account_name(books: &BookFrames, accounts: &DataFrame) -> PolarsResult<BookFrames> {
+    use std::collections::{HashMap, HashSet};
+    if accounts.height() == 0 || !accounts.schema().contains("account_name") {
+        return Ok(books.clone());
+    }
+    let brokers = accounts.column("broker")?.str()?;
+    let ids = accounts.column("account_id")?.str()?;
+    let names = accounts.column("account_name")?.str()?;
+    let mut known: HashSet<(&str, &str)> = HashSet::new();
+    let mut by_name: HashMap<(&str, &str), Option<&str>> = HashMap::new();
+    for i in 0..accounts.height() {
+        let (Some(b), Some(id)) = (brokers.get(i), ids.get(i)) else {
+            continue;
+        };
+        known.insert((b, id));
+        if let Some(name) = names.get(i) {
+            // A name two accounts share names neither.
+            by_name
+                .entry((b, name.trim()))
+                .and_modify(|v| *v = None)
+                .or_insert(Some(id));
+        }
+    }
+    let rename = |df: &DataFrame| -> PolarsResult<DataFrame> {
+        if df.height() == 0 {
+            return Ok(df.clone());
+        }
+        let b = df.column("broker")?.str()?;
+        let a = df.column("account_id")?.str()?;
+        let renamed: StringChunked = b
+            .iter()
+            .zip(a.iter())
+            .map(|(b, a)| match (b, a) {
+                (Some(b), Some(a)) if !known.contains(&(b, a)) => Some(
+                    by_name
+                        .get(&(b, a.trim()))
+                        .copied()
+                        .flatten()
+                        .unwrap_or(a)
+                        .to_string(),
+                ),
+                (_, a) => a.map(str::to_string),
+            })
+            .collect();
+        let mut out = df.clone();
+        out.with_column(renamed.with_name("account_id".into()).into_column())?;
+        Ok(out)
+    };
+    Ok(BookFrames {
+        positions: rename(&books.positions)?,
+        cash: rename(&books.cash)?,
+        quarantine: books.quarantine.clone(),
+    })
+}
+
 /// The accounts a book's cash covers: cash is compared only where the book states some.
 fn cash_scope(books: &BookFrames) -> LazyFrame {
     books

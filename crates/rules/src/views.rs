@@ -58,6 +58,8 @@ impl Views {
         let empty = DataFrame::empty();
         let positions = self.frames.get("positions").unwrap_or(&empty);
         let balances = self.frames.get("balances").unwrap_or(&empty);
+        let accounts = self.frames.get("accounts").unwrap_or(&empty);
+        let books = &crate::book_views::by_account_name(books, accounts)?;
         let position_recon = crate::book_views::position_recon(positions, books, as_of)?;
         let cash_recon = crate::book_views::cash_recon(balances, books)?;
         self.frames

@@ -278,3 +278,39 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+/// A book that names accounts as people do (E*TRADE's `accountId`, an Architect account's
+/// name) meets the broker's account under its id; a name two accounts share names neither.
+#[test]
+fn a_book_naming_accounts_by_their_names_matches_the_ids() {
+    let accounts = vec![vec![Holding {
+        kind: Kind::Equity,
+        quantity: 10,
+        price_cents: 1000,
+        broker_lots: 1,
+        book_lots: 1,
+    }]];
+    let (mut book, mut record) = build(&accounts, Plant::None);
+    book.accounts[0].account_name = Some("84010429".into());
+    for p in &mut record.positions {
+        p.account_id = "84010429".into();
+    }
+    for c in &mut record.cash {
+        c.account_id = "84010429".into();
+    }
+    assert!(findings(&book, &record).is_empty());
+
+    // Two accounts with that name: the book's rows name neither, so they are unbooked at
+    // one account and missing at the other, never silently matched.
+    let mut twin = book.accounts[0].clone();
+    twin.account_id = "TZ9999".into();
+    book.accounts.push(twin);
+    let got = findings(&book, &record);
+    assert!(
+        got.contains(&(
+            "broker-position-missing".to_string(),
+            "84010429".to_string()
+        )),
+        "{got:?}"
+    );
+}
