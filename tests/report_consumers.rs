@@ -29,6 +29,20 @@ fn demo_run() -> &'static Path {
     dir
 }
 
+/// The demo run's summary.json.
+fn demo_summary() -> recon_report::Summary {
+    serde_json::from_slice(&std::fs::read(demo_run().join("summary.json")).unwrap()).unwrap()
+}
+
+/// The demo run's findings.
+fn demo_findings() -> Vec<Finding> {
+    std::fs::read_to_string(demo_run().join("findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
@@ -74,14 +88,9 @@ fn junit_xml_validates_against_the_junit_schema() {
 
     // A rule that could not be evaluated (an <error>), more findings than a failure lists,
     // and a message carrying control characters from a broker's bytes: still valid.
-    let mut summary: recon_report::Summary =
-        serde_json::from_slice(&std::fs::read(demo_run().join("summary.json")).unwrap()).unwrap();
+    let mut summary = demo_summary();
     summary.rules[0].error = Some("column `nav` not found <&>".into());
-    let findings: Vec<Finding> = std::fs::read_to_string(demo_run().join("findings.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let findings = demo_findings();
     let failing = findings
         .iter()
         .find(|f| f.rule == summary.rules[1].rule)
@@ -202,13 +211,8 @@ fn a_report_of_50000_findings_loads_and_pages() {
     if !have_chromium("a 50,000-finding report.html in a browser") {
         return;
     }
-    let summary: recon_report::Summary =
-        serde_json::from_slice(&std::fs::read(demo_run().join("summary.json")).unwrap()).unwrap();
-    let findings: Vec<Finding> = std::fs::read_to_string(demo_run().join("findings.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let summary = demo_summary();
+    let findings = demo_findings();
     let many: Vec<Finding> = (0..50_000)
         .map(|i| {
             let mut f = findings[i % findings.len()].clone();
@@ -256,13 +260,8 @@ fn the_email_reads_on_a_phone_and_on_a_desktop() {
     if !have_chromium("the email's HTML at 600 and 375 px") {
         return;
     }
-    let summary: recon_report::Summary =
-        serde_json::from_slice(&std::fs::read(demo_run().join("summary.json")).unwrap()).unwrap();
-    let findings: Vec<Finding> = std::fs::read_to_string(demo_run().join("findings.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let summary = demo_summary();
+    let findings = demo_findings();
     // 300 findings with ids and messages as long as real ones get (UUIDs, file paths).
     let many: Vec<Finding> = (0..300)
         .map(|i| {

@@ -167,27 +167,23 @@ impl Postgres {
         };
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        // initdb refuses to run as root: then the package's `postgres` user runs the server.
-        let as_root = unsafe { libc::geteuid() } == 0;
+        // initdb refuses to run as root: then the package's `postgres` user owns the folder
+        // and runs the server (std's CommandExt::uid/gid, no outside program).
+        let user = (unsafe { libc::geteuid() } == 0)
+            .then(postgres_user)
+            .flatten();
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+        }
         let command = |program: &str| {
-            let mut cmd = if as_root {
-                let mut c = std::process::Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(bin.join(program));
-                c
-            } else {
-                std::process::Command::new(bin.join(program))
-            };
+            let mut cmd = std::process::Command::new(bin.join(program));
+            if let Some((uid, gid)) = user {
+                use std::os::unix::process::CommandExt;
+                cmd.uid(uid).gid(gid);
+            }
             cmd.stdout(std::process::Stdio::null());
             cmd
         };
-        if as_root {
-            let status = std::process::Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            assert!(status.success(), "chown of the PostgreSQL folder");
-        }
         let init = command("initdb")
             .arg("-D")
             .arg(&data)
@@ -255,13 +251,25 @@ impl Postgres {
     }
 }
 
+/// The uid and gid of the `postgres` user Debian's package creates.
+fn postgres_user() -> Option<(u32, u32)> {
+    let name = std::ffi::CString::new("postgres").ok()?;
+    // SAFETY: getpwnam reads the password database and returns a pointer to static storage
+    // (or null); both fields are copied out at once, on this thread.
+    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
+    Some(unsafe { ((*entry).pw_uid, (*entry).pw_gid) })
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         // Fast shutdown (SIGINT), then wait, so nothing is left behind.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGINT);
         }
-        // runuser passes the signal on; if the server is gone already, do not wait forever.
+        // If the server is gone already, do not wait forever.
         let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::time::Instant::now() < until {
             if self.child.try_wait().ok().flatten().is_some() {

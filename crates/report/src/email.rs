@@ -68,10 +68,7 @@ pub struct EmailSettings {
 /// `text` with every occurrence of `account` masked (a quarantine message names the file,
 /// and the file's path names the account).
 pub fn masked_text(text: &str, account: Option<&str>) -> String {
-    match account.filter(|a| a.len() >= 3) {
-        Some(a) => text.replace(a, &mask(a)),
-        None => text.to_string(),
-    }
+    mask_all(text, &account.into_iter().collect())
 }
 
 /// The findings as the attached CSV, accounts masked in every column that can hold one.

@@ -84,27 +84,14 @@ pub fn by_account_name(books: &BookFrames, accounts: &DataFrame) -> PolarsResult
     })
 }
 
-/// The accounts a book's cash covers: cash is compared only where the book states some.
-fn cash_scope(books: &BookFrames) -> LazyFrame {
-    books
-        .cash
-        .clone()
-        .lazy()
-        .select([col("broker"), col("account_id")])
-        .unique(None, UniqueKeepStrategy::First)
-}
-
-/// The accounts the books cover: (broker, account_id) of every book row.
-fn book_scope(books: &BookFrames) -> PolarsResult<LazyFrame> {
-    let ids = [col("broker"), col("account_id")];
-    Ok(concat(
-        [
-            books.positions.clone().lazy().select(ids.clone()),
-            books.cash.clone().lazy().select(ids),
-        ],
-        UnionArgs::default(),
-    )?
-    .unique(None, UniqueKeepStrategy::First))
+/// The (broker, account_id) pairs `frames` have rows for.
+fn accounts_in(frames: &[&DataFrame]) -> PolarsResult<LazyFrame> {
+    let ids = || [col("broker"), col("account_id")];
+    let parts: Vec<LazyFrame> = frames
+        .iter()
+        .map(|f| (*f).clone().lazy().select(ids()))
+        .collect();
+    Ok(concat(parts, UnionArgs::default())?.unique(None, UniqueKeepStrategy::First))
 }
 
 /// The key of every broker position's symbol. A book repeats its symbols across accounts
@@ -167,23 +154,25 @@ pub fn position_recon(
     as_of: NaiveDate,
 ) -> PolarsResult<DataFrame> {
     let ids = [col("broker"), col("account_id")];
-    let broker = with_keys(positions, as_of)?
+    // Only the accounts the books cover are keyed and compared: without a book, nothing.
+    let in_scope = positions
+        .clone()
         .lazy()
         .join(
-            book_scope(books)?,
+            accounts_in(&[&books.positions, &books.cash])?,
             ids.clone(),
             ids.clone(),
             JoinArgs::new(JoinType::Semi),
         )
-        .group_by(keys())
-        .agg([
-            col("quantity").sum().alias("broker_quantity"),
-            col("mark").first().alias("broker_price"),
-            col("market_value").sum().alias("broker_market_value"),
-            col("market_value").null_count().alias("__broker_unvalued"),
-            col("symbol").first().alias("broker_symbol"),
-            len().alias("broker_lots"),
-        ]);
+        .collect()?;
+    let broker = with_keys(&in_scope, as_of)?.lazy().group_by(keys()).agg([
+        col("quantity").sum().alias("broker_quantity"),
+        col("mark").first().alias("broker_price"),
+        col("market_value").sum().alias("broker_market_value"),
+        col("market_value").null_count().alias("__broker_unvalued"),
+        col("symbol").first().alias("broker_symbol"),
+        len().alias("broker_lots"),
+    ]);
     let book = books.positions.clone().lazy().group_by(keys()).agg([
         col("quantity").sum().alias("book_quantity"),
         col("price").first().alias("book_price"),
@@ -241,7 +230,7 @@ pub fn cash_recon(balances: &DataFrame, books: &BookFrames) -> PolarsResult<Data
         .clone()
         .lazy()
         .join(
-            cash_scope(books),
+            accounts_in(&[&books.cash])?,
             ids.clone(),
             ids,
             JoinArgs::new(JoinType::Semi),
