@@ -154,9 +154,15 @@ pub fn position_recon(
     as_of: NaiveDate,
 ) -> PolarsResult<DataFrame> {
     let ids = [col("broker"), col("account_id")];
-    // Only the accounts the books cover are keyed and compared: without a book, nothing.
-    let in_scope = positions
-        .clone()
+    // Without a book nothing is in scope, and no position is keyed (every check builds this
+    // view, most without a book).
+    let no_book = books.positions.height() == 0 && books.cash.height() == 0;
+    let keyed = if no_book {
+        positions.head(Some(0))
+    } else {
+        positions.clone()
+    };
+    let broker = with_keys(&keyed, as_of)?
         .lazy()
         .join(
             accounts_in(&[&books.positions, &books.cash])?,
@@ -164,15 +170,15 @@ pub fn position_recon(
             ids.clone(),
             JoinArgs::new(JoinType::Semi),
         )
-        .collect()?;
-    let broker = with_keys(&in_scope, as_of)?.lazy().group_by(keys()).agg([
-        col("quantity").sum().alias("broker_quantity"),
-        col("mark").first().alias("broker_price"),
-        col("market_value").sum().alias("broker_market_value"),
-        col("market_value").null_count().alias("__broker_unvalued"),
-        col("symbol").first().alias("broker_symbol"),
-        len().alias("broker_lots"),
-    ]);
+        .group_by(keys())
+        .agg([
+            col("quantity").sum().alias("broker_quantity"),
+            col("mark").first().alias("broker_price"),
+            col("market_value").sum().alias("broker_market_value"),
+            col("market_value").null_count().alias("__broker_unvalued"),
+            col("symbol").first().alias("broker_symbol"),
+            len().alias("broker_lots"),
+        ]);
     let book = books.positions.clone().lazy().group_by(keys()).agg([
         col("quantity").sum().alias("book_quantity"),
         col("price").first().alias("book_price"),
