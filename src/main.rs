@@ -578,16 +578,20 @@ fn print_timings(g: &Global, summary: &recon_report::Summary) {
         return;
     }
     let ms = |s: &str| summary.timings_ms.get(s).copied();
-    let stages: Vec<String> = ["fetch", "normalize", "views", "rules", "report"]
+    // Each stage, then its parts (`normalize.parse`, `books.read`, …) in the order they ran.
+    let stages: Vec<String> = ["fetch", "normalize", "views", "books", "rules", "report"]
         .iter()
         .filter_map(|s| {
             let total = ms(s)?;
-            Some(
-                match (ms(&format!("{s}.parse")), ms(&format!("{s}.frames"))) {
-                    (Some(p), Some(f)) => format!("{s} {total} ms (parse {p}, frames {f})"),
-                    _ => format!("{s} {total} ms"),
-                },
-            )
+            let parts: Vec<String> = ["parse", "frames", "read", "views"]
+                .iter()
+                .filter_map(|p| Some(format!("{p} {}", ms(&format!("{s}.{p}"))?)))
+                .collect();
+            Some(if parts.is_empty() {
+                format!("{s} {total} ms")
+            } else {
+                format!("{s} {total} ms ({})", parts.join(", "))
+            })
         })
         .collect();
     let rss = summary

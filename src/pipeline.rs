@@ -240,22 +240,31 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
 
     let mut views = Views::build(&normalized.frames, normalized.as_of)
         .map_err(|e| RunError::Internal(format!("cannot build views: {e}")))?;
+    stage("views", &mut timings);
     if !opts.books.is_empty() {
         // A book that cannot be read, or is of another day, is refused by name: nothing is
         // compared against half a book.
-        let mut rows = recon_normalize::books::BookRows::default();
+        let mut parts = Vec::new();
         for spec in &opts.books {
-            let read = recon_normalize::books::read_book(spec, normalized.as_of)
-                .map_err(|e| RunError::Usage(e.to_string()))?;
-            rows.positions.extend(read.positions);
-            rows.cash.extend(read.cash);
-            rows.problems.extend(read.problems);
+            parts.push(
+                recon_normalize::books::read_book(spec, normalized.as_of)
+                    .map_err(|e| RunError::Usage(e.to_string()))?,
+            );
         }
-        recon_normalize::books::BookFrames::build(&rows)
-            .and_then(|b| views.add_books(&b, normalized.as_of))
+        let books = recon_normalize::books::BookFrames::concat(parts)
+            .map_err(|e| RunError::Internal(format!("cannot build the book frames: {e}")))?;
+        stage("books.read", &mut timings);
+        views
+            .add_books(&books, normalized.as_of)
             .map_err(|e| RunError::Internal(format!("cannot build the book views: {e}")))?;
+        stage("books.views", &mut timings);
+        let parts: u64 = timings
+            .iter()
+            .filter(|(name, _)| name.starts_with("books."))
+            .map(|(_, ms)| ms)
+            .sum();
+        timings.push(("books".into(), parts));
     }
-    stage("views", &mut timings);
     let rules = compile_with(&opts.packs, &views, &opts.overrides)?;
     let Evaluation {
         mut findings,

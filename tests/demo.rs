@@ -67,7 +67,7 @@ fn the_demo_finds_exactly_its_planted_breaks_and_exits_1() {
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["exit_code"], 1);
     assert_eq!(summary["complete"], true);
-    for stage in ["fetch", "normalize", "views", "rules"] {
+    for stage in ["fetch", "normalize", "views", "books", "rules"] {
         assert!(summary["timings_ms"][stage].is_u64(), "no {stage} timing");
     }
     let book = recon_sim::SimBook::demo();

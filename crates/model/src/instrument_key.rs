@@ -31,16 +31,17 @@ pub fn instrument_key(symbol: &str, as_of: NaiveDate) -> String {
     if let Some((root, year, month)) = future_month(s, as_of) {
         return format!("FUT:{root}:{year:04}-{month:02}");
     }
-    if let ArchitectProduct::Future { root, expiry, .. } = architect_product(s) {
-        return format!("FUT:{root}:{:04}-{:02}", expiry.year(), expiry.month());
-    }
-    if let ArchitectProduct::Equity { symbol } = architect_product(s) {
-        return equity_key(&symbol);
-    }
-    if let ArchitectProduct::Option { osi } = architect_product(s)
-        && let Ok(o) = OccSymbol::parse(&osi)
-    {
-        return option_key(&o);
+    match architect_product(s) {
+        ArchitectProduct::Future { root, expiry, .. } => {
+            return format!("FUT:{root}:{:04}-{:02}", expiry.year(), expiry.month());
+        }
+        ArchitectProduct::Equity { symbol } => return equity_key(&symbol),
+        ArchitectProduct::Option { osi } => {
+            if let Ok(o) = OccSymbol::parse(&osi) {
+                return option_key(&o);
+            }
+        }
+        _ => {}
     }
     if is_equity_like(s) {
         return equity_key(s);
@@ -63,7 +64,8 @@ fn option_key(o: &OccSymbol) -> String {
     format!(
         "OPT:{}:{}:{}:{}",
         o.root(),
-        o.expiry().format("%Y-%m-%d"),
+        // NaiveDate's Display is yyyy-mm-dd, without strftime's per-call parsing.
+        o.expiry(),
         put_call(o.put_call()),
         strike_text(o.strike())
     )

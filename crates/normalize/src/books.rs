@@ -7,9 +7,10 @@
 //! a missing required column, a glob that matches nothing or a book dated another day than
 //! the run are errors naming the book, because then nothing of it can be trusted.
 
-use crate::schema::{date, money, text};
+use crate::schema::{date, money, money_units, text};
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 use recon_model::instrument_key::instrument_key;
 use recon_model::{BookCashRow, BookPositionRow, BookProblem, Broker};
 use recon_parse::exact;
@@ -186,22 +187,22 @@ fn resolve(
     Ok(out)
 }
 
-/// Reads every file of a book. `as_of` is the run's business date: a row dated otherwise
-/// refuses the whole book.
-pub fn read_book(spec: &BookSpec, as_of: NaiveDate) -> Result<BookRows, BookError> {
+/// Reads every file of a book straight into its frames. `as_of` is the run's business
+/// date: a row dated otherwise refuses the whole book.
+pub fn read_book(spec: &BookSpec, as_of: NaiveDate) -> Result<BookFrames, BookError> {
     if let Some(pg) = &spec.postgres {
         return postgres::read(spec, pg, as_of);
     }
-    let mut rows = BookRows::default();
+    let mut parts = Vec::new();
     for path in files(&spec.name, &spec.positions)? {
-        read_file(spec, &path, as_of, &mut rows, Part::Positions)?;
+        parts.push(read_file(spec, &path, as_of, Part::Positions)?);
     }
     if let Some(cash) = &spec.cash {
         for path in files(&spec.name, cash)? {
-            read_file(spec, &path, as_of, &mut rows, Part::Cash)?;
+            parts.push(read_file(spec, &path, as_of, Part::Cash)?);
         }
     }
-    Ok(rows)
+    BookFrames::concat(parts).map_err(|e| refused(&spec.name, e.to_string()))
 }
 
 /// The line a row index is on: the header is line 1 of a CSV file.
@@ -214,24 +215,34 @@ fn line_of(path: &Path, i: usize) -> u64 {
     i as u64 + if header { 2 } else { 1 }
 }
 
-/// Reads one row's shared fields: broker and account (through the alias map) and the
-/// row's own date. `Err` is the problem to quarantine.
+/// Where a book's rows come from, and the run's date they must be of.
 struct RowContext<'a> {
     spec: &'a BookSpec,
     path: &'a Path,
     as_of: NaiveDate,
-    /// Instrument keys by symbol: a book repeats its symbols across accounts.
-    keys: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
 
-impl RowContext<'_> {
-    fn key(&self, symbol: &str) -> String {
-        if let Some(k) = self.keys.borrow().get(symbol) {
-            return k.clone();
-        }
-        let k = instrument_key(symbol, self.as_of);
-        self.keys.borrow_mut().insert(symbol.to_string(), k.clone());
-        k
+/// The text columns of one file or query, by canonical name (after the mapping).
+struct Cells<'a>(BTreeMap<&'static str, &'a StringChunked>);
+
+impl<'a> Cells<'a> {
+    /// The column for `name`, if the source has it: looked up once per file, not per row.
+    fn column(&self, name: &str) -> SourceColumn<'a> {
+        SourceColumn(self.0.get(name).copied())
+    }
+}
+
+/// One canonical column of a source, possibly absent.
+#[derive(Clone, Copy)]
+struct SourceColumn<'a>(Option<&'a StringChunked>);
+
+impl<'a> SourceColumn<'a> {
+    /// Row `i`'s cell, trimmed; `None` when the column is absent or the cell empty.
+    fn at(self, i: usize) -> Option<&'a str> {
+        self.0
+            .and_then(|c| c.get(i))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -248,16 +259,15 @@ impl RowContext<'_> {
         })
     }
 
-    fn place(
-        &self,
+    /// The row's broker and account id, through the alias map.
+    fn place<'s>(
+        &'s self,
         i: usize,
         broker: Option<&str>,
-        account: Option<&str>,
-    ) -> Result<(Broker, String), Box<BookProblem>> {
-        let account = account
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| self.problem(i, Some("account"), "no account".into()))?;
+        account: Option<&'s str>,
+    ) -> Result<(Broker, &'s str), Box<BookProblem>> {
+        let account =
+            account.ok_or_else(|| self.problem(i, Some("account"), "no account".into()))?;
         // A declared alias names the broker and the account id recon uses.
         if let Some(target) = self.spec.accounts.get(account) {
             let (b, id) = target.split_once(':').ok_or_else(|| {
@@ -270,20 +280,15 @@ impl RowContext<'_> {
             let broker = b
                 .parse::<Broker>()
                 .map_err(|e| self.problem(i, Some("account"), format!("alias `{target}`: {e}")))?;
-            return Ok((broker, id.to_string()));
+            return Ok((broker, id));
         }
-        let broker = broker
-            .map(str::trim)
-            .ok_or_else(|| self.problem(i, Some("broker"), "no broker".into()))?;
-        let broker = broker
-            .to_ascii_lowercase()
-            .parse::<Broker>()
-            .map_err(|e| self.problem(i, Some("broker"), e.to_string()))?;
-        Ok((broker, account.to_string()))
+        let broker = broker.ok_or_else(|| self.problem(i, Some("broker"), "no broker".into()))?;
+        let broker = parse_broker(broker).map_err(|e| self.problem(i, Some("broker"), e))?;
+        Ok((broker, account))
     }
 
     fn date_ok(&self, i: usize, value: Option<&str>) -> Result<(), BookError> {
-        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        let Some(v) = value else {
             return Ok(());
         };
         match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
@@ -308,26 +313,40 @@ impl RowContext<'_> {
         }
     }
 
-    /// An exact number from a cell; `Ok(None)` for an empty one.
+    /// An exact number from a cell, as the frame's i128 units; `Ok(None)` for an empty one.
     fn number(
         &self,
         i: usize,
         column: &str,
         value: Option<&str>,
-    ) -> Result<Option<rust_decimal::Decimal>, Box<BookProblem>> {
-        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+    ) -> Result<Option<i128>, Box<BookProblem>> {
+        let Some(v) = value else {
             return Ok(None);
         };
-        match exact::parse_decimal(&v.replace(',', "")) {
+        // Thousands separators are allowed (`1,000.10`); most cells have none, so most
+        // cells are parsed where they lie.
+        let parsed = if v.contains(',') {
+            exact::parse_decimal(&v.replace(',', ""))
+        } else {
+            exact::parse_decimal(v)
+        };
+        match parsed {
             Some(d) if exact::out_of_range(&d) => Err(self.problem(
                 i,
                 Some(column),
                 format!("`{v}` is out of range (|x| ≥ 10^{})", exact::LIMIT_DIGITS),
             )),
-            Some(d) => Ok(Some(exact::to_frame_scale(d).0)),
+            Some(d) => Ok(Some(exact::to_units(d))),
             None => Err(self.problem(i, Some(column), format!("`{v}` is not a number"))),
         }
     }
+}
+
+/// A broker name as a book may write it (any case, surrounding blanks).
+fn parse_broker(name: &str) -> Result<Broker, String> {
+    name.parse::<Broker>()
+        .or_else(|_| name.to_ascii_lowercase().parse::<Broker>())
+        .map_err(|e| e.to_string())
 }
 
 /// Which part of a book a file or query holds.
@@ -341,113 +360,254 @@ fn read_file(
     spec: &BookSpec,
     path: &Path,
     as_of: NaiveDate,
-    rows: &mut BookRows,
     part: Part,
-) -> Result<(), BookError> {
+) -> Result<BookFrames, BookError> {
     let df = read_text_frame(&spec.name, path)?;
-    read_frame(spec, path, &df, as_of, rows, part)
+    read_frame(spec, path, &df, as_of, part)
 }
 
-/// Every row of a text frame (a file's or a query's) into `rows`, or a problem naming its
-/// line and column.
+/// Every row of a text frame (a file's or a query's) into the book frames, or a problem
+/// naming its line and column. Rows go straight into columns: a book of a million lots is
+/// not copied into row structs on the way.
 fn read_frame(
     spec: &BookSpec,
     path: &Path,
     df: &DataFrame,
     as_of: NaiveDate,
-    rows: &mut BookRows,
     part: Part,
-) -> Result<(), BookError> {
+) -> Result<BookFrames, BookError> {
     let (mapping, required, optional): (_, &[&'static str], &[&'static str]) = match part {
         Part::Positions => (&spec.columns, &POSITION_REQUIRED, &POSITION_OPTIONAL),
         Part::Cash => (&spec.cash_columns, &CASH_REQUIRED, &CASH_OPTIONAL),
     };
-    let cols = resolve(&spec.name, path, df, mapping, required, optional)?;
-    let ctx = RowContext {
-        spec,
-        path,
-        as_of,
-        keys: Default::default(),
-    };
-    for i in 0..df.height() {
-        let cell = |name: &str| cols.get(name).and_then(|c| c.get(i));
-        ctx.date_ok(i, cell("as_of"))?;
-        let read = match part {
-            Part::Positions => position_row(&ctx, i, &cell).map(|r| rows.positions.push(r)),
-            Part::Cash => cash_row(&ctx, i, &cell).map(|r| rows.cash.push(r)),
-        };
-        if let Err(p) = read {
-            rows.problems.push(with_place(*p, &cell));
+    let resolved = resolve(&spec.name, path, df, mapping, required, optional)?;
+    let cells = Cells(resolved.iter().map(|(k, v)| (*k, v)).collect());
+    let ctx = RowContext { spec, path, as_of };
+    // Blocks of rows on every core, put back together in file order.
+    let blocks: Vec<std::ops::Range<usize>> = (0..df.height())
+        .step_by(ROWS_PER_BLOCK)
+        .map(|start| start..(start + ROWS_PER_BLOCK).min(df.height()))
+        .collect();
+    let read: Vec<Result<Block, BookError>> = blocks
+        .into_par_iter()
+        .map(|rows| {
+            let mut problems = Vec::new();
+            let frame = match part {
+                Part::Positions => position_frame(&ctx, &cells, rows, &mut problems)?,
+                Part::Cash => cash_frame(&ctx, &cells, rows, &mut problems)?,
+            };
+            let frame = frame.map_err(|e| refused(&spec.name, e.to_string()))?;
+            Ok((frame, problems))
+        })
+        .collect();
+    let mut frame: Option<DataFrame> = None;
+    let mut problems = Vec::new();
+    for block in read {
+        let (part_frame, part_problems) = block?;
+        match &mut frame {
+            Some(f) => {
+                f.vstack_mut_owned(part_frame)
+                    .map_err(|e| refused(&spec.name, e.to_string()))?;
+            }
+            None => frame = Some(part_frame),
         }
+        problems.extend(part_problems);
     }
-    Ok(())
+    let frame = match frame {
+        Some(f) => Ok(f),
+        // No row at all: the empty frame of its part.
+        None => BookFrames::empty().map(|e| match part {
+            Part::Positions => e.positions,
+            Part::Cash => e.cash,
+        }),
+    };
+    let empty = BookFrames::empty().map_err(|e| refused(&spec.name, e.to_string()))?;
+    let quarantine = quarantine_frame(&problems).map_err(|e| refused(&spec.name, e.to_string()))?;
+    let frame = frame.map_err(|e| refused(&spec.name, e.to_string()))?;
+    Ok(match part {
+        Part::Positions => BookFrames {
+            positions: frame,
+            quarantine,
+            ..empty
+        },
+        Part::Cash => BookFrames {
+            cash: frame,
+            quarantine,
+            ..empty
+        },
+    })
 }
 
 /// A problem row with the row's broker and account as written, so its finding names where
 /// it belongs.
-fn with_place<'a>(mut p: BookProblem, cell: &dyn Fn(&str) -> Option<&'a str>) -> BookProblem {
-    p.broker = cell("broker")
-        .map(|v| v.trim().to_ascii_lowercase())
-        .filter(|v| !v.is_empty());
-    p.account_id = cell("account")
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
+fn with_place(mut p: BookProblem, cells: &Cells, i: usize) -> BookProblem {
+    p.broker = cells.column("broker").at(i).map(|v| v.to_ascii_lowercase());
+    p.account_id = cells.column("account").at(i).map(str::to_string);
     p
 }
 
-fn position_row<'a>(
-    ctx: &RowContext,
-    i: usize,
-    cell: &dyn Fn(&str) -> Option<&'a str>,
-) -> Result<BookPositionRow, Box<BookProblem>> {
-    let (broker, account_id) = ctx.place(i, cell("broker"), cell("account"))?;
-    let symbol = cell("symbol")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ctx.problem(i, Some("symbol"), "no symbol".into()))?;
-    let quantity = ctx
-        .number(i, "quantity", cell("quantity"))?
-        .ok_or_else(|| ctx.problem(i, Some("quantity"), "no quantity".into()))?;
-    Ok(BookPositionRow {
-        book: ctx.spec.name.clone(),
-        broker,
-        account_id,
-        instrument_key: ctx.key(symbol),
-        symbol: symbol.to_string(),
-        quantity,
-        price: ctx.number(i, "price", cell("price"))?,
-        market_value: ctx.number(i, "market_value", cell("market_value"))?,
-        cost_basis: ctx.number(i, "cost_basis", cell("cost_basis"))?,
-        currency: cell("currency")
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .unwrap_or("USD")
-            .to_ascii_uppercase(),
-        as_of: ctx.as_of,
-    })
+/// The columns every book frame starts with: the book, and the row's broker and account.
+#[derive(Default)]
+struct Placed<'a> {
+    broker: Vec<&'static str>,
+    account_id: Vec<&'a str>,
 }
 
-fn cash_row<'a>(
+impl Placed<'_> {
+    fn columns(&self, book: &str) -> Vec<Column> {
+        vec![
+            StringChunked::full("book".into(), book, self.broker.len()).into_column(),
+            text("broker", self.broker.iter().map(|b| Some(*b))),
+            text("account_id", self.account_id.iter().map(|a| Some(*a))),
+        ]
+    }
+}
+
+fn as_of_column(as_of: NaiveDate, len: usize) -> Column {
+    date("as_of", std::iter::repeat_n(Some(as_of), len))
+}
+
+/// A currency as the frames hold it: upper case (most books already write it so).
+fn currency(c: &str) -> std::borrow::Cow<'_, str> {
+    if c.bytes().any(|b| b.is_ascii_lowercase()) {
+        c.to_ascii_uppercase().into()
+    } else {
+        c.into()
+    }
+}
+
+/// A block of rows read: its frame and the rows it quarantined.
+type Block = (DataFrame, Vec<BookProblem>);
+
+/// Rows read per block: enough that a block's frame is not mostly overhead, few enough
+/// that both cores get work from a book of a few hundred thousand rows.
+const ROWS_PER_BLOCK: usize = 1 << 16;
+
+fn position_frame(
     ctx: &RowContext,
-    i: usize,
-    cell: &dyn Fn(&str) -> Option<&'a str>,
-) -> Result<BookCashRow, Box<BookProblem>> {
-    let (broker, account_id) = ctx.place(i, cell("broker"), cell("account"))?;
-    let currency = cell("currency")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| ctx.problem(i, Some("currency"), "no currency".into()))?;
-    let amount = ctx
-        .number(i, "amount", cell("amount"))?
-        .ok_or_else(|| ctx.problem(i, Some("amount"), "no amount".into()))?;
-    Ok(BookCashRow {
-        book: ctx.spec.name.clone(),
+    cells: &Cells,
+    rows: std::ops::Range<usize>,
+    problems: &mut Vec<BookProblem>,
+) -> Result<PolarsResult<DataFrame>, BookError> {
+    let [
         broker,
-        account_id,
-        currency: currency.to_ascii_uppercase(),
-        amount,
-        as_of: ctx.as_of,
-    })
+        account,
+        symbol,
+        quantity,
+        price,
+        market_value,
+        cost_basis,
+        currency_cell,
+        as_of,
+    ] = [
+        "broker",
+        "account",
+        "symbol",
+        "quantity",
+        "price",
+        "market_value",
+        "cost_basis",
+        "currency",
+        "as_of",
+    ]
+    .map(|name| cells.column(name));
+    let mut placed = Placed::default();
+    let mut symbols: Vec<&str> = Vec::with_capacity(rows.len());
+    let mut amounts: [Vec<Option<i128>>; 4] = Default::default();
+    let mut currencies = Vec::with_capacity(rows.len());
+    for i in rows {
+        ctx.date_ok(i, as_of.at(i))?;
+        let row = (|| {
+            let (b, a) = ctx.place(i, broker.at(i), account.at(i))?;
+            let s = symbol
+                .at(i)
+                .ok_or_else(|| ctx.problem(i, Some("symbol"), "no symbol".into()))?;
+            let q = ctx
+                .number(i, "quantity", quantity.at(i))?
+                .ok_or_else(|| ctx.problem(i, Some("quantity"), "no quantity".into()))?;
+            let p = ctx.number(i, "price", price.at(i))?;
+            let mv = ctx.number(i, "market_value", market_value.at(i))?;
+            let cb = ctx.number(i, "cost_basis", cost_basis.at(i))?;
+            Ok::<_, Box<BookProblem>>((b, a, s, [Some(q), p, mv, cb]))
+        })();
+        match row {
+            Ok((b, a, s, values)) => {
+                placed.broker.push(b.as_str());
+                placed.account_id.push(a);
+                symbols.push(s);
+                for (column, v) in amounts.iter_mut().zip(values) {
+                    column.push(v);
+                }
+                currencies.push(currency(currency_cell.at(i).unwrap_or("USD")));
+            }
+            Err(p) => problems.push(with_place(*p, cells, i)),
+        }
+    }
+    // A book repeats its symbols across accounts: each distinct one is keyed once.
+    let mut keys: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    for s in &symbols {
+        keys.entry(s)
+            .or_insert_with(|| instrument_key(s, ctx.as_of));
+    }
+    let [q, p, mv, cb] = amounts;
+    let mut columns = placed.columns(&ctx.spec.name);
+    columns.extend([
+        text(
+            "instrument_key",
+            symbols.iter().map(|s| Some(keys[s].as_str())),
+        ),
+        text("symbol", symbols.iter().map(|s| Some(*s))),
+        money_units("quantity", q),
+        money_units("price", p),
+        money_units("market_value", mv),
+        money_units("cost_basis", cb),
+        text("currency", currencies.iter().map(|c| Some(c.as_ref()))),
+        as_of_column(ctx.as_of, symbols.len()),
+    ]);
+    Ok(DataFrame::new(symbols.len(), columns))
+}
+
+fn cash_frame(
+    ctx: &RowContext,
+    cells: &Cells,
+    rows: std::ops::Range<usize>,
+    problems: &mut Vec<BookProblem>,
+) -> Result<PolarsResult<DataFrame>, BookError> {
+    let [broker, account, currency_cell, amount, as_of] =
+        ["broker", "account", "currency", "amount", "as_of"].map(|name| cells.column(name));
+    let mut placed = Placed::default();
+    let mut currencies = Vec::with_capacity(rows.len());
+    let mut amounts = Vec::with_capacity(rows.len());
+    for i in rows {
+        ctx.date_ok(i, as_of.at(i))?;
+        let row = (|| {
+            let (b, a) = ctx.place(i, broker.at(i), account.at(i))?;
+            let c = currency_cell
+                .at(i)
+                .ok_or_else(|| ctx.problem(i, Some("currency"), "no currency".into()))?;
+            let v = ctx
+                .number(i, "amount", amount.at(i))?
+                .ok_or_else(|| ctx.problem(i, Some("amount"), "no amount".into()))?;
+            Ok::<_, Box<BookProblem>>((b, a, c, v))
+        })();
+        match row {
+            Ok((b, a, c, v)) => {
+                placed.broker.push(b.as_str());
+                placed.account_id.push(a);
+                currencies.push(currency(c));
+                amounts.push(Some(v));
+            }
+            Err(p) => problems.push(with_place(*p, cells, i)),
+        }
+    }
+    let len = amounts.len();
+    let mut columns = placed.columns(&ctx.spec.name);
+    columns.extend([
+        text("currency", currencies.iter().map(|c| Some(c.as_ref()))),
+        money_units("amount", amounts),
+        as_of_column(ctx.as_of, len),
+    ]);
+    Ok(DataFrame::new(len, columns))
 }
 
 /// The PostgreSQL source: each query's rows are read into text cells (NUMERIC exactly,
@@ -562,7 +722,7 @@ mod postgres {
         spec: &BookSpec,
         pg: &PgSpec,
         as_of: NaiveDate,
-    ) -> Result<BookRows, BookError> {
+    ) -> Result<BookFrames, BookError> {
         let book = spec.name.as_str();
         if pg.url.trim().is_empty() {
             return Err(refused(
@@ -614,32 +774,30 @@ mod postgres {
                 client
             };
             let source = format!("postgres:{book}");
-            let mut rows = BookRows::default();
+            let mut parts = Vec::new();
             let positions = frame(&client, book, &pg.positions_query, as_of).await?;
             if positions.height() > 0 {
-                read_frame(
+                parts.push(read_frame(
                     spec,
                     Path::new(&source),
                     &positions,
                     as_of,
-                    &mut rows,
                     Part::Positions,
-                )?;
+                )?);
             }
             if let Some(query) = &pg.cash_query {
                 let cash = frame(&client, book, query, as_of).await?;
                 if cash.height() > 0 {
-                    read_frame(
+                    parts.push(read_frame(
                         spec,
                         Path::new(&source),
                         &cash,
                         as_of,
-                        &mut rows,
                         Part::Cash,
-                    )?;
+                    )?);
                 }
             }
-            Ok(rows)
+            BookFrames::concat(parts).map_err(|e| refuse(book, e))
         })
     }
 }
@@ -658,6 +816,8 @@ impl BookFrames {
         BookFrames::build(&BookRows::default())
     }
 
+    /// Frames from rows written out one by one (rule cases, tests); a book read from files
+    /// or a query is built column by column instead (`read_book`).
     pub fn build(rows: &BookRows) -> PolarsResult<BookFrames> {
         let p = &rows.positions;
         let positions = DataFrame::new(
@@ -691,29 +851,43 @@ impl BookFrames {
                 date("as_of", c.iter().map(|r| Some(r.as_of))),
             ],
         )?;
-        let q = &rows.problems;
-        let quarantine = DataFrame::new(
-            q.len(),
-            vec![
-                text("book", q.iter().map(|r| Some(r.book.as_str()))),
-                text("broker", q.iter().map(|r| r.broker.as_deref())),
-                text("account_id", q.iter().map(|r| r.account_id.as_deref())),
-                text("source", q.iter().map(|r| Some(r.source.as_str()))),
-                Int64Chunked::from_iter_options(
-                    "line".into(),
-                    q.iter().map(|r| Some(r.line as i64)),
-                )
-                .into_column(),
-                text("column", q.iter().map(|r| r.column.as_deref())),
-                text("reason", q.iter().map(|r| Some(r.reason.as_str()))),
-            ],
-        )?;
         Ok(BookFrames {
             positions,
             cash,
-            quarantine,
+            quarantine: quarantine_frame(&rows.problems)?,
         })
     }
+
+    /// Several books' (or files') frames as one, in the order given.
+    pub fn concat(parts: impl IntoIterator<Item = BookFrames>) -> PolarsResult<BookFrames> {
+        let mut all = BookFrames::empty()?;
+        for part in parts {
+            all.positions.vstack_mut_owned(part.positions)?;
+            all.cash.vstack_mut_owned(part.cash)?;
+            all.quarantine.vstack_mut_owned(part.quarantine)?;
+        }
+        all.positions.rechunk_mut();
+        all.cash.rechunk_mut();
+        all.quarantine.rechunk_mut();
+        Ok(all)
+    }
+}
+
+/// `book_quarantine`: the rows that could not be read, where and why.
+fn quarantine_frame(q: &[BookProblem]) -> PolarsResult<DataFrame> {
+    DataFrame::new(
+        q.len(),
+        vec![
+            text("book", q.iter().map(|r| Some(r.book.as_str()))),
+            text("broker", q.iter().map(|r| r.broker.as_deref())),
+            text("account_id", q.iter().map(|r| r.account_id.as_deref())),
+            text("source", q.iter().map(|r| Some(r.source.as_str()))),
+            Int64Chunked::from_iter_options("line".into(), q.iter().map(|r| Some(r.line as i64)))
+                .into_column(),
+            text("column", q.iter().map(|r| r.column.as_deref())),
+            text("reason", q.iter().map(|r| Some(r.reason.as_str()))),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -751,27 +925,53 @@ mod tests {
             "broker,account,currency,amount\ntradezero,TZ1,usd,\"1,000.10\"\n",
         )
         .unwrap();
-        let rows = read_book(&spec(dir.path()), as_of()).unwrap();
-        assert_eq!(rows.positions.len(), 2);
-        assert_eq!(rows.positions[0].instrument_key, "EQ:BRK.B");
+        let frames = read_book(&spec(dir.path()), as_of()).unwrap();
+        let positions = &frames.positions;
+        assert_eq!(positions.height(), 2);
+        assert_eq!(text_at(positions, "instrument_key", 0), "EQ:BRK.B");
         assert_eq!(
-            rows.positions[0].price,
+            money_at(positions, "price", 0),
             Some(dec!(0.1)),
             "exact, never a float"
         );
-        assert_eq!(rows.positions[1].instrument_key, "OPT:SPY:2026-12-18:C:700");
-        assert_eq!(rows.positions[1].quantity, dec!(-2));
-        let problems: Vec<(u64, Option<&str>)> = rows
-            .problems
-            .iter()
-            .map(|p| (p.line, p.column.as_deref()))
+        assert_eq!(
+            text_at(positions, "instrument_key", 1),
+            "OPT:SPY:2026-12-18:C:700"
+        );
+        assert_eq!(money_at(positions, "quantity", 1), Some(dec!(-2)));
+        assert_eq!(text_at(positions, "currency", 1), "USD");
+        let q = &frames.quarantine;
+        let problems: Vec<(i64, String)> = (0..q.height())
+            .map(|i| {
+                let line = q.column("line").unwrap().i64().unwrap().get(i).unwrap();
+                (line, text_at(q, "column", i))
+            })
             .collect();
-        assert_eq!(problems, [(4, Some("broker")), (5, Some("quantity"))]);
-        assert_eq!(rows.cash[0].amount, dec!(1000.10));
-        assert_eq!(rows.cash[0].currency, "USD");
-        let frames = BookFrames::build(&rows).unwrap();
-        assert_eq!(frames.positions.height(), 2);
-        assert_eq!(frames.quarantine.height(), 2);
+        assert_eq!(
+            problems,
+            [(4, "broker".to_string()), (5, "quantity".to_string())]
+        );
+        assert_eq!(text_at(q, "broker", 0), "robinhood", "the row as written");
+        assert_eq!(money_at(&frames.cash, "amount", 0), Some(dec!(1000.10)));
+        assert_eq!(text_at(&frames.cash, "currency", 0), "USD");
+        assert_eq!(text_at(&frames.cash, "book", 0), "oms");
+    }
+
+    fn text_at(df: &DataFrame, column: &str, i: usize) -> String {
+        df.column(column)
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(i)
+            .unwrap()
+            .to_string()
+    }
+
+    fn money_at(df: &DataFrame, column: &str, i: usize) -> Option<rust_decimal::Decimal> {
+        match df.column(column).unwrap().get(i).unwrap() {
+            AnyValue::Decimal(units, _, scale) => exact::from_units(units, scale),
+            _ => None,
+        }
     }
 
     #[test]
@@ -790,7 +990,7 @@ mod tests {
             "{e}"
         );
         s.columns.insert("account".into(), "acct".into());
-        assert_eq!(read_book(&s, as_of()).unwrap().positions.len(), 1);
+        assert_eq!(read_book(&s, as_of()).unwrap().positions.height(), 1);
 
         std::fs::write(
             dir.path().join("positions-1.csv"),
@@ -824,8 +1024,16 @@ mod tests {
         s.cash = None;
         s.accounts
             .insert("84010429".into(), "etrade:dBZOKt9xDrtRSAOl4MSiiA".into());
-        let rows = read_book(&s, as_of()).unwrap();
-        assert_eq!(rows.positions[0].account_id, "dBZOKt9xDrtRSAOl4MSiiA");
-        assert_eq!(rows.positions[0].instrument_key, "OPT:SPY:2026-12-18:C:700");
+        let frames = read_book(&s, as_of()).unwrap();
+        let positions = &frames.positions;
+        assert_eq!(
+            text_at(positions, "account_id", 0),
+            "dBZOKt9xDrtRSAOl4MSiiA"
+        );
+        assert_eq!(text_at(positions, "broker", 0), "etrade");
+        assert_eq!(
+            text_at(positions, "instrument_key", 0),
+            "OPT:SPY:2026-12-18:C:700"
+        );
     }
 }

@@ -21,7 +21,12 @@ pub fn flag(name: &str, values: impl Iterator<Item = Option<bool>>) -> Column {
 }
 
 pub fn money(name: &str, values: impl Iterator<Item = Option<Decimal>>) -> Column {
-    Int128Chunked::from_iter_options(name.into(), values.map(|v| v.map(to_units)))
+    money_units(name, values.map(|v| v.map(to_units)))
+}
+
+/// A money column from values already in the frame's units (`exact::to_units`).
+pub fn money_units(name: &str, units: impl IntoIterator<Item = Option<i128>>) -> Column {
+    Int128Chunked::from_iter_options(name.into(), units.into_iter())
         .into_decimal_unchecked(PRECISION, SCALE as usize)
         .into_column()
 }

@@ -19,12 +19,6 @@ use recon_model::instrument_key::instrument_key;
 use recon_normalize::books::BookFrames;
 use recon_normalize::schema::money_dtype;
 
-const KEYS: [&str; 3] = ["broker", "account_id", "instrument_key"];
-
-fn keys() -> Vec<Expr> {
-    KEYS.iter().map(|k| col(*k)).collect()
-}
-
 /// The book with its accounts named as recon names them: a book row whose account is not
 /// one of the broker's account ids but is the name of exactly one (E*TRADE's `accountId`
 /// beside its `accountIdKey`, an Architect account's name beside its UUID) is that account.
@@ -95,39 +89,170 @@ fn accounts_in(frames: &[&DataFrame]) -> PolarsResult<LazyFrame> {
 }
 
 /// The key of every broker position's symbol. A book repeats its symbols across accounts
-/// (a million positions hold a few thousand instruments), so each distinct symbol is keyed
-/// once.
+/// (a million positions hold a few hundred thousand instruments), so each distinct symbol
+/// is keyed once, on every core.
 fn with_keys(positions: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame> {
+    use rayon::prelude::*;
     let symbols = positions.column("symbol")?.str()?;
-    let mut memo: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    let mut distinct: PlHashMap<&str, usize> = PlHashMap::new();
+    for s in symbols.iter().flatten() {
+        let next = distinct.len();
+        distinct.entry(s).or_insert(next);
+    }
+    let mut by_number: Vec<&str> = vec![""; distinct.len()];
+    for (symbol, n) in &distinct {
+        by_number[*n] = symbol;
+    }
+    let keyed: Vec<String> = by_number
+        .par_iter()
+        .map(|s| instrument_key(s, as_of))
+        .collect();
     let keys: StringChunked = symbols
         .iter()
-        .map(|s| {
-            s.map(|s| {
-                memo.entry(s)
-                    .or_insert_with(|| instrument_key(s, as_of))
-                    .clone()
-            })
-        })
+        .map(|s| s.map(|s| keyed[distinct[s]].as_str()))
         .collect();
     let mut out = positions.clone();
     out.with_column(keys.with_name("instrument_key".into()).into_column())?;
     Ok(out)
 }
 
-/// `both`, `broker_only` or `book_only`, from a column only the broker side fills and one
-/// only the book side fills.
-fn side(broker_marker: &str, book_marker: &str) -> Expr {
-    let (on_broker, in_book) = (
-        col(broker_marker).is_not_null(),
-        col(book_marker).is_not_null(),
-    );
-    when(on_broker.clone().and(in_book))
-        .then(lit("both"))
-        .when(on_broker)
-        .then(lit("broker_only"))
-        .otherwise(lit("book_only"))
-        .alias("side")
+/// Broker positions against book positions, lots summed, for the accounts the books cover.
+///
+/// The two sides are stacked and grouped once on the key, keeping the order in which keys
+/// are first met: the broker's positions in frame order, then what only the books hold, in
+/// book order, so the view is the same on every run without sorting it. (A full outer join
+/// of the two grouped sides, sorted, took twice as long at a million lots a side; grouping
+/// by hand on numbered keys was slower still: see docs/performance.md.)
+pub fn position_recon(
+    positions: &DataFrame,
+    books: &BookFrames,
+    as_of: NaiveDate,
+) -> PolarsResult<DataFrame> {
+    let ids = [col("broker"), col("account_id")];
+    // Without a book nothing is in scope, and no position is keyed (every check builds this
+    // view, most without a book).
+    let no_book = books.positions.height() == 0 && books.cash.height() == 0;
+    let keyed = if no_book {
+        positions.head(Some(0))
+    } else {
+        positions.clone()
+    };
+    let null_money = || lit(NULL).cast(money_dtype());
+    // Each side's columns, null on the other side's rows, and plain columns for what is
+    // counted (lots, unvalued lots), so that every aggregation below is a simple one.
+    let side_columns = |on_broker: bool| -> Vec<Expr> {
+        // A column of this side, or null where the row is the other side's.
+        let of = |mine: bool| move |name: &str| if mine { col(name) } else { lit(NULL) };
+        let (broker, book) = (of(on_broker), of(!on_broker));
+        vec![
+            col("broker"),
+            col("account_id"),
+            col("instrument_key"),
+            lit(u32::from(on_broker)).alias("__broker_lot"),
+            lit(u32::from(!on_broker)).alias("__book_lot"),
+            broker("quantity")
+                .cast(money_dtype())
+                .alias("__broker_quantity"),
+            broker("mark").cast(money_dtype()).alias("__broker_price"),
+            broker("market_value")
+                .cast(money_dtype())
+                .alias("__broker_value"),
+            broker("market_value")
+                .is_null()
+                .and(lit(on_broker))
+                .alias("__broker_unvalued"),
+            broker("symbol")
+                .cast(DataType::String)
+                .alias("__broker_symbol"),
+            book("quantity")
+                .cast(money_dtype())
+                .alias("__book_quantity"),
+            book("price").cast(money_dtype()).alias("__book_price"),
+            book("market_value")
+                .cast(money_dtype())
+                .alias("__book_value"),
+            book("market_value")
+                .is_null()
+                .and(lit(!on_broker))
+                .alias("__book_unvalued"),
+            book("symbol").cast(DataType::String).alias("__book_symbol"),
+            book("book").cast(DataType::String).alias("__book"),
+        ]
+    };
+    let broker = with_keys(&keyed, as_of)?
+        .lazy()
+        .join(
+            accounts_in(&[&books.positions, &books.cash])?,
+            ids.clone(),
+            ids,
+            JoinArgs::new(JoinType::Semi),
+        )
+        .select(side_columns(true));
+    let book = books.positions.clone().lazy().select(side_columns(false));
+    // A side's value is null when it holds no lot of the key, or when a lot is unvalued (a
+    // sum that skipped it is not the position's value).
+    let value = |side: &str| {
+        when(
+            col(format!("{side}_lots"))
+                .gt(lit(0))
+                .and(col(format!("__{side}_unvalued")).eq(lit(0))),
+        )
+        .then(col(format!("{side}_market_value")))
+        .otherwise(null_money())
+        .alias(format!("{side}_market_value"))
+    };
+    let lots_or_null = |name: &str| {
+        when(col(name).gt(lit(0)))
+            .then(col(name))
+            .otherwise(lit(NULL))
+            .cast(IDX_DTYPE)
+            .alias(name)
+    };
+    concat([broker, book], UnionArgs::default())?
+        .group_by_stable([col("broker"), col("account_id"), col("instrument_key")])
+        // Within a key the broker's lots come before the book's: each side's first lot
+        // gives its price and symbol (the book's first is at the broker's lot count).
+        .agg([
+            col("__broker_quantity").sum().alias("broker_quantity"),
+            col("__broker_price").first().alias("broker_price"),
+            col("__broker_value").sum().alias("broker_market_value"),
+            col("__broker_unvalued").sum(),
+            col("__broker_symbol").first().alias("broker_symbol"),
+            col("__broker_lot").sum().alias("broker_lots"),
+            col("__book_quantity").sum().alias("book_quantity"),
+            col("__book_price")
+                .get(col("__broker_lot").sum(), true)
+                .alias("book_price"),
+            col("__book_value").sum().alias("book_market_value"),
+            col("__book_unvalued").sum(),
+            col("__book_symbol")
+                .get(col("__broker_lot").sum(), true)
+                .alias("booked_symbol"),
+            col("__book")
+                .get(col("__broker_lot").sum(), true)
+                .alias("book"),
+            col("__book_lot").sum().alias("book_lots"),
+        ])
+        .with_columns([
+            value("broker"),
+            value("book"),
+            lots_or_null("broker_lots"),
+            lots_or_null("book_lots"),
+            class_of_key(),
+        ])
+        .with_columns([
+            side("broker_lots", "book_lots"),
+            (col("broker_quantity") - col("book_quantity")).alias("quantity_diff"),
+            // What findings name: the instrument, and its symbol as either side spells it.
+            col("instrument_key").alias("position_id"),
+            coalesce(&[col("broker_symbol"), col("booked_symbol")]).alias("symbol"),
+        ])
+        .drop(by_name(
+            ["__broker_unvalued", "__book_unvalued"],
+            true,
+            false,
+        ))
+        .collect()
 }
 
 fn class_of_key() -> Expr {
@@ -147,84 +272,19 @@ fn class_of_key() -> Expr {
         .alias("instrument_class")
 }
 
-/// Broker positions against book positions, lots summed, for the accounts the books cover.
-pub fn position_recon(
-    positions: &DataFrame,
-    books: &BookFrames,
-    as_of: NaiveDate,
-) -> PolarsResult<DataFrame> {
-    let ids = [col("broker"), col("account_id")];
-    // Without a book nothing is in scope, and no position is keyed (every check builds this
-    // view, most without a book).
-    let no_book = books.positions.height() == 0 && books.cash.height() == 0;
-    let keyed = if no_book {
-        positions.head(Some(0))
-    } else {
-        positions.clone()
-    };
-    let broker = with_keys(&keyed, as_of)?
-        .lazy()
-        .join(
-            accounts_in(&[&books.positions, &books.cash])?,
-            ids.clone(),
-            ids.clone(),
-            JoinArgs::new(JoinType::Semi),
-        )
-        .group_by(keys())
-        .agg([
-            col("quantity").sum().alias("broker_quantity"),
-            col("mark").first().alias("broker_price"),
-            col("market_value").sum().alias("broker_market_value"),
-            col("market_value").null_count().alias("__broker_unvalued"),
-            col("symbol").first().alias("broker_symbol"),
-            len().alias("broker_lots"),
-        ]);
-    let book = books.positions.clone().lazy().group_by(keys()).agg([
-        col("quantity").sum().alias("book_quantity"),
-        col("price").first().alias("book_price"),
-        col("market_value").sum().alias("book_market_value"),
-        col("market_value").null_count().alias("__book_unvalued"),
-        col("symbol").first().alias("booked_symbol"),
-        col("book").first().alias("book"),
-        len().alias("book_lots"),
-    ]);
-    let zero = || lit(0).cast(money_dtype());
-    let null_money = || lit(NULL).cast(money_dtype());
-    broker
-        .join(
-            book,
-            keys(),
-            keys(),
-            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-        )
-        .with_columns([
-            side("broker_lots", "book_lots"),
-            // A sum that skipped an unvalued lot is not the position's value: null.
-            when(col("__broker_unvalued").gt(lit(0)))
-                .then(null_money())
-                .otherwise(col("broker_market_value"))
-                .alias("broker_market_value"),
-            when(col("__book_unvalued").gt(lit(0)))
-                .then(null_money())
-                .otherwise(col("book_market_value"))
-                .alias("book_market_value"),
-            col("broker_quantity").fill_null(zero()),
-            col("book_quantity").fill_null(zero()),
-            class_of_key(),
-        ])
-        .with_columns([
-            (col("broker_quantity") - col("book_quantity")).alias("quantity_diff"),
-            // What findings name: the instrument, and its symbol as either side spells it.
-            col("instrument_key").alias("position_id"),
-            coalesce(&[col("broker_symbol"), col("booked_symbol")]).alias("symbol"),
-        ])
-        .drop(by_name(
-            ["__broker_unvalued", "__book_unvalued"],
-            true,
-            false,
-        ))
-        .sort(KEYS, SortMultipleOptions::default())
-        .collect()
+/// `both`, `broker_only` or `book_only`, from a column only the broker side fills and one
+/// only the book side fills.
+fn side(broker_marker: &str, book_marker: &str) -> Expr {
+    let (on_broker, in_book) = (
+        col(broker_marker).is_not_null(),
+        col(book_marker).is_not_null(),
+    );
+    when(on_broker.clone().and(in_book))
+        .then(lit("both"))
+        .when(on_broker)
+        .then(lit("broker_only"))
+        .otherwise(lit("book_only"))
+        .alias("side")
 }
 
 /// Broker cash against book cash, per account and currency, for accounts whose cash the
