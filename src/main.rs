@@ -102,7 +102,7 @@ enum Command {
     Report(ReportCommand),
     /// Rule packs: list, validate, explain, test.
     Rules {
-        /// Rule pack files or built-in pack ids: core, risk, data-quality (default: rules.packs
+        /// Rule pack files or built-in pack ids: core, risk, data-quality, books (default: rules.packs
         /// from config, else the built-in core pack).
         #[arg(long = "pack", value_name = "FILE", global = true)]
         packs: Vec<PathBuf>,
@@ -499,27 +499,23 @@ fn rules_command(
     let packs = load_packs(&files)?;
     match command {
         RulesCommand::List => {
-            let rules: Vec<_> = packs
-                .iter()
-                .flat_map(|p| p.rules.iter().map(move |r| (p, r)))
-                .collect();
-            let pack_w = rules.iter().map(|(p, _)| p.id.len()).max().unwrap_or(0);
-            let id_w = rules.iter().map(|(_, r)| r.id.len()).max().unwrap_or(0);
-            for (pack, r) in rules {
-                println!(
-                    "{:<pack_w$} {:<id_w$} {:<8} {:<13} {}",
-                    pack.id,
-                    r.id,
-                    r.severity.to_string(),
-                    r.on,
-                    r.title
-                );
-            }
+            print!("{}", recon::rules_cli::list(&packs));
             Ok(ExitStatus::Clean)
         }
         RulesCommand::Validate => {
             let count = recon::rules_cli::validate(&packs)?;
-            println!("{count} rules in {} packs: valid", packs.len());
+            let warnings = recon::rules_cli::doc_warnings(&packs);
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "{count} rules in {} packs: valid{}",
+                packs.len(),
+                match warnings.len() {
+                    0 => String::new(),
+                    n => format!(" ({n} with incomplete docs)"),
+                }
+            );
             Ok(ExitStatus::Clean)
         }
         RulesCommand::Explain { id } => {
@@ -540,29 +536,8 @@ fn rules_command(
             Ok(ExitStatus::Clean)
         }
         RulesCommand::Test { cases } => {
-            let results = recon_rules::cases::run_all(cases, &packs);
-            let (mut passed, mut failed) = (0, 0);
-            for (pack, results) in &results {
-                for r in results {
-                    if r.passed() {
-                        passed += 1;
-                        println!("ok    {pack}: {} ({})", r.file.display(), r.description);
-                    } else {
-                        failed += 1;
-                        println!("FAIL  {pack}: {} ({})", r.file.display(), r.description);
-                        if let Some(e) = &r.error {
-                            println!("      error: {e}");
-                        }
-                        for m in &r.missing {
-                            println!("      missing:    {m:?}");
-                        }
-                        for u in &r.unexpected {
-                            println!("      unexpected: {u:?}");
-                        }
-                    }
-                }
-            }
-            println!("{passed} passed, {failed} failed");
+            let (report, failed) = recon::rules_cli::test(cases, &packs);
+            print!("{report}");
             Ok(if failed > 0 {
                 ExitStatus::Findings
             } else {

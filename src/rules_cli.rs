@@ -1,4 +1,4 @@
-//! What `recon rules validate` and `recon rules explain` show.
+//! What the `recon rules` subcommands show: `list`, `validate`, `explain` and `test`.
 
 use crate::pipeline::RunError;
 use recon_rules::pack::{Pack, Rule};
@@ -12,6 +12,49 @@ pub fn validate(packs: &[Pack]) -> Result<usize, RunError> {
     let as_of = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
     let views = Views::build(&frames, as_of).map_err(|e| RunError::Internal(e.to_string()))?;
     Ok(compile(packs, &views)?.len())
+}
+
+/// One line per rule: pack, id, severity, what it runs on, title; columns aligned.
+pub fn list(packs: &[Pack]) -> String {
+    let rules: Vec<_> = packs
+        .iter()
+        .flat_map(|p| p.rules.iter().map(move |r| (p, r)))
+        .collect();
+    let pack_w = rules.iter().map(|(p, _)| p.id.len()).max().unwrap_or(0);
+    let id_w = rules.iter().map(|(_, r)| r.id.len()).max().unwrap_or(0);
+    rules
+        .iter()
+        .map(|(pack, r)| {
+            format!(
+                "{:<pack_w$} {:<id_w$} {:<8} {:<13} {}\n",
+                pack.id,
+                r.id,
+                r.severity.to_string(),
+                r.on,
+                r.title
+            )
+        })
+        .collect()
+}
+
+/// A warning for each rule of `packs` whose doc lacks one of the sections the shipped
+/// packs must have (a user's pack is still run: its docs are its authors' business).
+pub fn doc_warnings(packs: &[Pack]) -> Vec<String> {
+    packs
+        .iter()
+        .flat_map(|p| p.rules.iter().map(move |r| (p, r)))
+        .filter_map(|(pack, rule)| {
+            let missing = rule.missing_doc_sections();
+            (!missing.is_empty()).then(|| {
+                format!(
+                    "{}: rule `{}`: its doc lacks {} (see `recon rules explain` of a built-in rule)",
+                    pack.file,
+                    rule.id,
+                    missing.join(", ")
+                )
+            })
+        })
+        .collect()
 }
 
 /// A rule's documentation, with its definition.
@@ -32,20 +75,13 @@ pub fn explain(pack: &Pack, rule: &Rule) -> String {
         Some(query) => out.push_str(&format!("query:\n{}\n", query.trim_end())),
         None => out.push_str(&format!("check:    {}\n", rule.check)),
     }
-    let params: Vec<String> = pack
-        .params
+    let params: Vec<String> = rule
+        .param_names()
         .iter()
-        .filter(|(name, _)| {
-            let text = format!(
-                "{} {} {} {:?}",
-                rule.check,
-                rule.query.as_deref().unwrap_or(""),
-                rule.scope.as_deref().unwrap_or(""),
-                rule.evidence
-            );
-            text.contains(&format!(":{name}"))
+        .map(|name| match pack.params.get(name) {
+            Some(value) => format!("{name} = {value}"),
+            None => format!("{name} (not set in the pack)"),
         })
-        .map(|(name, value)| format!("{name} = {value}"))
         .collect();
     if !params.is_empty() {
         out.push_str(&format!("params:   {}\n", params.join(", ")));
@@ -56,4 +92,35 @@ pub fn explain(pack: &Pack, rule: &Rule) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Runs every case file of every pack under `dir`: one line per case, what a failing one
+/// missed or found besides, and the count. Returns the text and the number that failed.
+pub fn test(dir: &std::path::Path, packs: &[Pack]) -> (String, usize) {
+    let results = recon_rules::cases::run_all(dir, packs);
+    let (mut passed, mut failed) = (0, 0);
+    let mut out = String::new();
+    for (pack, results) in &results {
+        for r in results {
+            let case = format!("{pack}: {} ({})", r.file.display(), r.description);
+            if r.passed() {
+                passed += 1;
+                out.push_str(&format!("ok    {case}\n"));
+                continue;
+            }
+            failed += 1;
+            out.push_str(&format!("FAIL  {case}\n"));
+            if let Some(e) = &r.error {
+                out.push_str(&format!("      error: {e}\n"));
+            }
+            for m in &r.missing {
+                out.push_str(&format!("      missing:    {m:?}\n"));
+            }
+            for u in &r.unexpected {
+                out.push_str(&format!("      unexpected: {u:?}\n"));
+            }
+        }
+    }
+    out.push_str(&format!("{passed} passed, {failed} failed\n"));
+    (out, failed)
 }

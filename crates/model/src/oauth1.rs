@@ -15,42 +15,25 @@ pub struct Keys<'a> {
     pub token_secret: &'a str,
 }
 
+/// What RFC 3986 (and so RFC 5849) leaves unencoded: `A-Z a-z 0-9 - . _ ~`.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// RFC 3986 percent-encoding: everything but `A-Z a-z 0-9 - . _ ~`.
 pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
-/// The inverse of [`percent_encode`] (and of `+` as space, as forms write it).
+/// The inverse of [`percent_encode`] (and of `+` as space, as forms write it); `None` when
+/// the bytes are not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
 }
 
 fn base64(bytes: &[u8]) -> String {
@@ -205,5 +188,11 @@ mod tests {
         assert!(parse_authorization("Bearer x").is_none());
         assert_eq!(base64(b"hello"), "aGVsbG8=");
         assert_eq!(percent_encode("a b+c/~"), "a%20b%2Bc%2F~");
+        assert_eq!(percent_decode("a%20b%2Bc+d").as_deref(), Some("a b+c d"));
+        assert_eq!(
+            percent_decode(&percent_encode("é/ü")).as_deref(),
+            Some("é/ü")
+        );
+        assert_eq!(percent_decode("%FF"), None, "not UTF-8");
     }
 }

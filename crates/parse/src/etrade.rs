@@ -69,17 +69,17 @@ pub fn xml_to_value(text: &str) -> Result<Value, String> {
                 }
             }
             Ok(Event::GeneralRef(r)) => {
+                // `&amp;` and the other four XML names, or a character reference (`&#38;`).
                 let name = String::from_utf8_lossy(&r).into_owned();
-                let ch = match name.as_str() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => return Err(format!("unknown entity &{name};")),
+                let text = match quick_xml::escape::resolve_xml_entity(&name) {
+                    Some(text) => text.to_string(),
+                    None => match r.resolve_char_ref() {
+                        Ok(Some(ch)) => ch.to_string(),
+                        _ => return Err(format!("unknown entity &{name};")),
+                    },
                 };
                 if let Some(top) = stack.last_mut() {
-                    top.2.push_str(ch);
+                    top.2.push_str(&text);
                 }
             }
             Ok(Event::End(_)) => {
@@ -859,5 +859,9 @@ mod tests {
         );
         assert!(xml_to_value("<R><A>").is_err());
         assert!(xml_to_value("<R></A>").is_err());
+        // Character references read like the named entities; an unknown name is an error.
+        let v = xml_to_value("<R><x>a&#38;b&#x3C;c&quot;</x></R>").unwrap();
+        assert_eq!(v, serde_json::json!({"R": {"x": "a&b<c\""}}));
+        assert!(xml_to_value("<R><x>&nbsp;</x></R>").is_err());
     }
 }

@@ -42,12 +42,68 @@ pub fn names_builtin(name: &str) -> bool {
     BUILTIN_PACKS.iter().any(|(id, _, _)| *id == name) && !Path::new(name).exists()
 }
 
-/// The built-in pack with this id.
+/// The built-in pack with this id. A shipped rule without its four doc sections is an
+/// error: the docs are a contract for the packs recon ships.
 pub fn builtin_pack(id: &str) -> Option<Result<Pack, PackError>> {
     BUILTIN_PACKS
         .iter()
         .find(|(name, _, _)| *name == id)
-        .map(|(_, file, text)| parse_pack(text, file))
+        .map(|(_, file, text)| parse_pack(text, file).and_then(documented))
+}
+
+/// The sections every rule's `doc` has, each opening a line: what it checks, why it
+/// matters, an example that fails and one that passes (the examples are cases under
+/// `rules/tests/<pack>/`, run by `recon rules test`).
+pub const DOC_SECTIONS: [&str; 4] = ["What it checks:", "Why it matters:", "Fails:", "Passes:"];
+
+/// `pack` if every rule has every doc section; otherwise the first rule that lacks one.
+pub fn documented(pack: Pack) -> Result<Pack, PackError> {
+    for rule in &pack.rules {
+        let missing = rule.missing_doc_sections();
+        if !missing.is_empty() {
+            return Err(PackError::Rule {
+                file: pack.file.clone(),
+                rule: rule.id.clone(),
+                message: format!("its doc lacks {}", missing.join(", ")),
+                suggestion: None,
+            });
+        }
+    }
+    Ok(pack)
+}
+
+impl Rule {
+    /// The `DOC_SECTIONS` this rule's `doc` does not have.
+    pub fn missing_doc_sections(&self) -> Vec<&'static str> {
+        DOC_SECTIONS
+            .into_iter()
+            .filter(|section| {
+                !self
+                    .doc
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(section))
+            })
+            .collect()
+    }
+
+    /// Every `:param` the rule's expressions name, once each, in the order first named:
+    /// read from the SQL tokens, so `:value_tol` never matches `:value_tol_abs`.
+    pub fn param_names(&self) -> Vec<String> {
+        let expressions = self
+            .scope
+            .iter()
+            .chain([&self.check])
+            .chain(self.query.iter())
+            .chain(self.evidence.values())
+            .chain(self.severity_when.iter().map(|w| &w.when));
+        let mut names: Vec<String> = Vec::new();
+        for name in expressions.flat_map(|e| crate::literals::param_names(e)) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
 }
 
 /// A typed parameter. Decimals stay exact; they reach SQL as Decimal literals.
@@ -364,6 +420,48 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_shipped_rule_is_documented_and_an_undocumented_one_is_refused_by_name() {
+        for (id, _, _) in BUILTIN_PACKS {
+            let pack = builtin_pack(id).unwrap().unwrap_or_else(|e| panic!("{e}"));
+            assert!(!pack.rules.is_empty(), "{id}");
+        }
+        let (_, file, text) = BUILTIN_PACKS[0];
+        let mut pack = parse_pack(text, file).unwrap();
+        pack.rules[1].doc = pack.rules[1].doc.replace("Passes:", "Passing:");
+        let e = documented(pack.clone()).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("rule `{}`", pack.rules[1].id)) && e.ends_with("lacks Passes:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_rule_names_its_params_by_token_not_by_substring() {
+        let (_, file, text) = BUILTIN_PACKS[3];
+        let pack = parse_pack(text, file).unwrap();
+        let value = pack
+            .rules
+            .iter()
+            .find(|r| r.id == "book-value-break")
+            .unwrap();
+        assert_eq!(value.param_names(), ["value_tol_abs", "value_tol_rel"]);
+        let price = pack
+            .rules
+            .iter()
+            .find(|r| r.id == "book-price-break")
+            .unwrap();
+        assert_eq!(
+            price.param_names(),
+            [
+                "price_tol_equity",
+                "price_tol_option",
+                "price_tol_future",
+                "price_tol_other"
+            ]
+        );
+    }
 
     #[test]
     fn durations_read_whole_units_largest_first() {

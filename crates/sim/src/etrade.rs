@@ -99,7 +99,7 @@ fn xml_error(status: StatusCode, code: u32, message: &str) -> Response {
         [(header::CONTENT_TYPE, "application/xml")],
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><Error><code>{code}</code><message>{}</message></Error>",
-            escape(message)
+            quick_xml::escape::escape(message)
         ),
     )
         .into_response()
@@ -203,7 +203,10 @@ pub fn to_xml(v: &Value) -> String {
                 out.push_str(&format!("</{name}>"));
             }
             Value::Null => {}
-            Value::String(s) => out.push_str(&format!("<{name}>{}</{name}>", escape(s))),
+            Value::String(s) => out.push_str(&format!(
+                "<{name}>{}</{name}>",
+                quick_xml::escape::escape(s.as_str())
+            )),
             other => out.push_str(&format!("<{name}>{other}</{name}>")),
         }
     }
@@ -214,12 +217,6 @@ pub fn to_xml(v: &Value) -> String {
         }
     }
     out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// A list as E*TRADE writes it: one element as a bare object.
