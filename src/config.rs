@@ -11,6 +11,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use figment::value::magic::RelativePathBuf;
 use recon_model::Broker;
+use recon_report::email::Security;
 use recon_rules::Severity;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
@@ -145,15 +146,15 @@ pub struct EmailConfig {
     #[serde(default)]
     pub enabled: bool,
     /// `smtp`, or `file` (an .eml file in the run's outbox/).
-    #[serde(default = "file_transport")]
-    pub transport: String,
+    #[serde(default)]
+    pub transport: Transport,
     #[serde(default)]
     pub host: Option<String>,
     #[serde(default = "default_smtp_port")]
     pub port: u16,
     /// `starttls`, `tls`, or `none` (refused unless the host is this machine).
     #[serde(default = "default_security")]
-    pub security: String,
+    pub security: Security,
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default, serialize_with = "redact")]
@@ -173,15 +174,33 @@ pub struct EmailConfig {
     #[serde(default = "yes")]
     pub attach: bool,
     /// `findings` (only when there is something to say) or `always`.
-    #[serde(default = "default_only_when")]
-    pub only_when: String,
+    #[serde(default)]
+    pub only_when: OnlyWhen,
+}
+
+/// How the email leaves: an SMTP relay, or an `.eml` file in the run's `outbox/`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    File,
+    Smtp,
+}
+
+/// When a run sends its email: only when it has something to say, or every run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnlyWhen {
+    #[default]
+    Findings,
+    Always,
 }
 
 impl Default for EmailConfig {
     fn default() -> Self {
         EmailConfig {
             enabled: false,
-            transport: file_transport(),
+            transport: Transport::default(),
             host: None,
             port: default_smtp_port(),
             security: default_security(),
@@ -192,25 +211,19 @@ impl Default for EmailConfig {
             to: Vec::new(),
             routes: BTreeMap::new(),
             attach: true,
-            only_when: default_only_when(),
+            only_when: OnlyWhen::default(),
         }
     }
 }
 
-fn file_transport() -> String {
-    "file".into()
-}
 fn default_smtp_port() -> u16 {
     587
 }
-fn default_security() -> String {
-    "starttls".into()
+fn default_security() -> Security {
+    Security::StartTls
 }
 fn default_from() -> String {
     "recon@localhost".into()
-}
-fn default_only_when() -> String {
-    "findings".into()
 }
 
 fn default_timezone() -> String {
@@ -640,52 +653,29 @@ fn load_for(explicit: Option<&Path>, fetching: bool) -> Result<Config, ConfigErr
 fn validate(config: &Config, fetching: bool) -> Result<(), ConfigError> {
     let email = &config.email;
     if email.enabled {
-        match email.transport.as_str() {
-            "file" => {}
-            "smtp" => {
-                let Some(host) = email.host.as_deref().filter(|h| !h.trim().is_empty()) else {
-                    return Err(err("email.host is missing for transport = \"smtp\""));
-                };
-                match email.security.as_str() {
-                    "starttls" | "tls" => {}
-                    "none" if is_loopback(host) => {}
-                    "none" => {
-                        return Err(err(format!(
-                            "email.security = \"none\" sends mail in plain text: only to a server on this machine, not `{host}`"
-                        )));
-                    }
-                    other => {
-                        return Err(err(format!(
-                            "email.security `{other}` is not starttls, tls or none"
-                        )));
-                    }
-                }
-                if email.username.is_some() != email.password.is_some() {
-                    return Err(err(
-                        "email.username and email.password go together (RECON_EMAIL__PASSWORD for the password)",
-                    ));
-                }
-                if let Some(path) = &email.ca_file {
-                    if email.security == "none" {
-                        return Err(err(
-                            "email.ca_file is for security = \"starttls\" or \"tls\"; with \"none\" nothing is verified",
-                        ));
-                    }
-                    // Refused now, not at the end of a run whose report then cannot be sent.
-                    recon_report::email::read_ca(path).map_err(err)?;
-                }
-            }
-            other => {
+        if email.transport == Transport::Smtp {
+            let Some(host) = email.host.as_deref().filter(|h| !h.trim().is_empty()) else {
+                return Err(err("email.host is missing for transport = \"smtp\""));
+            };
+            if email.security == Security::None && !is_loopback(host) {
                 return Err(err(format!(
-                    "email.transport `{other}` is neither smtp nor file"
+                    "email.security = \"none\" sends mail in plain text: only to a server on this machine, not `{host}`"
                 )));
             }
-        }
-        if !["findings", "always"].contains(&email.only_when.as_str()) {
-            return Err(err(format!(
-                "email.only_when `{}` is neither \"findings\" nor \"always\"",
-                email.only_when
-            )));
+            if email.username.is_some() != email.password.is_some() {
+                return Err(err(
+                    "email.username and email.password go together (RECON_EMAIL__PASSWORD for the password)",
+                ));
+            }
+            if let Some(path) = &email.ca_file {
+                if email.security == Security::None {
+                    return Err(err(
+                        "email.ca_file is for security = \"starttls\" or \"tls\"; with \"none\" nothing is verified",
+                    ));
+                }
+                // Refused now, not at the end of a run whose report then cannot be sent.
+                recon_report::email::read_ca(path).map_err(err)?;
+            }
         }
         if email.to.is_empty() {
             return Err(err("email.to is empty for an enabled email"));
@@ -848,22 +838,18 @@ impl Config {
 
     /// The email settings, when email is enabled.
     pub fn email_settings(&self) -> Option<recon_report::email::EmailSettings> {
-        use recon_report::email::{Delivery, Security, SmtpSettings};
+        use recon_report::email::{Delivery, SmtpSettings};
         let e = &self.email;
-        let delivery = match e.transport.as_str() {
-            "smtp" => Delivery::Smtp(SmtpSettings {
+        let delivery = match e.transport {
+            Transport::Smtp => Delivery::Smtp(SmtpSettings {
                 host: e.host.clone().unwrap_or_default(),
                 port: e.port,
-                security: match e.security.as_str() {
-                    "tls" => Security::Tls,
-                    "none" => Security::None,
-                    _ => Security::StartTls,
-                },
+                security: e.security,
                 username: e.username.clone(),
                 password: e.password.clone(),
                 ca_file: e.ca_file.clone(),
             }),
-            _ => Delivery::File,
+            Transport::File => Delivery::File,
         };
         e.enabled.then(|| recon_report::email::EmailSettings {
             delivery,
@@ -872,7 +858,7 @@ impl Config {
             routes: e.routes.clone(),
             attach: e.attach,
             mask_accounts: self.report.mask_accounts,
-            always: e.only_when == "always",
+            always: e.only_when == OnlyWhen::Always,
             resend: false,
         })
     }
@@ -1034,6 +1020,30 @@ mod tests {
             assert!(e.contains("recon.toml line 5"), "{e}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_value_outside_a_closed_set_names_the_key_the_line_and_the_choices() {
+        for (key, value, choices) in [
+            ("transport", "smpt", &["file", "smtp"][..]),
+            ("security", "ssl", &["starttls", "tls", "none"]),
+            ("only_when", "sometimes", &["findings", "always"]),
+        ] {
+            Jail::expect_with(|jail| {
+                jail.create_file(
+                    "recon.toml",
+                    &format!("[email]\nenabled = true\n{key} = \"{value}\"\n"),
+                )?;
+                let e = load(None).unwrap_err().to_string();
+                assert!(e.contains(&format!("email.{key}")), "{e}");
+                assert!(e.contains("recon.toml line 3"), "{e}");
+                assert!(e.contains(&format!("found `{value}`")), "{e}");
+                for choice in choices {
+                    assert!(e.contains(&format!("`{choice}`")), "{e}");
+                }
+                Ok(())
+            });
+        }
     }
 
     #[test]

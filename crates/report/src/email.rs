@@ -29,7 +29,9 @@ pub enum Delivery {
     Smtp(SmtpSettings),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the SMTP connection is protected; in config `starttls`, `tls` or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Security {
     StartTls,
     Tls,
