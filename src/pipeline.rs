@@ -2,7 +2,7 @@
 
 use crate::exit::ExitStatus;
 use chrono::{NaiveDate, Utc};
-use recon_normalize::{NormalizeError, read_snapshot};
+use recon_normalize::{NormalizeError, SnapshotError, read_snapshot};
 use recon_report::email::{self, EmailSettings};
 use recon_report::{EmailOutcome, IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
 use recon_rules::params::Overrides;
@@ -222,14 +222,14 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     // Normalize in two timed halves: parsing the brokers' bytes into rows, and building the
     // frames from them ("normalize" is their sum).
     let read = read_snapshot(&opts.snapshot, opts.as_of).map_err(|e| match e {
-        NormalizeError::NoAsOf(_) | NormalizeError::Missing(_) => RunError::Usage(e.to_string()),
-        other => RunError::Snapshot(other),
+        SnapshotError::NoAsOf(_) | SnapshotError::Missing(_) => RunError::Usage(e.to_string()),
+        other => RunError::Snapshot(other.into()),
     })?;
     for warning in &read.warnings {
         tracing::warn!("{warning}");
     }
     stage("normalize.parse", &mut timings);
-    let normalized = read.into_normalized().map_err(RunError::Snapshot)?;
+    let normalized = recon_normalize::normalize(read).map_err(RunError::Snapshot)?;
     stage("normalize.frames", &mut timings);
     let halves: u64 = timings
         .iter()

@@ -1,9 +1,8 @@
 //! A snapshot on disk → polars frames.
 //!
-//! It owns the frame schemas (every amount `Decimal(38, 8)`, never a float), the walk over a
-//! snapshot (which brokers and accounts, what the manifest says is missing) and the
-//! column-wise frame build. Reading each broker's bytes into rows and quarantine is
-//! recon-parse's job. It must not know about HTTP (it reads files) or about rules.
+//! It owns the frame schemas (every amount `Decimal(38, 8)`, never a float), the
+//! column-wise frame build and the book of record's reader. Walking a snapshot and reading
+//! each broker's bytes into rows and quarantine is recon-parse's job. It must not know about HTTP (it reads files) or about rules.
 
 pub mod books;
 pub mod frames;
@@ -15,4 +14,7 @@ pub mod snapshot;
 pub use recon_parse::{architect, clearstreet, common, etrade, exact, tastytrade, tradezero};
 
 pub use frames::{Frames, build_frames};
-pub use snapshot::{NormalizeError, Normalized, ReadSnapshot, normalize_snapshot, read_snapshot};
+pub use snapshot::{
+    NormalizeError, Normalized, ReadSnapshot, SnapshotError, normalize, normalize_snapshot,
+    read_snapshot,
+};

@@ -1,16 +1,12 @@
-//! Reading a snapshot folder (DESIGN.md "Snapshot layout") into frames: the manifest says
-//! which brokers and accounts were fetched and what failed; a folder without a manifest is
-//! read by scanning its broker folders.
+//! A snapshot's rows (`recon_parse::snapshot`, which walks the folder) into frames.
 
 use crate::frames::{Frames, build_frames};
-use crate::{architect, clearstreet, etrade, tastytrade, tradezero};
 use chrono::NaiveDate;
-use recon_model::manifest::{
-    BrokerManifest, FetchErrorRecord, FetchStatus, MANIFEST_FILE, MANIFEST_FORMAT, Manifest,
-};
-use recon_model::{Book, Broker};
+use recon_model::manifest::{FetchErrorRecord, Manifest};
+pub use recon_parse::common::failed_endpoints;
+pub use recon_parse::snapshot::{ReadSnapshot, SnapshotError, read_snapshot};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What a snapshot gave.
 #[derive(Debug)]
@@ -31,42 +27,23 @@ pub struct Normalized {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NormalizeError {
-    #[error("snapshot folder {0} does not exist")]
-    Missing(PathBuf),
-    #[error("cannot read {path}: {message}")]
-    Manifest { path: PathBuf, message: String },
-    #[error(
-        "snapshot {0} has no manifest.json and no --as-of was given: the business date is unknown"
-    )]
-    NoAsOf(PathBuf),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
     #[error("cannot build frames: {0}")]
     Frames(#[from] polars::error::PolarsError),
 }
 
-/// A snapshot read into canonical rows, before the frames are built.
-#[derive(Debug)]
-pub struct ReadSnapshot {
-    pub book: Book,
-    pub manifest: Option<Manifest>,
-    pub as_of: NaiveDate,
-    pub incomplete: BTreeSet<(String, String)>,
-    pub fetch_errors: Vec<(String, FetchErrorRecord)>,
-    pub warnings: Vec<String>,
-}
-
-impl ReadSnapshot {
-    /// Builds the frames; the rows are dropped once they are in.
-    pub fn into_normalized(self) -> Result<Normalized, NormalizeError> {
-        let frames = build_frames(&self.book, &self.incomplete, &self.fetch_errors)?;
-        Ok(Normalized {
-            frames,
-            manifest: self.manifest,
-            as_of: self.as_of,
-            incomplete: self.incomplete,
-            warnings: self.warnings,
-            fetch_errors: self.fetch_errors,
-        })
-    }
+/// Builds the frames of a snapshot read into rows; the rows are dropped once they are in.
+pub fn normalize(read: ReadSnapshot) -> Result<Normalized, NormalizeError> {
+    let frames = build_frames(&read.book, &read.incomplete, &read.fetch_errors)?;
+    Ok(Normalized {
+        frames,
+        manifest: read.manifest,
+        as_of: read.as_of,
+        incomplete: read.incomplete,
+        warnings: read.warnings,
+        fetch_errors: read.fetch_errors,
+    })
 }
 
 /// Reads every broker in `dir` and builds the frames. `as_of` overrides the manifest's.
@@ -74,172 +51,5 @@ pub fn normalize_snapshot(
     dir: &Path,
     as_of: Option<NaiveDate>,
 ) -> Result<Normalized, NormalizeError> {
-    read_snapshot(dir, as_of)?.into_normalized()
-}
-
-/// Reads every broker in `dir` into rows (recon-parse, one broker after another, each in
-/// parallel over its accounts). `as_of` overrides the manifest's.
-pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapshot, NormalizeError> {
-    if !dir.is_dir() {
-        return Err(NormalizeError::Missing(dir.to_path_buf()));
-    }
-    let manifest_path = dir.join(MANIFEST_FILE);
-    let manifest: Option<Manifest> = if manifest_path.exists() {
-        let text =
-            std::fs::read_to_string(&manifest_path).map_err(|e| NormalizeError::Manifest {
-                path: manifest_path.clone(),
-                message: e.to_string(),
-            })?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| NormalizeError::Manifest {
-                path: manifest_path.clone(),
-                message: e.to_string(),
-            })?;
-        if manifest.format != MANIFEST_FORMAT {
-            return Err(NormalizeError::Manifest {
-                path: manifest_path.clone(),
-                message: format!(
-                    "snapshot format {} is not the one this recon reads ({MANIFEST_FORMAT}){}",
-                    manifest.format,
-                    if manifest.format > MANIFEST_FORMAT {
-                        ": it was written by a newer recon"
-                    } else {
-                        ""
-                    }
-                ),
-            });
-        }
-        Some(manifest)
-    } else {
-        None
-    };
-    let as_of = as_of
-        .or(manifest.as_ref().map(|m| m.as_of))
-        .ok_or_else(|| NormalizeError::NoAsOf(dir.to_path_buf()))?;
-
-    let mut warnings = Vec::new();
-    let brokers: Vec<String> = match &manifest {
-        Some(m) => m.brokers.keys().cloned().collect(),
-        None => subfolders(dir),
-    };
-    let mut book = Book::default();
-    let mut incomplete = BTreeSet::new();
-    let mut gaps: Vec<(String, FetchErrorRecord)> = Vec::new();
-    for name in brokers {
-        let Ok(broker) = name.parse::<Broker>() else {
-            warnings.push(format!(
-                "{}: `{name}` is not a broker recon knows; not read",
-                dir.display()
-            ));
-            continue;
-        };
-        let entry = manifest.as_ref().and_then(|m| m.brokers.get(&name));
-        let accounts = listed_accounts(dir, entry, &name);
-        let read = match broker {
-            Broker::Tastytrade => tastytrade::read_broker,
-            Broker::Tradezero => tradezero::read_broker,
-            Broker::Clearstreet => clearstreet::read_broker,
-            Broker::Etrade => etrade::read_broker,
-            Broker::Architect => architect::read_broker,
-        };
-        if accounts.is_empty() {
-            // A broker that lists no account is far more often a key scoped to the wrong
-            // accounts, or an outage answered with `[]`, than a firm with nothing there.
-            gaps.push((
-                name.clone(),
-                gap(
-                    "accounts",
-                    format!("{name} listed no accounts: nothing was checked"),
-                ),
-            ));
-        }
-        // One broker's bytes must not take the others down: a panic while reading it (a
-        // bug, not bad input, which is quarantined) makes that broker incomplete instead.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            recon_model::failpoint::hit(&format!("parse.{name}"));
-            read(dir, entry, &accounts, as_of)
-        })) {
-            Ok((b, inc)) => {
-                book.extend(b);
-                incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
-            }
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("a panic");
-                tracing::error!(broker = %name, "reading the snapshot failed: {what}");
-                gaps.push((
-                    name.clone(),
-                    gap("snapshot", format!("reading {name}'s snapshot failed ({what}): none of its accounts was checked")),
-                ));
-                incomplete.extend(accounts.iter().map(|a| (name.clone(), a.clone())));
-            }
-        }
-    }
-    let mut fetch_errors: Vec<(String, FetchErrorRecord)> = manifest
-        .iter()
-        .flat_map(|m| &m.brokers)
-        .flat_map(|(broker, entry)| entry.errors.iter().map(|e| (broker.clone(), e.clone())))
-        .collect();
-    // A broker the manifest calls partial or failed is incomplete even when its `errors`
-    // say nothing (a hand-made or truncated manifest): said, never read as clean.
-    for (broker, entry) in manifest.iter().flat_map(|m| &m.brokers) {
-        if entry.status != FetchStatus::Complete && entry.errors.is_empty() {
-            fetch_errors.push((
-                broker.clone(),
-                gap(
-                    "manifest",
-                    format!(
-                        "the manifest marks {broker} {:?} without naming what failed",
-                        entry.status
-                    )
-                    .to_lowercase(),
-                ),
-            ));
-        }
-    }
-    fetch_errors.extend(gaps);
-    Ok(ReadSnapshot {
-        book,
-        manifest,
-        as_of,
-        incomplete,
-        fetch_errors,
-        warnings,
-    })
-}
-
-/// The accounts of a broker: the manifest's list, else the folders of the broker folder.
-fn listed_accounts(dir: &Path, entry: Option<&BrokerManifest>, name: &str) -> Vec<String> {
-    match entry {
-        Some(e) => e.accounts.clone(),
-        None => subfolders(&dir.join(name)),
-    }
-}
-
-pub use recon_parse::common::failed_endpoints;
-
-/// A broker-wide gap (no account named) as a fetch error: it becomes a `fetch-incomplete`
-/// finding and makes the run incomplete.
-fn gap(endpoint: &str, error: String) -> FetchErrorRecord {
-    FetchErrorRecord {
-        account: None,
-        endpoint: endpoint.to_string(),
-        error,
-    }
-}
-
-fn subfolders(dir: &Path) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    out.sort();
-    out
+    normalize(read_snapshot(dir, as_of)?)
 }

@@ -1,4 +1,5 @@
-//! Raw broker responses in a snapshot → canonical rows (`recon_model::Book`) and quarantine.
+//! A snapshot folder and its raw broker responses → canonical rows (`recon_model::Book`) and
+//! quarantine (`snapshot` walks the folder; one module per broker reads its bytes).
 //!
 //! It owns one module per broker that survives that broker's quirks (BROKERS.md), the
 //! amounts it derives exactly with `rust_decimal` (market value, marks) and the quarantine: a
@@ -12,5 +13,6 @@ pub mod clearstreet;
 pub mod common;
 pub mod etrade;
 pub mod exact;
+pub mod snapshot;
 pub mod tastytrade;
 pub mod tradezero;
