@@ -9,7 +9,7 @@
 //! broker computed it); futures valued at their open-trade P&L; and the 2026-03 schema
 //! change (`purchasing_power`, or `available_margin` + `excess_liquidity`).
 
-use crate::common::{Notes, parse, read_text};
+use crate::common::{AccountRead, Notes, parse, read_text};
 use crate::exact::to_frame_scale;
 use chrono::NaiveDate;
 use recon_model::contracts::{ArchitectProduct, architect_product, spec};
@@ -132,7 +132,7 @@ pub fn read_account(
     as_of: NaiveDate,
     list_entry: Option<&(AccountRef, Option<bool>)>,
     expected_missing: &[&str],
-) -> (Book, bool) {
+) -> AccountRead {
     let mut quarantine = Vec::new();
     let mut complete = true;
     let mut balance = BalanceRow::empty(BROKER, id, "USD");
@@ -175,10 +175,10 @@ pub fn read_account(
         None => complete = false,
     }
     let account = account_row(id, as_of, list_entry);
-    (
-        Book::of_account(account, balance, positions, quarantine),
+    AccountRead {
+        book: Book::of_account(account, balance, positions, quarantine),
         complete,
-    )
+    }
 }
 
 fn read_summary(s: &Summary, balance: &mut BalanceRow, notes: &mut Notes) {

@@ -8,7 +8,7 @@
 //! option symbols, no multiplier (100 for options), `short_market_value` omitted when
 //! there is none, and `margin_details` only on margin accounts.
 
-use crate::common::{Notes, parse, read_pages, read_text, text_of};
+use crate::common::{AccountRead, Notes, parse, read_pages, read_text, text_of};
 use chrono::NaiveDate;
 use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
@@ -156,7 +156,7 @@ pub fn read_account(
     as_of: NaiveDate,
     list_entry: Option<&str>,
     expected_missing: &[&str],
-) -> (Book, bool) {
+) -> AccountRead {
     let mut quarantine = Vec::new();
     let mut complete = true;
 
@@ -268,10 +268,10 @@ pub fn read_account(
     }
 
     let account = account_row(id, as_of, &fields, futures);
-    (
-        Book::of_account(account, balance, positions, quarantine),
+    AccountRead {
+        book: Book::of_account(account, balance, positions, quarantine),
         complete,
-    )
+    }
 }
 
 fn account_row(id: &str, as_of: NaiveDate, f: &AccountFields, futures: bool) -> AccountRow {

@@ -173,6 +173,15 @@ pub fn file_problem(broker: Broker, id: &str, source: &str, reason: &str) -> Qua
     }
 }
 
+/// What every broker's `read_account(root, id, as_of, list_entry, expected_missing)` gives:
+/// the account's rows and quarantine, and whether all of its data could be read (an
+/// incomplete account's checks are unknown, never clean).
+#[derive(Debug, Default)]
+pub struct AccountRead {
+    pub book: recon_model::Book,
+    pub complete: bool,
+}
+
 /// The text of one snapshot file, or the quarantine row saying why not. `None` with no row
 /// when the file is missing and the manifest already reports the endpoint as not fetched.
 pub fn read_text(
@@ -287,7 +296,7 @@ pub fn read_accounts<'a>(
     entry: Option<&recon_model::manifest::BrokerManifest>,
     accounts: &[String],
     listed: impl Iterator<Item = &'a String>,
-    read: impl Fn(&str, &[&str]) -> (recon_model::Book, bool) + Sync,
+    read: impl Fn(&str, &[&str]) -> AccountRead + Sync,
 ) -> (recon_model::Book, Vec<String>) {
     use rayon::prelude::*;
     let mut all: Vec<String> = accounts.to_vec();
@@ -300,8 +309,8 @@ pub fn read_accounts<'a>(
         .par_iter()
         .map(|id| {
             let failed = failed_endpoints(entry, id);
-            let (b, complete) = read(id, &failed);
-            (id, b, complete)
+            let AccountRead { book, complete } = read(id, &failed);
+            (id, book, complete)
         })
         .collect();
     let mut incomplete = Vec::new();

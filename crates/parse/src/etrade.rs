@@ -11,7 +11,7 @@
 //! shape (`longOrShort`, signed `qty`, `productId` with option fields, negative
 //! `currentPrice` on short options), since files in that shape still circulate.
 
-use crate::common::{Notes, file_problem};
+use crate::common::{AccountRead, Notes, file_problem};
 use crate::exact::{self, to_frame_scale};
 use chrono::NaiveDate;
 use recon_model::manifest::BrokerManifest;
@@ -314,7 +314,7 @@ pub fn read_account(
     as_of: NaiveDate,
     list_entry: Option<&Value>,
     expected_missing: &[&str],
-) -> (Book, bool) {
+) -> AccountRead {
     let mut quarantine = Vec::new();
     let mut complete = true;
 
@@ -395,10 +395,10 @@ pub fn read_account(
     if account.options_level.is_none() {
         account.options_level = option_level;
     }
-    (
-        Book::of_account(account, balance, positions, quarantine),
+    AccountRead {
+        book: Book::of_account(account, balance, positions, quarantine),
         complete,
-    )
+    }
 }
 
 /// What an answer that is not the expected root says instead (an `Error` body).

@@ -11,7 +11,7 @@
 //! closed accounts; IRA, margin and cash from `account-type-name` and `margin-or-cash`; a
 //! trading status that restricts or closes the account.
 
-use crate::common::{Notes, parse, read_text};
+use crate::common::{AccountRead, Notes, parse, read_text};
 use crate::exact;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::manifest::BrokerManifest;
@@ -191,7 +191,7 @@ pub fn read_account(
     as_of: NaiveDate,
     list_entry: Option<&str>,
     expected_missing: &[&str],
-) -> (Book, bool) {
+) -> AccountRead {
     let mut quarantine = Vec::new();
     let mut complete = true;
     let fields: AccountFields = list_entry
@@ -285,10 +285,10 @@ pub fn read_account(
     }
 
     let account = account_row(n, as_of, &fields, &status);
-    (
-        Book::of_account(account, balance, positions, quarantine),
+    AccountRead {
+        book: Book::of_account(account, balance, positions, quarantine),
         complete,
-    )
+    }
 }
 
 fn read_balances(b: &Balances, balance: &mut BalanceRow, notes: &mut Notes) {

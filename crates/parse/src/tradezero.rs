@@ -7,7 +7,7 @@
 //! while open, no mark (derived from the matched P&L row's exposure), `…Pnl`/`…PnL` casing, and
 //! P&L rows for lots closed today (exposure 0).
 
-use crate::common::{Notes, file_problem, parse, text_of};
+use crate::common::{AccountRead, Notes, parse, read_text, text_of};
 use crate::exact::to_frame_scale;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::manifest::BrokerManifest;
@@ -24,12 +24,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 const BROKER: Broker = Broker::Tradezero;
-
-/// What one account's files gave, and whether all of them could be read.
-pub struct AccountOutput {
-    pub book: Book,
-    pub complete: bool,
-}
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -154,8 +148,7 @@ pub fn read_broker(
     let mut book = Book::default();
     let list = read_account_list(dir, &mut book.quarantine);
     crate::common::read_accounts(book, entry, accounts, list.keys(), |id, failed| {
-        let out = read_account(dir, id, as_of, list.get(id).map(String::as_str), failed);
-        (out.book, out.complete)
+        read_account(dir, id, as_of, list.get(id).map(String::as_str), failed)
     })
 }
 
@@ -204,37 +197,18 @@ pub fn read_account(
     as_of: NaiveDate,
     list_entry: Option<&str>,
     expected_missing: &[&str],
-) -> AccountOutput {
+) -> AccountRead {
     let mut quarantine = Vec::new();
-    let mut complete = true;
-    let mut load = |endpoint: &str, quarantine: &mut Vec<QuarantineRow>| -> Option<String> {
+    let load = |endpoint: &str, quarantine: &mut Vec<QuarantineRow>| {
         let source = format!("tradezero/{id}/{endpoint}.json");
-        match std::fs::read(root.join(&source)) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => Some(text),
-                Err(_) => {
-                    complete = false;
-                    quarantine.push(file_problem(BROKER, id, &source, "not UTF-8 text"));
-                    None
-                }
-            },
-            Err(e) => {
-                complete = false;
-                if !expected_missing.contains(&endpoint) {
-                    quarantine.push(file_problem(
-                        BROKER,
-                        id,
-                        &source,
-                        &format!("cannot read: {e}"),
-                    ));
-                }
-                None
-            }
-        }
+        let missing_known = expected_missing.contains(&endpoint);
+        read_text(root, BROKER, id, &source, missing_known, quarantine)
     };
     let details_text = load("account", &mut quarantine);
     let positions_text = load("positions", &mut quarantine);
     let pnl_text = load("pnl", &mut quarantine);
+    // A file that could not be read leaves the account incomplete.
+    let mut complete = details_text.is_some() && positions_text.is_some() && pnl_text.is_some();
 
     // Account fields: the details file, else the account-list entry.
     let mut notes = Notes::new(
@@ -264,104 +238,21 @@ pub fn read_account(
     balance.allowed_leverage = notes.amount("", "leverage", details.leverage);
     balance.used_leverage = notes.amount("", "usedLeverage", details.used_leverage);
 
-    // Positions.
     let mut positions = Vec::new();
-    let mut maintenance: Option<Decimal> = None;
     if let Some(text) = &positions_text {
-        let mut notes = Notes::new(
-            BROKER,
-            Some(id),
-            format!("tradezero/{id}/positions.json"),
-            &mut quarantine,
-        );
-        match records(text, "positions") {
-            Ok((items, prefix)) => {
-                let mut unnamed: HashMap<String, usize> = HashMap::new();
-                for (i, item) in items.iter().enumerate() {
-                    let pointer = format!("{prefix}/{i}");
-                    match parse::<Position>(item) {
-                        Ok(p) => {
-                            if let Some((row, maint)) =
-                                position_row(id, &p, &pointer, &mut notes, &mut unnamed)
-                            {
-                                if let Some(m) = maint {
-                                    maintenance = notes.sum(
-                                        &pointer,
-                                        "the account's maintenance requirement",
-                                        maintenance.unwrap_or_default(),
-                                        m,
-                                    );
-                                }
-                                positions.push(row);
-                            }
-                        }
-                        Err(e) => notes.note(pointer, format!("unreadable position: {e}")),
-                    }
-                }
-            }
-            Err(e) => {
-                complete = false;
-                notes.note("", format!("unreadable positions file: {e}"));
-            }
-        }
+        let read = read_positions(id, text, &mut quarantine);
+        complete &= read.complete;
+        balance.maintenance_requirement = read.maintenance;
+        positions = read.rows;
     }
-    balance.maintenance_requirement = maintenance;
-
-    // P&L: account totals override the details (they are live), and per-lot rows.
     let mut pnl = Vec::new();
     if let Some(text) = &pnl_text {
-        let mut notes = Notes::new(
-            BROKER,
-            Some(id),
-            format!("tradezero/{id}/pnl.json"),
-            &mut quarantine,
-        );
-        match serde_json::from_str::<PnlBody>(text) {
-            Ok(body) => {
-                if let Some(v) = notes.amount("", "accountValue", body.account_value) {
-                    balance.net_liq = Some(v);
-                }
-                if let Some(v) = notes.amount("", "availableCash", body.available_cash) {
-                    balance.cash = Some(v);
-                }
-                if let Some(v) = notes.amount("", "allowedLeverage", body.allowed_leverage) {
-                    balance.allowed_leverage = Some(v);
-                }
-                if let Some(v) = notes.amount("", "usedLeverage", body.used_leverage) {
-                    balance.used_leverage = Some(v);
-                }
-                balance.reported_exposure = notes.amount("", "exposure", body.exposure);
-                balance.day_pnl = notes.amount("", "dayPnl", body.day_pnl);
-                balance.unrealized_pnl = notes.amount("", "totalUnrealized", body.total_unrealized);
-                match body.pnl {
-                    Some(lines) => {
-                        for (i, line) in lines.iter().enumerate() {
-                            let pointer = format!("/pnl/{i}");
-                            match parse::<PnlLine>(line) {
-                                Ok(l) => {
-                                    if let Some(row) = pnl_row(id, &l, &pointer, &mut notes) {
-                                        pnl.push(row);
-                                    }
-                                }
-                                Err(e) => notes.note(pointer, format!("unreadable P&L row: {e}")),
-                            }
-                        }
-                    }
-                    None => {
-                        complete = false;
-                        notes.note("", "P&L body without a `pnl` array");
-                    }
-                }
-            }
-            Err(e) => {
-                complete = false;
-                notes.note("", format!("unreadable P&L file: {e}"));
-            }
-        }
+        let (rows, read) = read_pnl(id, text, &mut balance, &mut quarantine);
+        complete &= read;
+        pnl = rows;
     }
-
     value_positions(&mut positions, &pnl);
-    AccountOutput {
+    AccountRead {
         book: Book {
             accounts: vec![account],
             balances: vec![balance],
@@ -371,6 +262,118 @@ pub fn read_account(
         },
         complete,
     }
+}
+
+/// An account's positions file: its rows, the maintenance requirement they sum to, and
+/// whether the file could be read.
+struct Positions {
+    rows: Vec<PositionRow>,
+    maintenance: Option<Decimal>,
+    complete: bool,
+}
+
+fn read_positions(id: &str, text: &str, quarantine: &mut Vec<QuarantineRow>) -> Positions {
+    let mut notes = Notes::new(
+        BROKER,
+        Some(id),
+        format!("tradezero/{id}/positions.json"),
+        quarantine,
+    );
+    let mut out = Positions {
+        rows: Vec::new(),
+        maintenance: None,
+        complete: true,
+    };
+    let (items, prefix) = match records(text, "positions") {
+        Ok(found) => found,
+        Err(e) => {
+            notes.note("", format!("unreadable positions file: {e}"));
+            out.complete = false;
+            return out;
+        }
+    };
+    let mut unnamed: HashMap<String, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let pointer = format!("{prefix}/{i}");
+        let p = match parse::<Position>(item) {
+            Ok(p) => p,
+            Err(e) => {
+                notes.note(pointer, format!("unreadable position: {e}"));
+                continue;
+            }
+        };
+        let Some((row, maint)) = position_row(id, &p, &pointer, &mut notes, &mut unnamed) else {
+            continue;
+        };
+        if let Some(m) = maint {
+            out.maintenance = notes.sum(
+                &pointer,
+                "the account's maintenance requirement",
+                out.maintenance.unwrap_or_default(),
+                m,
+            );
+        }
+        out.rows.push(row);
+    }
+    out
+}
+
+/// An account's P&L file: account totals override the details' (they are live), and one
+/// row per lot. Returns the rows and whether the file could be read.
+fn read_pnl(
+    id: &str,
+    text: &str,
+    balance: &mut BalanceRow,
+    quarantine: &mut Vec<QuarantineRow>,
+) -> (Vec<PnlRow>, bool) {
+    let mut notes = Notes::new(
+        BROKER,
+        Some(id),
+        format!("tradezero/{id}/pnl.json"),
+        quarantine,
+    );
+    let body = match serde_json::from_str::<PnlBody>(text) {
+        Ok(body) => body,
+        Err(e) => {
+            notes.note("", format!("unreadable P&L file: {e}"));
+            return (Vec::new(), false);
+        }
+    };
+    let live = [
+        (&mut balance.net_liq, "accountValue", body.account_value),
+        (&mut balance.cash, "availableCash", body.available_cash),
+        (
+            &mut balance.allowed_leverage,
+            "allowedLeverage",
+            body.allowed_leverage,
+        ),
+        (
+            &mut balance.used_leverage,
+            "usedLeverage",
+            body.used_leverage,
+        ),
+    ];
+    for (field, name, value) in live {
+        if let Some(v) = notes.amount("", name, value) {
+            *field = Some(v);
+        }
+    }
+    balance.reported_exposure = notes.amount("", "exposure", body.exposure);
+    balance.day_pnl = notes.amount("", "dayPnl", body.day_pnl);
+    balance.unrealized_pnl = notes.amount("", "totalUnrealized", body.total_unrealized);
+    let Some(lines) = body.pnl else {
+        notes.note("", "P&L body without a `pnl` array");
+        return (Vec::new(), false);
+    };
+    let mut rows = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let pointer = format!("/pnl/{i}");
+        match parse::<PnlLine>(line) {
+            Ok(l) => rows.extend(pnl_row(id, &l, &pointer, &mut notes)),
+            Err(e) => notes.note(pointer, format!("unreadable P&L row: {e}")),
+        }
+    }
+    (rows, true)
 }
 
 fn account_row(id: &str, as_of: NaiveDate, f: &AccountFields) -> AccountRow {
