@@ -204,75 +204,62 @@ pub fn new_run_id() -> String {
     format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &suffix[..6])
 }
 
-pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
-    let started_at = Utc::now();
-    let mut timings = opts.earlier_timings.clone();
-    let mut lap = Instant::now();
-    let mut stage = |name: &str, timings: &mut Vec<(String, u64)>| {
-        timings.push((name.to_string(), lap.elapsed().as_millis() as u64));
-        lap = Instant::now();
-    };
+/// Stage times for `--timings` and summary.json: each stage's time since the one before,
+/// and a stage made of parts (`normalize.parse`, `normalize.frames`) totalled under its own
+/// name.
+struct Timings {
+    laps: Vec<(String, u64)>,
+    since: Instant,
+}
 
-    if !opts.snapshot.is_dir() {
-        return Err(RunError::Usage(format!(
-            "snapshot folder {} does not exist",
-            opts.snapshot.display()
-        )));
-    }
-    // Normalize in two timed halves: parsing the brokers' bytes into rows, and building the
-    // frames from them ("normalize" is their sum).
-    let read = read_snapshot(&opts.snapshot, opts.as_of).map_err(|e| match e {
-        SnapshotError::NoAsOf(_) | SnapshotError::Missing(_) => RunError::Usage(e.to_string()),
-        other => RunError::Snapshot(other.into()),
-    })?;
-    for warning in &read.warnings {
-        tracing::warn!("{warning}");
-    }
-    stage("normalize.parse", &mut timings);
-    let normalized = recon_normalize::normalize(read).map_err(RunError::Snapshot)?;
-    stage("normalize.frames", &mut timings);
-    let halves: u64 = timings
-        .iter()
-        .filter(|(name, _)| name.starts_with("normalize."))
-        .map(|(_, ms)| ms)
-        .sum();
-    timings.push(("normalize".into(), halves));
-
-    let mut views = Views::build(&normalized.frames, normalized.as_of)
-        .map_err(|e| RunError::Internal(format!("cannot build views: {e}")))?;
-    stage("views", &mut timings);
-    if !opts.books.is_empty() {
-        // A book that cannot be read, or is of another day, is refused by name: nothing is
-        // compared against half a book.
-        let mut parts = Vec::new();
-        for spec in &opts.books {
-            parts.push(
-                recon_normalize::books::read_book(spec, normalized.as_of)
-                    .map_err(|e| RunError::Usage(e.to_string()))?,
-            );
+impl Timings {
+    /// Timing from now, after the stages an earlier step (the fetch) already timed.
+    fn after(earlier: &[(String, u64)]) -> Timings {
+        Timings {
+            laps: earlier.to_vec(),
+            since: Instant::now(),
         }
-        let books = recon_normalize::books::BookFrames::concat(parts)
-            .map_err(|e| RunError::Internal(format!("cannot build the book frames: {e}")))?;
-        stage("books.read", &mut timings);
-        views
-            .add_books(&books, normalized.as_of)
-            .map_err(|e| RunError::Internal(format!("cannot build the book views: {e}")))?;
-        stage("books.views", &mut timings);
-        let parts: u64 = timings
+    }
+
+    fn lap(&mut self, name: &str) {
+        self.laps
+            .push((name.to_string(), self.since.elapsed().as_millis() as u64));
+        self.since = Instant::now();
+    }
+
+    /// `stage` as the sum of its `stage.*` parts.
+    fn total(&mut self, stage: &str) {
+        let prefix = format!("{stage}.");
+        let sum = self
+            .laps
             .iter()
-            .filter(|(name, _)| name.starts_with("books."))
+            .filter(|(name, _)| name.starts_with(&prefix))
             .map(|(_, ms)| ms)
             .sum();
-        timings.push(("books".into(), parts));
+        self.laps.push((stage.to_string(), sum));
     }
-    let rules = compile_with(&opts.packs, &views, &opts.overrides)?;
-    let Evaluation {
-        mut findings,
-        stats,
-    } = evaluate(&rules, &views);
-    waivers::apply(&mut findings, &opts.waivers, normalized.as_of);
-    stage("rules", &mut timings);
+}
 
+/// Every configured book, as one set of frames. A book that cannot be read, or is of
+/// another day, is refused by name: nothing is compared against half a book.
+fn read_books(
+    specs: &[recon_normalize::books::BookSpec],
+    as_of: chrono::NaiveDate,
+) -> Result<recon_normalize::books::BookFrames, RunError> {
+    let parts = specs
+        .iter()
+        .map(|spec| {
+            recon_normalize::books::read_book(spec, as_of)
+                .map_err(|e| RunError::Usage(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    recon_normalize::books::BookFrames::concat(parts)
+        .map_err(|e| RunError::Internal(format!("cannot build the book frames: {e}")))
+}
+
+/// What makes the run incomplete: every fetch error and gap, and each account whose
+/// snapshot files could not all be read that no error names already.
+fn incomplete_items(normalized: &recon_normalize::Normalized) -> Vec<IncompleteItem> {
     let mut incomplete: Vec<IncompleteItem> = normalized
         .fetch_errors
         .iter()
@@ -294,6 +281,54 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
             });
         }
     }
+    incomplete
+}
+
+pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
+    let started_at = Utc::now();
+    let mut timings = Timings::after(&opts.earlier_timings);
+
+    if !opts.snapshot.is_dir() {
+        return Err(RunError::Usage(format!(
+            "snapshot folder {} does not exist",
+            opts.snapshot.display()
+        )));
+    }
+    // Normalize in two timed halves: parsing the brokers' bytes into rows, and building the
+    // frames from them ("normalize" is their sum).
+    let read = read_snapshot(&opts.snapshot, opts.as_of).map_err(|e| match e {
+        SnapshotError::NoAsOf(_) | SnapshotError::Missing(_) => RunError::Usage(e.to_string()),
+        other => RunError::Snapshot(other.into()),
+    })?;
+    for warning in &read.warnings {
+        tracing::warn!("{warning}");
+    }
+    timings.lap("normalize.parse");
+    let normalized = recon_normalize::normalize(read).map_err(RunError::Snapshot)?;
+    timings.lap("normalize.frames");
+    timings.total("normalize");
+
+    let mut views = Views::build(&normalized.frames, normalized.as_of)
+        .map_err(|e| RunError::Internal(format!("cannot build views: {e}")))?;
+    timings.lap("views");
+    if !opts.books.is_empty() {
+        let books = read_books(&opts.books, normalized.as_of)?;
+        timings.lap("books.read");
+        views
+            .add_books(&books, normalized.as_of)
+            .map_err(|e| RunError::Internal(format!("cannot build the book views: {e}")))?;
+        timings.lap("books.views");
+        timings.total("books");
+    }
+    let rules = compile_with(&opts.packs, &views, &opts.overrides)?;
+    let Evaluation {
+        mut findings,
+        stats,
+    } = evaluate(&rules, &views);
+    waivers::apply(&mut findings, &opts.waivers, normalized.as_of);
+    timings.lap("rules");
+
+    let incomplete = incomplete_items(&normalized);
     let exit = ExitStatus::of_run(&findings, opts.fail_on, !incomplete.is_empty(), false);
 
     let frames = &normalized.frames;
@@ -301,7 +336,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         run_id: opts.run_id.clone(),
         as_of: normalized.as_of,
         started_at,
-        timings_ms: timings.clone(),
+        timings_ms: timings.laps,
         packs: opts
             .packs
             .iter()

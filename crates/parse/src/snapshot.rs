@@ -42,36 +42,7 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
     if !dir.is_dir() {
         return Err(SnapshotError::Missing(dir.to_path_buf()));
     }
-    let manifest_path = dir.join(MANIFEST_FILE);
-    let manifest: Option<Manifest> = if manifest_path.exists() {
-        let text =
-            std::fs::read_to_string(&manifest_path).map_err(|e| SnapshotError::Manifest {
-                path: manifest_path.clone(),
-                message: e.to_string(),
-            })?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| SnapshotError::Manifest {
-                path: manifest_path.clone(),
-                message: e.to_string(),
-            })?;
-        if manifest.format != MANIFEST_FORMAT {
-            return Err(SnapshotError::Manifest {
-                path: manifest_path.clone(),
-                message: format!(
-                    "snapshot format {} is not the one this recon reads ({MANIFEST_FORMAT}){}",
-                    manifest.format,
-                    if manifest.format > MANIFEST_FORMAT {
-                        ": it was written by a newer recon"
-                    } else {
-                        ""
-                    }
-                ),
-            });
-        }
-        Some(manifest)
-    } else {
-        None
-    };
+    let manifest = read_manifest(dir)?;
     let as_of = as_of
         .or(manifest.as_ref().map(|m| m.as_of))
         .ok_or_else(|| SnapshotError::NoAsOf(dir.to_path_buf()))?;
@@ -137,16 +108,55 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
             }
         }
     }
-    let mut fetch_errors: Vec<(String, FetchErrorRecord)> = manifest
-        .iter()
-        .flat_map(|m| &m.brokers)
+    let mut fetch_errors = manifest_errors(manifest.as_ref());
+    fetch_errors.extend(gaps);
+    Ok(ReadSnapshot {
+        book,
+        manifest,
+        as_of,
+        incomplete,
+        fetch_errors,
+        warnings,
+    })
+}
+
+/// The snapshot's manifest, if it has one; one this recon cannot read is refused by name.
+fn read_manifest(dir: &Path) -> Result<Option<Manifest>, SnapshotError> {
+    let path = dir.join(MANIFEST_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let refused = |message: String| SnapshotError::Manifest {
+        path: path.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| refused(e.to_string()))?;
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| refused(e.to_string()))?;
+    if manifest.format != MANIFEST_FORMAT {
+        return Err(refused(format!(
+            "snapshot format {} is not the one this recon reads ({MANIFEST_FORMAT}){}",
+            manifest.format,
+            if manifest.format > MANIFEST_FORMAT {
+                ": it was written by a newer recon"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(Some(manifest))
+}
+
+/// What the manifest says could not be fetched, per broker; a broker it calls partial or
+/// failed is incomplete even when its `errors` say nothing (a hand-made or truncated
+/// manifest): said, never read as clean.
+fn manifest_errors(manifest: Option<&Manifest>) -> Vec<(String, FetchErrorRecord)> {
+    let brokers = || manifest.into_iter().flat_map(|m| &m.brokers);
+    let mut errors: Vec<(String, FetchErrorRecord)> = brokers()
         .flat_map(|(broker, entry)| entry.errors.iter().map(|e| (broker.clone(), e.clone())))
         .collect();
-    // A broker the manifest calls partial or failed is incomplete even when its `errors`
-    // say nothing (a hand-made or truncated manifest): said, never read as clean.
-    for (broker, entry) in manifest.iter().flat_map(|m| &m.brokers) {
+    for (broker, entry) in brokers() {
         if entry.status != FetchStatus::Complete && entry.errors.is_empty() {
-            fetch_errors.push((
+            errors.push((
                 broker.clone(),
                 gap(
                     "manifest",
@@ -159,15 +169,7 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
             ));
         }
     }
-    fetch_errors.extend(gaps);
-    Ok(ReadSnapshot {
-        book,
-        manifest,
-        as_of,
-        incomplete,
-        fetch_errors,
-        warnings,
-    })
+    errors
 }
 
 /// The accounts of a broker: the manifest's list, else the folders of the broker folder.

@@ -137,48 +137,6 @@ pub fn position_recon(
     } else {
         positions.clone()
     };
-    let null_money = || lit(NULL).cast(money_dtype());
-    // Each side's columns, null on the other side's rows, and plain columns for what is
-    // counted (lots, unvalued lots), so that every aggregation below is a simple one.
-    let side_columns = |on_broker: bool| -> Vec<Expr> {
-        // A column of this side, or null where the row is the other side's.
-        let of = |mine: bool| move |name: &str| if mine { col(name) } else { lit(NULL) };
-        let (broker, book) = (of(on_broker), of(!on_broker));
-        vec![
-            col("broker"),
-            col("account_id"),
-            col("instrument_key"),
-            lit(u32::from(on_broker)).alias("__broker_lot"),
-            lit(u32::from(!on_broker)).alias("__book_lot"),
-            broker("quantity")
-                .cast(money_dtype())
-                .alias("__broker_quantity"),
-            broker("mark").cast(money_dtype()).alias("__broker_price"),
-            broker("market_value")
-                .cast(money_dtype())
-                .alias("__broker_value"),
-            broker("market_value")
-                .is_null()
-                .and(lit(on_broker))
-                .alias("__broker_unvalued"),
-            broker("symbol")
-                .cast(DataType::String)
-                .alias("__broker_symbol"),
-            book("quantity")
-                .cast(money_dtype())
-                .alias("__book_quantity"),
-            book("price").cast(money_dtype()).alias("__book_price"),
-            book("market_value")
-                .cast(money_dtype())
-                .alias("__book_value"),
-            book("market_value")
-                .is_null()
-                .and(lit(!on_broker))
-                .alias("__book_unvalued"),
-            book("symbol").cast(DataType::String).alias("__book_symbol"),
-            book("book").cast(DataType::String).alias("__book"),
-        ]
-    };
     let broker = with_keys(&keyed, as_of)?
         .lazy()
         .join(
@@ -187,59 +145,12 @@ pub fn position_recon(
             ids,
             JoinArgs::new(JoinType::Semi),
         )
-        .select(side_columns(true));
-    let book = books.positions.clone().lazy().select(side_columns(false));
-    // A side's value is null when it holds no lot of the key, or when a lot is unvalued (a
-    // sum that skipped it is not the position's value).
-    let value = |side: &str| {
-        when(
-            col(format!("{side}_lots"))
-                .gt(lit(0))
-                .and(col(format!("__{side}_unvalued")).eq(lit(0))),
-        )
-        .then(col(format!("{side}_market_value")))
-        .otherwise(null_money())
-        .alias(format!("{side}_market_value"))
-    };
-    let lots_or_null = |name: &str| {
-        when(col(name).gt(lit(0)))
-            .then(col(name))
-            .otherwise(lit(NULL))
-            .cast(IDX_DTYPE)
-            .alias(name)
-    };
+        .select(stacked(true));
+    let book = books.positions.clone().lazy().select(stacked(false));
     concat([broker, book], UnionArgs::default())?
         .group_by_stable([col("broker"), col("account_id"), col("instrument_key")])
-        // Within a key the broker's lots come before the book's: each side's first lot
-        // gives its price and symbol (the book's first is at the broker's lot count).
-        .agg([
-            col("__broker_quantity").sum().alias("broker_quantity"),
-            col("__broker_price").first().alias("broker_price"),
-            col("__broker_value").sum().alias("broker_market_value"),
-            col("__broker_unvalued").sum(),
-            col("__broker_symbol").first().alias("broker_symbol"),
-            col("__broker_lot").sum().alias("broker_lots"),
-            col("__book_quantity").sum().alias("book_quantity"),
-            col("__book_price")
-                .get(col("__broker_lot").sum(), true)
-                .alias("book_price"),
-            col("__book_value").sum().alias("book_market_value"),
-            col("__book_unvalued").sum(),
-            col("__book_symbol")
-                .get(col("__broker_lot").sum(), true)
-                .alias("booked_symbol"),
-            col("__book")
-                .get(col("__broker_lot").sum(), true)
-                .alias("book"),
-            col("__book_lot").sum().alias("book_lots"),
-        ])
-        .with_columns([
-            value("broker"),
-            value("book"),
-            lots_or_null("broker_lots"),
-            lots_or_null("book_lots"),
-            class_of_key(),
-        ])
+        .agg(summed_lots())
+        .with_columns(side_totals())
         .with_columns([
             side("broker_lots", "book_lots"),
             (col("broker_quantity") - col("book_quantity")).alias("quantity_diff"),
@@ -253,6 +164,106 @@ pub fn position_recon(
             false,
         ))
         .collect()
+}
+
+/// One side's rows for the stack `position_recon` groups: the key, this side's columns
+/// (null on the other side's rows), and plain columns for what is counted (lots, unvalued
+/// lots), so that every aggregation is a simple one.
+fn stacked(on_broker: bool) -> Vec<Expr> {
+    // A column of this side, or null where the row is the other side's.
+    let of = |mine: bool| move |name: &str| if mine { col(name) } else { lit(NULL) };
+    let (broker, book) = (of(on_broker), of(!on_broker));
+    vec![
+        col("broker"),
+        col("account_id"),
+        col("instrument_key"),
+        lit(u32::from(on_broker)).alias("__broker_lot"),
+        lit(u32::from(!on_broker)).alias("__book_lot"),
+        broker("quantity")
+            .cast(money_dtype())
+            .alias("__broker_quantity"),
+        broker("mark").cast(money_dtype()).alias("__broker_price"),
+        broker("market_value")
+            .cast(money_dtype())
+            .alias("__broker_value"),
+        broker("market_value")
+            .is_null()
+            .and(lit(on_broker))
+            .alias("__broker_unvalued"),
+        broker("symbol")
+            .cast(DataType::String)
+            .alias("__broker_symbol"),
+        book("quantity")
+            .cast(money_dtype())
+            .alias("__book_quantity"),
+        book("price").cast(money_dtype()).alias("__book_price"),
+        book("market_value")
+            .cast(money_dtype())
+            .alias("__book_value"),
+        book("market_value")
+            .is_null()
+            .and(lit(!on_broker))
+            .alias("__book_unvalued"),
+        book("symbol").cast(DataType::String).alias("__book_symbol"),
+        book("book").cast(DataType::String).alias("__book"),
+    ]
+}
+
+/// Each key's lots, summed per side. Within a key the broker's lots come before the book's:
+/// each side's first lot gives its price and symbol (the book's first is at the broker's
+/// lot count).
+fn summed_lots() -> Vec<Expr> {
+    vec![
+        col("__broker_quantity").sum().alias("broker_quantity"),
+        col("__broker_price").first().alias("broker_price"),
+        col("__broker_value").sum().alias("broker_market_value"),
+        col("__broker_unvalued").sum(),
+        col("__broker_symbol").first().alias("broker_symbol"),
+        col("__broker_lot").sum().alias("broker_lots"),
+        col("__book_quantity").sum().alias("book_quantity"),
+        col("__book_price")
+            .get(col("__broker_lot").sum(), true)
+            .alias("book_price"),
+        col("__book_value").sum().alias("book_market_value"),
+        col("__book_unvalued").sum(),
+        col("__book_symbol")
+            .get(col("__broker_lot").sum(), true)
+            .alias("booked_symbol"),
+        col("__book")
+            .get(col("__broker_lot").sum(), true)
+            .alias("book"),
+        col("__book_lot").sum().alias("book_lots"),
+    ]
+}
+
+/// A side's value is null when it holds no lot of the key, or when a lot is unvalued (a
+/// sum that skipped it is not the position's value); a side's lot count is null when it
+/// holds none.
+fn side_totals() -> Vec<Expr> {
+    let value = |side: &str| {
+        when(
+            col(format!("{side}_lots"))
+                .gt(lit(0))
+                .and(col(format!("__{side}_unvalued")).eq(lit(0))),
+        )
+        .then(col(format!("{side}_market_value")))
+        .otherwise(lit(NULL).cast(money_dtype()))
+        .alias(format!("{side}_market_value"))
+    };
+    let lots_or_null = |name: &str| {
+        when(col(name).gt(lit(0)))
+            .then(col(name))
+            .otherwise(lit(NULL))
+            .cast(IDX_DTYPE)
+            .alias(name)
+    };
+    vec![
+        value("broker"),
+        value("book"),
+        lots_or_null("broker_lots"),
+        lots_or_null("book_lots"),
+        class_of_key(),
+    ]
 }
 
 fn class_of_key() -> Expr {
