@@ -284,6 +284,46 @@ fn incomplete_items(normalized: &recon_normalize::Normalized) -> Vec<IncompleteI
     incomplete
 }
 
+/// What the run's outputs record about it, besides findings and rule stats.
+fn run_facts(
+    opts: &CheckOptions,
+    normalized: &recon_normalize::Normalized,
+    views: &Views,
+    started_at: chrono::DateTime<Utc>,
+    timings: Timings,
+    incomplete: Vec<IncompleteItem>,
+    exit: ExitStatus,
+) -> RunFacts {
+    let frames = &normalized.frames;
+    RunFacts {
+        run_id: opts.run_id.clone(),
+        as_of: normalized.as_of,
+        started_at,
+        timings_ms: timings.laps,
+        packs: opts
+            .packs
+            .iter()
+            .map(|p| PackInfo {
+                id: p.id.clone(),
+                version: p.version.clone(),
+                file: p.file.clone(),
+                sha256: p.sha256.clone(),
+            })
+            .collect(),
+        brokers: match &normalized.manifest {
+            Some(m) => m.brokers.keys().cloned().collect(),
+            None => Vec::new(),
+        },
+        accounts_checked: frames.accounts.height() as u64,
+        positions_checked: frames.positions.height() as u64,
+        incomplete,
+        exit_code: exit.code(),
+        config_sha256: opts.config_sha256.clone(),
+        peak_rss_kib: peak_rss_kib(),
+        accounts: views.account_figures(),
+    }
+}
+
 pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     let started_at = Utc::now();
     let mut timings = Timings::after(&opts.earlier_timings);
@@ -331,34 +371,15 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     let incomplete = incomplete_items(&normalized);
     let exit = ExitStatus::of_run(&findings, opts.fail_on, !incomplete.is_empty(), false);
 
-    let frames = &normalized.frames;
-    let facts = RunFacts {
-        run_id: opts.run_id.clone(),
-        as_of: normalized.as_of,
+    let facts = run_facts(
+        opts,
+        &normalized,
+        &views,
         started_at,
-        timings_ms: timings.laps,
-        packs: opts
-            .packs
-            .iter()
-            .map(|p| PackInfo {
-                id: p.id.clone(),
-                version: p.version.clone(),
-                file: p.file.clone(),
-                sha256: p.sha256.clone(),
-            })
-            .collect(),
-        brokers: match &normalized.manifest {
-            Some(m) => m.brokers.keys().cloned().collect(),
-            None => Vec::new(),
-        },
-        accounts_checked: frames.accounts.height() as u64,
-        positions_checked: frames.positions.height() as u64,
+        timings,
         incomplete,
-        exit_code: exit.code(),
-        config_sha256: opts.config_sha256.clone(),
-        peak_rss_kib: peak_rss_kib(),
-        accounts: views.account_figures(),
-    };
+        exit,
+    );
     let dir = opts
         .run_dir
         .clone()
