@@ -48,29 +48,8 @@ pub fn credential_var(broker: Broker, key: &str) -> String {
 
 /// How a broker authenticates, in one comment line, and its API's base URL line.
 fn broker_notes(broker: Broker) -> (&'static str, &'static str) {
-    match broker {
-        Broker::Tastytrade => (
-            "OAuth: the refresh token is traded for 15-minute access tokens, renewed as they end.",
-            "# base_url = \"https://api.tastyworks.com\"   # the default; sandbox: https://api.cert.tastyworks.com",
-        ),
-        Broker::Tradezero => (
-            "Two headers on every request (key id and secret key); paper and live share the URL.",
-            "# base_url = \"https://webapi.tradezero.com\"  # the default",
-        ),
-        Broker::Clearstreet => (
-            "A bearer token.",
-            "# base_url = \"https://api.clearstreet.com\"  # the default",
-        ),
-        Broker::Etrade => (
-            "OAuth 1.0a: renew the access token and its secret every day (they expire at midnight ET).",
-            "# base_url = \"https://api.etrade.com\"       # the default; sandbox: https://apisb.etrade.com",
-        ),
-        Broker::Architect => (
-            "Traded for a one-hour JWT; gRPC over TLS checked against the system's roots.",
-            // Required: Architect publishes its port by DNS SRV, which recon does not resolve.
-            "base_url = \"https://app.architect.co:10081\"  # required: the gRPC endpoint (port from Architect's SRV record)",
-        ),
-    }
+    let spec = recon_model::brokers::spec(broker);
+    (spec.auth, spec.url_line)
 }
 
 /// The text of `recon.toml` for `brokers`.

@@ -101,7 +101,7 @@ fn is_secret_key(dotted: &str) -> bool {
         dotted.to_ascii_lowercase().starts_with("books.") && last.eq_ignore_ascii_case("url");
     book_url
         || last.eq_ignore_ascii_case("password")
-        || ALL_CREDENTIAL_KEYS
+        || BrokerConfig::credential_keys()
             .iter()
             .any(|k| last.eq_ignore_ascii_case(k))
 }
@@ -159,6 +159,26 @@ mod tests {
             assert!(e.contains("recon.toml line 5"), "{e}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn every_credential_of_the_broker_table_is_a_field_and_no_field_is_unknown_to_it() {
+        let mut fields = BrokerConfig::credential_keys().to_vec();
+        let mut table = recon_model::brokers::all_credential_keys();
+        fields.sort_unstable();
+        table.sort_unstable();
+        assert_eq!(fields, table);
+        for key in BrokerConfig::credential_keys() {
+            let mut b = BrokerConfig::default();
+            b.set_secret(key, "s3cret");
+            assert_eq!(
+                b.secret(key).map(|s| s.expose_secret()),
+                Some("s3cret"),
+                "{key}"
+            );
+            b.clear_secret(key);
+            assert!(b.secret(key).is_none(), "{key}");
+        }
     }
 
     #[test]

@@ -267,33 +267,11 @@ impl Brokers {
     }
 }
 
-/// The credential keys each broker takes (DESIGN.md "Config"); any other credential key in
-/// its section is refused, so a key pasted under the wrong broker is caught.
+/// The credential keys each broker takes (DESIGN.md "Config", the table in
+/// `recon_model::brokers`); any other credential key in its section is refused, so a key
+/// pasted under the wrong broker is caught.
 pub fn credential_keys(broker: Broker) -> &'static [&'static str] {
-    match broker {
-        Broker::Tastytrade => &["client_secret", "refresh_token"],
-        Broker::Tradezero => &["api_key_id", "api_secret_key"],
-        Broker::Clearstreet => &["api_key"],
-        Broker::Etrade => &[
-            "consumer_key",
-            "consumer_secret",
-            "access_token",
-            "access_token_secret",
-        ],
-        Broker::Architect => &["api_key", "api_secret"],
-    }
-}
-
-/// The production API of each broker; Architect's gRPC endpoint is found by DNS SRV, which
-/// recon does not do, so it must be configured.
-pub(super) fn default_base_url(broker: Broker) -> Option<&'static str> {
-    match broker {
-        Broker::Tastytrade => Some("https://api.tastyworks.com"),
-        Broker::Tradezero => Some("https://webapi.tradezero.com"),
-        Broker::Clearstreet => Some("https://api.clearstreet.com"),
-        Broker::Etrade => Some("https://api.etrade.com"),
-        Broker::Architect => None,
-    }
+    recon_model::brokers::spec(broker).credentials
 }
 
 /// One broker's section: its endpoint, credentials, account allow list and limits. The same
@@ -399,68 +377,69 @@ impl BrokerConfig {
         }
     }
 
+    /// Every credential field by its key: the one list of them (a test keeps it equal to
+    /// the keys of the broker table in `recon_model::brokers`).
+    fn credential_slots(&mut self) -> [(&'static str, &mut Option<SecretString>); 10] {
+        [
+            ("client_secret", &mut self.client_secret),
+            ("refresh_token", &mut self.refresh_token),
+            ("api_key_id", &mut self.api_key_id),
+            ("api_secret_key", &mut self.api_secret_key),
+            ("api_key", &mut self.api_key),
+            ("api_secret", &mut self.api_secret),
+            ("consumer_key", &mut self.consumer_key),
+            ("consumer_secret", &mut self.consumer_secret),
+            ("access_token", &mut self.access_token),
+            ("access_token_secret", &mut self.access_token_secret),
+        ]
+    }
+
     /// The credential named `key` (one of [`credential_keys`]).
     pub fn secret(&self, key: &str) -> Option<&SecretString> {
-        match key {
-            "client_secret" => self.client_secret.as_ref(),
-            "refresh_token" => self.refresh_token.as_ref(),
-            "api_key_id" => self.api_key_id.as_ref(),
-            "api_secret_key" => self.api_secret_key.as_ref(),
-            "api_key" => self.api_key.as_ref(),
-            "api_secret" => self.api_secret.as_ref(),
-            "consumer_key" => self.consumer_key.as_ref(),
-            "consumer_secret" => self.consumer_secret.as_ref(),
-            "access_token" => self.access_token.as_ref(),
-            "access_token_secret" => self.access_token_secret.as_ref(),
-            _ => None,
-        }
+        let field = match key {
+            "client_secret" => &self.client_secret,
+            "refresh_token" => &self.refresh_token,
+            "api_key_id" => &self.api_key_id,
+            "api_secret_key" => &self.api_secret_key,
+            "api_key" => &self.api_key,
+            "api_secret" => &self.api_secret,
+            "consumer_key" => &self.consumer_key,
+            "consumer_secret" => &self.consumer_secret,
+            "access_token" => &self.access_token,
+            "access_token_secret" => &self.access_token_secret,
+            _ => return None,
+        };
+        field.as_ref()
     }
 
     /// Removes the credential named `key`.
     pub fn clear_secret(&mut self, key: &str) {
-        match key {
-            "client_secret" => self.client_secret = None,
-            "refresh_token" => self.refresh_token = None,
-            "api_key_id" => self.api_key_id = None,
-            "api_secret_key" => self.api_secret_key = None,
-            "api_key" => self.api_key = None,
-            "api_secret" => self.api_secret = None,
-            "consumer_key" => self.consumer_key = None,
-            "consumer_secret" => self.consumer_secret = None,
-            "access_token" => self.access_token = None,
-            "access_token_secret" => self.access_token_secret = None,
-            _ => {}
+        if let Some((_, slot)) = self.credential_slots().into_iter().find(|(k, _)| *k == key) {
+            *slot = None;
         }
     }
 
     /// Sets the credential named `key`.
     pub fn set_secret(&mut self, key: &str, value: impl Into<String>) {
-        let value = Some(SecretString::from(value.into()));
-        match key {
-            "client_secret" => self.client_secret = value,
-            "refresh_token" => self.refresh_token = value,
-            "api_key_id" => self.api_key_id = value,
-            "api_secret_key" => self.api_secret_key = value,
-            "api_key" => self.api_key = value,
-            "api_secret" => self.api_secret = value,
-            "consumer_key" => self.consumer_key = value,
-            "consumer_secret" => self.consumer_secret = value,
-            "access_token" => self.access_token = value,
-            "access_token_secret" => self.access_token_secret = value,
-            _ => {}
+        if let Some((_, slot)) = self.credential_slots().into_iter().find(|(k, _)| *k == key) {
+            *slot = Some(SecretString::from(value.into()));
         }
+    }
+
+    /// Every credential key a broker section can hold.
+    pub fn credential_keys() -> [&'static str; 10] {
+        BrokerConfig::default().credential_slots().map(|(k, _)| k)
     }
 
     /// The configured URL, else the broker's production URL.
     pub fn url(&self, broker: Broker) -> Option<String> {
-        self.base_url
-            .clone()
-            .or_else(|| default_base_url(broker).map(str::to_string))
+        self.base_url.clone().or_else(|| {
+            recon_model::brokers::spec(broker)
+                .default_url
+                .map(str::to_string)
+        })
     }
 }
-
-/// Every credential key any broker takes.
-pub(super) const ALL_CREDENTIAL_KEYS: [&str; 10] = recon_fetch::CREDENTIAL_KEYS;
 
 pub(super) fn yes() -> bool {
     true

@@ -108,7 +108,7 @@ impl Config {
         let mut settings = self.clone();
         for broker in recon_model::Broker::ALL {
             if let Some(b) = settings.brokers.get_mut(*broker).as_mut() {
-                for key in ALL_CREDENTIAL_KEYS {
+                for key in BrokerConfig::credential_keys() {
                     b.clear_secret(key);
                 }
             }

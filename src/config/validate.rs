@@ -110,7 +110,7 @@ fn book_of_record(name: &str, book: &BookConfig) -> Result<(), ConfigError> {
 /// encrypted off this machine.
 fn broker_settings(broker: Broker, b: &BrokerConfig, fetching: bool) -> Result<(), ConfigError> {
     let keys = credential_keys(broker);
-    for key in ALL_CREDENTIAL_KEYS {
+    for key in BrokerConfig::credential_keys() {
         if keys.contains(&key) {
             // An empty value (`KEY=` left in a .env template) is missing too.
             let missing = b

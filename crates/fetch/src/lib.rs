@@ -28,20 +28,6 @@ use recon_model::Broker;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 
-/// Every credential key a broker section can hold (DESIGN.md "Config").
-pub const CREDENTIAL_KEYS: [&str; 10] = [
-    "client_secret",
-    "refresh_token",
-    "api_key_id",
-    "api_secret_key",
-    "api_key",
-    "api_secret",
-    "consumer_key",
-    "consumer_secret",
-    "access_token",
-    "access_token_secret",
-];
-
 /// A broker's credentials by config key (`api_key_id`, `refresh_token`, …).
 #[derive(Debug, Clone, Default)]
 pub struct Secrets(BTreeMap<String, SecretString>);

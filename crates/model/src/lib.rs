@@ -8,6 +8,7 @@
 //! all build on it, so it has to compile in seconds. Its only I/O is `files`, the atomic
 //! owner-only writer every output goes through.
 
+pub mod brokers;
 pub mod contracts;
 pub mod failpoint;
 pub mod files;
