@@ -318,39 +318,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
         Command::Fetch {
             snapshot_out,
             force,
-        } => {
-            let config = load_config(g)?;
-            let plan = RunPlan::new(&config, &overrides(g));
-            let snapshot = snapshot_out
-                .clone()
-                .unwrap_or_else(|| plan.run_dir.join("snapshot"));
-            let (manifest, ms) = recon::run::fetch(&config, &snapshot, plan.as_of, *force)?;
-            let incomplete = manifest
-                .brokers
-                .values()
-                .any(|b| !b.errors.is_empty() || b.status != FetchStatus::Complete);
-            if g.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&manifest).unwrap_or_default()
-                );
-            } else {
-                for line in broker_lines(&manifest) {
-                    println!("fetched {line}");
-                }
-                println!("fetch took {ms} ms; snapshot: {}", snapshot.display());
-            }
-            if g.timings {
-                let rss = recon::pipeline::peak_rss_kib()
-                    .map_or("?".into(), |k| format!("{} MiB", k / 1024));
-                eprintln!("timings: fetch {ms} ms; peak memory {rss}");
-            }
-            Ok(if incomplete {
-                ExitStatus::Incomplete
-            } else {
-                ExitStatus::Clean
-            })
-        }
+        } => fetch_command(g, snapshot_out.as_deref(), *force),
         Command::Demo => {
             let demo = run_demo(&DemoOptions {
                 out_dir: g
@@ -390,36 +358,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             Ok(ExitStatus::Clean)
         }
         Command::Report(ReportCommand::Send { run_dir, resend }) => {
-            // Sending fetches nothing: broker credentials are not needed.
-            let config = config::load_offline(g.config.as_deref())
-                .map_err(|e| RunError::Usage(e.to_string()))?;
-            let Some(settings) = config.email_settings() else {
-                return Err(RunError::Usage(
-                    "email is not enabled: set [email] enabled = true in the config".into(),
-                ));
-            };
-            let settings = recon_report::email::EmailSettings {
-                resend: *resend,
-                ..settings
-            };
-            let outcome = recon::pipeline::send_run(run_dir, &settings)?;
-            if !outcome.possibly_sent_before.is_empty() {
-                println!(
-                    "possibly sent before to {}: an earlier attempt died before recording the outcome; not sent again (--resend sends it)",
-                    outcome.possibly_sent_before.join(", ")
-                );
-            }
-            match outcome.sent_to.len() {
-                0 => println!(
-                    "nothing to send for {}: every recipient has it already (--resend sends it again)",
-                    run_dir.display()
-                ),
-                n => println!(
-                    "delivered the email of {} to {n} recipient(s)",
-                    run_dir.display()
-                ),
-            }
-            Ok(ExitStatus::Clean)
+            send_command(g, run_dir, *resend)
         }
         Command::Config(ConfigCommand::Check) => {
             let config = load_config(g)?;
@@ -447,40 +386,118 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             packs,
             waivers,
             resend,
-        } => {
-            // A replay honours the config exactly as `recon run` does: packs, params,
-            // waivers, email, out_dir, fail_on. Credentials are not needed to check.
-            let config = if config::is_present(g.config.as_deref()) {
-                Some(
-                    config::load_offline(g.config.as_deref())
-                        .map_err(|e| RunError::Usage(e.to_string()))?,
-                )
-            } else {
-                None
-            };
-            let setup =
-                recon::run::CheckSetup::new(config.as_ref(), packs, waivers.as_deref(), *resend)?;
-            let out_dir = g
-                .out
-                .clone()
-                .or_else(|| config.as_ref().map(|c| c.out_dir.relative()))
-                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_OUT_DIR));
-            let fail_on = g
-                .fail_on
-                .or(config.as_ref().map(|c| c.fail_on))
-                .unwrap_or(Severity::Error);
-            let run = recon::check_snapshot(&CheckOptions {
-                snapshot: snapshot.clone(),
-                out_dir,
-                as_of: g.as_of,
-                fail_on,
-                ..CheckOptions::from_setup(setup)
-            })?;
-            print_run(&run, g.json, None);
-            print_timings(g, &run.output.summary);
-            Ok(run.exit)
-        }
+        } => check_command(g, snapshot, packs, waivers.as_deref(), *resend),
     }
+}
+
+/// `recon fetch`: the brokers into a snapshot folder; exit 4 when any broker is incomplete.
+fn fetch_command(
+    g: &Global,
+    snapshot_out: Option<&Path>,
+    force: bool,
+) -> Result<ExitStatus, RunError> {
+    let config = load_config(g)?;
+    let plan = RunPlan::new(&config, &overrides(g));
+    let snapshot = snapshot_out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| plan.run_dir.join("snapshot"));
+    let (manifest, ms) = recon::run::fetch(&config, &snapshot, plan.as_of, force)?;
+    let incomplete = manifest
+        .brokers
+        .values()
+        .any(|b| !b.errors.is_empty() || b.status != FetchStatus::Complete);
+    if g.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&manifest).unwrap_or_default()
+        );
+    } else {
+        for line in broker_lines(&manifest) {
+            println!("fetched {line}");
+        }
+        println!("fetch took {ms} ms; snapshot: {}", snapshot.display());
+    }
+    if g.timings {
+        let rss =
+            recon::pipeline::peak_rss_kib().map_or("?".into(), |k| format!("{} MiB", k / 1024));
+        eprintln!("timings: fetch {ms} ms; peak memory {rss}");
+    }
+    Ok(if incomplete {
+        ExitStatus::Incomplete
+    } else {
+        ExitStatus::Clean
+    })
+}
+
+/// `recon report send`: a finished run's email, to those who do not have it yet.
+fn send_command(g: &Global, run_dir: &Path, resend: bool) -> Result<ExitStatus, RunError> {
+    // Sending fetches nothing: broker credentials are not needed.
+    let config =
+        config::load_offline(g.config.as_deref()).map_err(|e| RunError::Usage(e.to_string()))?;
+    let Some(settings) = config.email_settings() else {
+        return Err(RunError::Usage(
+            "email is not enabled: set [email] enabled = true in the config".into(),
+        ));
+    };
+    let settings = recon_report::email::EmailSettings { resend, ..settings };
+    let outcome = recon::pipeline::send_run(run_dir, &settings)?;
+    if !outcome.possibly_sent_before.is_empty() {
+        println!(
+            "possibly sent before to {}: an earlier attempt died before recording the outcome; not sent again (--resend sends it)",
+            outcome.possibly_sent_before.join(", ")
+        );
+    }
+    match outcome.sent_to.len() {
+        0 => println!(
+            "nothing to send for {}: every recipient has it already (--resend sends it again)",
+            run_dir.display()
+        ),
+        n => println!(
+            "delivered the email of {} to {n} recipient(s)",
+            run_dir.display()
+        ),
+    }
+    Ok(ExitStatus::Clean)
+}
+
+/// `recon check`: the rules over a snapshot already on disk, honouring the config.
+fn check_command(
+    g: &Global,
+    snapshot: &Path,
+    packs: &[PathBuf],
+    waivers: Option<&Path>,
+    resend: bool,
+) -> Result<ExitStatus, RunError> {
+    // A replay honours the config exactly as `recon run` does: packs, params,
+    // waivers, email, out_dir, fail_on. Credentials are not needed to check.
+    let config = if config::is_present(g.config.as_deref()) {
+        Some(
+            config::load_offline(g.config.as_deref())
+                .map_err(|e| RunError::Usage(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let setup = recon::run::CheckSetup::new(config.as_ref(), packs, waivers, resend)?;
+    let out_dir = g
+        .out
+        .clone()
+        .or_else(|| config.as_ref().map(|c| c.out_dir.relative()))
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_OUT_DIR));
+    let fail_on = g
+        .fail_on
+        .or(config.as_ref().map(|c| c.fail_on))
+        .unwrap_or(Severity::Error);
+    let run = recon::check_snapshot(&CheckOptions {
+        snapshot: snapshot.to_path_buf(),
+        out_dir,
+        as_of: g.as_of,
+        fail_on,
+        ..CheckOptions::from_setup(setup)
+    })?;
+    print_run(&run, g.json, None);
+    print_timings(g, &run.output.summary);
+    Ok(run.exit)
 }
 
 fn rules_command(
