@@ -233,67 +233,63 @@ struct Incomplete {
     reason: String,
 }
 
-/// The text and HTML bodies, from one context and two templates (`email.txt.j2`,
-/// `email.html.j2`), so the two parts say the same.
-pub fn bodies(
-    settings: &EmailSettings,
-    summary: &Summary,
-    findings: &[Finding],
-    report: &Path,
-) -> (String, String) {
-    let mask_if = |a: &str| {
-        if settings.mask_accounts {
-            mask(a)
-        } else {
-            a.to_string()
+/// Account numbers as the email shows them: masked when configured, in the account
+/// columns and in any text (a reason or message can name files, and file paths name
+/// accounts — any account's, not only the item's own, so every account the run knows is
+/// masked in them).
+struct Masking<'a> {
+    on: bool,
+    known: BTreeSet<&'a str>,
+}
+
+impl<'a> Masking<'a> {
+    fn new(settings: &EmailSettings, summary: &'a Summary, findings: &'a [Finding]) -> Self {
+        let known = summary
+            .incomplete
+            .iter()
+            .filter_map(|i| i.account.as_deref())
+            .chain(findings.iter().filter_map(|f| f.account.as_deref()))
+            .chain(summary.accounts.iter().map(|a| a.account.as_str()))
+            .collect();
+        Masking {
+            on: settings.mask_accounts,
+            known,
         }
-    };
-    // A reason or message can name files, and file paths name accounts (any account's, not
-    // only the item's own): every account the run knows is masked in them.
-    let known_accounts: BTreeSet<&str> = summary
-        .incomplete
-        .iter()
-        .filter_map(|i| i.account.as_deref())
-        .chain(findings.iter().filter_map(|f| f.account.as_deref()))
-        .chain(summary.accounts.iter().map(|a| a.account.as_str()))
-        .collect();
-    let scrub = |text: &str| {
-        if settings.mask_accounts {
-            mask_all(text, &known_accounts)
+    }
+
+    fn account(&self, a: &str) -> String {
+        if self.on { mask(a) } else { a.to_string() }
+    }
+
+    fn text(&self, text: &str) -> String {
+        if self.on {
+            mask_all(text, &self.known)
         } else {
             text.to_string()
         }
-    };
-    let titles: BTreeMap<&str, &str> = summary
-        .rules
-        .iter()
-        .filter(|r| !r.title.is_empty())
-        .map(|r| (r.rule.as_str(), r.title.as_str()))
-        .collect();
+    }
+}
 
-    let mut worst: Vec<&Finding> = live(findings).collect();
-    worst.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.broker.cmp(&b.broker))
-            .then_with(|| a.account.cmp(&b.account))
-            .then_with(|| a.rule.cmp(&b.rule))
-    });
-    let listed = worst.len().min(LISTED);
+/// The findings the email lists, grouped by broker and account in the order given.
+fn listed_groups(
+    listed: &[&Finding],
+    titles: &BTreeMap<&str, &str>,
+    masking: &Masking,
+) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    for f in &worst[..listed] {
+    for f in listed {
         let broker = f.broker.clone().unwrap_or_else(|| "-".into());
         let account = f
             .account
             .as_deref()
-            .map_or("(all accounts)".into(), mask_if);
+            .map_or("(all accounts)".into(), |a| masking.account(a));
         let line = Line {
             severity: f.severity.as_str(),
             color: severity_color(f.severity),
             title: titles
                 .get(f.rule.as_str())
                 .map_or_else(|| f.rule.clone(), |t| format!("{t} ({})", f.rule)),
-            message: scrub(&f.message),
+            message: masking.text(&f.message),
         };
         match groups
             .iter_mut()
@@ -307,6 +303,11 @@ pub fn bodies(
             }),
         }
     }
+    groups
+}
+
+/// Live findings counted by severity (worst first, only those present) and by broker.
+fn counts(findings: &[Finding]) -> (Vec<Count>, Vec<Count>) {
     let by_severity: Vec<Count> = Severity::ALL
         .iter()
         .rev()
@@ -331,6 +332,36 @@ pub fn bodies(
             color: "#1d2433",
         })
         .collect();
+    (by_severity, by_broker)
+}
+
+/// The text and HTML bodies, from one context and two templates (`email.txt.j2`,
+/// `email.html.j2`), so the two parts say the same.
+pub fn bodies(
+    settings: &EmailSettings,
+    summary: &Summary,
+    findings: &[Finding],
+    report: &Path,
+) -> (String, String) {
+    let masking = Masking::new(settings, summary, findings);
+    let titles: BTreeMap<&str, &str> = summary
+        .rules
+        .iter()
+        .filter(|r| !r.title.is_empty())
+        .map(|r| (r.rule.as_str(), r.title.as_str()))
+        .collect();
+
+    let mut worst: Vec<&Finding> = live(findings).collect();
+    worst.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.broker.cmp(&b.broker))
+            .then_with(|| a.account.cmp(&b.account))
+            .then_with(|| a.rule.cmp(&b.rule))
+    });
+    let listed = worst.len().min(LISTED);
+    let groups = listed_groups(&worst[..listed], &titles, &masking);
+    let (by_severity, by_broker) = counts(findings);
     let incomplete: Vec<Incomplete> = summary
         .incomplete
         .iter()
@@ -339,8 +370,8 @@ pub fn bodies(
             account: i
                 .account
                 .as_deref()
-                .map_or("(all accounts)".into(), mask_if),
-            reason: scrub(&i.reason),
+                .map_or("(all accounts)".into(), |a| masking.account(a)),
+            reason: masking.text(&i.reason),
         })
         .collect();
     let (verdict, verdict_color) = match summary.exit_code {

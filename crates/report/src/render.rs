@@ -97,26 +97,9 @@ fn line(f: &Finding) -> String {
 /// tested in tests/report_consumers.rs) does not allow.
 pub fn junit(summary: &Summary, findings: &[Finding]) -> Result<String, String> {
     use quick_xml::Writer;
-    use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+    use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, Event};
 
-    let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in findings {
-        by_rule.entry(f.rule.as_str()).or_default().push(f);
-    }
-    // Each rule's outcome, once, grouped by pack.
-    let mut packs: BTreeMap<&str, Vec<(&RuleStats, Outcome)>> = BTreeMap::new();
-    for stats in &summary.rules {
-        let found = by_rule.remove(stats.rule.as_str()).unwrap_or_default();
-        let outcome = match &stats.error {
-            Some(error) => Outcome::Error(format!("could not be evaluated: {error}")),
-            None if found.is_empty() => Outcome::Passed,
-            None => Outcome::Failed(found),
-        };
-        packs
-            .entry(stats.pack.as_str())
-            .or_default()
-            .push((stats, outcome));
-    }
+    let packs = outcomes_by_pack(summary, findings);
     let count = |rules: &[(&RuleStats, Outcome)]| {
         let failures = rules
             .iter()
@@ -157,58 +140,7 @@ pub fn junit(summary: &Summary, findings: &[Finding]) -> Result<String, String> 
         suite.push_attribute(("skipped", "0"));
         w.write_event(Event::Start(suite)).map_err(xml_err)?;
         for (stats, outcome) in rules {
-            let rule = xml_text(&stats.rule);
-            let mut case = BytesStart::new("testcase");
-            case.push_attribute(("name", rule.as_str()));
-            case.push_attribute(("classname", suite_name.as_str()));
-            w.write_event(Event::Start(case)).map_err(xml_err)?;
-            let (tag, message, kind, text) = match outcome {
-                Outcome::Passed => ("", String::new(), String::new(), String::new()),
-                Outcome::Error(message) => {
-                    ("error", message.clone(), "error".to_string(), String::new())
-                }
-                Outcome::Failed(found) => {
-                    let worst = found
-                        .iter()
-                        .map(|f| f.severity)
-                        .max()
-                        .unwrap_or(Severity::Info);
-                    let mut text: Vec<String> =
-                        found.iter().take(LISTED).map(|f| line(f)).collect();
-                    if found.len() > LISTED {
-                        text.push(format!(
-                            "… and {} more in findings.csv",
-                            found.len() - LISTED
-                        ));
-                    }
-                    (
-                        "failure",
-                        format!("{} findings ({worst} at worst)", found.len()),
-                        worst.as_str().to_string(),
-                        text.join("\n"),
-                    )
-                }
-            };
-            if !tag.is_empty() {
-                let message = xml_text(&message);
-                let mut outcome = BytesStart::new(tag);
-                outcome.push_attribute(("message", message.as_str()));
-                outcome.push_attribute(("type", kind.as_str()));
-                w.write_event(Event::Start(outcome)).map_err(xml_err)?;
-                w.write_event(Event::Text(BytesText::new(&xml_text(&text))))
-                    .map_err(xml_err)?;
-                w.write_event(Event::End(BytesEnd::new(tag)))
-                    .map_err(xml_err)?;
-            }
-            let counts = format!(
-                "in scope {}, passed {}, failed {}, unknown {}, out of scope {}",
-                stats.in_scope, stats.passed, stats.failed, stats.unknown, stats.out_of_scope
-            );
-            w.create_element("system-out")
-                .write_text_content(BytesText::new(&counts))
-                .map_err(xml_err)?;
-            w.write_event(Event::End(BytesEnd::new("testcase")))
-                .map_err(xml_err)?;
+            write_testcase(&mut w, &suite_name, stats, outcome)?;
         }
         w.write_event(Event::End(BytesEnd::new("testsuite")))
             .map_err(xml_err)?;
@@ -218,6 +150,93 @@ pub fn junit(summary: &Summary, findings: &[Finding]) -> Result<String, String> 
     let mut out = String::from_utf8(w.into_inner()).map_err(|e| e.to_string())?;
     out.push('\n');
     Ok(out)
+}
+
+/// Each rule's outcome, once, grouped by pack.
+fn outcomes_by_pack<'a>(
+    summary: &'a Summary,
+    findings: &'a [Finding],
+) -> BTreeMap<&'a str, Vec<(&'a RuleStats, Outcome<'a>)>> {
+    let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in findings {
+        by_rule.entry(f.rule.as_str()).or_default().push(f);
+    }
+    let mut packs: BTreeMap<&str, Vec<(&RuleStats, Outcome)>> = BTreeMap::new();
+    for stats in &summary.rules {
+        let found = by_rule.remove(stats.rule.as_str()).unwrap_or_default();
+        let outcome = match &stats.error {
+            Some(error) => Outcome::Error(format!("could not be evaluated: {error}")),
+            None if found.is_empty() => Outcome::Passed,
+            None => Outcome::Failed(found),
+        };
+        packs
+            .entry(stats.pack.as_str())
+            .or_default()
+            .push((stats, outcome));
+    }
+    packs
+}
+
+/// One rule as a `<testcase>`: a failure listing its findings, an error saying why it could
+/// not be evaluated, and its counts as `system-out`.
+fn write_testcase(
+    w: &mut quick_xml::Writer<Vec<u8>>,
+    suite_name: &str,
+    stats: &RuleStats,
+    outcome: &Outcome,
+) -> Result<(), String> {
+    use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+    let xml_err = |e: std::io::Error| e.to_string();
+    let rule = xml_text(&stats.rule);
+    let mut case = BytesStart::new("testcase");
+    case.push_attribute(("name", rule.as_str()));
+    case.push_attribute(("classname", suite_name));
+    w.write_event(Event::Start(case)).map_err(xml_err)?;
+    let (tag, message, kind, text) = match outcome {
+        Outcome::Passed => ("", String::new(), String::new(), String::new()),
+        Outcome::Error(message) => ("error", message.clone(), "error".to_string(), String::new()),
+        Outcome::Failed(found) => {
+            let worst = found
+                .iter()
+                .map(|f| f.severity)
+                .max()
+                .unwrap_or(Severity::Info);
+            let mut text: Vec<String> = found.iter().take(LISTED).map(|f| line(f)).collect();
+            if found.len() > LISTED {
+                text.push(format!(
+                    "… and {} more in findings.csv",
+                    found.len() - LISTED
+                ));
+            }
+            (
+                "failure",
+                format!("{} findings ({worst} at worst)", found.len()),
+                worst.as_str().to_string(),
+                text.join("\n"),
+            )
+        }
+    };
+    if !tag.is_empty() {
+        let message = xml_text(&message);
+        let mut outcome = BytesStart::new(tag);
+        outcome.push_attribute(("message", message.as_str()));
+        outcome.push_attribute(("type", kind.as_str()));
+        w.write_event(Event::Start(outcome)).map_err(xml_err)?;
+        w.write_event(Event::Text(BytesText::new(&xml_text(&text))))
+            .map_err(xml_err)?;
+        w.write_event(Event::End(BytesEnd::new(tag)))
+            .map_err(xml_err)?;
+    }
+    let counts = format!(
+        "in scope {}, passed {}, failed {}, unknown {}, out of scope {}",
+        stats.in_scope, stats.passed, stats.failed, stats.unknown, stats.out_of_scope
+    );
+    w.create_element("system-out")
+        .write_text_content(BytesText::new(&counts))
+        .map_err(xml_err)?;
+    w.write_event(Event::End(BytesEnd::new("testcase")))
+        .map_err(xml_err)?;
+    Ok(())
 }
 
 enum Outcome<'a> {
