@@ -178,44 +178,7 @@ pub fn read_account(
         Some(text) => {
             let mut notes = Notes::new(BROKER, Some(id), source, &mut quarantine);
             match data(&text).and_then(parse::<Balances>) {
-                Ok(b) => {
-                    let p = "/data";
-                    if let Some(c) = b.currency.filter(|c| !c.trim().is_empty()) {
-                        balance.currency = c.trim().to_ascii_uppercase();
-                    }
-                    // Trade-date cash, as positions are trade-date (DESIGN.md balances).
-                    balance.cash = notes
-                        .amount(p, "trade_cash", b.trade_cash)
-                        .or_else(|| notes.amount(p, "settled_cash", b.settled_cash));
-                    balance.net_liq = notes.amount(p, "equity", b.equity);
-                    balance.buying_power = notes.amount(p, "buying_power", b.buying_power);
-                    balance.withdrawable_cash =
-                        notes.amount(p, "withdrawable_cash", b.withdrawable_cash);
-                    balance.long_market_value =
-                        notes.amount(p, "long_market_value", b.long_market_value);
-                    // Absent means none short (BROKERS.md §3.5), not unknown.
-                    balance.short_market_value = notes
-                        .amount(p, "short_market_value", b.short_market_value)
-                        .or(balance.long_market_value.map(|_| Decimal::ZERO));
-                    balance.unrealized_pnl = notes.amount(p, "unrealized_pnl", b.unrealized_pnl);
-                    balance.day_pnl = notes.amount(p, "daily_pnl", b.daily_pnl);
-                    if let Some(m) = b.margin_details {
-                        let p = "/data/margin_details";
-                        balance.maintenance_requirement = notes.amount(
-                            p,
-                            "maintenance_margin_requirement",
-                            m.maintenance_margin_requirement,
-                        );
-                        balance.margin_excess = notes.amount(
-                            p,
-                            "maintenance_margin_excess",
-                            m.maintenance_margin_excess,
-                        );
-                    }
-                    futures = b
-                        .margin_type
-                        .is_some_and(|t| t.to_ascii_uppercase().starts_with("FUTURES"));
-                }
+                Ok(b) => futures = read_balances(b, &mut balance, &mut notes),
                 Err(e) => {
                     complete = false;
                     notes.note("", format!("unreadable balances: {e}"));
@@ -240,31 +203,7 @@ pub fn read_account(
     }
     for (source, text) in pages {
         let mut notes = Notes::new(BROKER, Some(id), source, &mut quarantine);
-        let items: Result<Vec<&RawValue>, String> = match &text {
-            Ok(t) => data(t).and_then(|d| {
-                serde_json::from_str(d.get()).map_err(|e| format!("`data` is not an array: {e}"))
-            }),
-            Err(e) => Err(format!("cannot read: {e}")),
-        };
-        match items {
-            Ok(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let pointer = format!("/data/{i}");
-                    match parse::<Position>(item) {
-                        Ok(p) => {
-                            if let Some(row) = position_row(id, &p, &pointer, &mut notes) {
-                                positions.push(row);
-                            }
-                        }
-                        Err(e) => notes.note(pointer, format!("unreadable position: {e}")),
-                    }
-                }
-            }
-            Err(e) => {
-                complete = false;
-                notes.note("", format!("unreadable positions page: {e}"));
-            }
-        }
+        complete &= read_positions_page(id, &text, &mut positions, &mut notes);
     }
 
     let account = account_row(id, as_of, &fields, futures);
@@ -272,6 +211,75 @@ pub fn read_account(
         book: Book::of_account(account, balance, positions, quarantine),
         complete,
     }
+}
+
+/// The balances body into the account's USD balance row; whether it is a futures account.
+fn read_balances(b: Balances, balance: &mut BalanceRow, notes: &mut Notes) -> bool {
+    let p = "/data";
+    if let Some(c) = b.currency.filter(|c| !c.trim().is_empty()) {
+        balance.currency = c.trim().to_ascii_uppercase();
+    }
+    // Trade-date cash, as positions are trade-date (DESIGN.md balances).
+    balance.cash = notes
+        .amount(p, "trade_cash", b.trade_cash)
+        .or_else(|| notes.amount(p, "settled_cash", b.settled_cash));
+    balance.net_liq = notes.amount(p, "equity", b.equity);
+    balance.buying_power = notes.amount(p, "buying_power", b.buying_power);
+    balance.withdrawable_cash = notes.amount(p, "withdrawable_cash", b.withdrawable_cash);
+    balance.long_market_value = notes.amount(p, "long_market_value", b.long_market_value);
+    // Absent means none short (BROKERS.md §3.5), not unknown.
+    balance.short_market_value = notes
+        .amount(p, "short_market_value", b.short_market_value)
+        .or(balance.long_market_value.map(|_| Decimal::ZERO));
+    balance.unrealized_pnl = notes.amount(p, "unrealized_pnl", b.unrealized_pnl);
+    balance.day_pnl = notes.amount(p, "daily_pnl", b.daily_pnl);
+    if let Some(m) = b.margin_details {
+        let p = "/data/margin_details";
+        balance.maintenance_requirement = notes.amount(
+            p,
+            "maintenance_margin_requirement",
+            m.maintenance_margin_requirement,
+        );
+        balance.margin_excess =
+            notes.amount(p, "maintenance_margin_excess", m.maintenance_margin_excess);
+    }
+    b.margin_type
+        .is_some_and(|t| t.to_ascii_uppercase().starts_with("FUTURES"))
+}
+
+/// One positions page into `positions`; `false` when the page cannot be read.
+fn read_positions_page(
+    id: &str,
+    text: &std::io::Result<String>,
+    positions: &mut Vec<PositionRow>,
+    notes: &mut Notes,
+) -> bool {
+    let items: Result<Vec<&RawValue>, String> = match text {
+        Ok(t) => data(t).and_then(|d| {
+            serde_json::from_str(d.get()).map_err(|e| format!("`data` is not an array: {e}"))
+        }),
+        Err(e) => Err(format!("cannot read: {e}")),
+    };
+    match items {
+        Ok(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let pointer = format!("/data/{i}");
+                match parse::<Position>(item) {
+                    Ok(p) => {
+                        if let Some(row) = position_row(id, &p, &pointer, notes) {
+                            positions.push(row);
+                        }
+                    }
+                    Err(e) => notes.note(pointer, format!("unreadable position: {e}")),
+                }
+            }
+        }
+        Err(e) => {
+            notes.note("", format!("unreadable positions page: {e}"));
+            return false;
+        }
+    }
+    true
 }
 
 fn account_row(id: &str, as_of: NaiveDate, f: &AccountFields, futures: bool) -> AccountRow {
