@@ -258,28 +258,7 @@ pub fn read_account(
     ) {
         Some(text) => {
             let mut notes = Notes::new(BROKER, Some(n), source, &mut quarantine);
-            match items(&text) {
-                Ok(rows) => {
-                    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-                    for (i, item) in rows.iter().enumerate() {
-                        let pointer = format!("/data/items/{i}");
-                        match parse::<Position>(item) {
-                            Ok(p) => {
-                                if let Some(row) =
-                                    position_row(n, &p, &pointer, &mut notes, &mut seen)
-                                {
-                                    positions.push(row);
-                                }
-                            }
-                            Err(e) => notes.note(pointer, format!("unreadable position: {e}")),
-                        }
-                    }
-                }
-                Err(e) => {
-                    complete = false;
-                    notes.note("", format!("unreadable positions: {e}"));
-                }
-            }
+            complete &= read_positions(n, &text, &mut positions, &mut notes);
         }
         None => complete = false,
     }
@@ -289,6 +268,31 @@ pub fn read_account(
         book: Book::of_account(account, balance, positions, quarantine),
         complete,
     }
+}
+
+/// The positions body into `positions`; `false` when it cannot be read.
+fn read_positions(
+    n: &str,
+    text: &str,
+    positions: &mut Vec<PositionRow>,
+    notes: &mut Notes,
+) -> bool {
+    let rows = match items(text) {
+        Ok(rows) => rows,
+        Err(e) => {
+            notes.note("", format!("unreadable positions: {e}"));
+            return false;
+        }
+    };
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, item) in rows.iter().enumerate() {
+        let pointer = format!("/data/items/{i}");
+        match parse::<Position>(item) {
+            Ok(p) => positions.extend(position_row(n, &p, &pointer, notes, &mut seen)),
+            Err(e) => notes.note(pointer, format!("unreadable position: {e}")),
+        }
+    }
+    true
 }
 
 fn read_balances(b: &Balances, balance: &mut BalanceRow, notes: &mut Notes) {
