@@ -228,6 +228,83 @@ fn compile_query(
     })
 }
 
+/// The view columns a rule's message names that are not evidence names; an unknown name
+/// is an error with the nearest column or evidence name.
+fn message_columns(ctx: &Ctx, message: &[MessagePart]) -> Result<Vec<String>, PackError> {
+    let (rule, schema) = (ctx.rule, ctx.schema);
+    let mut message_columns = Vec::new();
+    for part in message {
+        if let MessagePart::Value(name) = part {
+            if rule.evidence.contains_key(name) {
+                continue;
+            }
+            if schema.get(name).is_none() {
+                let candidates = schema
+                    .iter_names()
+                    .map(|n| n.as_str())
+                    .chain(rule.evidence.keys().map(String::as_str));
+                return Err(ctx.err(
+                    format!("unknown name `{{{name}}}` in `message`: not a column of `{}` nor an evidence name", rule.on),
+                    nearest(name, candidates),
+                ));
+            }
+            if !message_columns.contains(name) {
+                message_columns.push(name.clone());
+            }
+        }
+    }
+    Ok(message_columns)
+}
+
+/// Every expression of a rule type-checked against the view's schema before anything runs:
+/// conditions are true or false, and evidence is never a float (money stays Decimal).
+fn type_check(
+    ctx: &Ctx,
+    param_columns: &[Expr],
+    check: &Expr,
+    scope: Option<&Expr>,
+    severity_when: &[(Expr, Severity)],
+    evidence: &[(String, Expr)],
+) -> Result<(), PackError> {
+    let mut probes = vec![check.clone().alias("check")];
+    if let Some(s) = scope {
+        probes.push(s.clone().alias("where"));
+    }
+    for (i, (w, _)) in severity_when.iter().enumerate() {
+        probes.push(w.clone().alias(format!("severity_when.{i}.when")));
+    }
+    for (name, e) in evidence {
+        probes.push(e.clone().alias(format!("evidence.{name}")));
+    }
+    let types = DataFrame::empty_with_schema(ctx.schema)
+        .lazy()
+        .with_columns(param_columns)
+        .select(probes)
+        .collect_schema()
+        .map_err(|e| {
+            ctx.err(
+                format!("does not type-check against `{}`: {e}", ctx.rule.on),
+                None,
+            )
+        })?;
+    for (name, dtype) in types.iter() {
+        let boolean = !name.starts_with("evidence.");
+        if boolean && !matches!(dtype, DataType::Boolean | DataType::Null) {
+            return Err(ctx.err(
+                format!("`{name}` must be true or false, but is {dtype}"),
+                None,
+            ));
+        }
+        if !boolean && dtype.is_float() {
+            return Err(ctx.err(
+                format!("`{name}` evaluates to a float ({dtype}); money must stay Decimal"),
+                None,
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn compile_rule(
     pack: &Pack,
     rule: &Rule,
@@ -247,21 +324,13 @@ fn compile_rule(
     };
     let schema = view.schema();
     let params = overrides.effective(pack);
-    // Only the parameters this rule names and someone overrides per broker or account.
-    let text = format!(
-        "{} {} {:?} {:?}",
-        rule.check,
-        rule.scope.as_deref().unwrap_or(""),
-        rule.evidence,
-        rule.severity_when
-            .iter()
-            .map(|w| &w.when)
-            .collect::<Vec<_>>()
-    );
+    // Only the parameters this rule names (by SQL token: `:tol` is not `:tol_abs`) and
+    // someone overrides per broker or account.
+    let named = rule.param_names();
     let per_row: BTreeSet<String> = overrides
         .per_row()
         .into_iter()
-        .filter(|n| params.contains_key(n) && text.contains(&format!(":{n}")))
+        .filter(|n| params.contains_key(n) && named.contains(n))
         .collect();
     let ctx = Ctx {
         pack,
@@ -307,65 +376,16 @@ fn compile_rule(
         .collect::<Result<Vec<_>, PackError>>()?;
 
     let message = parse_message(&rule.message);
-    let mut message_columns = Vec::new();
-    for part in &message {
-        if let MessagePart::Value(name) = part {
-            if rule.evidence.contains_key(name) {
-                continue;
-            }
-            if schema.get(name).is_none() {
-                let candidates = schema
-                    .iter_names()
-                    .map(|n| n.as_str())
-                    .chain(rule.evidence.keys().map(String::as_str));
-                return Err(ctx.err(
-                    format!("unknown name `{{{name}}}` in `message`: not a column of `{}` nor an evidence name", rule.on),
-                    nearest(name, candidates),
-                ));
-            }
-            if !message_columns.contains(name) {
-                message_columns.push(name.clone());
-            }
-        }
-    }
+    let message_columns = message_columns(&ctx, &message)?;
 
-    // Type-check everything against the view's schema before anything runs.
-    let mut probes = vec![check.clone().alias("check")];
-    if let Some(s) = &scope {
-        probes.push(s.clone().alias("where"));
-    }
-    for (i, (w, _)) in severity_when.iter().enumerate() {
-        probes.push(w.clone().alias(format!("severity_when.{i}.when")));
-    }
-    for (name, e) in &evidence {
-        probes.push(e.clone().alias(format!("evidence.{name}")));
-    }
-    let types = DataFrame::empty_with_schema(schema)
-        .lazy()
-        .with_columns(param_columns.clone())
-        .select(probes)
-        .collect_schema()
-        .map_err(|e| {
-            ctx.err(
-                format!("does not type-check against `{}`: {e}", rule.on),
-                None,
-            )
-        })?;
-    for (name, dtype) in types.iter() {
-        let boolean = !name.starts_with("evidence.");
-        if boolean && !matches!(dtype, DataType::Boolean | DataType::Null) {
-            return Err(ctx.err(
-                format!("`{name}` must be true or false, but is {dtype}"),
-                None,
-            ));
-        }
-        if !boolean && dtype.is_float() {
-            return Err(ctx.err(
-                format!("`{name}` evaluates to a float ({dtype}); money must stay Decimal"),
-                None,
-            ));
-        }
-    }
+    type_check(
+        &ctx,
+        &param_columns,
+        &check,
+        scope.as_ref(),
+        &severity_when,
+        &evidence,
+    )?;
 
     Ok(CompiledRule {
         pack: pack.id.clone(),
