@@ -231,15 +231,16 @@ pub async fn start(
             let state = FaultState::new(options.faults.clone());
             router.layer(axum::middleware::from_fn_with_state(state, faults::inject))
         };
+        if options.unreachable.contains(&broker) {
+            // Port 1 (tcpmux): nothing listens there. (A port bound and freed here could be
+            // taken at once by another simulator on this machine, which would answer.)
+            urls.insert(broker, "http://127.0.0.1:1".to_string());
+            continue;
+        }
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
         let addr = listener.local_addr()?;
         urls.insert(broker, format!("http://{addr}"));
-        if options.unreachable.contains(&broker) {
-            // The port was free a moment ago and nothing listens on it now.
-            drop(listener);
-            continue;
-        }
         let mut stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {
