@@ -12,14 +12,12 @@ use crate::http::{self, AttemptError};
 use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
 use crate::token::TokenCache;
-use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use recon_grpc_json::{JsonCodec, routes};
 use recon_model::Broker;
 use recon_model::manifest::{BrokerManifest, RequestRecord};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
@@ -84,6 +82,49 @@ impl Architect {
         })
     }
 
+    /// One gRPC attempt, classified: a refused connection and the codes a busy server
+    /// answers are transient; every other status is not.
+    async fn attempt(
+        &self,
+        route: &'static str,
+        body: &Bytes,
+        jwt: Option<&SecretString>,
+    ) -> Result<Bytes, AttemptError> {
+        // tonic refuses answers over 4 MiB by default; the account list of a large
+        // firm is more (20,000 accounts ≈ 5 MB), and a summary can be too.
+        let mut grpc =
+            tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE);
+        grpc.ready()
+            .await
+            .map_err(|e| attempt_error(&format!("cannot connect: {e}"), None, true))?;
+        let mut request = tonic::Request::new(body.clone());
+        if let Some(jwt) = jwt {
+            let value = format!("Bearer {}", jwt.expose_secret())
+                .parse()
+                .map_err(|_| attempt_error("the JWT is not valid metadata", None, false))?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        grpc.unary(request, PathAndQuery::from_static(route), JsonCodec)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| {
+                let transient = matches!(
+                    status.code(),
+                    Code::Unavailable
+                        | Code::ResourceExhausted
+                        | Code::DeadlineExceeded
+                        | Code::Aborted
+                        | Code::Internal
+                        | Code::Unknown
+                );
+                attempt_error(
+                    &format!("gRPC {:?}: {}", status.code(), status.message()),
+                    Some(status.code() as u16),
+                    transient,
+                )
+            })
+    }
+
     /// One unary call with retries; the response body, recorded in the manifest (the
     /// route, never the request body or metadata) and written to `file` when given.
     async fn call(
@@ -96,71 +137,19 @@ impl Architect {
         file: Option<&str>,
     ) -> Result<Bytes, CallError> {
         let started = Instant::now();
-        let attempts = AtomicU32::new(0);
-        let policy = self.options.retry;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_max_times(policy.retries)
-            .with_jitter();
-        let result = (|| async {
-            if let Some(limiter) = &self.limiter {
-                limiter.until_ready().await;
-            }
-            if self.deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(attempt_error(
-                    "not attempted: the overall fetch deadline passed",
-                    None,
-                    false,
-                ));
-            }
-            attempts.fetch_add(1, Ordering::Relaxed);
-            // tonic refuses answers over 4 MiB by default; the account list of a large
-            // firm is more (20,000 accounts ≈ 5 MB), and a summary can be too.
-            let mut grpc = tonic::client::Grpc::new(self.channel.clone())
-                .max_decoding_message_size(MAX_MESSAGE);
-            grpc.ready()
-                .await
-                .map_err(|e| attempt_error(&format!("cannot connect: {e}"), None, true))?;
-            let mut request = tonic::Request::new(body.clone());
-            if let Some(jwt) = jwt {
-                let value = format!("Bearer {}", jwt.expose_secret())
-                    .parse()
-                    .map_err(|_| attempt_error("the JWT is not valid metadata", None, false))?;
-                request.metadata_mut().insert("authorization", value);
-            }
-            grpc.unary(request, PathAndQuery::from_static(route), JsonCodec)
-                .await
-                .map(tonic::Response::into_inner)
-                .map_err(|status| {
-                    let transient = matches!(
-                        status.code(),
-                        Code::Unavailable
-                            | Code::ResourceExhausted
-                            | Code::DeadlineExceeded
-                            | Code::Aborted
-                            | Code::Internal
-                            | Code::Unknown
-                    );
-                    attempt_error(
-                        &format!("gRPC {:?}: {}", status.code(), status.message()),
-                        Some(status.code() as u16),
-                        transient,
-                    )
-                })
-        })
-        .retry(backoff)
-        .when(|e: &AttemptError| e.transient)
-        .notify(|e: &AttemptError, delay| {
-            tracing::info!(error = %e.message, wait_ms = delay.as_millis() as u64, "retrying");
-        })
+        let (result, attempts) = http::retried(
+            self.options.retry,
+            self.limiter.as_ref(),
+            self.deadline,
+            || self.attempt(route, &body, jwt),
+        )
         .await;
         let mut record = RequestRecord {
             method: "POST".into(),
             path: route.to_string(),
             query: None,
             status: None,
-            attempts: attempts.into_inner(),
+            attempts,
             ms: 0,
             file: None,
             error: None,

@@ -146,18 +146,34 @@ pub async fn get(
     deadline: Option<Instant>,
     build: impl Fn() -> RequestBuilder,
 ) -> Outcome {
+    let (body, attempts) = retried(policy, limiter, deadline, || attempt(build())).await;
+    Outcome { body, attempts }
+}
+
+/// Any call (a GET, a gRPC request) with the one retry discipline of every broker: each
+/// attempt waits its turn under `limiter`; none starts past `deadline`; transient failures
+/// are retried with exponential backoff and jitter, a `Retry-After` replacing the delay
+/// (capped); permanent ones are not. Returns the result and the attempts made.
+pub async fn retried<T, F>(
+    policy: RetryPolicy,
+    limiter: Option<&Limiter>,
+    deadline: Option<Instant>,
+    call: impl Fn() -> F,
+) -> (Result<T, AttemptError>, u32)
+where
+    F: std::future::Future<Output = Result<T, AttemptError>>,
+{
     let attempts = std::sync::atomic::AtomicU32::new(0);
-    let past_deadline = |extra: Duration| deadline.is_some_and(|d| Instant::now() + extra >= d);
     let backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
         .with_max_times(policy.retries)
         .with_jitter();
-    let body = (|| async {
+    let result = (|| async {
         if let Some(limiter) = limiter {
             limiter.until_ready().await;
         }
-        if past_deadline(Duration::ZERO) {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(AttemptError {
                 message: "not attempted: the overall fetch deadline passed".into(),
                 status: None,
@@ -166,7 +182,7 @@ pub async fn get(
             });
         }
         attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        attempt(build()).await
+        call().await
     })
     .retry(backoff)
     .when(|e: &AttemptError| e.transient)
@@ -178,10 +194,7 @@ pub async fn get(
         tracing::info!(error = %e.message, wait_ms = delay.as_millis() as u64, "retrying");
     })
     .await;
-    Outcome {
-        body,
-        attempts: attempts.into_inner(),
-    }
+    (result, attempts.into_inner())
 }
 
 fn snippet(body: &[u8]) -> String {
