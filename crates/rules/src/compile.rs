@@ -305,6 +305,21 @@ fn type_check(
     Ok(())
 }
 
+/// The parameters this rule names (by SQL token: `:tol` is not `:tol_abs`) that someone
+/// overrides per broker or account: each becomes a column of the rule's view.
+fn per_row_params(
+    rule: &Rule,
+    overrides: &Overrides,
+    params: &BTreeMap<String, Param>,
+) -> BTreeSet<String> {
+    let named = rule.param_names();
+    overrides
+        .per_row()
+        .into_iter()
+        .filter(|n| params.contains_key(n) && named.contains(n))
+        .collect()
+}
+
 fn compile_rule(
     pack: &Pack,
     rule: &Rule,
@@ -324,14 +339,7 @@ fn compile_rule(
     };
     let schema = view.schema();
     let params = overrides.effective(pack);
-    // Only the parameters this rule names (by SQL token: `:tol` is not `:tol_abs`) and
-    // someone overrides per broker or account.
-    let named = rule.param_names();
-    let per_row: BTreeSet<String> = overrides
-        .per_row()
-        .into_iter()
-        .filter(|n| params.contains_key(n) && named.contains(n))
-        .collect();
+    let per_row = per_row_params(rule, overrides, &params);
     let ctx = Ctx {
         pack,
         rule,

@@ -168,17 +168,13 @@ impl Drop for RunningSim {
 }
 
 /// Starts every broker on its own free port on 127.0.0.1.
-pub async fn start(
-    book: SimBook,
-    credentials: SimCredentials,
-    options: SimOptions,
-) -> std::io::Result<RunningSim> {
-    let book = Arc::new(book);
-    let (stop, stopped) = watch::channel(false);
-    let mut urls = BTreeMap::new();
-    let mut tasks = Vec::new();
-
-    let routers = [
+/// Each broker's routes over the one book, with the dialect options and faults asked for.
+fn routers(
+    book: &Arc<SimBook>,
+    credentials: &SimCredentials,
+    options: &SimOptions,
+) -> [(Broker, axum::Router); 5] {
+    [
         (
             Broker::Etrade,
             etrade::router(
@@ -223,7 +219,20 @@ pub async fn start(
                 },
             ),
         ),
-    ];
+    ]
+}
+
+pub async fn start(
+    book: SimBook,
+    credentials: SimCredentials,
+    options: SimOptions,
+) -> std::io::Result<RunningSim> {
+    let book = Arc::new(book);
+    let (stop, stopped) = watch::channel(false);
+    let mut urls = BTreeMap::new();
+    let mut tasks = Vec::new();
+
+    let routers = routers(&book, &credentials, &options);
     for (broker, router) in routers {
         let router = if options.faults.is_none() {
             router
