@@ -488,17 +488,9 @@ fn contract(p: &Position, symbol: &str, expires: Option<NaiveDate>) -> Result<Co
     })
 }
 
-fn position_row(
-    account: &str,
-    p: &Position,
-    pointer: &str,
-    notes: &mut Notes,
-    seen: &mut BTreeMap<String, usize>,
-) -> Option<PositionRow> {
-    let Some(symbol) = p.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
-        notes.note(pointer, "position without `symbol`");
-        return None;
-    };
+/// The position's signed quantity: `quantity` is a magnitude and `quantity-direction`
+/// (Long, Short, Zero) its sign; `None`, noted, when the direction is unknown.
+fn signed_quantity(p: &Position, pointer: &str, notes: &mut Notes) -> Option<Decimal> {
     let sign = match p.quantity_direction.as_deref() {
         Some(d) if d.eq_ignore_ascii_case("long") => Decimal::ONE,
         Some(d) if d.eq_ignore_ascii_case("short") => Decimal::NEGATIVE_ONE,
@@ -521,7 +513,49 @@ fn position_row(
             format!("`quantity` {magnitude} is negative though it is a magnitude; `quantity-direction` decides the sign"),
         );
     }
-    let quantity = magnitude.abs() * sign;
+    Some(magnitude.abs() * sign)
+}
+
+/// The contract multiplier: the broker's, else 100 for equity options and 1 for shares and
+/// crypto; 0 (not valued, noted) for anything else without one.
+fn multiplier_of(
+    p: &Position,
+    instrument: Instrument,
+    symbol: &str,
+    pointer: &str,
+    notes: &mut Notes,
+) -> Decimal {
+    match notes.amount(pointer, "multiplier", p.multiplier) {
+        Some(m) if !m.is_zero() => m,
+        _ => match instrument {
+            Instrument::EquityOption => Decimal::ONE_HUNDRED,
+            Instrument::Equity | Instrument::Crypto => Decimal::ONE,
+            _ => {
+                notes.note(
+                    pointer,
+                    format!(
+                        "{} `{symbol}` without a `multiplier`: not valued",
+                        instrument
+                    ),
+                );
+                Decimal::ZERO
+            }
+        },
+    }
+}
+
+fn position_row(
+    account: &str,
+    p: &Position,
+    pointer: &str,
+    notes: &mut Notes,
+    seen: &mut BTreeMap<String, usize>,
+) -> Option<PositionRow> {
+    let Some(symbol) = p.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        notes.note(pointer, "position without `symbol`");
+        return None;
+    };
+    let quantity = signed_quantity(p, pointer, notes)?;
     let expires = p
         .expires_at
         .as_deref()
@@ -534,23 +568,7 @@ fn position_row(
             return None;
         }
     };
-    let multiplier = match notes.amount(pointer, "multiplier", p.multiplier) {
-        Some(m) if !m.is_zero() => m,
-        _ => match c.instrument {
-            Instrument::EquityOption => Decimal::ONE_HUNDRED,
-            Instrument::Equity | Instrument::Crypto => Decimal::ONE,
-            _ => {
-                notes.note(
-                    pointer,
-                    format!(
-                        "{} `{symbol}` without a `multiplier`: not valued",
-                        c.instrument
-                    ),
-                );
-                Decimal::ZERO
-            }
-        },
-    };
+    let multiplier = multiplier_of(p, c.instrument, symbol, pointer, notes);
     let avg_price = notes.amount(pointer, "average-open-price", p.average_open_price);
     let close_price = notes.amount(pointer, "close-price", p.close_price);
     // No mark (positions fetched without `include-marks`) is a readable record with a
