@@ -414,29 +414,18 @@ fn account_row(id: &str, as_of: NaiveDate, f: &AccountFields) -> AccountRow {
 
 /// One position row, or `None` (noted) when it cannot be read: no side, no size, or an
 /// option without a readable contract.
-fn position_row(
-    account: &str,
-    p: &Position,
-    pointer: &str,
-    notes: &mut Notes,
-    unnamed: &mut HashMap<String, usize>,
-) -> Option<(PositionRow, Option<Decimal>)> {
-    let sign = match p.side.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        Some("long") => Decimal::ONE,
-        Some("short") => Decimal::NEGATIVE_ONE,
-        _ => {
-            let side = p
-                .side
-                .as_deref()
-                .map_or("missing".to_string(), |s| format!("{s:?}"));
-            notes.note(
-                pointer,
-                format!("`side` is {side}, not Long or Short: direction unknown"),
-            );
-            return None;
-        }
-    };
-    let shares = notes.size(pointer, "shares", p.shares)?;
+/// What a position row holds: an option by its `tradedSymbol` (OCC), else the `symbol`.
+struct Traded {
+    symbol: String,
+    underlying: String,
+    instrument: Instrument,
+    put_call: Option<recon_model::PutCall>,
+    strike: Option<Decimal>,
+    expires_at: Option<NaiveDate>,
+}
+
+/// The contract of a position row; `None`, noted, when it cannot be known.
+fn traded(p: &Position, pointer: &str, notes: &mut Notes) -> Option<Traded> {
     let is_option = p
         .security_type
         .as_deref()
@@ -444,7 +433,7 @@ fn position_row(
         || p.traded_symbol
             .as_deref()
             .is_some_and(|t| !t.trim().is_empty());
-    let (symbol, underlying, instrument, put_call, strike, expires_at) = if is_option {
+    if is_option {
         let occ = match p.traded_symbol.as_deref().map(OccSymbol::parse) {
             Some(Ok(occ)) => occ,
             Some(Err(e)) => {
@@ -468,14 +457,14 @@ fn position_row(
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map_or_else(|| occ.root().to_string(), str::to_ascii_uppercase);
-        (
-            occ.compact(),
+        Some(Traded {
+            symbol: occ.compact(),
             underlying,
-            Instrument::EquityOption,
-            Some(occ.put_call()),
-            Some(occ.strike()),
-            Some(occ.expiry()),
-        )
+            instrument: Instrument::EquityOption,
+            put_call: Some(occ.put_call()),
+            strike: Some(occ.strike()),
+            expires_at: Some(occ.expiry()),
+        })
     } else {
         let Some(symbol) = p.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
             notes.note(pointer, "position without `symbol`");
@@ -486,8 +475,48 @@ fn position_row(
             Some(t) if t.eq_ignore_ascii_case("stock") => Instrument::Equity,
             _ => Instrument::Other,
         };
-        (symbol.clone(), symbol, instrument, None, None, None)
+        Some(Traded {
+            symbol: symbol.clone(),
+            underlying: symbol,
+            instrument,
+            put_call: None,
+            strike: None,
+            expires_at: None,
+        })
+    }
+}
+
+fn position_row(
+    account: &str,
+    p: &Position,
+    pointer: &str,
+    notes: &mut Notes,
+    unnamed: &mut HashMap<String, usize>,
+) -> Option<(PositionRow, Option<Decimal>)> {
+    let sign = match p.side.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("long") => Decimal::ONE,
+        Some("short") => Decimal::NEGATIVE_ONE,
+        _ => {
+            let side = p
+                .side
+                .as_deref()
+                .map_or("missing".to_string(), |s| format!("{s:?}"));
+            notes.note(
+                pointer,
+                format!("`side` is {side}, not Long or Short: direction unknown"),
+            );
+            return None;
+        }
     };
+    let shares = notes.size(pointer, "shares", p.shares)?;
+    let Traded {
+        symbol,
+        underlying,
+        instrument,
+        put_call,
+        strike,
+        expires_at,
+    } = traded(p, pointer, notes)?;
     let position_id = match text_of(p.position_id) {
         Some(id) => id,
         None => {
