@@ -244,20 +244,23 @@ fn account_row(
     }
 }
 
-fn position_row(
-    account: &str,
-    product: &str,
-    lots: &[&RawValue],
-    notes: &mut Notes,
-) -> Option<PositionRow> {
-    let pointer = format!(
-        "/positions/{}",
-        product.replace('~', "~0").replace('/', "~1")
-    );
+/// What a product is, as `position_row` needs it: (symbol, underlying, instrument,
+/// multiplier, option, expiry).
+type Contract = (
+    String,
+    String,
+    Instrument,
+    Decimal,
+    Option<OccSymbol>,
+    Option<NaiveDate>,
+);
+
+/// A product's symbol, underlying, instrument, multiplier, option and expiry; `None`,
+/// noted, for a product recon cannot value (a future root outside the contract table, a
+/// spread, a perpetual).
+fn product_contract(product: &str, pointer: &str, notes: &mut Notes) -> Option<Contract> {
     let base = product.rsplit_once('/').map_or(product, |(b, _)| b).trim();
-    let (symbol, underlying, instrument, multiplier, option, expiry) = match architect_product(
-        product,
-    ) {
+    let contract = match architect_product(product) {
         ArchitectProduct::Future { root, expiry, .. } => match spec(&root) {
             Some(s) => (
                 base.to_string(),
@@ -269,7 +272,7 @@ fn position_row(
             ),
             None => {
                 notes.note(
-                        &pointer,
+                        pointer,
                         format!("future root `{root}` is not in recon's contract table: multiplier unknown, position not valued"),
                     );
                 return None;
@@ -293,16 +296,13 @@ fn position_row(
                 Some(o.expiry()),
             ),
             Err(e) => {
-                notes.note(
-                    &pointer,
-                    format!("option `{osi}` is not an OSI symbol: {e}"),
-                );
+                notes.note(pointer, format!("option `{osi}` is not an OSI symbol: {e}"));
                 return None;
             }
         },
         ArchitectProduct::Other { name } => {
             notes.note(
-                &pointer,
+                pointer,
                 format!(
                     "product `{name}` is of a kind recon does not read (spread, perpetual, fiat…)"
                 ),
@@ -310,6 +310,21 @@ fn position_row(
             return None;
         }
     };
+    Some(contract)
+}
+
+fn position_row(
+    account: &str,
+    product: &str,
+    lots: &[&RawValue],
+    notes: &mut Notes,
+) -> Option<PositionRow> {
+    let pointer = format!(
+        "/positions/{}",
+        product.replace('~', "~0").replace('/', "~1")
+    );
+    let (symbol, underlying, instrument, multiplier, option, expiry) =
+        product_contract(product, &pointer, notes)?;
     let mut quantity = Decimal::ZERO;
     let mut cost = Decimal::ZERO;
     let mut cost_known = true;
