@@ -7,7 +7,7 @@
 //! Prices and values are stated for equities and equity options, whose multipliers are
 //! fixed (1 and 100); futures are booked by quantity, as many books keep them.
 
-use crate::book::SimBook;
+use crate::book::{SimBook, SimPosition};
 use crate::generate::Expected;
 use rand::Rng;
 use rand::SeedableRng;
@@ -88,6 +88,61 @@ fn multiplier(symbol: &str, as_of: chrono::NaiveDate) -> Option<Decimal> {
     }
 }
 
+/// The planted breaks that name a position the broker holds.
+const POSITION_BREAKS: [&str; 5] = [
+    "book-position-missing",
+    "book-quantity-break",
+    "book-sign-break",
+    "book-price-break",
+    "book-value-break",
+];
+
+/// The break `kind` (or the near misses) planted on the book's line of `p`; `false` when the
+/// book leaves the position out. A near miss splits the lot in two rows (the first pushed
+/// to `lines` here) and moves the price inside every tolerance.
+fn plant(
+    kind: Option<&str>,
+    near_miss: bool,
+    p: &SimPosition,
+    price: Option<Decimal>,
+    line: &mut BookLine,
+    lines: &mut Vec<BookLine>,
+) -> bool {
+    match kind {
+        Some("book-position-missing") => return false,
+        Some("book-quantity-break") => {
+            line.quantity += if p.quantity.is_sign_negative() {
+                -Decimal::ONE
+            } else {
+                Decimal::ONE
+            };
+        }
+        Some("book-sign-break") => line.quantity = -line.quantity,
+        Some("book-price-break") => line.price = line.price.map(|x| x + Decimal::ONE),
+        Some("book-value-break") => {
+            line.market_value = line
+                .market_value
+                .map(|v| v + v.abs() / Decimal::TEN + Decimal::from(1000));
+        }
+        _ if near_miss => {
+            let half = (p.quantity / Decimal::TWO).trunc();
+            if !half.is_zero() {
+                lines.push(BookLine {
+                    quantity: half,
+                    market_value: None,
+                    price: price.map(|x| x + Decimal::new(5, 3)),
+                    ..line.clone()
+                });
+                line.quantity = p.quantity - half;
+                line.market_value = None;
+                line.price = price.map(|x| x + Decimal::new(5, 3));
+            }
+        }
+        _ => {}
+    }
+    true
+}
+
 /// The book of record of `book`, planted from `seed`: a share `break_rate` of accounts get
 /// one break (the kinds in turn), as many get only near misses.
 pub fn book_of_record(book: &SimBook, seed: u64, break_rate: f64) -> BookOfRecord {
@@ -113,17 +168,14 @@ pub fn book_of_record(book: &SimBook, seed: u64, break_rate: f64) -> BookOfRecor
         // instrument in the account, priced with a fixed multiplier.
         let readable: Vec<_> = account.positions.iter().filter(|p| !p.malformed).collect();
         let key = |s: &str| instrument_key(s, book.as_of);
+        // Each position keyed once (comparing every pair's keys afresh was quadratic in
+        // key computations).
+        let keys: Vec<String> = readable.iter().map(|p| key(&p.symbol)).collect();
         let plantable: Vec<usize> = readable
             .iter()
             .enumerate()
             .filter(|(_, p)| !p.quantity.is_zero() && multiplier(&p.symbol, book.as_of).is_some())
-            .filter(|(_, p)| {
-                readable
-                    .iter()
-                    .filter(|q| key(&q.symbol) == key(&p.symbol))
-                    .count()
-                    == 1
-            })
+            .filter(|(i, _)| keys.iter().filter(|k| **k == keys[*i]).count() == 1)
             .map(|(i, _)| i)
             .collect();
         let roll: f64 = rng.random();
@@ -151,50 +203,11 @@ pub fn book_of_record(book: &SimBook, seed: u64, break_rate: f64) -> BookOfRecor
                 market_value: value,
             };
             if Some(i) == target {
-                let position = Some(key(&p.symbol));
-                match kind {
-                    Some("book-position-missing") => {
-                        out.expected.push(expect("book-position-missing", position));
-                        continue;
-                    }
-                    Some("book-quantity-break") => {
-                        line.quantity += if p.quantity.is_sign_negative() {
-                            -Decimal::ONE
-                        } else {
-                            Decimal::ONE
-                        };
-                        out.expected.push(expect("book-quantity-break", position));
-                    }
-                    Some("book-sign-break") => {
-                        line.quantity = -line.quantity;
-                        out.expected.push(expect("book-sign-break", position));
-                    }
-                    Some("book-price-break") => {
-                        line.price = line.price.map(|x| x + Decimal::ONE);
-                        out.expected.push(expect("book-price-break", position));
-                    }
-                    Some("book-value-break") => {
-                        line.market_value = line
-                            .market_value
-                            .map(|v| v + v.abs() / Decimal::TEN + Decimal::from(1000));
-                        out.expected.push(expect("book-value-break", position));
-                    }
-                    _ if near_miss => {
-                        // The lot split in two rows, and a price inside every tolerance.
-                        let half = (p.quantity / Decimal::TWO).trunc();
-                        if !half.is_zero() {
-                            out.positions.push(BookLine {
-                                quantity: half,
-                                market_value: None,
-                                price: price.map(|x| x + Decimal::new(5, 3)),
-                                ..line.clone()
-                            });
-                            line.quantity = p.quantity - half;
-                            line.market_value = None;
-                            line.price = price.map(|x| x + Decimal::new(5, 3));
-                        }
-                    }
-                    _ => {}
+                if let Some(k) = kind.filter(|k| POSITION_BREAKS.contains(k)) {
+                    out.expected.push(expect(k, Some(keys[i].clone())));
+                }
+                if !plant(kind, near_miss, p, price, &mut line, &mut out.positions) {
+                    continue;
                 }
             }
             out.positions.push(line);
