@@ -355,6 +355,100 @@ pub fn generate(spec: &GenSpec) -> (SimBook, Vec<Expected>) {
     )
 }
 
+/// Plants `planted` in `account`; the findings it must give go to `truth`.
+fn plant_break(
+    g: &mut AccountGen,
+    account: &mut SimAccount,
+    planted: Break,
+    paper: bool,
+    truth: &mut Vec<Expected>,
+) {
+    let (broker, id) = (account.broker, account.id.clone());
+    let mut expect = |rule: &str, position: Option<&str>, status: &str, severity: &str| {
+        truth.push(Expected {
+            rule: rule.to_string(),
+            broker: broker.to_string(),
+            account: id.clone(),
+            position: position.map(str::to_string),
+            status: status.to_string(),
+            severity: severity.to_string(),
+        });
+    };
+    match planted {
+        Break::ValueIdentity => {
+            // Beyond max(5.00, 0.001 × |net liq|) whatever the sign: 0.2% of the true value
+            // plus 5.01 exceeds the tolerance computed on the reported value.
+            let true_value = account.true_net_liq().abs();
+            let off = (true_value * Decimal::new(2, 3)).round_dp(2) + Decimal::new(501, 2);
+            account.net_liq_adjust = if g.rng.random_bool(0.5) { off } else { -off };
+            expect("account-value-identity", None, "new", "error");
+        }
+        Break::PnlMissing => {
+            let lot = g.ordinary();
+            let severity = if paper { "warning" } else { "error" };
+            expect("pnl-coverage", Some(&lot.id), "new", severity);
+            expect("account-value-identity", None, "unknown", "error");
+            account.positions.push(SimPosition {
+                pnl_missing: true,
+                ..lot
+            });
+        }
+        Break::PnlOrphan => {
+            let lot = g.lot_id();
+            let exposure = cents(&mut g.rng, 1, 50_000);
+            expect("pnl-orphan", Some(&lot), "new", "error");
+            account.orphan_pnl.push(OrphanPnl {
+                id: lot,
+                symbol: TICKERS[g.rng.random_range(0..TICKERS.len())].to_string(),
+                exposure,
+                unrealized_pnl: Decimal::ZERO,
+            });
+        }
+        Break::OptionExpiring => {
+            let days = g.rng.random_range(0..=EXPIRY_WARN_DAYS);
+            let quantity = Decimal::from(-g.rng.random_range(1..10));
+            let lot = g.fresh(|g| g.option(days, PutCall::Put, quantity));
+            let position = crate::position_id(account, &lot);
+            expect("option-expiring", Some(&position), "new", "error");
+            account.positions.push(lot);
+        }
+        Break::OptionExpired => {
+            let days = -g.rng.random_range(1..30);
+            let quantity = Decimal::from(g.rng.random_range(1..10));
+            // Worthless and still on the books, with a zero P&L row: only the expiry fires.
+            let lot = SimPosition {
+                mark: Decimal::ZERO,
+                ..g.fresh(|g| g.option(days, PutCall::Call, quantity))
+            };
+            let position = crate::position_id(account, &lot);
+            expect("option-expired", Some(&position), "new", "error");
+            account.positions.push(lot);
+        }
+    }
+}
+
+/// Plants a near miss in `account`: just inside a rule's bound, so no finding.
+fn plant_near_miss(g: &mut AccountGen, account: &mut SimAccount, near_miss: NearMiss) {
+    match near_miss {
+        NearMiss::ValueWithinTolerance => {
+            let off = Decimal::new(499, 2);
+            account.net_liq_adjust = if g.rng.random_bool(0.5) { off } else { -off };
+        }
+        NearMiss::ExpiringAfterWindow => {
+            let lot = g.fresh(|g| g.option(EXPIRY_WARN_DAYS + 1, PutCall::Put, Decimal::from(-1)));
+            account.positions.push(lot);
+        }
+        NearMiss::ClosedToday => {
+            let lot = g.lot_id();
+            account.closed_today.push(ClosedLot {
+                id: lot,
+                symbol: TICKERS[g.rng.random_range(0..TICKERS.len())].to_string(),
+                realized_pnl: cents(&mut g.rng, -500, 500),
+            });
+        }
+    }
+}
+
 /// Generates account `index` alone: the same account whatever the other accounts are.
 pub fn generate_account(spec: &GenSpec, index: usize) -> (SimAccount, Vec<Expected>) {
     let mut rng = stream(spec.seed, index);
@@ -437,86 +531,11 @@ pub fn generate_account(spec: &GenSpec, index: usize) -> (SimAccount, Vec<Expect
     };
 
     let mut truth = Vec::new();
-    let mut expect = |rule: &str, position: Option<&str>, status: &str, severity: &str| {
-        truth.push(Expected {
-            rule: rule.to_string(),
-            broker: broker.to_string(),
-            account: id.clone(),
-            position: position.map(str::to_string),
-            status: status.to_string(),
-            severity: severity.to_string(),
-        });
-    };
-    match planted {
-        Some(Break::ValueIdentity) => {
-            // Beyond max(5.00, 0.001 × |net liq|) whatever the sign: 0.2% of the true value
-            // plus 5.01 exceeds the tolerance computed on the reported value.
-            let true_value = account.true_net_liq().abs();
-            let off = (true_value * Decimal::new(2, 3)).round_dp(2) + Decimal::new(501, 2);
-            account.net_liq_adjust = if g.rng.random_bool(0.5) { off } else { -off };
-            expect("account-value-identity", None, "new", "error");
-        }
-        Some(Break::PnlMissing) => {
-            let lot = g.ordinary();
-            let severity = if paper { "warning" } else { "error" };
-            expect("pnl-coverage", Some(&lot.id), "new", severity);
-            expect("account-value-identity", None, "unknown", "error");
-            account.positions.push(SimPosition {
-                pnl_missing: true,
-                ..lot
-            });
-        }
-        Some(Break::PnlOrphan) => {
-            let lot = g.lot_id();
-            let exposure = cents(&mut g.rng, 1, 50_000);
-            expect("pnl-orphan", Some(&lot), "new", "error");
-            account.orphan_pnl.push(OrphanPnl {
-                id: lot,
-                symbol: TICKERS[g.rng.random_range(0..TICKERS.len())].to_string(),
-                exposure,
-                unrealized_pnl: Decimal::ZERO,
-            });
-        }
-        Some(Break::OptionExpiring) => {
-            let days = g.rng.random_range(0..=EXPIRY_WARN_DAYS);
-            let quantity = Decimal::from(-g.rng.random_range(1..10));
-            let lot = g.fresh(|g| g.option(days, PutCall::Put, quantity));
-            let position = crate::position_id(&account, &lot);
-            expect("option-expiring", Some(&position), "new", "error");
-            account.positions.push(lot);
-        }
-        Some(Break::OptionExpired) => {
-            let days = -g.rng.random_range(1..30);
-            let quantity = Decimal::from(g.rng.random_range(1..10));
-            // Worthless and still on the books, with a zero P&L row: only the expiry fires.
-            let lot = SimPosition {
-                mark: Decimal::ZERO,
-                ..g.fresh(|g| g.option(days, PutCall::Call, quantity))
-            };
-            let position = crate::position_id(&account, &lot);
-            expect("option-expired", Some(&position), "new", "error");
-            account.positions.push(lot);
-        }
-        None => {}
+    if let Some(planted) = planted {
+        plant_break(&mut g, &mut account, planted, paper, &mut truth);
     }
-    match near_miss {
-        Some(NearMiss::ValueWithinTolerance) => {
-            let off = Decimal::new(499, 2);
-            account.net_liq_adjust = if g.rng.random_bool(0.5) { off } else { -off };
-        }
-        Some(NearMiss::ExpiringAfterWindow) => {
-            let lot = g.fresh(|g| g.option(EXPIRY_WARN_DAYS + 1, PutCall::Put, Decimal::from(-1)));
-            account.positions.push(lot);
-        }
-        Some(NearMiss::ClosedToday) => {
-            let lot = g.lot_id();
-            account.closed_today.push(ClosedLot {
-                id: lot,
-                symbol: TICKERS[g.rng.random_range(0..TICKERS.len())].to_string(),
-                realized_pnl: cents(&mut g.rng, -500, 500),
-            });
-        }
-        None => {}
+    if let Some(near_miss) = near_miss {
+        plant_near_miss(&mut g, &mut account, near_miss);
     }
     (account, truth)
 }
