@@ -80,11 +80,13 @@ pub fn read_broker(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> (Book, Vec<String>) {
-    let mut book = Book::default();
-    let list = read_account_list(root, &mut book.quarantine);
-    crate::common::read_accounts(book, entry, accounts, list.keys(), |id, failed| {
-        read_account(root, id, as_of, list.get(id), failed)
-    })
+    crate::common::read_broker(
+        root,
+        entry,
+        accounts,
+        read_account_list,
+        |id, listed, failed| read_account(root, id, as_of, listed, failed),
+    )
 }
 
 fn read_account_list(

@@ -283,6 +283,27 @@ pub fn failed_endpoints<'a>(
         .unwrap_or_default()
 }
 
+/// One broker's snapshot, the one shape every broker module follows: its account list read
+/// by `list` (each account's entry by id, problems quarantined), then every account read by
+/// `read` with its entry, in parallel. Returns the rows and the accounts that are
+/// incomplete.
+pub fn read_broker<L: Sync>(
+    root: &std::path::Path,
+    entry: Option<&recon_model::manifest::BrokerManifest>,
+    accounts: &[String],
+    list: impl FnOnce(
+        &std::path::Path,
+        &mut Vec<QuarantineRow>,
+    ) -> std::collections::BTreeMap<String, L>,
+    read: impl Fn(&str, Option<&L>, &[&str]) -> AccountRead + Sync,
+) -> (recon_model::Book, Vec<String>) {
+    let mut book = recon_model::Book::default();
+    let list = list(root, &mut book.quarantine);
+    read_accounts(book, entry, accounts, list.keys(), |id, failed| {
+        read(id, list.get(id), failed)
+    })
+}
+
 /// Reads every account of one broker in parallel (accounts are independent) and merges
 /// them in a stable order. `read` gets the account id and the endpoints the manifest
 /// already reports as not fetched, and answers the account's rows and whether all its files

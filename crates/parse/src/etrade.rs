@@ -267,11 +267,13 @@ pub fn read_broker(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> (Book, Vec<String>) {
-    let mut book = Book::default();
-    let list = read_account_list(root, &mut book.quarantine);
-    crate::common::read_accounts(book, entry, accounts, list.keys(), |key, failed| {
-        read_account(root, key, as_of, list.get(key), failed)
-    })
+    crate::common::read_broker(
+        root,
+        entry,
+        accounts,
+        read_account_list,
+        |key, listed, failed| read_account(root, key, as_of, listed, failed),
+    )
 }
 
 fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, Value> {

@@ -141,11 +141,13 @@ pub fn read_broker(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> (Book, Vec<String>) {
-    let mut book = Book::default();
-    let list = read_account_list(root, &mut book.quarantine);
-    crate::common::read_accounts(book, entry, accounts, list.keys(), |n, failed| {
-        read_account(root, n, as_of, list.get(n).map(String::as_str), failed)
-    })
+    crate::common::read_broker(
+        root,
+        entry,
+        accounts,
+        read_account_list,
+        |n, listed, failed| read_account(root, n, as_of, listed.map(String::as_str), failed),
+    )
 }
 
 fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, String> {

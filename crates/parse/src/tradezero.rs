@@ -145,11 +145,13 @@ pub fn read_broker(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> (Book, Vec<String>) {
-    let mut book = Book::default();
-    let list = read_account_list(dir, &mut book.quarantine);
-    crate::common::read_accounts(book, entry, accounts, list.keys(), |id, failed| {
-        read_account(dir, id, as_of, list.get(id).map(String::as_str), failed)
-    })
+    crate::common::read_broker(
+        dir,
+        entry,
+        accounts,
+        read_account_list,
+        |id, listed, failed| read_account(dir, id, as_of, listed.map(String::as_str), failed),
+    )
 }
 
 /// Reads `tradezero/accounts.json`: each account's fields by canonical id, for accounts whose
