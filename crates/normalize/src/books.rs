@@ -313,6 +313,49 @@ impl RowContext<'_> {
         }
     }
 
+    /// A cell the row cannot do without.
+    fn required<'v>(
+        &self,
+        i: usize,
+        column: &str,
+        value: Option<&'v str>,
+    ) -> Result<&'v str, Box<BookProblem>> {
+        value.ok_or_else(|| self.problem(i, Some(column), format!("no {column}")))
+    }
+
+    /// A number the row cannot do without.
+    fn required_number(
+        &self,
+        i: usize,
+        column: &str,
+        value: Option<&str>,
+    ) -> Result<i128, Box<BookProblem>> {
+        self.number(i, column, value)?
+            .ok_or_else(|| self.problem(i, Some(column), format!("no {column}")))
+    }
+
+    /// Every row of `rows`: its date checked (another day refuses the book), then `read`;
+    /// what it reads goes to `keep`, a row it cannot read to `problems` with the row's
+    /// broker and account as written.
+    fn each_row<T>(
+        &self,
+        cells: &Cells,
+        rows: std::ops::Range<usize>,
+        problems: &mut Vec<BookProblem>,
+        read: impl Fn(usize) -> Result<T, Box<BookProblem>>,
+        mut keep: impl FnMut(usize, T),
+    ) -> Result<(), BookError> {
+        let as_of = cells.column("as_of");
+        for i in rows {
+            self.date_ok(i, as_of.at(i))?;
+            match read(i) {
+                Ok(row) => keep(i, row),
+                Err(p) => problems.push(with_place(*p, cells, i)),
+            }
+        }
+        Ok(())
+    }
+
     /// An exact number from a cell, as the frame's i128 units; `Ok(None)` for an empty one.
     fn number(
         &self,
@@ -453,7 +496,12 @@ struct Placed<'a> {
     account_id: Vec<&'a str>,
 }
 
-impl Placed<'_> {
+impl<'a> Placed<'a> {
+    fn push(&mut self, broker: Broker, account_id: &'a str) {
+        self.broker.push(broker.as_str());
+        self.account_id.push(account_id);
+    }
+
     fn columns(&self, book: &str) -> Vec<Column> {
         vec![
             StringChunked::full("book".into(), book, self.broker.len()).into_column(),
@@ -498,7 +546,6 @@ fn position_frame(
         market_value,
         cost_basis,
         currency_cell,
-        as_of,
     ] = [
         "broker",
         "account",
@@ -508,54 +555,33 @@ fn position_frame(
         "market_value",
         "cost_basis",
         "currency",
-        "as_of",
     ]
     .map(|name| cells.column(name));
     let mut placed = Placed::default();
     let mut symbols: Vec<&str> = Vec::with_capacity(rows.len());
     let mut amounts: [Vec<Option<i128>>; 4] = Default::default();
     let mut currencies = Vec::with_capacity(rows.len());
-    for i in rows {
-        ctx.date_ok(i, as_of.at(i))?;
-        let row = (|| {
-            let (b, a) = ctx.place(i, broker.at(i), account.at(i))?;
-            let s = symbol
-                .at(i)
-                .ok_or_else(|| ctx.problem(i, Some("symbol"), "no symbol".into()))?;
-            let q = ctx
-                .number(i, "quantity", quantity.at(i))?
-                .ok_or_else(|| ctx.problem(i, Some("quantity"), "no quantity".into()))?;
-            let p = ctx.number(i, "price", price.at(i))?;
-            let mv = ctx.number(i, "market_value", market_value.at(i))?;
-            let cb = ctx.number(i, "cost_basis", cost_basis.at(i))?;
-            Ok::<_, Box<BookProblem>>((b, a, s, [Some(q), p, mv, cb]))
-        })();
-        match row {
-            Ok((b, a, s, values)) => {
-                placed.broker.push(b.as_str());
-                placed.account_id.push(a);
-                symbols.push(s);
-                for (column, v) in amounts.iter_mut().zip(values) {
-                    column.push(v);
-                }
-                currencies.push(currency(currency_cell.at(i).unwrap_or("USD")));
-            }
-            Err(p) => problems.push(with_place(*p, cells, i)),
+    let read = |i| {
+        let (b, a) = ctx.place(i, broker.at(i), account.at(i))?;
+        let s = ctx.required(i, "symbol", symbol.at(i))?;
+        let q = ctx.required_number(i, "quantity", quantity.at(i))?;
+        let p = ctx.number(i, "price", price.at(i))?;
+        let mv = ctx.number(i, "market_value", market_value.at(i))?;
+        let cb = ctx.number(i, "cost_basis", cost_basis.at(i))?;
+        Ok((b, a, s, [Some(q), p, mv, cb]))
+    };
+    ctx.each_row(cells, rows, problems, read, |i, (b, a, s, values)| {
+        placed.push(b, a);
+        symbols.push(s);
+        for (column, v) in amounts.iter_mut().zip(values) {
+            column.push(v);
         }
-    }
-    // A book repeats its symbols across accounts: each distinct one is keyed once.
-    let mut keys: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
-    for s in &symbols {
-        keys.entry(s)
-            .or_insert_with(|| instrument_key(s, ctx.as_of));
-    }
+        currencies.push(currency(currency_cell.at(i).unwrap_or("USD")));
+    })?;
     let [q, p, mv, cb] = amounts;
     let mut columns = placed.columns(&ctx.spec.name);
     columns.extend([
-        text(
-            "instrument_key",
-            symbols.iter().map(|s| Some(keys[s].as_str())),
-        ),
+        instrument_keys(|| symbols.iter().map(|s| Some(*s)), ctx.as_of).into_column(),
         text("symbol", symbols.iter().map(|s| Some(*s))),
         money_units("quantity", q),
         money_units("price", p),
@@ -573,33 +599,22 @@ fn cash_frame(
     rows: std::ops::Range<usize>,
     problems: &mut Vec<BookProblem>,
 ) -> Result<PolarsResult<DataFrame>, BookError> {
-    let [broker, account, currency_cell, amount, as_of] =
-        ["broker", "account", "currency", "amount", "as_of"].map(|name| cells.column(name));
+    let [broker, account, currency_cell, amount] =
+        ["broker", "account", "currency", "amount"].map(|name| cells.column(name));
     let mut placed = Placed::default();
     let mut currencies = Vec::with_capacity(rows.len());
     let mut amounts = Vec::with_capacity(rows.len());
-    for i in rows {
-        ctx.date_ok(i, as_of.at(i))?;
-        let row = (|| {
-            let (b, a) = ctx.place(i, broker.at(i), account.at(i))?;
-            let c = currency_cell
-                .at(i)
-                .ok_or_else(|| ctx.problem(i, Some("currency"), "no currency".into()))?;
-            let v = ctx
-                .number(i, "amount", amount.at(i))?
-                .ok_or_else(|| ctx.problem(i, Some("amount"), "no amount".into()))?;
-            Ok::<_, Box<BookProblem>>((b, a, c, v))
-        })();
-        match row {
-            Ok((b, a, c, v)) => {
-                placed.broker.push(b.as_str());
-                placed.account_id.push(a);
-                currencies.push(currency(c));
-                amounts.push(Some(v));
-            }
-            Err(p) => problems.push(with_place(*p, cells, i)),
-        }
-    }
+    let read = |i| {
+        let (b, a) = ctx.place(i, broker.at(i), account.at(i))?;
+        let c = ctx.required(i, "currency", currency_cell.at(i))?;
+        let v = ctx.required_number(i, "amount", amount.at(i))?;
+        Ok((b, a, c, v))
+    };
+    ctx.each_row(cells, rows, problems, read, |_, (b, a, c, v)| {
+        placed.push(b, a);
+        currencies.push(currency(c));
+        amounts.push(Some(v));
+    })?;
     let len = amounts.len();
     let mut columns = placed.columns(&ctx.spec.name);
     columns.extend([
@@ -800,6 +815,34 @@ mod postgres {
             BookFrames::concat(parts).map_err(|e| refuse(book, e))
         })
     }
+}
+
+/// The `instrument_key` column of `symbols` (`recon_model::instrument_key`): a book repeats
+/// its symbols across accounts (a million lots hold a few hundred thousand instruments), so
+/// each distinct one is keyed once, on every core. The broker side of `position_recon` keys
+/// its positions with the same function.
+/// `symbols` gives the symbols afresh each time it is called (they are read twice).
+pub fn instrument_keys<'a, I: Iterator<Item = Option<&'a str>>>(
+    symbols: impl Fn() -> I,
+    as_of: NaiveDate,
+) -> StringChunked {
+    let mut distinct: PlHashMap<&str, usize> = PlHashMap::new();
+    for s in symbols().flatten() {
+        let next = distinct.len();
+        distinct.entry(s).or_insert(next);
+    }
+    let mut by_number: Vec<&str> = vec![""; distinct.len()];
+    for (symbol, n) in &distinct {
+        by_number[*n] = symbol;
+    }
+    let keyed: Vec<String> = by_number
+        .par_iter()
+        .map(|s| instrument_key(s, as_of))
+        .collect();
+    let keys: StringChunked = symbols()
+        .map(|s| s.map(|s| keyed[distinct[s]].as_str()))
+        .collect();
+    keys.with_name("instrument_key".into())
 }
 
 /// The book frames: `book_positions`, `book_cash`, `book_quarantine`. Empty (with their

@@ -312,7 +312,7 @@ pub fn read_broker<L: Sync>(
 /// Without a manifest (`entry` is `None`), `accounts` are the account folders found, and
 /// every account the stored account list names (`listed`) is read too: one listed without a
 /// folder then finds its files missing and is incomplete, never silently absent.
-pub fn read_accounts<'a>(
+fn read_accounts<'a>(
     mut book: recon_model::Book,
     entry: Option<&recon_model::manifest::BrokerManifest>,
     accounts: &[String],

@@ -511,24 +511,17 @@ fn position_row(
         }
     };
     let shares = notes.size(pointer, "shares", p.shares)?;
-    let Traded {
-        symbol,
-        underlying,
-        instrument,
-        put_call,
-        strike,
-        expires_at,
-    } = traded(p, pointer, notes)?;
+    let traded = traded(p, pointer, notes)?;
     let position_id = match text_of(p.position_id) {
         Some(id) => id,
         None => {
             // No id from the broker: derive a stable one from the symbol and its order.
-            let n = unnamed.entry(symbol.clone()).or_default();
+            let n = unnamed.entry(traded.symbol.clone()).or_default();
             *n += 1;
-            format!("{symbol}#{n}")
+            format!("{}#{n}", traded.symbol)
         }
     };
-    let multiplier = if instrument == Instrument::EquityOption {
+    let multiplier = if traded.instrument == Instrument::EquityOption {
         Decimal::ONE_HUNDRED
     } else {
         Decimal::ONE
@@ -558,12 +551,12 @@ fn position_row(
             broker: BROKER,
             account_id: account.to_string(),
             position_id,
-            symbol,
-            underlying,
-            instrument,
-            put_call,
-            strike,
-            expires_at,
+            symbol: traded.symbol,
+            underlying: traded.underlying,
+            instrument: traded.instrument,
+            put_call: traded.put_call,
+            strike: traded.strike,
+            expires_at: traded.expires_at,
             quantity,
             side: p.side.as_deref().and_then(Side::from_broker),
             multiplier,

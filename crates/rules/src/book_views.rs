@@ -15,7 +15,6 @@
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use recon_model::instrument_key::instrument_key;
 use recon_normalize::books::BookFrames;
 use recon_normalize::schema::money_dtype;
 
@@ -88,31 +87,12 @@ fn accounts_in(frames: &[&DataFrame]) -> PolarsResult<LazyFrame> {
     Ok(concat(parts, UnionArgs::default())?.unique(None, UniqueKeepStrategy::First))
 }
 
-/// The key of every broker position's symbol. A book repeats its symbols across accounts
-/// (a million positions hold a few hundred thousand instruments), so each distinct symbol
-/// is keyed once, on every core.
+/// The broker's positions with the key of each one's symbol (the book reader's function).
 fn with_keys(positions: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame> {
-    use rayon::prelude::*;
     let symbols = positions.column("symbol")?.str()?;
-    let mut distinct: PlHashMap<&str, usize> = PlHashMap::new();
-    for s in symbols.iter().flatten() {
-        let next = distinct.len();
-        distinct.entry(s).or_insert(next);
-    }
-    let mut by_number: Vec<&str> = vec![""; distinct.len()];
-    for (symbol, n) in &distinct {
-        by_number[*n] = symbol;
-    }
-    let keyed: Vec<String> = by_number
-        .par_iter()
-        .map(|s| instrument_key(s, as_of))
-        .collect();
-    let keys: StringChunked = symbols
-        .iter()
-        .map(|s| s.map(|s| keyed[distinct[s]].as_str()))
-        .collect();
+    let keys = recon_normalize::books::instrument_keys(|| symbols.iter(), as_of);
     let mut out = positions.clone();
-    out.with_column(keys.with_name("instrument_key".into()).into_column())?;
+    out.with_column(keys.into_column())?;
     Ok(out)
 }
 
