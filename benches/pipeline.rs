@@ -129,6 +129,8 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
                 email: None,
                 config_sha256: None,
                 books: Vec::new(),
+                chunking: Default::default(),
+                progress: false,
             })
             .expect("check runs")
         })

@@ -31,6 +31,7 @@ pub fn config_for(sim: &RunningSim, out_dir: PathBuf, as_of: NaiveDate) -> Confi
         timezone: "America/New_York".into(),
         out_dir: RelativePathBuf::from(out_dir),
         fail_on: Severity::Error,
+        memory_budget: None,
         brokers: sim_brokers(sim),
         rules: Default::default(),
         report: Default::default(),

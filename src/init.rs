@@ -63,7 +63,9 @@ pub fn config_text(brokers: &[Broker]) -> String {
          # Runs are written to <out_dir>/<as_of>/<run_id>/.\n\
          out_dir = \"./recon-out\"\n\
          # The lowest severity that makes the exit code 1: info | warning | error | critical.\n\
-         fail_on = \"error\"\n",
+         fail_on = \"error\"\n\
+         # The peak memory a check aims at: big books are checked in chunks of accounts.\n\
+         # memory_budget = \"1GiB\"\n",
     );
     for &broker in brokers {
         let (auth, url) = broker_notes(broker);

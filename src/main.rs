@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use recon::config::{self, Config};
 use recon::demo::{DemoOptions, run_demo};
 use recon::exit::ExitStatus;
-use recon::pipeline::{CheckOptions, RunError, RunResult, load_packs};
+use recon::pipeline::{CheckOptions, Chunking, RunError, RunResult, load_packs};
 use recon::run::{Overrides, RunPlan};
 use recon::table;
 use recon_model::Broker;
@@ -66,6 +66,30 @@ struct Global {
     /// Print wall time per stage and peak memory on stderr (also in summary.json).
     #[arg(long, global = true)]
     timings: bool,
+    /// The peak memory a check aims at (e.g. 512MiB, 4GiB): the snapshot is checked in
+    /// chunks of accounts sized to it (overrides memory_budget; default 1GiB).
+    #[arg(long, global = true, value_name = "SIZE")]
+    memory_budget: Option<bytesize::ByteSize>,
+    /// Check this many accounts per chunk, whatever the budget (for tests and tuning).
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        hide = true,
+        conflicts_with = "memory_budget"
+    )]
+    chunk_accounts: Option<usize>,
+}
+
+impl Global {
+    /// The chunking the command line asks for, if it asks.
+    fn chunking(&self) -> Option<Chunking> {
+        match (self.chunk_accounts, self.memory_budget) {
+            (Some(n), _) => Some(Chunking::Accounts(n.max(1))),
+            (None, Some(b)) => Some(Chunking::Budget(b.as_u64())),
+            (None, None) => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -308,7 +332,10 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
     let g = &cli.global;
     match &cli.command {
         Command::Run { resend } => {
-            let config = load_config(g)?;
+            let mut config = load_config(g)?;
+            if let Some(b) = g.memory_budget {
+                config.memory_budget = Some(b);
+            }
             let plan = RunPlan::new(&config, &overrides(g));
             let (result, manifest) = recon::run::run(&config, &plan, *resend)?;
             print_run(&result, g.json, Some(&manifest));
@@ -488,11 +515,14 @@ fn check_command(
         .fail_on
         .or(config.as_ref().map(|c| c.fail_on))
         .unwrap_or(Severity::Error);
+    let chunking = g.chunking().unwrap_or(setup.chunking);
     let run = recon::check_snapshot(&CheckOptions {
         snapshot: snapshot.to_path_buf(),
         out_dir,
         as_of: g.as_of,
         fail_on,
+        chunking,
+        progress: !g.quiet && !g.json,
         ..CheckOptions::from_setup(setup)
     })?;
     print_run(&run, g.json, None);

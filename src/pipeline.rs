@@ -2,12 +2,17 @@
 
 use crate::exit::ExitStatus;
 use chrono::{NaiveDate, Utc};
-use recon_normalize::{NormalizeError, SnapshotError, read_snapshot};
+use recon_model::manifest::FetchErrorRecord;
+use recon_normalize::books::BookFrames;
+use recon_normalize::snapshot::{OpenSnapshot, open_snapshot};
+use recon_normalize::{NormalizeError, ReadSnapshot, SnapshotError};
 use recon_report::email::{self, EmailSettings};
 use recon_report::{EmailOutcome, IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
+use recon_rules::book_views::BookChunks;
 use recon_rules::params::Overrides;
 use recon_rules::waivers::{self, Waiver};
 use recon_rules::{Evaluation, Finding, Pack, PackError, Severity, Views, compile_with, evaluate};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -34,6 +39,26 @@ pub struct CheckOptions {
     pub config_sha256: Option<String>,
     /// The books of record to compare against the brokers.
     pub books: Vec<recon_normalize::books::BookSpec>,
+    /// How the accounts are split into chunks (DESIGN.md "Scale").
+    pub chunking: Chunking,
+    /// Draw a bar of accounts checked (on a terminal).
+    pub progress: bool,
+}
+
+/// How a check splits the snapshot's accounts into chunks, each read, built and checked
+/// before the next (`crate::chunking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chunking {
+    /// Chunks sized so the run's peak memory stays near this many bytes.
+    Budget(u64),
+    /// This many accounts per chunk, whatever their size (tests and tuning).
+    Accounts(usize),
+}
+
+impl Default for Chunking {
+    fn default() -> Self {
+        Chunking::Budget(crate::chunking::DEFAULT_MEMORY_BUDGET)
+    }
 }
 
 impl CheckOptions {
@@ -53,6 +78,8 @@ impl CheckOptions {
             email: setup.email,
             config_sha256: setup.config_sha256,
             books: setup.books,
+            chunking: setup.chunking,
+            progress: false,
         }
     }
 }
@@ -221,13 +248,18 @@ impl Timings {
         }
     }
 
+    /// The time since the last lap, added to `name`'s (a stage that runs once per chunk
+    /// is timed in total).
     fn lap(&mut self, name: &str) {
-        self.laps
-            .push((name.to_string(), self.since.elapsed().as_millis() as u64));
+        let ms = self.since.elapsed().as_millis() as u64;
+        match self.laps.iter_mut().find(|(n, _)| n == name) {
+            Some((_, total)) => *total += ms,
+            None => self.laps.push((name.to_string(), ms)),
+        }
         self.since = Instant::now();
     }
 
-    /// `stage` as the sum of its `stage.*` parts.
+    /// `stage` as the sum of its `stage.*` parts, when it has any.
     fn total(&mut self, stage: &str) {
         let prefix = format!("{stage}.");
         let sum = self
@@ -236,7 +268,9 @@ impl Timings {
             .filter(|(name, _)| name.starts_with(&prefix))
             .map(|(_, ms)| ms)
             .sum();
-        self.laps.push((stage.to_string(), sum));
+        if self.laps.iter().any(|(name, _)| name.starts_with(&prefix)) {
+            self.laps.push((stage.to_string(), sum));
+        }
     }
 }
 
@@ -259,9 +293,11 @@ fn read_books(
 
 /// What makes the run incomplete: every fetch error and gap, and each account whose
 /// snapshot files could not all be read that no error names already.
-fn incomplete_items(normalized: &recon_normalize::Normalized) -> Vec<IncompleteItem> {
-    let mut incomplete: Vec<IncompleteItem> = normalized
-        .fetch_errors
+fn incomplete_items(
+    fetch_errors: &[(String, FetchErrorRecord)],
+    accounts: &BTreeSet<(String, String)>,
+) -> Vec<IncompleteItem> {
+    let mut incomplete: Vec<IncompleteItem> = fetch_errors
         .iter()
         .map(|(broker, e)| IncompleteItem {
             broker: broker.clone(),
@@ -269,7 +305,7 @@ fn incomplete_items(normalized: &recon_normalize::Normalized) -> Vec<IncompleteI
             reason: format!("{}: {}", e.endpoint, e.error),
         })
         .collect();
-    for (broker, account) in &normalized.incomplete {
+    for (broker, account) in accounts {
         let listed = incomplete
             .iter()
             .any(|i| &i.broker == broker && i.account.as_ref() == Some(account));
@@ -284,20 +320,43 @@ fn incomplete_items(normalized: &recon_normalize::Normalized) -> Vec<IncompleteI
     incomplete
 }
 
+/// What the chunks of a run add up to: the findings and rule counts, and the small
+/// per-account facts the report needs. Each chunk's frames and views are dropped once it is
+/// added.
+#[derive(Default)]
+struct RunTally {
+    eval: Evaluation,
+    accounts_checked: u64,
+    positions_checked: u64,
+    figures: Vec<recon_rules::AccountFigure>,
+    incomplete: BTreeSet<(String, String)>,
+    fetch_errors: Vec<(String, FetchErrorRecord)>,
+}
+
+impl RunTally {
+    fn add(&mut self, normalized: recon_normalize::Normalized, views: &Views, eval: Evaluation) {
+        self.accounts_checked += normalized.frames.accounts.height() as u64;
+        self.positions_checked += normalized.frames.positions.height() as u64;
+        self.figures.extend(views.account_figures());
+        self.incomplete.extend(normalized.incomplete);
+        self.fetch_errors.extend(normalized.fetch_errors);
+        self.eval.add(eval);
+    }
+}
+
 /// What the run's outputs record about it, besides findings and rule stats.
 fn run_facts(
     opts: &CheckOptions,
-    normalized: &recon_normalize::Normalized,
-    views: &Views,
+    snapshot: &OpenSnapshot,
+    tally: &mut RunTally,
     started_at: chrono::DateTime<Utc>,
     timings: Timings,
     incomplete: Vec<IncompleteItem>,
     exit: ExitStatus,
 ) -> RunFacts {
-    let frames = &normalized.frames;
     RunFacts {
         run_id: opts.run_id.clone(),
-        as_of: normalized.as_of,
+        as_of: snapshot.as_of,
         started_at,
         timings_ms: timings.laps,
         packs: opts
@@ -310,18 +369,47 @@ fn run_facts(
                 sha256: p.sha256.clone(),
             })
             .collect(),
-        brokers: match &normalized.manifest {
+        brokers: match &snapshot.manifest {
             Some(m) => m.brokers.keys().cloned().collect(),
             None => Vec::new(),
         },
-        accounts_checked: frames.accounts.height() as u64,
-        positions_checked: frames.positions.height() as u64,
+        accounts_checked: tally.accounts_checked,
+        positions_checked: tally.positions_checked,
         incomplete,
         exit_code: exit.code(),
         config_sha256: opts.config_sha256.clone(),
         peak_rss_kib: peak_rss_kib(),
-        accounts: views.account_figures(),
+        accounts: std::mem::take(&mut tally.figures),
     }
+}
+
+/// One chunk's rules: its rows made frames and views (with the book rows of its accounts),
+/// every rule compiled against them (a parameter overridden per account is a column of the
+/// chunk's accounts) and evaluated.
+fn check_chunk(
+    opts: &CheckOptions,
+    read: ReadSnapshot,
+    book: Option<BookFrames>,
+    timings: &mut Timings,
+    tally: &mut RunTally,
+) -> Result<(), RunError> {
+    let as_of = read.as_of;
+    let normalized = recon_normalize::normalize(read).map_err(RunError::Snapshot)?;
+    timings.lap("normalize.frames");
+    let mut views = Views::build(&normalized.frames, as_of)
+        .map_err(|e| RunError::Internal(format!("cannot build views: {e}")))?;
+    timings.lap("views");
+    if let Some(book) = book {
+        views
+            .add_books(&book, as_of)
+            .map_err(|e| RunError::Internal(format!("cannot build the book views: {e}")))?;
+        timings.lap("books.views");
+    }
+    let rules = compile_with(&opts.packs, &views, &opts.overrides)?;
+    let eval = evaluate(&rules, &views);
+    timings.lap("rules");
+    tally.add(normalized, &views, eval);
+    Ok(())
 }
 
 pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
@@ -334,56 +422,97 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
             opts.snapshot.display()
         )));
     }
-    // Normalize in two timed halves: parsing the brokers' bytes into rows, and building the
-    // frames from them ("normalize" is their sum).
-    let read = read_snapshot(&opts.snapshot, opts.as_of).map_err(|e| match e {
+    let snapshot = open_snapshot(&opts.snapshot, opts.as_of).map_err(|e| match e {
         SnapshotError::NoAsOf(_) | SnapshotError::Missing(_) => RunError::Usage(e.to_string()),
         other => RunError::Snapshot(other.into()),
     })?;
-    for warning in &read.warnings {
+    for warning in &snapshot.warnings {
         tracing::warn!("{warning}");
     }
+    let accounts = snapshot.accounts();
     timings.lap("normalize.parse");
-    let normalized = recon_normalize::normalize(read).map_err(RunError::Snapshot)?;
-    timings.lap("normalize.frames");
-    timings.total("normalize");
+    let mut books = match opts.books.is_empty() {
+        true => None,
+        false => {
+            let known = accounts.iter().map(|&a| {
+                let (b, id) = snapshot.names(a);
+                (b.to_string(), id.to_string())
+            });
+            let book = read_books(&opts.books, snapshot.as_of)?;
+            let book = BookChunks::new(book, known)
+                .map_err(|e| RunError::Internal(format!("cannot index the book: {e}")))?;
+            timings.lap("books.read");
+            Some(book)
+        }
+    };
+    let book_bytes = books.as_ref().map_or(0, BookChunks::estimated_size) as u64;
+    let whole_book = recon_rules::reach::whole_book_rule(&opts.packs);
+    let chunks = crate::chunking::plan(
+        &snapshot,
+        &accounts,
+        opts.chunking,
+        book_bytes,
+        whole_book.as_deref(),
+    );
+    timings.lap("normalize.parse");
+    let progress = crate::chunking::progress(opts.progress, accounts.len());
 
-    let mut views = Views::build(&normalized.frames, normalized.as_of)
-        .map_err(|e| RunError::Internal(format!("cannot build views: {e}")))?;
-    timings.lap("views");
-    if !opts.books.is_empty() {
-        let books = read_books(&opts.books, normalized.as_of)?;
-        timings.lap("books.read");
-        views
-            .add_books(&books, normalized.as_of)
-            .map_err(|e| RunError::Internal(format!("cannot build the book views: {e}")))?;
-        timings.lap("books.views");
-        timings.total("books");
+    let mut tally = RunTally::default();
+    for (i, range) in chunks.iter().enumerate() {
+        let part = &accounts[range.clone()];
+        // What belongs to no account (the lists' quarantine, the run-wide gaps) comes with
+        // the first chunk, as it comes first in a whole read.
+        let mut read = match i {
+            0 => snapshot.run_wide(),
+            _ => ReadSnapshot::empty(snapshot.as_of),
+        };
+        read.extend(snapshot.read(part));
+        timings.lap("normalize.parse");
+        let book = match &mut books {
+            Some(b) => {
+                let ids: Vec<(&str, &str)> = part.iter().map(|&a| snapshot.names(a)).collect();
+                let names: Vec<(&str, &str)> = read
+                    .book
+                    .accounts
+                    .iter()
+                    .filter_map(|r| Some((r.broker.as_str(), r.account_name.as_deref()?)))
+                    .collect();
+                let claimed = b
+                    .claim(&ids, &names)
+                    .map_err(|e| RunError::Internal(format!("cannot deal out the book: {e}")))?;
+                Some(claimed)
+            }
+            None => None,
+        };
+        check_chunk(opts, read, book, &mut timings, &mut tally)?;
+        progress.inc(part.len() as u64);
     }
-    let rules = compile_with(&opts.packs, &views, &opts.overrides)?;
-    let Evaluation {
-        mut findings,
-        stats,
-    } = evaluate(&rules, &views);
-    waivers::apply(&mut findings, &opts.waivers, normalized.as_of);
-    timings.lap("rules");
+    if let Some(b) = books {
+        // The book's rows no broker account claimed (and its quarantine), on their own.
+        let rest = b
+            .rest()
+            .map_err(|e| RunError::Internal(format!("cannot deal out the book: {e}")))?;
+        let read = ReadSnapshot::empty(snapshot.as_of);
+        check_chunk(opts, read, Some(rest), &mut timings, &mut tally)?;
+    }
+    progress.finish_and_clear();
+    timings.total("normalize");
+    timings.total("books");
+    tally.eval.sort(&recon_rules::rule_order(&opts.packs));
+    let mut findings = std::mem::take(&mut tally.eval.findings);
+    let stats = std::mem::take(&mut tally.eval.stats);
+    waivers::apply(&mut findings, &opts.waivers, snapshot.as_of);
 
-    let incomplete = incomplete_items(&normalized);
+    let incomplete = incomplete_items(&tally.fetch_errors, &tally.incomplete);
     let exit = ExitStatus::of_run(&findings, opts.fail_on, !incomplete.is_empty(), false);
 
     let facts = run_facts(
-        opts,
-        &normalized,
-        &views,
-        started_at,
-        timings,
-        incomplete,
-        exit,
+        opts, &snapshot, &mut tally, started_at, timings, incomplete, exit,
     );
     let dir = opts
         .run_dir
         .clone()
-        .unwrap_or_else(|| recon_report::run_dir(&opts.out_dir, normalized.as_of, &opts.run_id));
+        .unwrap_or_else(|| recon_report::run_dir(&opts.out_dir, snapshot.as_of, &opts.run_id));
     let report_started = Instant::now();
     let mut output = write_run(&opts.out_dir, &dir, &facts, &mut findings, &stats)?;
     // The report's own time is known only once it is written: summary.json gets it after.

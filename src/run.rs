@@ -126,6 +126,8 @@ pub struct CheckSetup {
     pub config_sha256: Option<String>,
     /// The books of record to compare (the `books` pack runs when there is one).
     pub books: Vec<recon_normalize::books::BookSpec>,
+    /// Chunks sized to the config's `memory_budget` (or the default one).
+    pub chunking: crate::pipeline::Chunking,
 }
 
 impl CheckSetup {
@@ -171,6 +173,10 @@ impl CheckSetup {
             packs,
             waivers,
             overrides,
+            chunking: config
+                .and_then(|c| c.memory_budget)
+                .map(|b| crate::pipeline::Chunking::Budget(b.as_u64()))
+                .unwrap_or_default(),
         })
     }
 }

@@ -669,6 +669,8 @@ fn a_failed_delivery_exits_4_with_the_report_on_disk() {
         overrides: Default::default(),
         config_sha256: None,
         books: Vec::new(),
+        chunking: Default::default(),
+        progress: false,
         email: Some(EmailSettings {
             delivery: recon_report::email::Delivery::File,
             from: "recon@localhost".into(),

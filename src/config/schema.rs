@@ -16,6 +16,10 @@ pub struct Config {
     pub out_dir: RelativePathBuf,
     #[serde(default = "default_fail_on")]
     pub fail_on: Severity,
+    /// The peak memory a check aims at (`"1GiB"`, `"512MiB"`): the snapshot is checked in
+    /// chunks of accounts sized to it (DESIGN.md "Scale"). Default 1 GiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_budget: Option<bytesize::ByteSize>,
     #[serde(default)]
     pub brokers: Brokers,
     #[serde(default)]

@@ -3,8 +3,9 @@
 use crate::frames::{Frames, build_frames};
 use chrono::NaiveDate;
 use recon_model::manifest::{FetchErrorRecord, Manifest};
-pub use recon_parse::common::failed_endpoints;
-pub use recon_parse::snapshot::{ReadSnapshot, SnapshotError, read_snapshot};
+pub use recon_parse::snapshot::{
+    AccountRef, OpenSnapshot, ReadSnapshot, SnapshotError, open_snapshot, read_snapshot,
+};
 use std::collections::BTreeSet;
 use std::path::Path;
 

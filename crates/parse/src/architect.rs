@@ -9,6 +9,7 @@
 //! broker computed it); futures valued at their open-trade P&L; and the 2026-03 schema
 //! change (`purchasing_power`, or `available_margin` + `excess_liquidity`).
 
+use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, parse, read_text};
 use crate::exact::to_frame_scale;
 use chrono::NaiveDate;
@@ -73,19 +74,21 @@ struct Lot<'a> {
     unrealized_pnl: Option<&'a RawValue>,
 }
 
-/// Reads every Architect account of the snapshot.
-pub fn read_broker(
+/// Opens Architect's part of the snapshot: its account list read, its accounts ready to be
+/// read in chunks.
+pub fn open(
     root: &Path,
     entry: Option<&BrokerManifest>,
     accounts: &[String],
     as_of: NaiveDate,
-) -> (Book, Vec<String>) {
-    crate::common::read_broker(
+) -> OpenBroker {
+    let owned = root.to_path_buf();
+    crate::common::open_broker(
         root,
         entry,
         accounts,
         read_account_list,
-        |id, listed, failed| read_account(root, id, as_of, listed, failed),
+        move |id, listed, failed| read_account(&owned, id, as_of, listed, failed),
     )
 }
 

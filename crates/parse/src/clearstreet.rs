@@ -8,6 +8,7 @@
 //! option symbols, no multiplier (100 for options), `short_market_value` omitted when
 //! there is none, and `margin_details` only on margin accounts.
 
+use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, parse, read_pages, read_text, text_of};
 use chrono::NaiveDate;
 use recon_model::manifest::BrokerManifest;
@@ -97,20 +98,23 @@ struct Position<'a> {
     unrealized_pnl: Option<&'a RawValue>,
 }
 
-/// Reads every Clear Street account of the snapshot. Returns the rows and the accounts whose
-/// files could not all be read.
-pub fn read_broker(
+/// Opens Clear Street's part of the snapshot: its account list read, its accounts ready to be
+/// read in chunks.
+pub fn open(
     root: &Path,
     entry: Option<&BrokerManifest>,
     accounts: &[String],
     as_of: NaiveDate,
-) -> (Book, Vec<String>) {
-    crate::common::read_broker(
+) -> OpenBroker {
+    let owned = root.to_path_buf();
+    crate::common::open_broker(
         root,
         entry,
         accounts,
         read_account_list,
-        |id, listed, failed| read_account(root, id, as_of, listed.map(String::as_str), failed),
+        move |id, listed, failed| {
+            read_account(&owned, id, as_of, listed.map(String::as_str), failed)
+        },
     )
 }
 

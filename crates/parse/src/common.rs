@@ -266,28 +266,56 @@ pub fn page_gap(root: &std::path::Path, stem: &str, missing: u32) -> Option<Stri
     ))
 }
 
-/// The endpoints of `account` the manifest reports as not fetched: their missing files are
-/// already a fetch-incomplete finding and are not reported again.
-pub fn failed_endpoints<'a>(
-    entry: Option<&'a recon_model::manifest::BrokerManifest>,
-    account: &str,
-) -> Vec<&'a str> {
-    entry
-        .map(|e| {
-            e.errors
-                .iter()
-                .filter(|err| err.account.as_deref() == Some(account))
-                .map(|err| err.endpoint.as_str())
-                .collect()
-        })
-        .unwrap_or_default()
+/// One broker of a snapshot, opened: its account list read once (the list's own problems
+/// in `list_rows`, which belong to no account), and a reader for any part of its accounts.
+/// A run reads its accounts chunk by chunk (DESIGN.md "Bounded memory"); reading them all at
+/// once is one chunk.
+pub struct OpenBroker {
+    /// Every account to read, in order: the manifest's list, or without a manifest the
+    /// account folders found and then every account the stored list names without a folder
+    /// (which then finds its files missing and is incomplete, never silently absent).
+    pub accounts: Vec<String>,
+    /// Rows of the account list itself: its quarantine.
+    pub list_rows: recon_model::Book,
+    /// The endpoints the manifest reports as not fetched, per account: their missing
+    /// files are already a fetch-incomplete finding and are not reported again.
+    failed: std::collections::HashMap<String, Vec<String>>,
+    #[allow(clippy::type_complexity)]
+    read: Box<dyn Fn(&str, &[&str]) -> AccountRead + Send + Sync>,
 }
 
-/// One broker's snapshot, the one shape every broker module follows: its account list read
-/// by `list` (each account's entry by id, problems quarantined), then every account read by
-/// `read` with its entry, in parallel. Returns the rows and the accounts that are
-/// incomplete.
-pub fn read_broker<L: Sync>(
+impl OpenBroker {
+    /// Reads `ids` in parallel (accounts are independent) and merges them in the order
+    /// given. Returns the rows and the accounts that are incomplete.
+    pub fn read(&self, ids: &[String]) -> (recon_model::Book, Vec<String>) {
+        use rayon::prelude::*;
+        let outputs: Vec<(&String, AccountRead)> = ids
+            .par_iter()
+            .map(|id| {
+                let failed: Vec<&str> = self
+                    .failed
+                    .get(id)
+                    .map(|f| f.iter().map(String::as_str).collect())
+                    .unwrap_or_default();
+                (id, (self.read)(id, &failed))
+            })
+            .collect();
+        let mut book = recon_model::Book::default();
+        let mut incomplete = Vec::new();
+        for (id, read) in outputs {
+            if !read.complete {
+                incomplete.push(id.clone());
+            }
+            book.extend(read.book);
+        }
+        (book, incomplete)
+    }
+}
+
+/// Opens one broker's snapshot, the one shape every broker module follows: its account
+/// list read by `list` (each account's entry by id, problems quarantined); `read` then
+/// reads one account with its entry and the endpoints the manifest reports as not fetched.
+pub fn open_broker<L: Send + Sync + 'static>(
     root: &std::path::Path,
     entry: Option<&recon_model::manifest::BrokerManifest>,
     accounts: &[String],
@@ -295,53 +323,35 @@ pub fn read_broker<L: Sync>(
         &std::path::Path,
         &mut Vec<QuarantineRow>,
     ) -> std::collections::BTreeMap<String, L>,
-    read: impl Fn(&str, Option<&L>, &[&str]) -> AccountRead + Sync,
-) -> (recon_model::Book, Vec<String>) {
-    let mut book = recon_model::Book::default();
-    let list = list(root, &mut book.quarantine);
-    read_accounts(book, entry, accounts, list.keys(), |id, failed| {
-        read(id, list.get(id), failed)
-    })
-}
-
-/// Reads every account of one broker in parallel (accounts are independent) and merges
-/// them in a stable order. `read` gets the account id and the endpoints the manifest
-/// already reports as not fetched, and answers the account's rows and whether all its files
-/// could be read. Returns the rows and the accounts that are incomplete.
-///
-/// Without a manifest (`entry` is `None`), `accounts` are the account folders found, and
-/// every account the stored account list names (`listed`) is read too: one listed without a
-/// folder then finds its files missing and is incomplete, never silently absent.
-fn read_accounts<'a>(
-    mut book: recon_model::Book,
-    entry: Option<&recon_model::manifest::BrokerManifest>,
-    accounts: &[String],
-    listed: impl Iterator<Item = &'a String>,
-    read: impl Fn(&str, &[&str]) -> AccountRead + Sync,
-) -> (recon_model::Book, Vec<String>) {
-    use rayon::prelude::*;
+    read: impl Fn(&str, Option<&L>, &[&str]) -> AccountRead + Send + Sync + 'static,
+) -> OpenBroker {
+    let mut list_rows = recon_model::Book::default();
+    let list = list(root, &mut list_rows.quarantine);
     let mut all: Vec<String> = accounts.to_vec();
     if entry.is_none() {
         let known: std::collections::BTreeSet<&String> = accounts.iter().collect();
-        let extra: Vec<String> = listed.filter(|id| !known.contains(id)).cloned().collect();
+        let extra: Vec<String> = list
+            .keys()
+            .filter(|id| !known.contains(id))
+            .cloned()
+            .collect();
         all.extend(extra);
     }
-    let outputs: Vec<(&String, recon_model::Book, bool)> = all
-        .par_iter()
-        .map(|id| {
-            let failed = failed_endpoints(entry, id);
-            let AccountRead { book, complete } = read(id, &failed);
-            (id, book, complete)
-        })
-        .collect();
-    let mut incomplete = Vec::new();
-    for (id, b, complete) in outputs {
-        if !complete {
-            incomplete.push(id.clone());
+    let mut failed: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for err in entry.iter().flat_map(|e| &e.errors) {
+        if let Some(account) = &err.account {
+            failed
+                .entry(account.clone())
+                .or_default()
+                .push(err.endpoint.clone());
         }
-        book.extend(b);
     }
-    (book, incomplete)
+    OpenBroker {
+        accounts: all,
+        list_rows,
+        failed,
+        read: Box::new(move |id, failed| read(id, list.get(id), failed)),
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! shape (`longOrShort`, signed `qty`, `productId` with option fields, negative
 //! `currentPrice` on short options), since files in that shape still circulate.
 
+use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, file_problem};
 use crate::exact::{self, to_frame_scale};
 use chrono::NaiveDate;
@@ -260,19 +261,21 @@ fn amount(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Value>) -> O
     }
 }
 
-/// Reads every E*TRADE account of the snapshot.
-pub fn read_broker(
+/// Opens E*TRADE's part of the snapshot: its account list read, its accounts ready to be
+/// read in chunks.
+pub fn open(
     root: &Path,
     entry: Option<&BrokerManifest>,
     accounts: &[String],
     as_of: NaiveDate,
-) -> (Book, Vec<String>) {
-    crate::common::read_broker(
+) -> OpenBroker {
+    let owned = root.to_path_buf();
+    crate::common::open_broker(
         root,
         entry,
         accounts,
         read_account_list,
-        |key, listed, failed| read_account(root, key, as_of, listed, failed),
+        move |key, listed, failed| read_account(&owned, key, as_of, listed, failed),
     )
 }
 

@@ -3,6 +3,7 @@
 //! scanning its broker folders. Each broker's accounts go to that broker's module; a broker
 //! whose reading panics is made incomplete, never dropped.
 
+use crate::common::OpenBroker;
 use crate::{architect, clearstreet, etrade, tastytrade, tradezero};
 use chrono::NaiveDate;
 use recon_model::manifest::{
@@ -25,7 +26,7 @@ pub enum SnapshotError {
     NoAsOf(PathBuf),
 }
 
-/// A snapshot read into canonical rows, before the frames are built.
+/// A snapshot (or a part of one) read into canonical rows, before the frames are built.
 #[derive(Debug)]
 pub struct ReadSnapshot {
     pub book: Book,
@@ -36,9 +37,152 @@ pub struct ReadSnapshot {
     pub warnings: Vec<String>,
 }
 
-/// Reads every broker in `dir` into rows (recon-parse, one broker after another, each in
-/// parallel over its accounts). `as_of` overrides the manifest's.
-pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapshot, SnapshotError> {
+impl ReadSnapshot {
+    /// Nothing read yet, of the business day `as_of`.
+    pub fn empty(as_of: NaiveDate) -> ReadSnapshot {
+        ReadSnapshot {
+            book: Book::default(),
+            manifest: None,
+            as_of,
+            incomplete: BTreeSet::new(),
+            fetch_errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// `other`'s rows, incomplete accounts, errors and warnings after this one's.
+    pub fn extend(&mut self, other: ReadSnapshot) {
+        self.book.extend(other.book);
+        self.incomplete.extend(other.incomplete);
+        self.fetch_errors.extend(other.fetch_errors);
+        self.warnings.extend(other.warnings);
+    }
+}
+
+/// One account of an opened snapshot: the broker (its place in the snapshot) and the
+/// account's place in that broker's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountRef {
+    pub broker: usize,
+    pub index: usize,
+}
+
+/// A snapshot opened for reading: its manifest and business date read, each broker's
+/// account list read, and nothing of any account yet. `read` reads any part of its
+/// accounts, so a run can go chunk by chunk and hold one chunk's rows at a time.
+pub struct OpenSnapshot {
+    pub dir: PathBuf,
+    pub manifest: Option<Manifest>,
+    pub as_of: NaiveDate,
+    pub warnings: Vec<String>,
+    /// What the whole run lacks: the manifest's errors and the gaps found on opening (a
+    /// broker that lists no account, one whose list could not be read).
+    pub fetch_errors: Vec<(String, FetchErrorRecord)>,
+    /// Rows that belong to no account: the account lists' quarantine.
+    pub list_rows: Book,
+    /// Accounts of brokers that could not be opened: incomplete, and not read.
+    pub unread: BTreeSet<(String, String)>,
+    brokers: Vec<(String, OpenBroker)>,
+}
+
+impl std::fmt::Debug for OpenSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenSnapshot")
+            .field("dir", &self.dir)
+            .field("as_of", &self.as_of)
+            .field("accounts", &self.accounts().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenSnapshot {
+    /// Every account to read, broker after broker, each broker's in its list's order.
+    pub fn accounts(&self) -> Vec<AccountRef> {
+        self.brokers
+            .iter()
+            .enumerate()
+            .flat_map(|(broker, (_, open))| {
+                (0..open.accounts.len()).map(move |index| AccountRef { broker, index })
+            })
+            .collect()
+    }
+
+    /// The broker's name and the account's id.
+    pub fn names(&self, account: AccountRef) -> (&str, &str) {
+        let (name, open) = &self.brokers[account.broker];
+        (name, &open.accounts[account.index])
+    }
+
+    /// The snapshot folder of an account (`<dir>/<broker>/<account>`), whose files it reads.
+    pub fn folder(&self, account: AccountRef) -> PathBuf {
+        let (broker, id) = self.names(account);
+        self.dir.join(broker).join(id)
+    }
+
+    /// What belongs to the run rather than to any account: the list rows, the run-wide
+    /// errors, the unread accounts and the warnings.
+    pub fn run_wide(&self) -> ReadSnapshot {
+        ReadSnapshot {
+            book: self.list_rows.clone(),
+            manifest: None,
+            as_of: self.as_of,
+            incomplete: self.unread.clone(),
+            fetch_errors: self.fetch_errors.clone(),
+            warnings: self.warnings.clone(),
+        }
+    }
+
+    /// Reads `part` of the accounts (recon-parse, each broker's accounts in parallel). One
+    /// broker's bytes must not take the others down: a panic while reading them (a bug, not
+    /// bad input, which is quarantined) makes that broker's accounts of `part` incomplete
+    /// and is said as a gap.
+    pub fn read(&self, part: &[AccountRef]) -> ReadSnapshot {
+        let mut out = ReadSnapshot::empty(self.as_of);
+        for same_broker in part.chunk_by(|a, b| a.broker == b.broker) {
+            let (name, open) = &self.brokers[same_broker[0].broker];
+            let ids: Vec<String> = same_broker
+                .iter()
+                .map(|a| open.accounts[a.index].clone())
+                .collect();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                recon_model::failpoint::hit(&format!("parse.{name}"));
+                open.read(&ids)
+            })) {
+                Ok((book, incomplete)) => {
+                    out.book.extend(book);
+                    out.incomplete
+                        .extend(incomplete.into_iter().map(|a| (name.clone(), a)));
+                }
+                Err(panic) => {
+                    let what = panic_text(&panic);
+                    tracing::error!(broker = %name, accounts = ids.len(), "reading the snapshot failed: {what}");
+                    let error = format!(
+                        "reading {name}'s snapshot failed ({what}): {} of its accounts were not checked",
+                        ids.len()
+                    );
+                    out.fetch_errors
+                        .push((name.clone(), gap("snapshot", error)));
+                    out.incomplete
+                        .extend(ids.into_iter().map(|a| (name.clone(), a)));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic")
+        .to_string()
+}
+
+/// Opens the snapshot in `dir`: its manifest, business date (`as_of` overrides the
+/// manifest's) and every broker's account list.
+pub fn open_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<OpenSnapshot, SnapshotError> {
     if !dir.is_dir() {
         return Err(SnapshotError::Missing(dir.to_path_buf()));
     }
@@ -48,14 +192,15 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
         .ok_or_else(|| SnapshotError::NoAsOf(dir.to_path_buf()))?;
 
     let mut warnings = Vec::new();
-    let brokers: Vec<String> = match &manifest {
+    let names: Vec<String> = match &manifest {
         Some(m) => m.brokers.keys().cloned().collect(),
         None => subfolders(dir),
     };
-    let mut book = Book::default();
-    let mut incomplete = BTreeSet::new();
+    let mut brokers = Vec::new();
+    let mut list_rows = Book::default();
+    let mut unread = BTreeSet::new();
     let mut gaps: Vec<(String, FetchErrorRecord)> = Vec::new();
-    for name in brokers {
+    for name in names {
         let Ok(broker) = name.parse::<Broker>() else {
             warnings.push(format!(
                 "{}: `{name}` is not a broker recon knows; not read",
@@ -65,12 +210,12 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
         };
         let entry = manifest.as_ref().and_then(|m| m.brokers.get(&name));
         let accounts = listed_accounts(dir, entry, &name);
-        let read = match broker {
-            Broker::Tastytrade => tastytrade::read_broker,
-            Broker::Tradezero => tradezero::read_broker,
-            Broker::Clearstreet => clearstreet::read_broker,
-            Broker::Etrade => etrade::read_broker,
-            Broker::Architect => architect::read_broker,
+        let open = match broker {
+            Broker::Tastytrade => tastytrade::open,
+            Broker::Tradezero => tradezero::open,
+            Broker::Clearstreet => clearstreet::open,
+            Broker::Etrade => etrade::open,
+            Broker::Architect => architect::open,
         };
         if accounts.is_empty() {
             // A broker that lists no account is far more often a key scoped to the wrong
@@ -83,41 +228,46 @@ pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapsho
                 ),
             ));
         }
-        // One broker's bytes must not take the others down: a panic while reading it (a
-        // bug, not bad input, which is quarantined) makes that broker incomplete instead.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            recon_model::failpoint::hit(&format!("parse.{name}"));
-            read(dir, entry, &accounts, as_of)
+            open(dir, entry, &accounts, as_of)
         })) {
-            Ok((b, inc)) => {
-                book.extend(b);
-                incomplete.extend(inc.into_iter().map(|a| (name.clone(), a)));
+            Ok(mut opened) => {
+                list_rows.extend(std::mem::take(&mut opened.list_rows));
+                brokers.push((name, opened));
             }
             Err(panic) => {
-                let what = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("a panic");
-                tracing::error!(broker = %name, "reading the snapshot failed: {what}");
+                let what = panic_text(&panic);
+                tracing::error!(broker = %name, "reading the account list failed: {what}");
                 gaps.push((
                     name.clone(),
                     gap("snapshot", format!("reading {name}'s snapshot failed ({what}): none of its accounts was checked")),
                 ));
-                incomplete.extend(accounts.iter().map(|a| (name.clone(), a.clone())));
+                unread.extend(accounts.iter().map(|a| (name.clone(), a.clone())));
             }
         }
     }
     let mut fetch_errors = manifest_errors(manifest.as_ref());
     fetch_errors.extend(gaps);
-    Ok(ReadSnapshot {
-        book,
+    Ok(OpenSnapshot {
+        dir: dir.to_path_buf(),
         manifest,
         as_of,
-        incomplete,
-        fetch_errors,
         warnings,
+        fetch_errors,
+        list_rows,
+        unread,
+        brokers,
     })
+}
+
+/// Reads every broker in `dir` into rows at once (one chunk of every account). `as_of`
+/// overrides the manifest's.
+pub fn read_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<ReadSnapshot, SnapshotError> {
+    let open = open_snapshot(dir, as_of)?;
+    let mut read = open.run_wide();
+    read.extend(open.read(&open.accounts()));
+    read.manifest = open.manifest;
+    Ok(read)
 }
 
 /// The snapshot's manifest, if it has one; one this recon cannot read is refused by name.

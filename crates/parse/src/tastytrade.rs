@@ -11,6 +11,7 @@
 //! closed accounts; IRA, margin and cash from `account-type-name` and `margin-or-cash`; a
 //! trading status that restricts or closes the account.
 
+use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, parse, read_text};
 use crate::exact;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -134,19 +135,21 @@ fn truthy(v: &Option<serde_json::Value>) -> bool {
     }
 }
 
-/// Reads every tastytrade account of the snapshot.
-pub fn read_broker(
+/// Opens tastytrade's part of the snapshot: its account list read, its accounts ready to be
+/// read in chunks.
+pub fn open(
     root: &Path,
     entry: Option<&BrokerManifest>,
     accounts: &[String],
     as_of: NaiveDate,
-) -> (Book, Vec<String>) {
-    crate::common::read_broker(
+) -> OpenBroker {
+    let owned = root.to_path_buf();
+    crate::common::open_broker(
         root,
         entry,
         accounts,
         read_account_list,
-        |n, listed, failed| read_account(root, n, as_of, listed.map(String::as_str), failed),
+        move |n, listed, failed| read_account(&owned, n, as_of, listed.map(String::as_str), failed),
     )
 }
 

@@ -7,6 +7,7 @@
 //! while open, no mark (derived from the matched P&L row's exposure), `…Pnl`/`…PnL` casing, and
 //! P&L rows for lots closed today (exposure 0).
 
+use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, parse, read_text, text_of};
 use crate::exact::to_frame_scale;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -137,20 +138,23 @@ fn records<'a>(body: &'a str, key: &str) -> Result<(Vec<&'a RawValue>, String), 
     Ok((items, format!("/{key}")))
 }
 
-/// Reads every TradeZero account of the snapshot. Returns the rows and the accounts whose
-/// files could not all be read.
-pub fn read_broker(
+/// Opens TradeZero's part of the snapshot: its account list read, its accounts ready to be
+/// read in chunks.
+pub fn open(
     dir: &Path,
     entry: Option<&BrokerManifest>,
     accounts: &[String],
     as_of: NaiveDate,
-) -> (Book, Vec<String>) {
-    crate::common::read_broker(
+) -> OpenBroker {
+    let owned = dir.to_path_buf();
+    crate::common::open_broker(
         dir,
         entry,
         accounts,
         read_account_list,
-        |id, listed, failed| read_account(dir, id, as_of, listed.map(String::as_str), failed),
+        move |id, listed, failed| {
+            read_account(&owned, id, as_of, listed.map(String::as_str), failed)
+        },
     )
 }
 

@@ -319,3 +319,133 @@ pub fn cash_recon(balances: &DataFrame, books: &BookFrames) -> PolarsResult<Data
         )
         .collect()
 }
+
+/// The book of record dealt out to chunks of accounts (DESIGN.md "Scale"): each chunk gets
+/// the book rows of its own accounts, so a chunk's `position_recon` and `cash_recon` are the
+/// whole book's rows for those accounts; what no chunk claims (accounts no broker has) and
+/// the book's quarantine come last, on their own.
+///
+/// A row is claimed by account id when the id is one of the snapshot's accounts at that
+/// broker, else by the name of one account of the chunk (as `by_account_name` renames it).
+/// A name two accounts share names neither when both are in one chunk; across chunks, the
+/// first chunk to meet it claims the row (the accounts' names are only known once read).
+pub struct BookChunks {
+    books: BookFrames,
+    positions: std::collections::HashMap<(String, String), Vec<IdxSize>>,
+    cash: std::collections::HashMap<(String, String), Vec<IdxSize>>,
+    known: std::collections::HashSet<(String, String)>,
+    claimed: std::collections::HashSet<(String, String)>,
+}
+
+impl BookChunks {
+    /// `known`: every (broker, account_id) of the snapshot, read or not.
+    pub fn new(
+        books: BookFrames,
+        known: impl IntoIterator<Item = (String, String)>,
+    ) -> PolarsResult<BookChunks> {
+        Ok(BookChunks {
+            positions: rows_by_account(&books.positions)?,
+            cash: rows_by_account(&books.cash)?,
+            books,
+            known: known.into_iter().collect(),
+            claimed: Default::default(),
+        })
+    }
+
+    /// The book rows of one chunk: `ids` are its (broker, account_id) pairs, `names` its
+    /// accounts' (broker, account_name) pairs. The rows keep the book's order.
+    pub fn claim(
+        &mut self,
+        ids: &[(&str, &str)],
+        names: &[(&str, &str)],
+    ) -> PolarsResult<BookFrames> {
+        let mut keys: Vec<(String, String)> = ids
+            .iter()
+            .map(|(b, a)| (b.to_string(), a.to_string()))
+            .collect();
+        let mut seen: std::collections::HashMap<(&str, &str), usize> = Default::default();
+        for (b, name) in names {
+            *seen.entry((b, name.trim())).or_default() += 1;
+        }
+        for ((b, name), count) in seen {
+            let key = (b.to_string(), name.to_string());
+            // A name two accounts share names neither (as `by_account_name`).
+            if count == 1 && !self.known.contains(&key) {
+                keys.push(key);
+            }
+        }
+        let keys: Vec<(String, String)> = keys
+            .into_iter()
+            .filter(|k| self.claimed.insert(k.clone()))
+            .collect();
+        Ok(BookFrames {
+            positions: take_rows(&self.books.positions, &self.positions, &keys)?,
+            cash: take_rows(&self.books.cash, &self.cash, &keys)?,
+            quarantine: self.books.quarantine.clear(),
+        })
+    }
+
+    /// What no chunk claimed, and the book's quarantine: compared with no broker rows, so
+    /// every position is `book_only`.
+    pub fn rest(self) -> PolarsResult<BookFrames> {
+        let unclaimed = |index: &std::collections::HashMap<(String, String), Vec<IdxSize>>| {
+            index
+                .keys()
+                .filter(|k| !self.claimed.contains(*k))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        Ok(BookFrames {
+            positions: take_rows(
+                &self.books.positions,
+                &self.positions,
+                &unclaimed(&self.positions),
+            )?,
+            cash: take_rows(&self.books.cash, &self.cash, &unclaimed(&self.cash))?,
+            quarantine: self.books.quarantine,
+        })
+    }
+
+    /// The book's size in memory, which the chunks' budget leaves aside.
+    pub fn estimated_size(&self) -> usize {
+        self.books.positions.estimated_size()
+            + self.books.cash.estimated_size()
+            + self.books.quarantine.estimated_size()
+    }
+}
+
+/// Row numbers of `df` by (broker, account_id).
+fn rows_by_account(
+    df: &DataFrame,
+) -> PolarsResult<std::collections::HashMap<(String, String), Vec<IdxSize>>> {
+    let mut index: std::collections::HashMap<(String, String), Vec<IdxSize>> = Default::default();
+    if df.height() == 0 {
+        return Ok(index);
+    }
+    let brokers = df.column("broker")?.str()?;
+    let accounts = df.column("account_id")?.str()?;
+    for (i, (b, a)) in brokers.iter().zip(accounts.iter()).enumerate() {
+        let key = (
+            b.unwrap_or_default().to_string(),
+            a.unwrap_or_default().to_string(),
+        );
+        index.entry(key).or_default().push(i as IdxSize);
+    }
+    Ok(index)
+}
+
+/// The rows of `df` under `keys`, in `df`'s order.
+fn take_rows(
+    df: &DataFrame,
+    index: &std::collections::HashMap<(String, String), Vec<IdxSize>>,
+    keys: &[(String, String)],
+) -> PolarsResult<DataFrame> {
+    let mut rows: Vec<IdxSize> = keys
+        .iter()
+        .filter_map(|k| index.get(k))
+        .flatten()
+        .copied()
+        .collect();
+    rows.sort_unstable();
+    df.take(&IdxCa::from_vec("rows".into(), rows))
+}

@@ -112,6 +112,83 @@ fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFra
 type Outcome = Result<(DataFrame, DataFrame), String>;
 
 /// Evaluates every rule. Never fails as a whole.
+impl Evaluation {
+    /// Another chunk's evaluation of the same rules: its findings after these, its counts
+    /// added to each rule's. A rule that could not be evaluated is said once, with the
+    /// first chunk's reason.
+    pub fn add(&mut self, other: Evaluation) {
+        let failed_before: std::collections::HashSet<(String, String)> = self
+            .stats
+            .iter()
+            .filter(|s| s.error.is_some())
+            .map(|s| (s.pack.clone(), s.rule.clone()))
+            .collect();
+        for stats in other.stats {
+            match self
+                .stats
+                .iter_mut()
+                .find(|s| s.pack == stats.pack && s.rule == stats.rule)
+            {
+                Some(s) => {
+                    s.in_scope += stats.in_scope;
+                    s.passed += stats.passed;
+                    s.failed += stats.failed;
+                    s.unknown += stats.unknown;
+                    s.out_of_scope += stats.out_of_scope;
+                    if s.error.is_none() {
+                        s.error = stats.error;
+                    }
+                }
+                None => self.stats.push(stats),
+            }
+        }
+        self.findings.extend(other.findings.into_iter().filter(|f| {
+            !(f.is_rule_error() && failed_before.contains(&(f.pack.clone(), f.rule.clone())))
+        }));
+    }
+
+    /// Findings and counts in one order whatever the chunks were: rule by rule in the
+    /// packs' order (`order`: (pack, rule) → place), then by broker, account, position,
+    /// symbol and message. A replay of the same snapshot gives the same files.
+    pub fn sort(&mut self, order: &std::collections::HashMap<(String, String), usize>) {
+        let place = |pack: &str, rule: &str| {
+            order
+                .get(&(pack.to_string(), rule.to_string()))
+                .copied()
+                .unwrap_or(usize::MAX)
+        };
+        self.stats.sort_by_key(|s| place(&s.pack, &s.rule));
+        self.findings.sort_by(|a, b| {
+            (
+                place(&a.pack, &a.rule),
+                &a.broker,
+                &a.account,
+                &a.position,
+                &a.symbol,
+                &a.message,
+            )
+                .cmp(&(
+                    place(&b.pack, &b.rule),
+                    &b.broker,
+                    &b.account,
+                    &b.position,
+                    &b.symbol,
+                    &b.message,
+                ))
+        });
+    }
+}
+
+/// Each rule's place in `packs`, in the order they are given: (pack, rule) → place.
+pub fn rule_order(packs: &[crate::Pack]) -> std::collections::HashMap<(String, String), usize> {
+    packs
+        .iter()
+        .flat_map(|p| p.rules.iter().map(move |r| (p.id.clone(), r.id.clone())))
+        .enumerate()
+        .map(|(i, key)| (key, i))
+        .collect()
+}
+
 pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
     let mut planned = Vec::with_capacity(rules.len());
     let mut failed_to_plan = Vec::new();

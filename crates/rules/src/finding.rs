@@ -90,6 +90,18 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The finding a rule leaves when it could not be evaluated at all (`evaluate`).
+    pub fn is_rule_error(&self) -> bool {
+        self.broker.is_none()
+            && self.status == FindingStatus::Unknown
+            && self.evidence.contains_key("error")
+            && self
+                .message
+                .starts_with(&format!("rule `{}` could not be evaluated", self.rule))
+    }
+}
+
+impl Finding {
     /// The identity of a finding across runs: (rule, broker, account, position).
     pub fn key(&self) -> (String, Option<String>, Option<String>, Option<String>) {
         (

@@ -14,11 +14,12 @@ pub mod finding;
 pub mod literals;
 pub mod pack;
 pub mod params;
+pub mod reach;
 pub mod views;
 pub mod waivers;
 
 pub use compile::{CompiledRule, compile, compile_with};
-pub use evaluate::{Evaluation, RuleStats, evaluate};
+pub use evaluate::{Evaluation, RuleStats, evaluate, rule_order};
 pub use finding::{Finding, FindingStatus, Severity};
 pub use pack::{CORE_PACK, Pack, PackError, load_pack_file, parse_pack};
-pub use views::Views;
+pub use views::{AccountFigure, Views};
