@@ -1,0 +1,181 @@
+//! A check streams the snapshot by chunks of accounts (DESIGN.md "Scale"): however the
+//! accounts are split, every pack gives the same findings, in the same order, with the same
+//! counts per rule. A generated book with planted breaks at the brokers and in the book of
+//! record (plus a booked account no broker has, which only the book's last chunk sees) is
+//! checked with a chunk of 1 account, of 7, and of all of them.
+
+mod common;
+
+use chrono::NaiveDate;
+use recon::demo::DemoOptions;
+use recon_rules::Severity;
+use recon_sim::generate::{GenSpec, generate};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// findings.jsonl without the run id, and summary.json's rule counts.
+fn outcome(run_dir: &Path) -> (Vec<String>, Value, Value) {
+    let findings = std::fs::read_to_string(run_dir.join("findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("run_id");
+            v.to_string()
+        })
+        .collect();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    (
+        findings,
+        summary["rules"].clone(),
+        summary["accounts_checked"].clone(),
+    )
+}
+
+#[test]
+fn every_chunk_size_gives_the_same_findings_in_the_same_order() {
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let spec = GenSpec {
+        break_rate: 0.3,
+        ..GenSpec::new(7, 40, 5, as_of)
+    };
+    let (book, planted) = generate(&spec);
+    assert!(!planted.is_empty(), "breaks are planted at the brokers");
+    let record = recon_sim::record::book_of_record(&book, 7, 0.2);
+    assert!(
+        !record.expected.is_empty(),
+        "breaks are planted in the book"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let result = recon::demo::run_book_with(
+        book,
+        &DemoOptions {
+            out_dir: out.path().to_path_buf(),
+            as_of: None,
+            fail_on: Severity::Error,
+        },
+        BTreeMap::new(),
+    )
+    .unwrap();
+    let snapshot = result.run.output.dir.join("snapshot");
+
+    let dir = out.path().join("record");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The book spells E*TRADE accounts by their `accountId`, as people do, not by the
+    // `accountIdKey` the snapshot's folders are named after: each chunk claims them by name.
+    let list: Value = serde_json::from_str(
+        &std::fs::read_to_string(snapshot.join("etrade/accounts.json")).unwrap(),
+    )
+    .unwrap();
+    let mut positions = record.positions_csv();
+    let mut renamed = 0;
+    for account in list["AccountListResponse"]["Accounts"]["Account"]
+        .as_array()
+        .unwrap()
+    {
+        let (key, id) = (
+            account["accountIdKey"].as_str().unwrap(),
+            account["accountId"].as_str().unwrap(),
+        );
+        let spelled = positions.replace(&format!("etrade,{key},"), &format!("etrade,{id},"));
+        renamed += usize::from(spelled != positions);
+        positions = spelled;
+    }
+    assert!(renamed > 0, "the book has E*TRADE accounts");
+    // A booked account no broker has: its positions are found only by the last chunk.
+    positions.push_str("tradezero,TZ99999999,AAPL,10,100,1000\n");
+    std::fs::write(dir.join("positions.csv"), positions).unwrap();
+    std::fs::write(dir.join("cash.csv"), record.cash_csv()).unwrap();
+    std::fs::write(
+        dir.join("books.toml"),
+        "[books.oms]\npositions = \"positions.csv\"\ncash = \"cash.csv\"\n",
+    )
+    .unwrap();
+
+    let check = |chunk: &str| {
+        let name = format!("chunk-{chunk}");
+        let run = common::recon_in(
+            &dir,
+            &[
+                "check",
+                "--snapshot",
+                snapshot.to_str().unwrap(),
+                "--config",
+                "books.toml",
+                "--pack",
+                "core",
+                "--pack",
+                "risk",
+                "--pack",
+                "data-quality",
+                "--pack",
+                "books",
+                "--out",
+                &name,
+                "--chunk-accounts",
+                chunk,
+            ],
+            &[],
+        );
+        assert_eq!(run.status.code(), Some(1), "{}", common::text(&run));
+        outcome(&common::latest_run(&dir.join(&name)))
+    };
+    let whole = check("100000");
+    let (findings, rules, accounts) = &whole;
+    assert_eq!(accounts, &Value::from(40));
+    // The generator plants no data-quality break: that pack is compared by its counts.
+    let data_quality_rows: u64 = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["pack"] == "data-quality")
+        .map(|r| r["in_scope"].as_u64().unwrap())
+        .sum();
+    assert!(data_quality_rows > 0, "{rules}");
+    for pack in ["core", "risk", "books"] {
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.contains(&format!("\"pack\":\"{pack}\""))),
+            "no finding of {pack}: the comparison would prove little"
+        );
+    }
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.contains("broker-position-missing") && f.contains("TZ99999999")),
+        "the booked account no broker has is reported"
+    );
+    // Spelled by name, the E*TRADE accounts were still matched: the books pack finds
+    // exactly the planted breaks and the account no broker has.
+    let books_found: std::collections::BTreeSet<(String, String, String)> = findings
+        .iter()
+        .map(|f| serde_json::from_str::<Value>(f).unwrap())
+        .filter(|f| f["pack"] == "books")
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            (s("rule"), s("broker"), s("account"))
+        })
+        .collect();
+    let mut planted_in_book: std::collections::BTreeSet<(String, String, String)> = record
+        .expected
+        .iter()
+        .map(|e| (e.rule.clone(), e.broker.clone(), e.account.clone()))
+        .collect();
+    planted_in_book.insert((
+        "broker-position-missing".into(),
+        "tradezero".into(),
+        "TZ99999999".into(),
+    ));
+    assert_eq!(books_found, planted_in_book);
+    for chunk in ["1", "7"] {
+        let chunked = check(chunk);
+        assert_eq!(chunked.0, whole.0, "findings with chunks of {chunk}");
+        assert_eq!(chunked.1, whole.1, "rule counts with chunks of {chunk}");
+        assert_eq!(chunked.2, whole.2, "accounts with chunks of {chunk}");
+    }
+}
