@@ -1,8 +1,9 @@
 //! How a check splits the snapshot's accounts into chunks (DESIGN.md "Scale"): every rule of
 //! the shipped packs is per account, so a run reads, builds and checks one chunk of accounts
 //! at a time and keeps only findings and counts. The chunk size follows a memory budget: the
-//! accounts' snapshot files are weighed on disk and a chunk takes accounts until its bytes,
-//! times what a byte of JSON costs in memory while it is checked, fill the budget.
+//! accounts' snapshot files are weighed on disk, each byte counted at what a byte of its
+//! broker's format costs in memory while it is checked (`BrokerSpec::memory_per_byte_tenths`),
+//! and a chunk takes accounts until they fill the budget.
 
 use crate::pipeline::Chunking;
 use recon_normalize::snapshot::{AccountRef, OpenSnapshot};
@@ -12,20 +13,20 @@ use std::path::Path;
 /// The default budget: a run of any size stays near it.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
 
-/// Peak memory per byte of snapshot JSON in a chunk: the text, its rows, the frames and views
-/// built from them, and the allocator's slack. Measured on the 10,000 × 100 snapshot (see
-/// docs/performance.md "Bounded memory").
-const MEMORY_PER_SNAPSHOT_BYTE: u64 = 3;
+/// What a run holds besides its chunks when its resident memory cannot be read: the
+/// program, polars' and rayon's pools (a check of an empty snapshot peaks at 85 MiB).
+const BASELINE: u64 = 128 << 20;
 
-/// What a run holds besides its chunk: the program, polars' and rayon's pools, findings.
-const BASELINE: u64 = 160 << 20;
+/// The share of the budget chunks are planned to fill: the rest is the allocator's slack
+/// and the findings that build up.
+const PLANNED_PERCENT: u64 = 75;
 
 /// The smallest chunk a budget makes, so a budget below what the run needs anyway still
 /// goes forward (in small chunks) rather than one account at a time.
-const MIN_CHUNK_BYTES: u64 = 8 << 20;
+const MIN_CHUNK_MEMORY: u64 = 32 << 20;
 
-/// The chunks of `accounts` (ranges of it, in order). `book_bytes`: the book of record held
-/// for the whole run, which the budget leaves aside.
+/// The chunks of `accounts` (ranges of it, in order). `book_bytes`: the size of the book of
+/// record, held for the whole run.
 pub fn plan(
     snapshot: &OpenSnapshot,
     accounts: &[AccountRef],
@@ -49,21 +50,25 @@ pub fn plan(
             (0..len).step_by(n).map(|s| s..(s + n).min(len)).collect()
         }
         Chunking::Budget(budget) => {
-            let room = budget.saturating_sub(BASELINE + book_bytes);
-            if room < MIN_CHUNK_BYTES * MEMORY_PER_SNAPSHOT_BYTE {
+            // What the run already holds (the program, the account lists, the book of
+            // record) is measured; each chunk's book views cost about the book again.
+            let held =
+                crate::pipeline::resident_kib().map_or(BASELINE + book_bytes, |kib| kib * 1024);
+            let room = (budget / 100 * PLANNED_PERCENT).saturating_sub(held + book_bytes);
+            if room < MIN_CHUNK_MEMORY {
                 tracing::warn!(
                     budget,
                     book_bytes,
                     "the memory budget leaves little room beside the book of record: checking in the smallest chunks"
                 );
             }
-            let max = (room / MEMORY_PER_SNAPSHOT_BYTE).max(MIN_CHUNK_BYTES);
-            let sizes = folder_sizes(snapshot, accounts);
-            let chunks = by_weight(&sizes, max);
+            let max = room.max(MIN_CHUNK_MEMORY);
+            let weights = memory_weights(snapshot, accounts);
+            let chunks = by_weight(&weights, max);
             tracing::info!(
                 chunks = chunks.len(),
                 accounts = len,
-                snapshot_bytes = sizes.iter().sum::<u64>(),
+                estimated_bytes = weights.iter().sum::<u64>(),
                 chunk_bytes = max,
                 "checking in chunks"
             );
@@ -88,12 +93,20 @@ fn by_weight(weights: &[u64], max: u64) -> Vec<Range<usize>> {
     chunks
 }
 
-/// Each account's snapshot files, in bytes (on both cores: a stat per file).
-fn folder_sizes(snapshot: &OpenSnapshot, accounts: &[AccountRef]) -> Vec<u64> {
+/// What checking each account is expected to hold in memory: its snapshot files' bytes (a
+/// stat per file, on both cores) at its broker's cost per byte.
+fn memory_weights(snapshot: &OpenSnapshot, accounts: &[AccountRef]) -> Vec<u64> {
     use rayon::prelude::*;
     accounts
         .par_iter()
-        .map(|&a| folder_bytes(&snapshot.folder(a)))
+        .map(|&a| {
+            let tenths = snapshot
+                .names(a)
+                .0
+                .parse::<recon_model::Broker>()
+                .map_or(50, |b| recon_model::brokers::spec(b).memory_per_byte_tenths);
+            folder_bytes(&snapshot.folder(a)).saturating_mul(tenths) / 10
+        })
         .collect()
 }
 

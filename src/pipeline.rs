@@ -571,8 +571,17 @@ pub fn load_waivers(path: Option<&Path>, packs: &[Pack]) -> Result<Vec<Waiver>, 
 
 /// The process's peak resident memory (`VmHWM`), on Linux.
 pub fn peak_rss_kib() -> Option<u64> {
+    proc_status_kib("VmHWM:")
+}
+
+/// The process's resident memory now (`VmRSS`), on Linux.
+pub fn resident_kib() -> Option<u64> {
+    proc_status_kib("VmRSS:")
+}
+
+fn proc_status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 

@@ -20,6 +20,11 @@ pub struct BrokerSpec {
     /// The `base_url` line `recon init` writes: a comment with the default (and sandbox),
     /// or the required setting.
     pub url_line: &'static str,
+    /// Memory a check holds per byte of this broker's snapshot files, in tenths (parsed
+    /// rows, frames, views): how `recon check` weighs an account against its memory budget.
+    /// Measured per broker on the 10,000 × 100 snapshot (docs/performance.md); a compact
+    /// format (Architect's) carries more positions per byte and costs more per byte.
+    pub memory_per_byte_tenths: u64,
 }
 
 /// Every broker, in `Broker::ALL` order.
@@ -30,6 +35,7 @@ pub const BROKERS: [BrokerSpec; 5] = [
         credentials: &["client_secret", "refresh_token"],
         auth: "OAuth: the refresh token is traded for 15-minute access tokens, renewed as they end.",
         url_line: "# base_url = \"https://api.tastyworks.com\"   # the default; sandbox: https://api.cert.tastyworks.com",
+        memory_per_byte_tenths: 20,
     },
     BrokerSpec {
         broker: Broker::Tradezero,
@@ -37,6 +43,7 @@ pub const BROKERS: [BrokerSpec; 5] = [
         credentials: &["api_key_id", "api_secret_key"],
         auth: "Two headers on every request (key id and secret key); paper and live share the URL.",
         url_line: "# base_url = \"https://webapi.tradezero.com\"  # the default",
+        memory_per_byte_tenths: 34,
     },
     BrokerSpec {
         broker: Broker::Clearstreet,
@@ -44,6 +51,7 @@ pub const BROKERS: [BrokerSpec; 5] = [
         credentials: &["api_key"],
         auth: "A bearer token.",
         url_line: "# base_url = \"https://api.clearstreet.com\"  # the default",
+        memory_per_byte_tenths: 30,
     },
     BrokerSpec {
         broker: Broker::Etrade,
@@ -56,6 +64,7 @@ pub const BROKERS: [BrokerSpec; 5] = [
         ],
         auth: "OAuth 1.0a: renew the access token and its secret every day (they expire at midnight ET).",
         url_line: "# base_url = \"https://api.etrade.com\"       # the default; sandbox: https://apisb.etrade.com",
+        memory_per_byte_tenths: 24,
     },
     BrokerSpec {
         broker: Broker::Architect,
@@ -63,6 +72,7 @@ pub const BROKERS: [BrokerSpec; 5] = [
         credentials: &["api_key", "api_secret"],
         auth: "Traded for a one-hour JWT; gRPC over TLS checked against the system's roots.",
         url_line: "base_url = \"https://app.architect.co:10081\"  # required: the gRPC endpoint (port from Architect's SRV record)",
+        memory_per_byte_tenths: 90,
     },
 ];
 
