@@ -280,8 +280,8 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>, SnapshotError> {
         path: path.clone(),
         message,
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| refused(e.to_string()))?;
-    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| refused(e.to_string()))?;
+    let file = std::fs::File::open(&path).map_err(|e| refused(e.to_string()))?;
+    let manifest = Manifest::read_without_requests(file).map_err(|e| refused(e.to_string()))?;
     if manifest.format != MANIFEST_FORMAT {
         return Err(refused(format!(
             "snapshot format {} is not the one this recon reads ({MANIFEST_FORMAT}){}",
