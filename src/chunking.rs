@@ -19,7 +19,7 @@ const BASELINE: u64 = 128 << 20;
 
 /// The share of the budget chunks are planned to fill: the rest is the allocator's slack
 /// and the findings that build up.
-const PLANNED_PERCENT: u64 = 75;
+const PLANNED_PERCENT: u64 = 70;
 
 /// The smallest chunk a budget makes, so a budget below what the run needs anyway still
 /// goes forward (in small chunks) rather than one account at a time.

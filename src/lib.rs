@@ -7,6 +7,7 @@
 //! `recon-model`, `recon-fetch`, `recon-normalize`, `recon-rules`, `recon-report`,
 //! `recon-sim`.
 
+pub mod allocator;
 pub mod chunking;
 pub mod config;
 pub mod demo;

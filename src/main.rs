@@ -6,6 +6,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+
 use chrono::NaiveDate;
 use clap::CommandFactory;
 use clap::builder::TypedValueParser as _;
@@ -288,6 +289,7 @@ fn init_logging(g: &Global) {
 fn main() -> ExitCode {
     // `recon rules list | head` must end quietly when the reader goes away, as other Unix
     // tools do, not panic on a broken pipe (Rust ignores SIGPIPE by default).
+    recon::allocator::keep_freed_pages();
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any thread exists; SIG_DFL is always valid.
     unsafe {
