@@ -54,7 +54,8 @@ pub fn plan(
             // record) is measured; each chunk's book views cost about the book again.
             let held =
                 crate::pipeline::resident_kib().map_or(BASELINE + book_bytes, |kib| kib * 1024);
-            let room = (budget / 100 * PLANNED_PERCENT).saturating_sub(held + book_bytes);
+            // Two chunks are in memory at once: one read ahead while the other is checked.
+            let room = (budget / 100 * PLANNED_PERCENT).saturating_sub(held + book_bytes) / 2;
             if room < MIN_CHUNK_MEMORY {
                 tracing::warn!(
                     budget,

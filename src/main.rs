@@ -6,7 +6,6 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-
 use chrono::NaiveDate;
 use clap::CommandFactory;
 use clap::builder::TypedValueParser as _;

@@ -252,11 +252,21 @@ impl Timings {
     /// is timed in total).
     fn lap(&mut self, name: &str) {
         let ms = self.since.elapsed().as_millis() as u64;
+        self.add(name, ms);
+        self.since = Instant::now();
+    }
+
+    /// Times from now on (what ran since the last lap is not counted).
+    fn restart(&mut self) {
+        self.since = Instant::now();
+    }
+
+    /// `ms` added to `name`'s time, for work timed on its own (a chunk read ahead).
+    fn add(&mut self, name: &str, ms: u64) {
         match self.laps.iter_mut().find(|(n, _)| n == name) {
             Some((_, total)) => *total += ms,
             None => self.laps.push((name.to_string(), ms)),
         }
-        self.since = Instant::now();
     }
 
     /// `stage` as the sum of its `stage.*` parts, when it has any.
@@ -394,6 +404,7 @@ fn check_chunk(
     tally: &mut RunTally,
 ) -> Result<(), RunError> {
     let as_of = read.as_of;
+    timings.restart();
     let normalized = recon_normalize::normalize(read).map_err(RunError::Snapshot)?;
     timings.lap("normalize.frames");
     let mut views = Views::build(&normalized.frames, as_of)
@@ -458,16 +469,26 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     let progress = crate::chunking::progress(opts.progress, accounts.len());
 
     let mut tally = RunTally::default();
-    for (i, range) in chunks.iter().enumerate() {
-        let part = &accounts[range.clone()];
-        // What belongs to no account (the lists' quarantine, the run-wide gaps) comes with
-        // the first chunk, as it comes first in a whole read.
+    // Chunk k + 1 is read while chunk k is checked: the two keep both cores busy where
+    // either alone leaves one idle (the plan leaves room for two chunks at once). What
+    // belongs to no account (the lists' quarantine, the run-wide gaps) comes with the first
+    // chunk, as it comes first in a whole read.
+    let read_chunk = |i: usize| -> (ReadSnapshot, u64) {
+        let started = Instant::now();
         let mut read = match i {
             0 => snapshot.run_wide(),
             _ => ReadSnapshot::empty(snapshot.as_of),
         };
-        read.extend(snapshot.read(part));
-        timings.lap("normalize.parse");
+        read.extend(snapshot.read(&accounts[chunks[i].clone()]));
+        (read, started.elapsed().as_millis() as u64)
+    };
+    let mut ahead = Some(read_chunk(0));
+    for (i, range) in chunks.iter().enumerate() {
+        let part = &accounts[range.clone()];
+        let Some((read, read_ms)) = ahead.take() else {
+            break;
+        };
+        timings.add("normalize.parse", read_ms);
         let book = match &mut books {
             Some(b) => {
                 let ids: Vec<(&str, &str)> = part.iter().map(|&a| snapshot.names(a)).collect();
@@ -484,7 +505,12 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
             }
             None => None,
         };
-        check_chunk(opts, read, book, &mut timings, &mut tally)?;
+        let (next, checked) = rayon::join(
+            || (i + 1 < chunks.len()).then(|| read_chunk(i + 1)),
+            || check_chunk(opts, read, book, &mut timings, &mut tally),
+        );
+        checked?;
+        ahead = next;
         progress.inc(part.len() as u64);
     }
     if let Some(b) = books {
