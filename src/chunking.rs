@@ -25,8 +25,9 @@ const PLANNED_PERCENT: u64 = 70;
 /// goes forward (in small chunks) rather than one account at a time.
 const MIN_CHUNK_MEMORY: u64 = 32 << 20;
 
-/// The chunks of `accounts` (ranges of it, in order). `book_bytes`: the size of the book of
+/// The chunks of `accounts` (ranges of it, in order; one range is the whole book). `book_bytes`: the size of the book of
 /// record, held for the whole run.
+#[allow(clippy::single_range_in_vec_init)]
 pub fn plan(
     snapshot: &OpenSnapshot,
     accounts: &[AccountRef],
