@@ -6,6 +6,6 @@ use recon_fuzz::Harness;
 use std::sync::LazyLock;
 
 static HARNESS: LazyLock<Harness> =
-    LazyLock::new(|| Harness::new("etrade", recon_parse::etrade::read_broker));
+    LazyLock::new(|| Harness::new("etrade", recon_parse::etrade::open));
 
 fuzz_target!(|data: &[u8]| HARNESS.run(data));

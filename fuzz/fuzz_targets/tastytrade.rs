@@ -6,6 +6,6 @@ use recon_fuzz::Harness;
 use std::sync::LazyLock;
 
 static HARNESS: LazyLock<Harness> =
-    LazyLock::new(|| Harness::new("tastytrade", recon_parse::tastytrade::read_broker));
+    LazyLock::new(|| Harness::new("tastytrade", recon_parse::tastytrade::open));
 
 fuzz_target!(|data: &[u8]| HARNESS.run(data));

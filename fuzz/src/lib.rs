@@ -12,17 +12,18 @@
 
 use recon_model::Book;
 use recon_model::manifest::{BrokerManifest, Manifest};
+use recon_parse::common::OpenBroker;
 use std::path::{Path, PathBuf};
 
-type ReadBroker =
-    fn(&Path, Option<&BrokerManifest>, &[String], chrono::NaiveDate) -> (Book, Vec<String>);
+/// A broker module's `open`: its account list read, its accounts ready to be read.
+type OpenBrokerFn = fn(&Path, Option<&BrokerManifest>, &[String], chrono::NaiveDate) -> OpenBroker;
 
 pub struct Harness {
     dir: PathBuf,
     files: Vec<(PathBuf, Vec<u8>)>,
     manifest: Manifest,
     broker: String,
-    read: ReadBroker,
+    open: OpenBrokerFn,
     clean_accounts: usize,
     clean_positions: usize,
     clean_quarantine: Vec<String>,
@@ -67,7 +68,7 @@ fn quarantine_keys(book: &Book) -> Vec<String> {
 }
 
 impl Harness {
-    pub fn new(broker: &str, read: ReadBroker) -> Harness {
+    pub fn new(broker: &str, open: OpenBrokerFn) -> Harness {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../fixtures")
             .join(broker)
@@ -95,7 +96,7 @@ impl Harness {
             files,
             manifest,
             broker: broker.to_string(),
-            read,
+            open,
             clean_accounts: 0,
             clean_positions: 0,
             clean_quarantine: Vec::new(),
@@ -112,7 +113,12 @@ impl Harness {
     fn read(&self) -> (Book, Vec<String>) {
         let entry = self.manifest.brokers.get(&self.broker);
         let accounts = entry.map(|e| e.accounts.clone()).unwrap_or_default();
-        (self.read)(&self.dir, entry, &accounts, self.manifest.as_of)
+        // Every account in one chunk, after the list's own rows, as a whole check reads it.
+        let open = (self.open)(&self.dir, entry, &accounts, self.manifest.as_of);
+        let mut book = open.list_rows.clone();
+        let (rows, incomplete) = open.read(&open.accounts);
+        book.extend(rows);
+        (book, incomplete)
     }
 
     pub fn run(&self, data: &[u8]) {
