@@ -14,6 +14,7 @@
 use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, file_problem};
 use crate::exact::{self, to_frame_scale};
+use crate::tree::Node;
 use chrono::NaiveDate;
 use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
@@ -164,8 +165,24 @@ fn insert(map: &mut Map<String, Value>, name: String, value: Value) {
     }
 }
 
-/// Reads `<stem>.json` or `<stem>.xml` (whichever exists) into a value.
-fn load(root: &Path, stem: &str) -> Result<(String, Value), (String, String)> {
+/// A body of `<stem>.json` or `<stem>.xml` (whichever exists): the JSON text with its
+/// numbers quoted (the tree borrows from it), or the XML already read into a tree.
+enum Body {
+    Json(String),
+    Xml(Node<'static>),
+}
+
+impl Body {
+    fn tree(&self) -> Result<Node<'_>, String> {
+        match self {
+            Body::Json(text) => Node::parse(text).map_err(|e| format!("not JSON: {e}")),
+            Body::Xml(node) => Ok(node.clone()),
+        }
+    }
+}
+
+/// Reads `<stem>.json` or `<stem>.xml` (whichever exists).
+fn load(root: &Path, stem: &str) -> Result<(String, Body), (String, String)> {
     for ext in ["json", "xml"] {
         let source = format!("{stem}.{ext}");
         let path = root.join(&source);
@@ -175,22 +192,34 @@ fn load(root: &Path, stem: &str) -> Result<(String, Value), (String, String)> {
         let text = std::fs::read(&path)
             .map_err(|e| e.to_string())
             .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()));
-        let value = text.and_then(|t| {
+        let body = text.and_then(|t| {
             if ext == "xml" {
-                xml_to_value(&t)
+                xml_to_value(&t).map(|v| Body::Xml(Node::from_value(v)))
             } else {
-                serde_json::from_str::<Value>(&quote_numbers(&t))
-                    .map_err(|e| format!("not JSON: {e}"))
+                Ok(Body::Json(quote_numbers(&t)))
             }
         });
-        return value.map(|v| (source.clone(), v)).map_err(|e| (source, e));
+        return body.map(|b| (source.clone(), b)).map_err(|e| (source, e));
     }
     Err((format!("{stem}.json"), "missing".into()))
 }
 
+/// A loaded body as a tree, or why it is unreadable (as `load` says it).
+fn parsed(
+    loaded: &Result<(String, Body), (String, String)>,
+) -> Result<(String, Node<'_>), (String, String)> {
+    match loaded {
+        Ok((source, body)) => body
+            .tree()
+            .map(|tree| (source.clone(), tree))
+            .map_err(|e| (source.clone(), e)),
+        Err(e) => Err(e.clone()),
+    }
+}
+
 /// `v.key`, the key matched case-insensitively (`Product`/`product`): a scan, since the
 /// objects are small and lower-casing every key of every body costs more.
-fn at<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+fn at<'a, 'b>(v: &'a Node<'b>, key: &str) -> Option<&'a Node<'b>> {
     v.as_object()?
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
@@ -199,29 +228,27 @@ fn at<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 /// A list: an array, one bare object, or nothing.
-fn items(v: Option<&Value>) -> Vec<&Value> {
+fn items<'a, 'b>(v: Option<&'a Node<'b>>) -> Vec<&'a Node<'b>> {
     match v {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(Value::Null) | None => Vec::new(),
+        Some(Node::Arr(a)) => a.iter().collect(),
+        Some(Node::Null) | None => Vec::new(),
         Some(other) => vec![other],
     }
 }
 
-fn text(v: Option<&Value>) -> Option<String> {
+fn text(v: Option<&Node>) -> Option<String> {
     match v? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
+        Node::Str(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         _ => None,
     }
 }
 
 /// A number sent as a number or a string; noted and left empty when it is neither.
-fn amount(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Value>) -> Option<Decimal> {
+fn amount(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Node>) -> Option<Decimal> {
     let raw = match v {
-        None | Some(Value::Null) => return None,
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) if s.trim().is_empty() => return None,
-        Some(Value::String(s)) => s.trim().to_string(),
+        None | Some(Node::Null) => return None,
+        Some(Node::Str(s)) if s.trim().is_empty() => return None,
+        Some(Node::Str(s)) => s.trim().to_string(),
         Some(other) => {
             notes.note(
                 format!("{pointer}/{field}"),
@@ -279,9 +306,13 @@ pub fn open(
     )
 }
 
-fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, Value> {
+fn read_account_list(
+    root: &Path,
+    quarantine: &mut Vec<QuarantineRow>,
+) -> BTreeMap<String, Node<'static>> {
     let mut out = BTreeMap::new();
-    let (source, v) = match load(root, "etrade/accounts") {
+    let loaded = load(root, "etrade/accounts");
+    let (source, v) = match parsed(&loaded) {
         Ok(x) => x,
         Err((_, e)) if e == "missing" => return out,
         Err((source, e)) => {
@@ -301,7 +332,7 @@ fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeM
     {
         match text(at(a, "accountidkey")) {
             Some(key) => {
-                out.insert(key, a.clone());
+                out.insert(key, a.clone().into_owned());
             }
             None => notes.note(
                 format!("/AccountListResponse/Accounts/Account/{i}"),
@@ -317,7 +348,7 @@ pub fn read_account(
     root: &Path,
     key: &str,
     as_of: NaiveDate,
-    list_entry: Option<&Value>,
+    list_entry: Option<&Node<'static>>,
     expected_missing: &[&str],
 ) -> AccountRead {
     let mut quarantine = Vec::new();
@@ -326,7 +357,8 @@ pub fn read_account(
     let mut balance = BalanceRow::empty(BROKER, key, "USD");
     // The accounts list may omit `optionLevel`; the balance response carries it too.
     let mut option_level = None;
-    match load(root, &format!("etrade/{key}/balance")) {
+    let loaded = load(root, &format!("etrade/{key}/balance"));
+    match parsed(&loaded) {
         Ok((source, v)) => {
             let mut notes = Notes::new(BROKER, Some(key), source, &mut quarantine);
             match at(&v, "balanceresponse") {
@@ -357,7 +389,8 @@ pub fn read_account(
     let mut page = 1;
     loop {
         let stem = format!("etrade/{key}/portfolio.{page:04}");
-        match load(root, &stem) {
+        let loaded = load(root, &stem);
+        match parsed(&loaded) {
             Ok((source, v)) => {
                 let mut notes = Notes::new(BROKER, Some(key), source, &mut quarantine);
                 if !read_portfolio(key, &v, &mut positions, &mut notes) {
@@ -407,7 +440,7 @@ pub fn read_account(
 }
 
 /// What an answer that is not the expected root says instead (an `Error` body).
-fn error_or(default: &str, v: &Value) -> String {
+fn error_or(default: &str, v: &Node) -> String {
     match at(v, "error") {
         Some(e) => format!(
             "the broker answered an error: {} {}",
@@ -418,8 +451,8 @@ fn error_or(default: &str, v: &Value) -> String {
     }
 }
 
-fn read_balance(b: &Value, balance: &mut BalanceRow, notes: &mut Notes) {
-    let empty = Value::Null;
+fn read_balance(b: &Node, balance: &mut BalanceRow, notes: &mut Notes) {
+    let empty = Node::Null;
     let computed = at(b, "computed").unwrap_or(&empty);
     let p = "/BalanceResponse/Computed";
     balance.cash = amount(notes, p, "cashBalance", at(computed, "cashbalance"))
@@ -457,7 +490,7 @@ fn read_balance(b: &Value, balance: &mut BalanceRow, notes: &mut Notes) {
 /// not a portfolio at all.
 fn read_portfolio(
     key: &str,
-    v: &Value,
+    v: &Node,
     positions: &mut Vec<PositionRow>,
     notes: &mut Notes,
 ) -> bool {
@@ -532,7 +565,7 @@ fn read_portfolio(
 
 /// No list means no positions (E*TRADE omits empty lists); a list or object under a key
 /// recon does not know may be positions under a name it has never seen: said, not skipped.
-fn unknown_lists(v: &Value, pointer: &str, known: &[&str], notes: &mut Notes) {
+fn unknown_lists(v: &Node, pointer: &str, known: &[&str], notes: &mut Notes) {
     for (k, value) in v.as_object().into_iter().flatten() {
         if (value.is_array() || value.is_object())
             && !known.iter().any(|known| known.eq_ignore_ascii_case(k))
@@ -546,7 +579,7 @@ fn unknown_lists(v: &Value, pointer: &str, known: &[&str], notes: &mut Notes) {
 }
 
 /// An option contract from its parts (`symbol`, expiry fields, `callPut`, `strikePrice`).
-fn option_from_parts(product: &Value, year: &str, month: &str, day: &str) -> Option<OccSymbol> {
+fn option_from_parts(product: &Node, year: &str, month: &str, day: &str) -> Option<OccSymbol> {
     let n = |k: &str| text(at(product, k))?.parse::<u32>().ok();
     let expiry = NaiveDate::from_ymd_opt(n(year)? as i32, n(month)?, n(day)?)?;
     let put_call = match text(at(product, "callput"))?.to_ascii_uppercase().as_str() {
@@ -577,7 +610,7 @@ struct Parsed {
 }
 
 fn contract(
-    product: &Value,
+    product: &Node,
     osi: Option<String>,
     pointer: &str,
     notes: &mut Notes,
@@ -683,10 +716,10 @@ fn signed(notes: &mut Notes, pointer: &str, qty: Decimal, side: Option<String>) 
 
 /// A position's size: required. One note when it is missing or unreadable (the field's own,
 /// from `amount`), never a second one for the row.
-fn size(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Value>) -> Option<Decimal> {
+fn size(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Node>) -> Option<Decimal> {
     let missing = match v {
-        None | Some(Value::Null) => true,
-        Some(Value::String(s)) => s.trim().is_empty(),
+        None | Some(Node::Null) => true,
+        Some(Node::Str(s)) => s.trim().is_empty(),
         _ => false,
     };
     let q = amount(notes, pointer, field, v);
@@ -696,8 +729,8 @@ fn size(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Value>) -> Opt
     q
 }
 
-fn v1_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option<PositionRow> {
-    let empty = Value::Null;
+fn v1_position(key: &str, p: &Node, pointer: &str, notes: &mut Notes) -> Option<PositionRow> {
+    let empty = Node::Null;
     let product = at(p, "product").unwrap_or(&empty);
     let c = contract(
         product,
@@ -766,8 +799,8 @@ fn v1_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option
     })
 }
 
-fn legacy_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Option<PositionRow> {
-    let empty = Value::Null;
+fn legacy_position(key: &str, p: &Node, pointer: &str, notes: &mut Notes) -> Option<PositionRow> {
+    let empty = Node::Null;
     let product = at(p, "productid").unwrap_or(&empty);
     let c = contract(
         product, None, pointer, notes, "expyear", "expmonth", "expday",
@@ -808,7 +841,7 @@ fn legacy_position(key: &str, p: &Value, pointer: &str, notes: &mut Notes) -> Op
     })
 }
 
-fn account_row(key: &str, as_of: NaiveDate, entry: Option<&Value>) -> AccountRow {
+fn account_row(key: &str, as_of: NaiveDate, entry: Option<&Node>) -> AccountRow {
     let get = |k: &str| {
         entry
             .and_then(|e| text(at(e, k)))

@@ -16,3 +16,4 @@ pub mod exact;
 pub mod snapshot;
 pub mod tastytrade;
 pub mod tradezero;
+pub mod tree;
