@@ -60,8 +60,9 @@ pub fn plan(
             if room < MIN_CHUNK_MEMORY {
                 tracing::warn!(
                     budget,
+                    held,
                     book_bytes,
-                    "the memory budget leaves little room beside the book of record: checking in the smallest chunks"
+                    "the memory budget leaves little room beside what the run already holds (the program, the account lists, the book of record): checking in the smallest chunks"
                 );
             }
             let max = room.max(MIN_CHUNK_MEMORY);

@@ -179,3 +179,131 @@ fn every_chunk_size_gives_the_same_findings_in_the_same_order() {
         assert_eq!(chunked.2, whole.2, "accounts with chunks of {chunk}");
     }
 }
+
+/// A generated snapshot with planted breaks (no book of record), in `out`.
+fn generated_snapshot(out: &Path) -> std::path::PathBuf {
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let spec = GenSpec {
+        break_rate: 0.3,
+        ..GenSpec::new(11, 30, 4, as_of)
+    };
+    let (book, _) = generate(&spec);
+    let result = recon::demo::run_book_with(
+        book,
+        &DemoOptions {
+            out_dir: out.join("fetched"),
+            as_of: None,
+            fail_on: Severity::Error,
+        },
+        BTreeMap::new(),
+    )
+    .unwrap();
+    result.run.output.dir.join("snapshot")
+}
+
+#[test]
+fn the_memory_budget_comes_from_the_flag_or_the_config_and_a_bad_one_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    let snapshot = generated_snapshot(out.path());
+    let snap = snapshot.to_str().unwrap();
+    let check = |name: &str, extra: &[&str]| {
+        let mut args = vec!["check", "--snapshot", snap, "--out", name, "-v"];
+        args.extend_from_slice(extra);
+        common::recon_in(out.path(), &args, &[])
+    };
+    // The default budget takes this small book whole; a budget below what the run holds
+    // anyway is said, and the check goes on in the smallest chunks (32 MiB, which this book
+    // fits: `--chunk-accounts` is what cuts a small book, in the test above).
+    let whole = check("whole", &[]);
+    assert_eq!(whole.status.code(), Some(1), "{}", common::text(&whole));
+    assert!(
+        common::text(&whole).contains("chunks=1 "),
+        "{}",
+        common::text(&whole)
+    );
+    assert!(!common::text(&whole).contains("little room"));
+    let small = check("small", &["--memory-budget", "1KiB"]);
+    assert_eq!(small.status.code(), Some(1), "{}", common::text(&small));
+    let log = common::text(&small);
+    assert!(log.contains("little room"), "{log}");
+    let run = |name: &str| outcome(&common::latest_run(&out.path().join(name)));
+    assert_eq!(run("small"), run("whole"));
+
+    std::fs::write(out.path().join("budget.toml"), "memory_budget = \"1KiB\"\n").unwrap();
+    let from_config = check("config", &["--config", "budget.toml"]);
+    assert!(
+        common::text(&from_config).contains("little room"),
+        "{}",
+        common::text(&from_config)
+    );
+    assert_eq!(run("config"), run("whole"));
+
+    std::fs::write(out.path().join("bad.toml"), "memory_budget = \"lots\"\n").unwrap();
+    let bad = check("bad", &["--config", "bad.toml"]);
+    assert_eq!(bad.status.code(), Some(3), "{}", common::text(&bad));
+    assert!(
+        common::text(&bad).contains("memory_budget"),
+        "{}",
+        common::text(&bad)
+    );
+    let bad_flag = check("bad", &["--memory-budget", "lots"]);
+    assert_eq!(
+        bad_flag.status.code(),
+        Some(3),
+        "{}",
+        common::text(&bad_flag)
+    );
+}
+
+#[test]
+fn a_rule_that_reads_across_accounts_makes_the_run_read_the_book_whole() {
+    let out = tempfile::tempdir().unwrap();
+    let snapshot = generated_snapshot(out.path());
+    std::fs::write(
+        out.path().join("desk.toml"),
+        r#"[pack]
+id = "desk"
+version = "1"
+
+[[rule]]
+id = "symbol-held-by-many"
+title = "A symbol held in more than two accounts"
+severity = "info"
+query = """
+SELECT p.broker, p.account_id, p.symbol, h.holders
+FROM positions p
+JOIN (SELECT symbol, COUNT(*) AS holders FROM positions GROUP BY symbol) h ON p.symbol = h.symbol
+WHERE h.holders > 2
+"""
+message = "{symbol} is held in {holders} positions of the book"
+"#,
+    )
+    .unwrap();
+    let run = common::recon_in(
+        out.path(),
+        &[
+            "check",
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "--pack",
+            "desk.toml",
+            "--chunk-accounts",
+            "1",
+            "--out",
+            "desk",
+        ],
+        &[],
+    );
+    let log = common::text(&run);
+    assert!(run.status.code().is_some_and(|c| c <= 2), "{log}");
+    assert!(
+        log.contains("symbol-held-by-many") && log.contains("the whole book is read at once"),
+        "{log}"
+    );
+    // Read whole, the group-by sees every account: some symbol is held more than twice.
+    let (findings, _, _) = outcome(&common::latest_run(&out.path().join("desk")));
+    assert!(
+        findings.iter().any(|f| f.contains("symbol-held-by-many")),
+        "{findings:?}"
+    );
+}
