@@ -289,17 +289,8 @@ impl OpenBroker {
     /// given. Returns the rows and the accounts that are incomplete.
     pub fn read(&self, ids: &[String]) -> (recon_model::Book, Vec<String>) {
         use rayon::prelude::*;
-        let outputs: Vec<(&String, AccountRead)> = ids
-            .par_iter()
-            .map(|id| {
-                let failed: Vec<&str> = self
-                    .failed
-                    .get(id)
-                    .map(|f| f.iter().map(String::as_str).collect())
-                    .unwrap_or_default();
-                (id, (self.read)(id, &failed))
-            })
-            .collect();
+        let outputs: Vec<(&String, AccountRead)> =
+            ids.par_iter().map(|id| (id, self.read_one(id))).collect();
         let mut book = recon_model::Book::default();
         let mut incomplete = Vec::new();
         for (id, read) in outputs {
@@ -309,6 +300,16 @@ impl OpenBroker {
             book.extend(read.book);
         }
         (book, incomplete)
+    }
+
+    /// Reads one account: its rows and whether all its files could be read.
+    pub fn read_one(&self, id: &str) -> AccountRead {
+        let failed: Vec<&str> = self
+            .failed
+            .get(id)
+            .map(|f| f.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        (self.read)(id, &failed)
     }
 }
 
