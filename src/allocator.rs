@@ -11,6 +11,10 @@
 
 use std::ffi::{c_int, c_long};
 
+// Linked into every binary of this crate (tests and benches too, whose allocator is the
+// system's), so that the two functions below resolve.
+extern crate mimalloc as _;
+
 // The mimalloc crate links the C library; these are two of its exported functions.
 unsafe extern "C" {
     fn mi_option_set(option: c_int, value: c_long);

@@ -25,8 +25,8 @@ const PLANNED_PERCENT: u64 = 70;
 /// goes forward (in small chunks) rather than one account at a time.
 const MIN_CHUNK_MEMORY: u64 = 32 << 20;
 
-/// The chunks of `accounts` (ranges of it, in order; one range is the whole book). `book_bytes`: the size of the book of
-/// record, held for the whole run.
+/// The chunks of `accounts` (ranges of it, in order; one range is the whole book).
+/// `book_bytes`: the size of the book of record, held for the whole run.
 #[allow(clippy::single_range_in_vec_init)]
 pub fn plan(
     snapshot: &OpenSnapshot,
@@ -52,7 +52,9 @@ pub fn plan(
         }
         Chunking::Budget(budget) => {
             // What the run already holds (the program, the account lists, the book of
-            // record) is measured; each chunk's book views cost about the book again.
+            // record) is measured, once the pages freed so far (the lists' and the book's
+            // text) are handed back; each chunk's book views cost about the book again.
+            crate::allocator::release_freed_pages();
             let held =
                 crate::pipeline::resident_kib().map_or(BASELINE + book_bytes, |kib| kib * 1024);
             // Two chunks are in memory at once: one read ahead while the other is checked.
