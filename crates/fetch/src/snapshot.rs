@@ -7,7 +7,7 @@
 //! as it was written, on the fetch's own async threads, held a 10,000-account fetch back by
 //! seconds.
 
-use recon_model::files::{create_private_dir, sync_dir};
+use recon_model::files::{create_private_dir, create_private_file, sync_dir};
 use recon_model::manifest::{MANIFEST_FILE, Manifest};
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -79,7 +79,7 @@ impl SnapshotWriter {
         if let Some(parent) = path.parent() {
             create_private_dir(parent)?;
         }
-        let written = private_file(&path).and_then(|mut f| f.write_all(bytes));
+        let written = create_private_file(&path).and_then(|mut f| f.write_all(bytes));
         if written.is_err() {
             let _ = std::fs::remove_file(&path);
         }
@@ -93,7 +93,7 @@ impl SnapshotWriter {
         use std::io::Write;
         let path = self.resolve(MANIFEST_FILE)?;
         let written = (|| {
-            let mut out = io::BufWriter::with_capacity(1 << 20, private_file(&path)?);
+            let mut out = io::BufWriter::with_capacity(1 << 20, create_private_file(&path)?);
             serde_json::to_writer_pretty(&mut out, manifest).map_err(io::Error::other)?;
             out.write_all(b"\n")?;
             out.flush()
@@ -147,18 +147,6 @@ impl SnapshotWriter {
         }
         Ok(self.staging.join(rel))
     }
-}
-
-/// A new file (or an emptied one) only its owner can read.
-fn private_file(path: &Path) -> io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 /// Makes every file and folder under `dir` durable: an fsync of each, on several threads so

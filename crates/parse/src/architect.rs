@@ -82,13 +82,13 @@ pub fn open(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> OpenBroker {
-    let owned = root.to_path_buf();
     crate::common::open_broker(
         root,
         entry,
         accounts,
+        as_of,
         read_account_list,
-        move |id, listed, failed| read_account(&owned, id, as_of, listed, failed),
+        read_account,
     )
 }
 
@@ -131,7 +131,7 @@ fn read_account_list(
 }
 
 /// One account: its list entry and `summary.json`.
-pub fn read_account(
+fn read_account(
     root: &Path,
     id: &str,
     as_of: NaiveDate,

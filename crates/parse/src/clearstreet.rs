@@ -106,15 +106,13 @@ pub fn open(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> OpenBroker {
-    let owned = root.to_path_buf();
     crate::common::open_broker(
         root,
         entry,
         accounts,
+        as_of,
         read_account_list,
-        move |id, listed, failed| {
-            read_account(&owned, id, as_of, listed.map(String::as_str), failed)
-        },
+        read_account,
     )
 }
 
@@ -156,13 +154,14 @@ fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeM
 }
 
 /// One account: its list entry, `balances.json` and every positions page.
-pub fn read_account(
+fn read_account(
     root: &Path,
     id: &str,
     as_of: NaiveDate,
-    list_entry: Option<&str>,
+    list_entry: Option<&String>,
     expected_missing: &[&str],
 ) -> AccountRead {
+    let list_entry = list_entry.map(String::as_str);
     let mut quarantine = Vec::new();
     let mut complete = true;
 

@@ -315,16 +315,21 @@ impl OpenBroker {
 
 /// Opens one broker's snapshot, the one shape every broker module follows: its account
 /// list read by `list` (each account's entry by id, problems quarantined); `read` then
-/// reads one account with its entry and the endpoints the manifest reports as not fetched.
+/// reads one account of `root` for `as_of` with its entry and the endpoints the manifest
+/// reports as not fetched.
 pub fn open_broker<L: Send + Sync + 'static>(
     root: &std::path::Path,
     entry: Option<&recon_model::manifest::BrokerManifest>,
     accounts: &[String],
+    as_of: chrono::NaiveDate,
     list: impl FnOnce(
         &std::path::Path,
         &mut Vec<QuarantineRow>,
     ) -> std::collections::BTreeMap<String, L>,
-    read: impl Fn(&str, Option<&L>, &[&str]) -> AccountRead + Send + Sync + 'static,
+    read: impl Fn(&std::path::Path, &str, chrono::NaiveDate, Option<&L>, &[&str]) -> AccountRead
+    + Send
+    + Sync
+    + 'static,
 ) -> OpenBroker {
     let mut list_rows = recon_model::Book::default();
     let list = list(root, &mut list_rows.quarantine);
@@ -347,11 +352,12 @@ pub fn open_broker<L: Send + Sync + 'static>(
                 .push(err.endpoint.clone());
         }
     }
+    let root = root.to_path_buf();
     OpenBroker {
         accounts: all,
         list_rows,
         failed,
-        read: Box::new(move |id, failed| read(id, list.get(id), failed)),
+        read: Box::new(move |id, failed| read(&root, id, as_of, list.get(id), failed)),
     }
 }
 

@@ -24,6 +24,7 @@ use recon_model::{
 };
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -173,10 +174,13 @@ enum Body {
 }
 
 impl Body {
-    fn tree(&self) -> Result<Node<'_>, String> {
+    /// The JSON parsed (borrowing the text), or the XML tree itself.
+    fn tree(&self) -> Result<Cow<'_, Node<'_>>, String> {
         match self {
-            Body::Json(text) => Node::parse(text).map_err(|e| format!("not JSON: {e}")),
-            Body::Xml(node) => Ok(node.clone()),
+            Body::Json(text) => Node::parse(text)
+                .map(Cow::Owned)
+                .map_err(|e| format!("not JSON: {e}")),
+            Body::Xml(node) => Ok(Cow::Borrowed(node)),
         }
     }
 }
@@ -207,7 +211,7 @@ fn load(root: &Path, stem: &str) -> Result<(String, Body), (String, String)> {
 /// A loaded body as a tree, or why it is unreadable (as `load` says it).
 fn parsed(
     loaded: &Result<(String, Body), (String, String)>,
-) -> Result<(String, Node<'_>), (String, String)> {
+) -> Result<(String, Cow<'_, Node<'_>>), (String, String)> {
     match loaded {
         Ok((source, body)) => body
             .tree()
@@ -296,13 +300,13 @@ pub fn open(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> OpenBroker {
-    let owned = root.to_path_buf();
     crate::common::open_broker(
         root,
         entry,
         accounts,
+        as_of,
         read_account_list,
-        move |key, listed, failed| read_account(&owned, key, as_of, listed, failed),
+        read_account,
     )
 }
 
@@ -344,7 +348,7 @@ fn read_account_list(
 }
 
 /// One account: its list entry, `balance` and every `portfolio` page.
-pub fn read_account(
+fn read_account(
     root: &Path,
     key: &str,
     as_of: NaiveDate,

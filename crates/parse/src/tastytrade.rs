@@ -143,13 +143,13 @@ pub fn open(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> OpenBroker {
-    let owned = root.to_path_buf();
     crate::common::open_broker(
         root,
         entry,
         accounts,
+        as_of,
         read_account_list,
-        move |n, listed, failed| read_account(&owned, n, as_of, listed.map(String::as_str), failed),
+        read_account,
     )
 }
 
@@ -190,13 +190,14 @@ fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeM
 }
 
 /// One account folder: `balances.json`, `positions.json`, `trading-status.json`.
-pub fn read_account(
+fn read_account(
     root: &Path,
     n: &str,
     as_of: NaiveDate,
-    list_entry: Option<&str>,
+    list_entry: Option<&String>,
     expected_missing: &[&str],
 ) -> AccountRead {
+    let list_entry = list_entry.map(String::as_str);
     let mut quarantine = Vec::new();
     let mut complete = true;
     let fields: AccountFields = list_entry

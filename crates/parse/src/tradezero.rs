@@ -146,16 +146,7 @@ pub fn open(
     accounts: &[String],
     as_of: NaiveDate,
 ) -> OpenBroker {
-    let owned = dir.to_path_buf();
-    crate::common::open_broker(
-        dir,
-        entry,
-        accounts,
-        read_account_list,
-        move |id, listed, failed| {
-            read_account(&owned, id, as_of, listed.map(String::as_str), failed)
-        },
-    )
+    crate::common::open_broker(dir, entry, accounts, as_of, read_account_list, read_account)
 }
 
 /// Reads `tradezero/accounts.json`: each account's fields by canonical id, for accounts whose
@@ -197,13 +188,14 @@ pub fn read_account_list(
 /// `list_entry` is the account's element of the account list (raw JSON), used where the
 /// details file is missing. `expected_missing` names endpoints the manifest already reports
 /// as not fetched, so their absence is not reported a second time.
-pub fn read_account(
+fn read_account(
     root: &Path,
     id: &str,
     as_of: NaiveDate,
-    list_entry: Option<&str>,
+    list_entry: Option<&String>,
     expected_missing: &[&str],
 ) -> AccountRead {
+    let list_entry = list_entry.map(String::as_str);
     let mut quarantine = Vec::new();
     let load = |endpoint: &str, quarantine: &mut Vec<QuarantineRow>| {
         let source = format!("tradezero/{id}/{endpoint}.json");

@@ -5,7 +5,8 @@
 //! parse in `perf`). Here an object is a list of pairs in document order (a repeated key
 //! keeps its first place and its last value, as `Value`'s map does) and a string without
 //! escapes is a slice of the text. Numbers are read as their text (the caller quotes them
-//! first, see `etrade::quote_numbers`), so digits are never rounded through an f64.
+//! first, see `etrade::quote_numbers`), so digits are never rounded through a float: a
+//! fractional number that reached the tree unquoted would be refused, not rounded.
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -147,19 +148,13 @@ impl<'de> Deserialize<'de> for Node<'de> {
             fn visit_bool<E>(self, b: bool) -> Result<Node<'de>, E> {
                 Ok(Node::Bool(b))
             }
-            // Only a number the caller did not quote lands here: its text as serde_json
-            // prints it.
+            // Only a whole number the caller did not quote lands here, exactly; a fractional
+            // one is refused by serde's default (it would come as a float).
             fn visit_i64<E>(self, n: i64) -> Result<Node<'de>, E> {
                 Ok(Node::Str(Cow::Owned(n.to_string())))
             }
             fn visit_u64<E>(self, n: u64) -> Result<Node<'de>, E> {
                 Ok(Node::Str(Cow::Owned(n.to_string())))
-            }
-            fn visit_f64<E>(self, n: f64) -> Result<Node<'de>, E> {
-                Ok(Node::Str(Cow::Owned(
-                    serde_json::Number::from_f64(n)
-                        .map_or_else(|| n.to_string(), |n| n.to_string()),
-                )))
             }
             fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Node<'de>, E> {
                 Ok(Node::Str(Cow::Borrowed(s)))
@@ -212,5 +207,11 @@ mod tests {
         );
         assert_eq!(Node::from_value(value.clone()).to_value(), value);
         assert_eq!(node.clone().into_owned(), node);
+        // Unquoted: whole numbers keep their digits, a fraction is refused, never rounded.
+        assert_eq!(
+            Node::parse("12345678901234567").unwrap(),
+            Node::Str("12345678901234567".into())
+        );
+        assert!(Node::parse("0.1").is_err());
     }
 }

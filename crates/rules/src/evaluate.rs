@@ -158,9 +158,14 @@ impl Evaluation {
                 .unwrap_or(usize::MAX)
         };
         self.stats.sort_by_key(|s| place(&s.pack, &s.rule));
-        self.findings.sort_by(|a, b| {
+        // Each finding's place looked up once, not in every comparison.
+        let mut placed: Vec<(usize, Finding)> = std::mem::take(&mut self.findings)
+            .into_iter()
+            .map(|f| (place(&f.pack, &f.rule), f))
+            .collect();
+        placed.sort_by(|(pa, a), (pb, b)| {
             (
-                place(&a.pack, &a.rule),
+                pa,
                 &a.broker,
                 &a.account,
                 &a.position,
@@ -168,7 +173,7 @@ impl Evaluation {
                 &a.message,
             )
                 .cmp(&(
-                    place(&b.pack, &b.rule),
+                    pb,
                     &b.broker,
                     &b.account,
                     &b.position,
@@ -176,6 +181,7 @@ impl Evaluation {
                     &b.message,
                 ))
         });
+        self.findings = placed.into_iter().map(|(_, f)| f).collect();
     }
 }
 
