@@ -138,6 +138,7 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
                     books: Vec::new(),
                     chunking,
                     progress: false,
+                    engine: Default::default(),
                 })
                 .expect("check runs")
             })

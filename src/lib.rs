@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod rules_cli;
 pub mod run;
 pub mod sim;
+pub mod spark_check;
 pub mod table;
 
 pub use exit::ExitStatus;

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use recon::config::{self, Config};
 use recon::demo::{DemoOptions, run_demo};
 use recon::exit::ExitStatus;
-use recon::pipeline::{CheckOptions, Chunking, RunError, RunResult, load_packs};
+use recon::pipeline::{CheckOptions, Chunking, Engine, RunError, RunResult, load_packs};
 use recon::run::{Overrides, RunPlan};
 use recon::table;
 use recon_model::Broker;
@@ -98,6 +98,12 @@ enum LogFormat {
     Json,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EngineArg {
+    Local,
+    Spark,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// The end-of-day run: fetch every configured broker, check, write the report.
@@ -158,11 +164,34 @@ enum Command {
     },
     /// Print the man page (roff), e.g. `recon man > /usr/local/share/man/man1/recon.1`.
     Man,
-    /// Check a snapshot folder offline: normalize, rules, report.
-    Check {
+    /// Write a snapshot's canonical frames as Parquet for a cluster (`check --engine spark`):
+    /// one dataset per frame, partitioned by broker and account chunk, and a manifest.
+    Export {
         /// The snapshot folder (with manifest.json, or broker folders).
         #[arg(long, value_name = "DIR")]
         snapshot: PathBuf,
+        /// The folder to write (must not exist; it appears only once complete).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Check a snapshot folder offline: normalize, rules, report.
+    Check {
+        /// The snapshot folder (with manifest.json, or broker folders).
+        #[arg(long, value_name = "DIR", required_unless_present = "frames")]
+        snapshot: Option<PathBuf>,
+        /// Where the rules run: here (local), or on Apache Spark through Spark Connect
+        /// (spark: needs --spark-remote and --frames written by `recon export`).
+        #[arg(long, value_enum, default_value = "local")]
+        engine: EngineArg,
+        /// The Spark Connect address, e.g. sc://127.0.0.1:15002 or
+        /// sc://host:443/;use_ssl=true. A token is read from RECON_SPARK_TOKEN, never
+        /// from the address.
+        #[arg(long, value_name = "SC_URL", required_if_eq("engine", "spark"))]
+        spark_remote: Option<String>,
+        /// The exported frames (a folder, or a URI the cluster reads: s3a://, abfss://,
+        /// dbfs:/).
+        #[arg(long, value_name = "DIR_OR_URI", required_if_eq("engine", "spark"))]
+        frames: Option<String>,
         /// Rule packs (files or built-in ids) instead of the config's rules.packs (default:
         /// the built-in core pack).
         #[arg(long = "pack", value_name = "FILE")]
@@ -409,12 +438,38 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             })?;
             Ok(ExitStatus::Clean)
         }
+        Command::Export { snapshot, out } => export_command(g, snapshot, out),
         Command::Check {
             snapshot,
+            engine,
+            spark_remote,
+            frames,
             packs,
             waivers,
             resend,
-        } => check_command(g, snapshot, packs, waivers.as_deref(), *resend),
+        } => {
+            let engine = match engine {
+                EngineArg::Local => Engine::Local,
+                EngineArg::Spark => Engine::Spark {
+                    remote: spark_remote.clone().unwrap_or_default(),
+                    frames: frames.clone().unwrap_or_default(),
+                },
+            };
+            if engine == Engine::Local && snapshot.is_none() {
+                return Err(RunError::Usage(
+                    "--snapshot is needed with the local engine (--frames is for --engine spark)"
+                        .into(),
+                ));
+            }
+            check_command(
+                g,
+                snapshot.as_deref(),
+                engine,
+                packs,
+                waivers.as_deref(),
+                *resend,
+            )
+        }
     }
 }
 
@@ -489,9 +544,37 @@ fn send_command(g: &Global, run_dir: &Path, resend: bool) -> Result<ExitStatus, 
 }
 
 /// `recon check`: the rules over a snapshot already on disk, honouring the config.
+/// `recon export`: a snapshot's frames as Parquet.
+fn export_command(g: &Global, snapshot: &Path, out: &Path) -> Result<ExitStatus, RunError> {
+    let started = std::time::Instant::now();
+    let chunking = g.chunking().unwrap_or_default();
+    let manifest =
+        recon::spark_check::export_snapshot(snapshot, out, g.as_of, chunking, !g.quiet && !g.json)?;
+    let ms = started.elapsed().as_millis();
+    if g.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&manifest).unwrap_or_default()
+        );
+    } else {
+        let rows = |f: &str| manifest.frames.get(f).map_or(0, |i| i.rows);
+        println!(
+            "exported {} accounts, {} positions, {} P&L rows of {} in {} chunks to {} ({ms} ms)",
+            rows("accounts"),
+            rows("positions"),
+            rows("pnl"),
+            manifest.as_of,
+            manifest.chunks,
+            out.display()
+        );
+    }
+    Ok(ExitStatus::Clean)
+}
+
 fn check_command(
     g: &Global,
-    snapshot: &Path,
+    snapshot: Option<&Path>,
+    engine: Engine,
     packs: &[PathBuf],
     waivers: Option<&Path>,
     resend: bool,
@@ -518,7 +601,8 @@ fn check_command(
         .unwrap_or(Severity::Error);
     let chunking = g.chunking().unwrap_or(setup.chunking);
     let run = recon::check_snapshot(&CheckOptions {
-        snapshot: snapshot.to_path_buf(),
+        snapshot: snapshot.map(Path::to_path_buf).unwrap_or_default(),
+        engine,
         out_dir,
         as_of: g.as_of,
         fail_on,

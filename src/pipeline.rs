@@ -4,7 +4,7 @@ use crate::exit::ExitStatus;
 use chrono::{NaiveDate, Utc};
 use recon_model::manifest::FetchErrorRecord;
 use recon_normalize::books::BookFrames;
-use recon_normalize::snapshot::{OpenSnapshot, open_snapshot};
+use recon_normalize::snapshot::open_snapshot;
 use recon_normalize::{NormalizeError, ReadSnapshot, SnapshotError};
 use recon_report::email::{self, EmailSettings};
 use recon_report::{EmailOutcome, IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
@@ -43,6 +43,20 @@ pub struct CheckOptions {
     pub chunking: Chunking,
     /// Draw a bar of accounts checked (on a terminal).
     pub progress: bool,
+    /// Which engine evaluates the rules.
+    pub engine: Engine,
+}
+
+/// Where the rules run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// polars, in this process, over the snapshot read chunk by chunk.
+    #[default]
+    Local,
+    /// Apache Spark through Spark Connect (`crate::spark_check`), over frames exported by
+    /// `recon export`: `remote` is an `sc://` address, `frames` a folder or URI the cluster
+    /// reads.
+    Spark { remote: String, frames: String },
 }
 
 /// How a check splits the snapshot's accounts into chunks, each read, built and checked
@@ -80,6 +94,7 @@ impl CheckOptions {
             books: setup.books,
             chunking: setup.chunking,
             progress: false,
+            engine: Engine::Local,
         }
     }
 }
@@ -234,14 +249,14 @@ pub fn new_run_id() -> String {
 /// Stage times for `--timings` and summary.json: each stage's time since the one before,
 /// and a stage made of parts (`normalize.parse`, `normalize.frames`) totalled under its own
 /// name.
-struct Timings {
+pub(crate) struct Timings {
     laps: Vec<(String, u64)>,
     since: Instant,
 }
 
 impl Timings {
     /// Timing from now, after the stages an earlier step (the fetch) already timed.
-    fn after(earlier: &[(String, u64)]) -> Timings {
+    pub(crate) fn after(earlier: &[(String, u64)]) -> Timings {
         Timings {
             laps: earlier.to_vec(),
             since: Instant::now(),
@@ -262,7 +277,7 @@ impl Timings {
     }
 
     /// `ms` added to `name`'s time, for work timed on its own (a chunk read ahead).
-    fn add(&mut self, name: &str, ms: u64) {
+    pub(crate) fn add(&mut self, name: &str, ms: u64) {
         match self.laps.iter_mut().find(|(n, _)| n == name) {
             Some((_, total)) => *total += ms,
             None => self.laps.push((name.to_string(), ms)),
@@ -334,13 +349,15 @@ fn incomplete_items(
 /// per-account facts the report needs. Each chunk's frames and views are dropped once it is
 /// added.
 #[derive(Default)]
-struct RunTally {
-    eval: Evaluation,
-    accounts_checked: u64,
-    positions_checked: u64,
-    figures: Vec<recon_rules::AccountFigure>,
-    incomplete: BTreeSet<(String, String)>,
-    fetch_errors: Vec<(String, FetchErrorRecord)>,
+pub(crate) struct RunTally {
+    pub(crate) eval: Evaluation,
+    pub(crate) accounts_checked: u64,
+    pub(crate) positions_checked: u64,
+    pub(crate) figures: Vec<recon_rules::AccountFigure>,
+    pub(crate) incomplete: BTreeSet<(String, String)>,
+    pub(crate) fetch_errors: Vec<(String, FetchErrorRecord)>,
+    /// The snapshot's brokers, whether or not they had accounts.
+    pub(crate) brokers: Vec<String>,
 }
 
 impl RunTally {
@@ -357,7 +374,7 @@ impl RunTally {
 /// What the run's outputs record about it, besides findings and rule stats.
 fn run_facts(
     opts: &CheckOptions,
-    snapshot: &OpenSnapshot,
+    as_of: NaiveDate,
     tally: &mut RunTally,
     started_at: chrono::DateTime<Utc>,
     timings: Timings,
@@ -366,7 +383,7 @@ fn run_facts(
 ) -> RunFacts {
     RunFacts {
         run_id: opts.run_id.clone(),
-        as_of: snapshot.as_of,
+        as_of,
         started_at,
         timings_ms: timings.laps,
         packs: opts
@@ -379,10 +396,7 @@ fn run_facts(
                 sha256: p.sha256.clone(),
             })
             .collect(),
-        brokers: match &snapshot.manifest {
-            Some(m) => m.brokers.keys().cloned().collect(),
-            None => Vec::new(),
-        },
+        brokers: std::mem::take(&mut tally.brokers),
         accounts_checked: tally.accounts_checked,
         positions_checked: tally.positions_checked,
         incomplete,
@@ -424,6 +438,9 @@ fn check_chunk(
 }
 
 pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
+    if let Engine::Spark { remote, frames } = &opts.engine {
+        return crate::spark_check::check_on_spark(opts, remote, frames);
+    }
     let started_at = Utc::now();
     let mut timings = Timings::after(&opts.earlier_timings);
 
@@ -524,21 +541,37 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     progress.finish_and_clear();
     timings.total("normalize");
     timings.total("books");
+    tally.brokers = match &snapshot.manifest {
+        Some(m) => m.brokers.keys().cloned().collect(),
+        None => Vec::new(),
+    };
+    finish_run(opts, snapshot.as_of, tally, started_at, timings)
+}
+
+/// What every check does once its rules ran, whatever the engine: findings in canonical
+/// order, waivers, the run's files, the email.
+pub(crate) fn finish_run(
+    opts: &CheckOptions,
+    as_of: NaiveDate,
+    mut tally: RunTally,
+    started_at: chrono::DateTime<Utc>,
+    timings: Timings,
+) -> Result<RunResult, RunError> {
     tally.eval.sort(&recon_rules::rule_order(&opts.packs));
     let mut findings = std::mem::take(&mut tally.eval.findings);
     let stats = std::mem::take(&mut tally.eval.stats);
-    waivers::apply(&mut findings, &opts.waivers, snapshot.as_of);
+    waivers::apply(&mut findings, &opts.waivers, as_of);
 
     let incomplete = incomplete_items(&tally.fetch_errors, &tally.incomplete);
     let exit = ExitStatus::of_run(&findings, opts.fail_on, !incomplete.is_empty(), false);
 
     let facts = run_facts(
-        opts, &snapshot, &mut tally, started_at, timings, incomplete, exit,
+        opts, as_of, &mut tally, started_at, timings, incomplete, exit,
     );
     let dir = opts
         .run_dir
         .clone()
-        .unwrap_or_else(|| recon_report::run_dir(&opts.out_dir, snapshot.as_of, &opts.run_id));
+        .unwrap_or_else(|| recon_report::run_dir(&opts.out_dir, as_of, &opts.run_id));
     let report_started = Instant::now();
     let mut output = write_run(&opts.out_dir, &dir, &facts, &mut findings, &stats)?;
     // The report's own time is known only once it is written: summary.json gets it after.

@@ -671,6 +671,7 @@ fn a_failed_delivery_exits_4_with_the_report_on_disk() {
         books: Vec::new(),
         chunking: Default::default(),
         progress: false,
+        engine: Default::default(),
         email: Some(EmailSettings {
             delivery: recon_report::email::Delivery::File,
             from: "recon@localhost".into(),

@@ -281,3 +281,136 @@ impl Drop for Postgres {
         let _ = self.child.wait();
     }
 }
+
+/// Where `.ci/run` installs PyPI's `pyspark` (a virtual environment), unless
+/// `RECON_SPARK_HOME` names a Spark home.
+pub fn spark_home() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("RECON_SPARK_HOME") {
+        return Some(PathBuf::from(home));
+    }
+    let venv = PathBuf::from(std::env::var_os("HOME")?).join(".cache/recon-pyspark");
+    glob::glob(&format!(
+        "{}/lib/python3*/site-packages/pyspark",
+        venv.display()
+    ))
+    .ok()?
+    .filter_map(Result::ok)
+    .find(|p| p.join("bin/spark-submit").is_file())
+}
+
+/// A Spark Connect server of PyPI's `pyspark` (local[2], on 127.0.0.1 only, its UI off),
+/// started for a test in a temporary folder and stopped when dropped.
+pub struct SparkConnect {
+    pub port: u16,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl SparkConnect {
+    /// `None` (after one loud line) where pyspark or java is missing and `CI` is not set;
+    /// under CI a missing one fails the test (.ci/run installs both).
+    pub fn start() -> Option<SparkConnect> {
+        use std::os::unix::process::CommandExt;
+        let checks = "the same packs on Apache Spark through Spark Connect";
+        if !outside_tool("java", "-version", "default-jdk-headless", checks) {
+            return None;
+        }
+        let Some(home) = spark_home() else {
+            missing_tool(
+                "pyspark",
+                "(PyPI) pyspark in ~/.cache/recon-pyspark",
+                checks,
+            );
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log_path = dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let conf = |k: &str, v: &str| ["--conf".to_string(), format!("{k}={v}")];
+        let mut args: Vec<String> = vec![
+            "--class".into(),
+            "org.apache.spark.sql.connect.service.SparkConnectServer".into(),
+            "--master".into(),
+            "local[2]".into(),
+        ];
+        for (k, v) in [
+            ("spark.connect.grpc.binding.address", "127.0.0.1"),
+            ("spark.connect.grpc.binding.port", &port.to_string()),
+            ("spark.driver.host", "127.0.0.1"),
+            ("spark.driver.bindAddress", "127.0.0.1"),
+            ("spark.ui.enabled", "false"),
+            ("spark.sql.shuffle.partitions", "4"),
+            (
+                "spark.sql.warehouse.dir",
+                &dir.path().join("warehouse").to_string_lossy(),
+            ),
+        ] {
+            args.extend(conf(k, v));
+        }
+        args.push("spark-internal".into());
+        let child = std::process::Command::new(home.join("bin/spark-submit"))
+            .args(&args)
+            .current_dir(dir.path())
+            .env("SPARK_HOME", &home)
+            .env("SPARK_LOCAL_IP", "127.0.0.1")
+            .env_remove("PYSPARK_PYTHON")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            // Its own process group: spark-submit starts the JVM as a child, and the
+            // group is what gets stopped.
+            .process_group(0)
+            .spawn()
+            .expect("spark-submit starts");
+        let mut server = SparkConnect { port, child, dir };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let exited = server.child.try_wait().ok().flatten();
+            if exited.is_some() || started.elapsed() > std::time::Duration::from_secs(180) {
+                panic!(
+                    "Spark Connect did not start ({exited:?}): {}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        Some(server)
+    }
+
+    pub fn remote(&self) -> String {
+        format!("sc://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's log so far, for assertion messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for SparkConnect {
+    fn drop(&mut self) {
+        // The whole group (spark-submit and its JVM): SIGTERM, then SIGKILL after 10 s.
+        let group = -(self.child.id() as i32);
+        unsafe {
+            libc::kill(group, libc::SIGTERM);
+        }
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if self.child.try_wait().ok().flatten().is_some() {
+                unsafe {
+                    libc::kill(group, libc::SIGKILL);
+                }
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        unsafe {
+            libc::kill(group, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}

@@ -5,6 +5,7 @@
 //! each broker's bytes into rows and quarantine is recon-parse's job. It must not know about HTTP (it reads files) or about rules.
 
 pub mod books;
+pub mod export;
 pub mod frames;
 pub mod schema;
 pub mod snapshot;

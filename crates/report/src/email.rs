@@ -73,39 +73,35 @@ pub fn masked_text(text: &str, account: Option<&str>) -> String {
     mask_all(text, &account.into_iter().collect())
 }
 
-/// The findings as the attached CSV, accounts masked in every column that can hold one.
-pub fn masked_csv(findings: &[Finding]) -> Vec<u8> {
-    fn field(out: &mut String, value: &str) {
-        let value = crate::render::spreadsheet_safe(value.to_string());
-        out.push('"');
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
-    }
-    let mut out =
-        String::from("rule,severity,status,broker,account,position,symbol,message,evidence\n");
-    for f in findings {
-        let account = f.account.as_deref();
-        let evidence = serde_json::to_string(&f.evidence).unwrap_or_default();
-        let fields = [
-            f.rule.clone(),
-            f.severity.to_string(),
-            f.status.as_str().to_string(),
-            f.broker.clone().unwrap_or_default(),
-            account.map(mask).unwrap_or_default(),
-            f.position.clone().unwrap_or_default(),
-            f.symbol.clone().unwrap_or_default(),
-            masked_text(&f.message, account),
-            masked_text(&evidence, account),
-        ];
-        for (i, v) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+/// The findings as the attached CSV, accounts masked in every column that can hold one:
+/// the report's `findings.csv` (same columns, same spreadsheet-safe cells, written by
+/// polars' CSV writer) of masked copies of the findings, every cell quoted.
+pub fn masked_csv(findings: &[Finding], run_id: &str, as_of: &str) -> Result<Vec<u8>, String> {
+    let masked: Vec<Finding> = findings
+        .iter()
+        .map(|f| {
+            let account = f.account.as_deref();
+            Finding {
+                account: account.map(mask),
+                message: masked_text(&f.message, account),
+                evidence: f
+                    .evidence
+                    .iter()
+                    .map(|(k, v)| (k.clone(), masked_text(v, account)))
+                    .collect(),
+                ..f.clone()
             }
-            field(&mut out, v);
-        }
-        out.push('\n');
-    }
-    out.into_bytes()
+        })
+        .collect();
+    let mut frame = crate::render::csv_frame(&masked, run_id, as_of).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    use polars::prelude::SerWriter;
+    polars::prelude::CsvWriter::new(&mut out)
+        .include_header(true)
+        .with_quote_style(polars::prelude::QuoteStyle::Always)
+        .finish(&mut frame)
+        .map_err(|e| format!("cannot write the attachment: {e}"))?;
+    Ok(out)
 }
 
 /// `text` with every one of `accounts` masked, longest first (so an id that contains
@@ -498,10 +494,13 @@ pub fn build(
     let (text, html) = bodies(settings, summary, findings, &run_dir.join("report.html"));
     let alternative = MultiPart::alternative_plain_html(text, html);
     // The report's own findings.csv carries whole account numbers: masked, a copy is made.
-    let csv = if settings.mask_accounts {
-        csv.map(|_| masked_csv(findings))
-    } else {
-        csv
+    let csv = match csv {
+        Some(_) if settings.mask_accounts => Some(masked_csv(
+            findings,
+            &summary.run_id,
+            &summary.as_of.to_string(),
+        )?),
+        other => other,
     };
     let body = match csv.filter(|_| settings.attach) {
         Some(bytes) => MultiPart::mixed().multipart(alternative).singlepart(
@@ -810,7 +809,7 @@ mod tests {
             "tastytrade/5WT00001/positions.json/data/items/3: direction unknown, \"quoted\"".into();
         f.evidence
             .insert("source".into(), "tastytrade/5WT00001/positions.json".into());
-        let csv = String::from_utf8(masked_csv(&[f])).unwrap();
+        let csv = String::from_utf8(masked_csv(&[f], "r1", "2026-11-20").unwrap()).unwrap();
         assert!(!csv.contains("5WT00001"), "{csv}");
         assert!(csv.contains("5W**0001"), "{csv}");
         assert!(csv.contains("\"\"quoted\"\""), "{csv}");
@@ -823,7 +822,7 @@ mod tests {
         f.message = "=HYPERLINK(\"http://x\",\"y\")".into();
         f.symbol = Some("@SUM(A1)".into());
         f.position = Some("-1+2".into());
-        let csv = String::from_utf8(masked_csv(&[f])).unwrap();
+        let csv = String::from_utf8(masked_csv(&[f], "r1", "2026-11-20").unwrap()).unwrap();
         let row = csv.lines().nth(1).unwrap();
         assert!(row.contains("\"'=HYPERLINK("), "{row}");
         assert!(row.contains("\"'@SUM(A1)\""), "{row}");

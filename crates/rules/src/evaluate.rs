@@ -108,9 +108,6 @@ fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFra
     Ok((counts, rows))
 }
 
-/// A rule's two result frames (counts, failing rows), or why it could not run.
-type Outcome = Result<(DataFrame, DataFrame), String>;
-
 /// Evaluates every rule. Never fails as a whole.
 impl Evaluation {
     /// Another chunk's evaluation of the same rules: its findings after these, its counts
@@ -233,7 +230,20 @@ pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
                 })
                 .collect(),
         };
+    assemble(results, failed_to_plan)
+}
 
+/// One rule's result frames as any engine returns them: the counts (`__status`, `__n`)
+/// and the failing or unknown rows (`__status`, `__severity`, `__key_*`, `__col_*`,
+/// `__ev_*`), or why the rule could not run.
+pub type Outcome = Result<(DataFrame, DataFrame), String>;
+
+/// Every rule's findings and counts from its result frames; a rule that could not run
+/// becomes an `error` finding of that rule.
+pub fn assemble<'a>(
+    results: Vec<(&'a CompiledRule, Outcome)>,
+    mut failed_to_plan: Vec<(&'a CompiledRule, String)>,
+) -> Evaluation {
     let mut eval = Evaluation::default();
     for (rule, result) in results {
         match result.and_then(|(counts, rows)| Ok((tally(rule, &counts)?, findings(rule, &rows)?)))

@@ -14,6 +14,7 @@ pub mod finding;
 pub mod literals;
 pub mod pack;
 pub mod params;
+pub mod portable;
 pub mod reach;
 pub mod views;
 pub mod waivers;

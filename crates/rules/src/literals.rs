@@ -30,12 +30,36 @@ pub fn decimal_literal(d: Decimal) -> String {
     format!("CAST('{d}' AS DECIMAL(38, {scale}))")
 }
 
+/// A Decimal literal typed with just the digits it has (`5.00` is `DECIMAL(3, 2)`), for
+/// Spark: there a `DECIMAL(38, s)` operand leaves no room for integral digits, and Spark 4
+/// then drops fraction digits from the other side of a `greatest` or a comparison.
+pub fn narrow_decimal_literal(d: Decimal) -> String {
+    let scale = d.scale().min(MAX_SCALE);
+    let digits = d
+        .mantissa()
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |l| l + 1);
+    let precision = digits.max(scale + 1).min(38);
+    format!("CAST('{d}' AS DECIMAL({precision}, {scale}))")
+}
+
 /// Rewrites numeric literals and `:params` in one SQL expression. A parameter named in
 /// `per_row` becomes a reference to its column (`params::column_name`) instead of a literal.
 pub fn rewrite(
     sql: &str,
     params: &BTreeMap<String, Param>,
     per_row: &BTreeSet<String>,
+) -> Result<String, RewriteError> {
+    rewrite_with(sql, params, per_row, decimal_literal)
+}
+
+/// `rewrite`, each decimal written by `literal` (`narrow_decimal_literal` for Spark).
+pub fn rewrite_with(
+    sql: &str,
+    params: &BTreeMap<String, Param>,
+    per_row: &BTreeSet<String>,
+    decimal_literal: fn(Decimal) -> String,
 ) -> Result<String, RewriteError> {
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, sql)

@@ -82,32 +82,38 @@ impl Views {
 
     /// Each account's net liq, cash and position value, for reports to draw.
     pub fn account_figures(&self) -> Vec<AccountFigure> {
-        let Some(view) = self.get("account_view") else {
-            return Vec::new();
-        };
-        let text = |name: &str, i: usize| -> String {
-            view.column(name)
-                .ok()
-                .and_then(|c| c.get(i).ok())
-                .and_then(|v| v.get_str().map(str::to_string))
-                .unwrap_or_default()
-        };
-        let amount = |name: &str, i: usize| -> Option<Decimal> {
-            match view.column(name).ok()?.get(i).ok()? {
-                AnyValue::Decimal(units, _, scale) => from_units(units, scale),
-                _ => None,
-            }
-        };
-        (0..view.height())
-            .map(|i| AccountFigure {
-                broker: text("broker", i),
-                account: text("account_id", i),
-                net_liq: amount("net_liq", i),
-                cash: amount("cash", i),
-                position_value: amount("position_value", i),
-            })
-            .collect()
+        match self.get("account_view") {
+            Some(view) => account_figures(view),
+            None => Vec::new(),
+        }
     }
+}
+
+/// Each account's headline amounts, from `account_view` (or any frame with its broker,
+/// account_id, net_liq, cash and position_value columns).
+pub fn account_figures(view: &DataFrame) -> Vec<AccountFigure> {
+    let text = |name: &str, i: usize| -> String {
+        view.column(name)
+            .ok()
+            .and_then(|c| c.get(i).ok())
+            .and_then(|v| v.get_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let amount = |name: &str, i: usize| -> Option<Decimal> {
+        match view.column(name).ok()?.get(i).ok()? {
+            AnyValue::Decimal(units, _, scale) => from_units(units, scale),
+            _ => None,
+        }
+    };
+    (0..view.height())
+        .map(|i| AccountFigure {
+            broker: text("broker", i),
+            account: text("account_id", i),
+            net_liq: amount("net_liq", i),
+            cash: amount("cash", i),
+            position_value: amount("position_value", i),
+        })
+        .collect()
 }
 
 /// One account's headline amounts (exact).

@@ -1,0 +1,143 @@
+//! The Spark path: `recon export` writes a snapshot's canonical frames as Parquet
+//! (`recon_normalize::export`), and `recon check --engine spark` runs the packs on them
+//! through Spark Connect (`recon_spark`) and reports exactly as a local check does
+//! (`pipeline::finish_run`: same files, same email, same exit codes).
+
+use crate::pipeline::{CheckOptions, Chunking, RunError, RunResult, RunTally, Timings, finish_run};
+use chrono::{NaiveDate, Utc};
+use recon_normalize::export::{ExportManifest, Exporter};
+use recon_normalize::snapshot::open_snapshot;
+use recon_normalize::{ReadSnapshot, SnapshotError};
+use recon_spark::{EngineError, Remote, SparkSession, TOKEN_ENV};
+use secrecy::SecretString;
+use std::path::Path;
+
+/// `recon export`: the snapshot's frames into `out`, chunk by chunk (the same chunks a
+/// check reads, so memory stays within the budget).
+pub fn export_snapshot(
+    snapshot_dir: &Path,
+    out: &Path,
+    as_of: Option<NaiveDate>,
+    chunking: Chunking,
+    progress: bool,
+) -> Result<ExportManifest, RunError> {
+    if !snapshot_dir.is_dir() {
+        return Err(RunError::Usage(format!(
+            "snapshot folder {} does not exist",
+            snapshot_dir.display()
+        )));
+    }
+    let snapshot = open_snapshot(snapshot_dir, as_of).map_err(|e| match e {
+        SnapshotError::NoAsOf(_) | SnapshotError::Missing(_) => RunError::Usage(e.to_string()),
+        other => RunError::Snapshot(other.into()),
+    })?;
+    for warning in &snapshot.warnings {
+        tracing::warn!("{warning}");
+    }
+    let brokers: Vec<String> = match &snapshot.manifest {
+        Some(m) => m.brokers.keys().cloned().collect(),
+        None => Vec::new(),
+    };
+    let mut exporter = Exporter::create(out, brokers).map_err(|e| match e {
+        recon_normalize::export::ExportError::Exists(_) => RunError::Usage(e.to_string()),
+        other => RunError::Output(std::io::Error::other(other.to_string())),
+    })?;
+    let accounts = snapshot.accounts();
+    let chunks = crate::chunking::plan(&snapshot, &accounts, chunking, 0, None);
+    let bar = crate::chunking::progress(progress, accounts.len());
+    for (i, range) in chunks.iter().enumerate() {
+        let mut read = match i {
+            0 => snapshot.run_wide(),
+            _ => ReadSnapshot::empty(snapshot.as_of),
+        };
+        read.extend(snapshot.read(&accounts[range.clone()]));
+        let normalized = recon_normalize::normalize(read).map_err(RunError::Snapshot)?;
+        exporter
+            .add_chunk(
+                &normalized.frames,
+                &normalized.incomplete,
+                &normalized.fetch_errors,
+            )
+            .map_err(|e| RunError::Output(std::io::Error::other(e.to_string())))?;
+        bar.inc(range.len() as u64);
+    }
+    bar.finish_and_clear();
+    exporter
+        .finish(snapshot.as_of)
+        .map_err(|e| RunError::Output(std::io::Error::other(e.to_string())))
+}
+
+/// A local folder as the absolute path the Spark server opens (it resolves a relative one
+/// against its own working folder); a URI (`s3a://`, `abfss://`, `dbfs:/`) as it is.
+fn frames_location(frames: &str) -> Result<String, RunError> {
+    if frames.contains(":/") {
+        return Ok(frames.to_string());
+    }
+    let path = Path::new(frames);
+    let absolute = path.canonicalize().map_err(|e| {
+        RunError::Usage(format!(
+            "frames folder {}: {e} (write it with `recon export`)",
+            path.display()
+        ))
+    })?;
+    Ok(absolute.to_string_lossy().into_owned())
+}
+
+/// `recon check --engine spark`.
+pub fn check_on_spark(
+    opts: &CheckOptions,
+    remote: &str,
+    frames: &str,
+) -> Result<RunResult, RunError> {
+    let started_at = Utc::now();
+    let mut timings = Timings::after(&opts.earlier_timings);
+    if !opts.books.is_empty() {
+        return Err(RunError::Usage(
+            "books of record are compared by the local engine only: remove [books] or run without --engine spark"
+                .into(),
+        ));
+    }
+    let token = std::env::var(TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(SecretString::from);
+    let remote = Remote::parse(remote, token).map_err(|e| RunError::Usage(e.to_string()))?;
+    let frames = frames_location(frames)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
+    let run = runtime.block_on(async {
+        let session = SparkSession::connect(remote)
+            .await
+            .map_err(EngineError::Spark)?;
+        recon_spark::check(&session, &frames, &opts.packs, &opts.overrides).await
+    });
+    let run = run.map_err(|e| match e {
+        EngineError::Pack(p) => RunError::Pack(p),
+        EngineError::Frames { .. } | EngineError::NotPortable(_) => RunError::Usage(e.to_string()),
+        // Nothing (or not everything) was checked: the run is incomplete, never clean.
+        EngineError::Spark(_) | EngineError::Internal(_) => RunError::Internal(e.to_string()),
+    })?;
+    if let Some(as_of) = opts.as_of.filter(|d| *d != run.manifest.as_of) {
+        return Err(RunError::Usage(format!(
+            "the frames are of {}, not {as_of}",
+            run.manifest.as_of
+        )));
+    }
+    for (stage, ms) in &run.timings {
+        timings.add(stage, *ms);
+    }
+    let rows = |frame: &str| run.manifest.frames.get(frame).map_or(0, |f| f.rows);
+    let tally = RunTally {
+        accounts_checked: rows("accounts"),
+        positions_checked: rows("positions"),
+        figures: run.figures,
+        incomplete: run.manifest.incomplete.iter().cloned().collect(),
+        fetch_errors: run.manifest.fetch_errors.clone(),
+        brokers: run.manifest.brokers.clone(),
+        eval: run.evaluation,
+    };
+    finish_run(opts, run.manifest.as_of, tally, started_at, timings)
+}

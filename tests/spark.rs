@@ -1,0 +1,184 @@
+//! The same packs on Apache Spark (issue "Beyond one machine"): a generated book with
+//! planted breaks is checked locally, exported (`recon export`), and checked on a real
+//! Spark Connect server (PyPI's pyspark, local[2], started by the test on 127.0.0.1): the
+//! findings (without run ids) and every rule's counts must be the same, every pack.
+//!
+//! `.ci/run` installs pyspark into ~/.cache/recon-pyspark when missing, so CI always runs
+//! this; elsewhere, without pyspark or java, it prints one `!!! NOT CHECKED` line.
+
+mod common;
+
+use chrono::NaiveDate;
+use recon::demo::DemoOptions;
+use recon_rules::Severity;
+use recon_sim::generate::{GenSpec, generate};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// findings.jsonl sorted without run ids, summary.json's rule counts, accounts checked.
+fn outcome(run_dir: &Path) -> (Vec<String>, Value, Value) {
+    let mut findings: Vec<String> = std::fs::read_to_string(run_dir.join("findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("run_id");
+            v.to_string()
+        })
+        .collect();
+    findings.sort();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    (
+        findings,
+        summary["rules"].clone(),
+        summary["accounts_checked"].clone(),
+    )
+}
+
+/// A pack whose rule lands exactly on its tolerance, a product with 15 decimals: Spark's
+/// default decimal arithmetic rounds such a product to 6 decimals (`DECIMAL(38, 6)`), which
+/// makes it fail; exact arithmetic (polars, and Spark as recon sets it up) passes it.
+const EXACT_PACK: &str = r#"[pack]
+id = "exact"
+version = "1"
+
+[params]
+drift = "0.9999999"
+tol_rel = "0.0000001"
+
+[[rule]]
+id = "tolerance-to-the-last-digit"
+title = "A difference exactly at a tolerance with 15 decimals passes"
+severity = "error"
+on = "account_view"
+where = "net_liq IS NOT NULL AND net_liq <> 0"
+check = "abs(net_liq - net_liq * :drift) <= abs(net_liq) * :tol_rel"
+evidence = { difference = "abs(net_liq - net_liq * :drift)", tolerance = "abs(net_liq) * :tol_rel" }
+message = "off by {difference}, tolerance {tolerance}"
+"#;
+
+#[test]
+fn spark_gives_the_local_findings_for_every_pack() {
+    let Some(spark) = common::SparkConnect::start() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let spec = GenSpec {
+        break_rate: 0.3,
+        ..GenSpec::new(23, 40, 5, as_of)
+    };
+    let (book, planted) = generate(&spec);
+    assert!(!planted.is_empty(), "breaks are planted");
+    let result = recon::demo::run_book_with(
+        book,
+        &DemoOptions {
+            out_dir: out.path().join("fetched"),
+            as_of: None,
+            fail_on: Severity::Error,
+        },
+        BTreeMap::new(),
+    )
+    .unwrap();
+    let snapshot = result.run.output.dir.join("snapshot");
+    let snap = snapshot.to_str().unwrap();
+    std::fs::write(out.path().join("exact.toml"), EXACT_PACK).unwrap();
+    let packs = [
+        "--pack",
+        "core",
+        "--pack",
+        "risk",
+        "--pack",
+        "data-quality",
+        "--pack",
+        "exact.toml",
+    ];
+
+    let mut args = vec!["check", "--snapshot", snap, "--out", "local"];
+    args.extend_from_slice(&packs);
+    let local = common::recon_in(out.path(), &args, &[]);
+    assert_eq!(local.status.code(), Some(1), "{}", common::text(&local));
+
+    // Exported in chunks of 7 accounts: the partitions a cluster reads in parallel.
+    let export = common::recon_in(
+        out.path(),
+        &[
+            "export",
+            "--snapshot",
+            snap,
+            "--out",
+            "frames",
+            "--chunk-accounts",
+            "7",
+        ],
+        &[],
+    );
+    assert_eq!(export.status.code(), Some(0), "{}", common::text(&export));
+    let frames = out.path().join("frames");
+    assert!(frames.join("manifest.json").is_file());
+    assert!(
+        frames
+            .join("positions/broker=tradezero/chunk=0/part-0.parquet")
+            .is_file(),
+        "partitioned by broker and chunk"
+    );
+    let again = common::recon_in(
+        out.path(),
+        &["export", "--snapshot", snap, "--out", "frames"],
+        &[],
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(3),
+        "an export is never overwritten"
+    );
+
+    let remote = spark.remote();
+    let mut args = vec![
+        "check",
+        "--engine",
+        "spark",
+        "--spark-remote",
+        &remote,
+        "--frames",
+        "frames",
+        "--out",
+        "spark",
+    ];
+    args.extend_from_slice(&packs);
+    let on_spark = common::recon_in(out.path(), &args, &[]);
+    assert_eq!(
+        on_spark.status.code(),
+        Some(1),
+        "{}\n--- server log ---\n{}",
+        common::text(&on_spark),
+        spark.log()
+    );
+
+    let local = outcome(&common::latest_run(&out.path().join("local")));
+    let remote_run = outcome(&common::latest_run(&out.path().join("spark")));
+    for pack in ["core", "risk"] {
+        assert!(
+            local
+                .0
+                .iter()
+                .any(|f| f.contains(&format!("\"pack\":\"{pack}\""))),
+            "no finding of {pack}: the comparison would prove little"
+        );
+    }
+    let exact = local
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "tolerance-to-the-last-digit")
+        .unwrap();
+    assert!(exact["in_scope"].as_u64().unwrap() > 0, "{exact}");
+    assert_eq!(exact["failed"], 0, "{exact}");
+    assert_eq!(remote_run.0, local.0, "findings");
+    assert_eq!(remote_run.1, local.1, "rule counts");
+    assert_eq!(remote_run.2, local.2, "accounts checked");
+}
