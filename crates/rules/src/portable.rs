@@ -264,6 +264,25 @@ LEFT JOIN (SELECT broker, account_id, count(*) AS pnl_row_count, CAST(sum(exposu
 pub struct RuleStatements {
     pub counts: String,
     pub rows: String,
+    /// A row rule's view and status expression, so the counts of every rule on one view
+    /// can be taken in one scan (`stacked_counts`); `None` for a query rule.
+    pub status: Option<(String, String)>,
+}
+
+/// The counts of several row rules on one view in one scan: each row becomes one row per
+/// rule (`stack`), counted by rule and status. `rules`: (the rule's place, its status
+/// expression). The result has `__rule`, `__status` and `__n`.
+pub fn stacked_counts(view: &str, rules: &[(usize, &str)]) -> String {
+    let pairs = rules
+        .iter()
+        .map(|(place, status)| format!("{place}, {status}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT __rule, __status, count(*) AS __n FROM (SELECT stack({}, {pairs}) AS (__rule, __status) FROM {}) t GROUP BY __rule, __status",
+        rules.len(),
+        quoted(view)
+    )
 }
 
 /// Why a rule cannot run on another engine, before anything runs.
@@ -467,7 +486,11 @@ fn row_statements(
         "SELECT {} FROM (SELECT *, {status} AS __status FROM {view}) t WHERE __status IN ('fail', 'unknown')",
         select.join(", ")
     );
-    RuleStatements { counts, rows }
+    RuleStatements {
+        counts,
+        rows,
+        status: Some((rule.view.clone(), status)),
+    }
 }
 
 fn query_statements(rule: &CompiledRule, query: &str) -> RuleStatements {
@@ -485,7 +508,11 @@ fn query_statements(rule: &CompiledRule, query: &str) -> RuleStatements {
         ));
     }
     let rows = format!("SELECT {} FROM ({query}) q", select.join(", "));
-    RuleStatements { counts, rows }
+    RuleStatements {
+        counts,
+        rows,
+        status: None,
+    }
 }
 
 #[cfg(test)]

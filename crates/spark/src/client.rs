@@ -108,6 +108,18 @@ impl SparkSession {
     /// Runs one SQL statement and returns its rows (an empty frame for a statement that
     /// returns none, such as `CREATE TEMPORARY VIEW`).
     pub async fn sql(&self, query: &str) -> Result<DataFrame, SparkError> {
+        let started = std::time::Instant::now();
+        let result = self.execute(query).await;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            rows = result.as_ref().map_or(0, DataFrame::height),
+            statement = %query.chars().take(120).collect::<String>(),
+            "spark"
+        );
+        result
+    }
+
+    async fn execute(&self, query: &str) -> Result<DataFrame, SparkError> {
         let message = ExecutePlanRequest {
             session_id: self.session_id.clone(),
             user_context: Some(self.user.clone()),

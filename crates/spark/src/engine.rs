@@ -16,11 +16,12 @@ use recon_normalize::export::{ExportManifest, MANIFEST, parse_manifest};
 use recon_rules::evaluate::{Outcome, assemble};
 use recon_rules::params::Overrides;
 use recon_rules::portable::{
-    FRAMES, FrameColumns, NotPortable, frame_statements, rule_statements, view_statements,
+    FRAMES, FrameColumns, NotPortable, RuleStatements, frame_statements, rule_statements,
+    stacked_counts, view_statements,
 };
 use recon_rules::views::account_figures;
 use recon_rules::{AccountFigure, Evaluation, Pack, PackError, Views, compile_with};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 /// Settings of every session recon opens. Decimal products keep every digit (one that
@@ -166,17 +167,9 @@ pub async fn check(
     ));
 
     let rules_started = Instant::now();
-    let mut results: Vec<(&recon_rules::CompiledRule, Outcome)> = Vec::new();
-    for (rule, statement) in compiled.iter().zip(&statements) {
-        let outcome = match run_pair(session, &statement.counts, &statement.rows).await {
-            Ok(frames) => Ok(frames),
-            // Spark's own error about this rule's SQL: that rule's error finding.
-            Err(SparkError::Statement { reason }) | Err(SparkError::Decode(reason)) => Err(reason),
-            // Lost the server: nothing after can be trusted as checked.
-            Err(other) => return Err(EngineError::Spark(other)),
-        };
-        results.push((rule, outcome));
-    }
+    let outcomes = rule_outcomes(session, &statements).await;
+    let results: Vec<(&recon_rules::CompiledRule, Outcome)> =
+        compiled.iter().zip(outcomes?).collect();
     let evaluation = assemble(results, Vec::new());
     timings.push((
         "spark.rules".to_string(),
@@ -201,10 +194,81 @@ pub async fn check(
     })
 }
 
-async fn run_pair(
+/// Rules sent at once: Spark runs their jobs side by side (one rule's small queries leave
+/// a cluster mostly idle).
+const RULES_AT_ONCE: usize = 4;
+
+/// Each rule's counts and failing rows, in the rules' order. The counts of the row rules
+/// of one view come from one scan of it (`stacked_counts`); if that statement fails, each
+/// of its rules is counted alone, so one broken rule is that rule's error finding. Spark's
+/// own error about a rule's SQL is that rule's error finding; losing the server fails the
+/// run (nothing after could be trusted as checked).
+async fn rule_outcomes(
     session: &SparkSession,
-    counts: &str,
-    rows: &str,
-) -> Result<(DataFrame, DataFrame), SparkError> {
-    Ok((session.sql(counts).await?, session.sql(rows).await?))
+    statements: &[RuleStatements],
+) -> Result<Vec<Outcome>, EngineError> {
+    use futures::stream::{self, StreamExt};
+    let mut by_view: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    for (place, statement) in statements.iter().enumerate() {
+        if let Some((view, status)) = &statement.status {
+            by_view.entry(view).or_default().push((place, status));
+        }
+    }
+    let stacked: Vec<(Vec<usize>, Result<DataFrame, SparkError>)> = stream::iter(by_view)
+        .map(|(view, rules)| async move {
+            let places = rules.iter().map(|(place, _)| *place).collect();
+            (places, session.sql(&stacked_counts(view, &rules)).await)
+        })
+        .buffered(RULES_AT_ONCE)
+        .collect()
+        .await;
+    let mut counted: BTreeMap<usize, DataFrame> = BTreeMap::new();
+    for (places, result) in stacked {
+        match result {
+            Ok(all) => {
+                for place in places {
+                    counted.insert(place, counts_of(&all, place)?);
+                }
+            }
+            Err(SparkError::Statement { .. }) | Err(SparkError::Decode(_)) => {}
+            Err(other) => return Err(EngineError::Spark(other)),
+        }
+    }
+    let counted = &counted;
+    let outcomes: Vec<Result<Outcome, EngineError>> = stream::iter(statements.iter().enumerate())
+        .map(|(place, statement)| async move {
+            let counts = match counted.get(&place) {
+                Some(frame) => Ok(frame.clone()),
+                None => session.sql(&statement.counts).await,
+            };
+            let both = match counts {
+                Ok(counts) => session
+                    .sql(&statement.rows)
+                    .await
+                    .map(|rows| (counts, rows)),
+                Err(e) => Err(e),
+            };
+            match both {
+                Ok(frames) => Ok(Ok(frames)),
+                Err(SparkError::Statement { reason }) | Err(SparkError::Decode(reason)) => {
+                    Ok(Err(reason))
+                }
+                Err(other) => Err(EngineError::Spark(other)),
+            }
+        })
+        .buffered(RULES_AT_ONCE)
+        .collect()
+        .await;
+    outcomes.into_iter().collect()
+}
+
+/// One rule's `__status`, `__n` rows out of a stacked count.
+fn counts_of(all: &DataFrame, place: usize) -> Result<DataFrame, EngineError> {
+    use polars::prelude::{DataType, IntoLazy, col, lit};
+    all.clone()
+        .lazy()
+        .filter(col("__rule").cast(DataType::Int64).eq(lit(place as i64)))
+        .select([col("__status"), col("__n")])
+        .collect()
+        .map_err(|e| EngineError::Internal(format!("cannot read Spark's rule counts: {e}")))
 }
