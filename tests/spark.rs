@@ -182,3 +182,63 @@ fn spark_gives_the_local_findings_for_every_pack() {
     assert_eq!(remote_run.1, local.1, "rule counts");
     assert_eq!(remote_run.2, local.2, "accounts checked");
 }
+
+#[test]
+fn an_unreachable_spark_is_an_incomplete_run_and_a_token_in_the_address_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(out.path().join("frames")).unwrap();
+    // A port nothing listens on: nothing was checked, so the run is incomplete (2), never
+    // clean, and no report claims otherwise.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let remote = format!("sc://127.0.0.1:{port}");
+    let run = common::recon_in(
+        out.path(),
+        &[
+            "check",
+            "--engine",
+            "spark",
+            "--spark-remote",
+            &remote,
+            "--frames",
+            "frames",
+            "--out",
+            "runs",
+        ],
+        &[],
+    );
+    let text = common::text(&run);
+    assert_eq!(run.status.code(), Some(2), "{text}");
+    assert!(text.contains("cannot reach Spark Connect"), "{text}");
+    assert!(
+        !out.path().join("runs").exists(),
+        "no report of a run that checked nothing"
+    );
+
+    // A bearer token belongs in RECON_SPARK_TOKEN, not in an address that lands in shell
+    // history and logs: refused (3) without echoing it.
+    let run = common::recon_in(
+        out.path(),
+        &[
+            "check",
+            "--engine",
+            "spark",
+            "--spark-remote",
+            "sc://spark.example:443/;token=s3cr3t-value",
+            "--frames",
+            "frames",
+        ],
+        &[],
+    );
+    let text = common::text(&run);
+    assert_eq!(run.status.code(), Some(3), "{text}");
+    assert!(text.contains("RECON_SPARK_TOKEN"), "{text}");
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+
+    // The local engine still needs its snapshot.
+    let run = common::recon_in(out.path(), &["check", "--frames", "frames"], &[]);
+    assert_eq!(run.status.code(), Some(3), "{}", common::text(&run));
+}
