@@ -1,6 +1,7 @@
 //! Makes rule SQL exact before polars sees it. polars' SQL parser reads any literal with a
 //! `.` as f64, and Decimal compared with f64 becomes an f64 comparison (STACK.md §1.1), so
-//! `0.001` and every Decimal `:param` are rewritten to `CAST('…' AS DECIMAL(38, s))`.
+//! `0.001` and every Decimal `:param` are rewritten to `CAST('…' AS DECIMAL(38, s + 8))`
+//! (`decimal_literal` says why the 8).
 //! Working on sqlparser's tokens (the tokenizer polars-sql itself uses) means strings,
 //! identifiers and comments are never touched by mistake.
 
@@ -24,9 +25,16 @@ pub enum RewriteError {
     BadLiteral(String),
 }
 
-/// A Decimal literal polars keeps exact.
+/// The frames' scale (`Decimal(38, 8)`).
+const FRAME_SCALE: u32 = 8;
+
+/// A Decimal literal polars keeps exact, alone and in a product with a frame column.
+/// polars multiplies two decimals at the larger of their two scales and rounds the rest
+/// away (`0.001 × 1,639,289.653344` came out `1639.28965334`, where Spark gave the exact
+/// `1639.289653344`), so a literal with `s` decimals is typed with `s + 8`: its product with
+/// an amount keeps every digit.
 pub fn decimal_literal(d: Decimal) -> String {
-    let scale = d.scale().min(MAX_SCALE);
+    let scale = d.scale().min(MAX_SCALE) + FRAME_SCALE;
     format!("CAST('{d}' AS DECIMAL(38, {scale}))")
 }
 
@@ -155,7 +163,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             out,
-            "abs(x - y) <= greatest(CAST('5.00' AS DECIMAL(38, 2)), CAST('0.001' AS DECIMAL(38, 3)) * abs(x))"
+            "abs(x - y) <= greatest(CAST('5.00' AS DECIMAL(38, 10)), CAST('0.001' AS DECIMAL(38, 11)) * abs(x))"
         );
     }
 
@@ -195,6 +203,6 @@ mod tests {
     #[test]
     fn scientific_literals_are_exact_too() {
         let out = rewrite("x > 1e-3", &params(), &BTreeSet::new()).unwrap();
-        assert_eq!(out, "x > CAST('0.001' AS DECIMAL(38, 3))");
+        assert_eq!(out, "x > CAST('0.001' AS DECIMAL(38, 11))");
     }
 }

@@ -141,7 +141,10 @@ impl Overrides {
             })
             .max()
             .unwrap_or(0)
-            .min(8);
+            .min(8)
+            // As `literals::decimal_literal`: 8 more decimals, so a product with an amount
+            // keeps every digit (polars multiplies at the larger scale).
+            + 8;
         let literal = |p: &Param| -> Result<Expr, String> {
             match (p, default) {
                 (Param::Decimal(d), Param::Decimal(_)) => {
