@@ -16,23 +16,7 @@ use std::path::Path;
 
 /// findings.jsonl without the run id, and summary.json's rule counts.
 fn outcome(run_dir: &Path) -> (Vec<String>, Value, Value) {
-    let findings = std::fs::read_to_string(run_dir.join("findings.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("run_id");
-            v.to_string()
-        })
-        .collect();
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
-            .unwrap();
-    (
-        findings,
-        summary["rules"].clone(),
-        summary["accounts_checked"].clone(),
-    )
+    common::run_outcome(run_dir)
 }
 
 #[test]

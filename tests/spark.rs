@@ -16,26 +16,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// findings.jsonl sorted without run ids, summary.json's rule counts, accounts checked.
+/// findings.jsonl sorted, without run ids; summary.json's rule counts; accounts checked.
 fn outcome(run_dir: &Path) -> (Vec<String>, Value, Value) {
-    let mut findings: Vec<String> = std::fs::read_to_string(run_dir.join("findings.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("run_id");
-            v.to_string()
-        })
-        .collect();
+    let (mut findings, rules, accounts) = common::run_outcome(run_dir);
     findings.sort();
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
-            .unwrap();
-    (
-        findings,
-        summary["rules"].clone(),
-        summary["accounts_checked"].clone(),
-    )
+    (findings, rules, accounts)
 }
 
 /// A pack whose rule lands exactly on its tolerance, a product with 15 decimals: Spark's

@@ -213,17 +213,7 @@ impl Postgres {
             child,
             _dir: dir,
         };
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let exited = server.child.try_wait().ok().flatten();
-            if exited.is_some() || started.elapsed() > std::time::Duration::from_secs(30) {
-                panic!(
-                    "PostgreSQL did not start ({exited:?}): {}",
-                    std::fs::read_to_string(&log_path).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        wait_for_port(&mut server.child, port, 30, "PostgreSQL", &log_path);
         Some(server)
     }
 
@@ -249,6 +239,50 @@ impl Postgres {
             }
         }
     }
+}
+
+/// Waits until a server the test started accepts connections on 127.0.0.1:`port`; fails
+/// the test with the server's log if it exits or takes longer than `seconds`.
+fn wait_for_port(
+    child: &mut std::process::Child,
+    port: u16,
+    seconds: u64,
+    name: &str,
+    log_path: &Path,
+) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let exited = child.try_wait().ok().flatten();
+        if exited.is_some() || started.elapsed() > std::time::Duration::from_secs(seconds) {
+            panic!(
+                "{name} did not start ({exited:?}): {}",
+                std::fs::read_to_string(log_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// findings.jsonl without run ids (in the file's order), and summary.json's rule counts and
+/// accounts checked: what two runs of the same book must agree on.
+pub fn run_outcome(run_dir: &Path) -> (Vec<String>, Value, Value) {
+    let findings = std::fs::read_to_string(run_dir.join("findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("run_id");
+            v.to_string()
+        })
+        .collect();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    (
+        findings,
+        summary["rules"].clone(),
+        summary["accounts_checked"].clone(),
+    )
 }
 
 /// The uid and gid of the `postgres` user Debian's package creates.
@@ -367,17 +401,7 @@ impl SparkConnect {
             .spawn()
             .expect("spark-submit starts");
         let mut server = SparkConnect { port, child, dir };
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let exited = server.child.try_wait().ok().flatten();
-            if exited.is_some() || started.elapsed() > std::time::Duration::from_secs(180) {
-                panic!(
-                    "Spark Connect did not start ({exited:?}): {}",
-                    std::fs::read_to_string(&log_path).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
+        wait_for_port(&mut server.child, port, 180, "Spark Connect", &log_path);
         Some(server)
     }
 

@@ -244,14 +244,7 @@ pub fn parse_manifest(text: &str) -> Result<ExportManifest, String> {
             manifest.schema_version
         ));
     }
-    for frame in [
-        "accounts",
-        "balances",
-        "positions",
-        "pnl",
-        "quarantine",
-        "fetch_errors",
-    ] {
+    for frame in crate::frames::FRAME_NAMES {
         if !manifest.frames.contains_key(frame) {
             return Err(format!("has no `{frame}` frame"));
         }

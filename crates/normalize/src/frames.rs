@@ -19,16 +19,27 @@ pub struct Frames {
     pub fetch_errors: DataFrame,
 }
 
+/// The frames' names, in the order `Frames::named` gives them.
+pub const FRAME_NAMES: [&str; 6] = [
+    "accounts",
+    "balances",
+    "positions",
+    "pnl",
+    "quarantine",
+    "fetch_errors",
+];
+
 impl Frames {
     /// Frames by name, for views and rules written against them.
     pub fn named(&self) -> [(&'static str, &DataFrame); 6] {
+        let [accounts, balances, positions, pnl, quarantine, fetch_errors] = FRAME_NAMES;
         [
-            ("accounts", &self.accounts),
-            ("balances", &self.balances),
-            ("positions", &self.positions),
-            ("pnl", &self.pnl),
-            ("quarantine", &self.quarantine),
-            ("fetch_errors", &self.fetch_errors),
+            (accounts, &self.accounts),
+            (balances, &self.balances),
+            (positions, &self.positions),
+            (pnl, &self.pnl),
+            (quarantine, &self.quarantine),
+            (fetch_errors, &self.fetch_errors),
         ]
     }
 }

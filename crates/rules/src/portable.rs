@@ -35,14 +35,7 @@ pub const VIEWS: [&str; 5] = [
 ];
 
 /// The frames the views are built from, by the names rules use.
-pub const FRAMES: [&str; 6] = [
-    "accounts",
-    "balances",
-    "positions",
-    "pnl",
-    "quarantine",
-    "fetch_errors",
-];
+pub use recon_normalize::frames::FRAME_NAMES as FRAMES;
 
 /// The column every exported positions and P&L row carries: its place in the frame, which
 /// the P&L match goes by ("the first untaken row").
@@ -132,12 +125,7 @@ pub fn view_definitions(as_of: NaiveDate, columns: &FrameColumns) -> Vec<(&'stat
             })
             .unwrap_or_default()
     };
-    let end_of_day = as_of
-        .succ_opt()
-        .unwrap_or(as_of)
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc().timestamp_micros())
-        .unwrap_or_default();
+    let end_of_day = crate::views::end_of_day_micros(as_of);
     // Seconds from `updated_at` to the day's end, as `views::updated_age` (integer division).
     let age = |table: &str| {
         format!("div({end_of_day} - unix_micros(CAST({table}.updated_at AS TIMESTAMP)), 1000000)")

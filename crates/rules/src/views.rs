@@ -142,13 +142,19 @@ fn money_zero() -> Expr {
 /// broker's figure is when the day closes. Null when the broker sends no time.
 /// Computed on integers (microseconds), since polars' Duration type is not built in.
 fn updated_age(as_of: NaiveDate) -> Expr {
-    let end = as_of
+    let end = end_of_day_micros(as_of);
+    ((lit(end) - col("updated_at").cast(DataType::Int64)) / lit(1_000_000i64)).alias("updated_age")
+}
+
+/// The end of the business day `as_of` (24:00 UTC) in microseconds since the epoch: what
+/// `updated_age` counts to, on every engine.
+pub fn end_of_day_micros(as_of: NaiveDate) -> i64 {
+    as_of
         .succ_opt()
         .unwrap_or(as_of)
         .and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc().timestamp_micros())
-        .unwrap_or_default();
-    ((lit(end) - col("updated_at").cast(DataType::Int64)) / lit(1_000_000i64)).alias("updated_age")
+        .unwrap_or_default()
 }
 
 fn account_view(frames: &Frames, as_of: NaiveDate) -> PolarsResult<DataFrame> {
