@@ -23,9 +23,12 @@ fn outcome(run_dir: &Path) -> (Vec<String>, Value, Value) {
     (findings, rules, accounts)
 }
 
-/// A pack whose rule lands exactly on its tolerance, a product with 15 decimals: Spark's
-/// default decimal arithmetic rounds such a product to 6 decimals (`DECIMAL(38, 6)`), which
-/// makes it fail; exact arithmetic (polars, and Spark as recon sets it up) passes it.
+/// A pack whose rule lands exactly on its tolerance, a product with 15 decimals. With the
+/// frames' `DECIMAL(38, 8)` and 38-digit literals, Spark's default decimal arithmetic rounds
+/// such a product to 6 decimals (`DECIMAL(38, 6)`) and the rule fails; exact arithmetic
+/// (polars with `literals::decimal_literal`, Spark as recon sets it up) passes it. Tried:
+/// with recon's narrow literal types, `DECIMAL(28, 8)` money and `allowPrecisionLoss=false`
+/// all undone, this test fails; the types alone already keep Spark exact.
 const EXACT_PACK: &str = r#"[pack]
 id = "exact"
 version = "1"
