@@ -4,7 +4,7 @@ use crate::exit::ExitStatus;
 use chrono::{NaiveDate, Utc};
 use recon_model::manifest::FetchErrorRecord;
 use recon_normalize::books::BookFrames;
-use recon_normalize::snapshot::open_snapshot;
+use recon_normalize::snapshot::{AccountRef, OpenSnapshot, open_snapshot};
 use recon_normalize::{NormalizeError, ReadSnapshot, SnapshotError};
 use recon_report::email::{self, EmailSettings};
 use recon_report::{EmailOutcome, IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
@@ -444,19 +444,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     let started_at = Utc::now();
     let mut timings = Timings::after(&opts.earlier_timings);
 
-    if !opts.snapshot.is_dir() {
-        return Err(RunError::Usage(format!(
-            "snapshot folder {} does not exist",
-            opts.snapshot.display()
-        )));
-    }
-    let snapshot = open_snapshot(&opts.snapshot, opts.as_of).map_err(|e| match e {
-        SnapshotError::NoAsOf(_) | SnapshotError::Missing(_) => RunError::Usage(e.to_string()),
-        other => RunError::Snapshot(other.into()),
-    })?;
-    for warning in &snapshot.warnings {
-        tracing::warn!("{warning}");
-    }
+    let snapshot = open(&opts.snapshot, opts.as_of)?;
     let accounts = snapshot.accounts();
     timings.lap("normalize.parse");
     let mut books = match opts.books.is_empty() {
@@ -492,11 +480,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     // chunk, as it comes first in a whole read.
     let read_chunk = |i: usize| -> (ReadSnapshot, u64) {
         let started = Instant::now();
-        let mut read = match i {
-            0 => snapshot.run_wide(),
-            _ => ReadSnapshot::empty(snapshot.as_of),
-        };
-        read.extend(snapshot.read(&accounts[chunks[i].clone()]));
+        let read = read_chunk(&snapshot, &accounts[chunks[i].clone()], i);
         (read, started.elapsed().as_millis() as u64)
     };
     let mut ahead = Some(read_chunk(0));
@@ -541,11 +525,50 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     progress.finish_and_clear();
     timings.total("normalize");
     timings.total("books");
-    tally.brokers = match &snapshot.manifest {
+    tally.brokers = brokers(&snapshot);
+    finish_run(opts, snapshot.as_of, tally, started_at, timings)
+}
+
+/// Opens the snapshot folder (its manifest and account lists), logging its warnings; a
+/// missing folder or business date is a usage error.
+pub(crate) fn open(dir: &Path, as_of: Option<NaiveDate>) -> Result<OpenSnapshot, RunError> {
+    if !dir.is_dir() {
+        return Err(RunError::Usage(format!(
+            "snapshot folder {} does not exist",
+            dir.display()
+        )));
+    }
+    let snapshot = open_snapshot(dir, as_of).map_err(|e| match e {
+        SnapshotError::NoAsOf(_) | SnapshotError::Missing(_) => RunError::Usage(e.to_string()),
+        other => RunError::Snapshot(other.into()),
+    })?;
+    for warning in &snapshot.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(snapshot)
+}
+
+/// The snapshot's brokers, by its manifest (none without one).
+pub(crate) fn brokers(snapshot: &OpenSnapshot) -> Vec<String> {
+    match &snapshot.manifest {
         Some(m) => m.brokers.keys().cloned().collect(),
         None => Vec::new(),
+    }
+}
+
+/// Chunk `index` of the accounts (`part`): what belongs to no account (the lists'
+/// quarantine, the run-wide gaps) comes with the first, as it comes first in a whole read.
+pub(crate) fn read_chunk(
+    snapshot: &OpenSnapshot,
+    part: &[AccountRef],
+    index: usize,
+) -> ReadSnapshot {
+    let mut read = match index {
+        0 => snapshot.run_wide(),
+        _ => ReadSnapshot::empty(snapshot.as_of),
     };
-    finish_run(opts, snapshot.as_of, tally, started_at, timings)
+    read.extend(snapshot.read(part));
+    read
 }
 
 /// What every check does once its rules ran, whatever the engine: findings in canonical

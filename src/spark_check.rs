@@ -5,9 +5,7 @@
 
 use crate::pipeline::{CheckOptions, Chunking, RunError, RunResult, RunTally, Timings, finish_run};
 use chrono::{NaiveDate, Utc};
-use recon_normalize::export::{ExportManifest, Exporter};
-use recon_normalize::snapshot::open_snapshot;
-use recon_normalize::{ReadSnapshot, SnapshotError};
+use recon_normalize::export::{ExportError, ExportManifest, Exporter};
 use recon_spark::{EngineError, Remote, SparkSession, TOKEN_ENV};
 use secrecy::SecretString;
 use std::path::Path;
@@ -21,36 +19,14 @@ pub fn export_snapshot(
     chunking: Chunking,
     progress: bool,
 ) -> Result<ExportManifest, RunError> {
-    if !snapshot_dir.is_dir() {
-        return Err(RunError::Usage(format!(
-            "snapshot folder {} does not exist",
-            snapshot_dir.display()
-        )));
-    }
-    let snapshot = open_snapshot(snapshot_dir, as_of).map_err(|e| match e {
-        SnapshotError::NoAsOf(_) | SnapshotError::Missing(_) => RunError::Usage(e.to_string()),
-        other => RunError::Snapshot(other.into()),
-    })?;
-    for warning in &snapshot.warnings {
-        tracing::warn!("{warning}");
-    }
-    let brokers: Vec<String> = match &snapshot.manifest {
-        Some(m) => m.brokers.keys().cloned().collect(),
-        None => Vec::new(),
-    };
-    let mut exporter = Exporter::create(out, brokers).map_err(|e| match e {
-        recon_normalize::export::ExportError::Exists(_) => RunError::Usage(e.to_string()),
-        other => RunError::Output(std::io::Error::other(other.to_string())),
-    })?;
+    let snapshot = crate::pipeline::open(snapshot_dir, as_of)?;
+    let mut exporter =
+        Exporter::create(out, crate::pipeline::brokers(&snapshot)).map_err(export_error)?;
     let accounts = snapshot.accounts();
     let chunks = crate::chunking::plan(&snapshot, &accounts, chunking, 0, None);
     let bar = crate::chunking::progress(progress, accounts.len());
     for (i, range) in chunks.iter().enumerate() {
-        let mut read = match i {
-            0 => snapshot.run_wide(),
-            _ => ReadSnapshot::empty(snapshot.as_of),
-        };
-        read.extend(snapshot.read(&accounts[range.clone()]));
+        let read = crate::pipeline::read_chunk(&snapshot, &accounts[range.clone()], i);
         let normalized = recon_normalize::normalize(read).map_err(RunError::Snapshot)?;
         exporter
             .add_chunk(
@@ -58,13 +34,20 @@ pub fn export_snapshot(
                 &normalized.incomplete,
                 &normalized.fetch_errors,
             )
-            .map_err(|e| RunError::Output(std::io::Error::other(e.to_string())))?;
+            .map_err(export_error)?;
         bar.inc(range.len() as u64);
     }
     bar.finish_and_clear();
-    exporter
-        .finish(snapshot.as_of)
-        .map_err(|e| RunError::Output(std::io::Error::other(e.to_string())))
+    exporter.finish(snapshot.as_of).map_err(export_error)
+}
+
+/// An existing export folder is the caller's mistake (exit 3); anything else is a failed
+/// write.
+fn export_error(e: ExportError) -> RunError {
+    match e {
+        ExportError::Exists(_) => RunError::Usage(e.to_string()),
+        other => RunError::Output(std::io::Error::other(other.to_string())),
+    }
 }
 
 /// A local folder as the absolute path the Spark server opens (it resolves a relative one

@@ -166,23 +166,7 @@ fn every_chunk_size_gives_the_same_findings_in_the_same_order() {
 
 /// A generated snapshot with planted breaks (no book of record), in `out`.
 fn generated_snapshot(out: &Path) -> std::path::PathBuf {
-    let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-    let spec = GenSpec {
-        break_rate: 0.3,
-        ..GenSpec::new(11, 30, 4, as_of)
-    };
-    let (book, _) = generate(&spec);
-    let result = recon::demo::run_book_with(
-        book,
-        &DemoOptions {
-            out_dir: out.join("fetched"),
-            as_of: None,
-            fail_on: Severity::Error,
-        },
-        BTreeMap::new(),
-    )
-    .unwrap();
-    result.run.output.dir.join("snapshot")
+    common::generated_snapshot(out, 11, 30, 4)
 }
 
 #[test]

@@ -350,11 +350,7 @@ async fn a_rejected_login_exits_4_keeps_the_message_and_report_send_delivers_it_
 #[tokio::test(flavor = "multi_thread")]
 async fn an_smtp_server_that_is_down_exits_4_with_the_message_kept() {
     // A port that was just free: nothing listens on it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let sim = demo_sim().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

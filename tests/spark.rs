@@ -8,12 +8,7 @@
 
 mod common;
 
-use chrono::NaiveDate;
-use recon::demo::DemoOptions;
-use recon_rules::Severity;
-use recon_sim::generate::{GenSpec, generate};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// findings.jsonl sorted, without run ids; summary.json's rule counts; accounts checked.
@@ -54,24 +49,7 @@ fn spark_gives_the_local_findings_for_every_pack() {
         return;
     };
     let out = tempfile::tempdir().unwrap();
-    let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-    let spec = GenSpec {
-        break_rate: 0.3,
-        ..GenSpec::new(23, 40, 5, as_of)
-    };
-    let (book, planted) = generate(&spec);
-    assert!(!planted.is_empty(), "breaks are planted");
-    let result = recon::demo::run_book_with(
-        book,
-        &DemoOptions {
-            out_dir: out.path().join("fetched"),
-            as_of: None,
-            fail_on: Severity::Error,
-        },
-        BTreeMap::new(),
-    )
-    .unwrap();
-    let snapshot = result.run.output.dir.join("snapshot");
+    let snapshot = common::generated_snapshot(out.path(), 23, 40, 5);
     let snap = snapshot.to_str().unwrap();
     std::fs::write(out.path().join("exact.toml"), EXACT_PACK).unwrap();
     let packs = [
@@ -177,11 +155,7 @@ fn an_unreachable_spark_is_an_incomplete_run_and_a_token_in_the_address_is_refus
     std::fs::create_dir_all(out.path().join("frames")).unwrap();
     // A port nothing listens on: nothing was checked, so the run is incomplete (2), never
     // clean, and no report claims otherwise.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let remote = format!("sc://127.0.0.1:{port}");
     let run = common::recon_in(
         out.path(),

@@ -192,11 +192,7 @@ impl Postgres {
             .status()
             .expect("initdb runs");
         assert!(init.success(), "initdb failed");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let log_path = dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let child = command("postgres")
@@ -239,6 +235,39 @@ impl Postgres {
             }
         }
     }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (for a server to bind, or for a
+/// connection that must be refused).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A generated book with planted breaks (break rate 0.3, business date 2026-11-20), served
+/// by the simulator and fetched under `out/fetched`: the snapshot's folder.
+pub fn generated_snapshot(out: &Path, seed: u64, accounts: usize, positions: usize) -> PathBuf {
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let spec = recon_sim::generate::GenSpec {
+        break_rate: 0.3,
+        ..recon_sim::generate::GenSpec::new(seed, accounts, positions, as_of)
+    };
+    let (book, planted) = recon_sim::generate::generate(&spec);
+    assert!(!planted.is_empty(), "breaks are planted");
+    let result = recon::demo::run_book_with(
+        book,
+        &recon::demo::DemoOptions {
+            out_dir: out.join("fetched"),
+            as_of: None,
+            fail_on: recon_rules::Severity::Error,
+        },
+        std::collections::BTreeMap::new(),
+    )
+    .unwrap();
+    result.run.output.dir.join("snapshot")
 }
 
 /// Waits until a server the test started accepts connections on 127.0.0.1:`port`; fails
@@ -358,11 +387,7 @@ impl SparkConnect {
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let log_path = dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let conf = |k: &str, v: &str| ["--conf".to_string(), format!("{k}={v}")];

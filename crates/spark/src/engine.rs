@@ -11,8 +11,8 @@
 use crate::client::{SparkError, SparkSession};
 use polars::prelude::DataFrame;
 use recon_model::Book;
-use recon_normalize::build_frames;
 use recon_normalize::export::{ExportManifest, MANIFEST, parse_manifest};
+use recon_normalize::{Frames, build_frames};
 use recon_rules::evaluate::{Outcome, assemble};
 use recon_rules::params::Overrides;
 use recon_rules::portable::{
@@ -60,11 +60,16 @@ pub enum EngineError {
     Internal(String),
 }
 
-/// The canonical columns of every frame, as this recon builds them.
-pub fn canonical_columns() -> Result<FrameColumns, EngineError> {
-    let empty = build_frames(&Book::default(), &BTreeSet::new(), &[])
-        .map_err(|e| EngineError::Internal(format!("cannot build the frame schema: {e}")))?;
-    Ok(empty
+/// This recon's frames, empty: their schema is what an export must have and what the packs
+/// are compiled against.
+fn empty_frames() -> Result<Frames, EngineError> {
+    build_frames(&Book::default(), &BTreeSet::new(), &[])
+        .map_err(|e| EngineError::Internal(format!("cannot build the frame schema: {e}")))
+}
+
+/// Each frame's columns, with whether each is money.
+fn columns_of(frames: &Frames) -> FrameColumns {
+    frames
         .named()
         .into_iter()
         .map(|(name, df)| {
@@ -76,7 +81,7 @@ pub fn canonical_columns() -> Result<FrameColumns, EngineError> {
                     .collect(),
             )
         })
-        .collect())
+        .collect()
 }
 
 /// Reads the export's manifest through Spark (the frames may live where only the cluster
@@ -119,7 +124,8 @@ pub async fn check(
         session.sql(setting).await.map_err(EngineError::Spark)?;
     }
     let manifest = read_manifest(session, root).await?;
-    let columns = canonical_columns()?;
+    let empty = empty_frames()?;
+    let columns = columns_of(&empty);
     for frame in FRAMES {
         let exported = manifest.frames.get(frame).map(|f| f.columns.clone());
         let ours = columns
@@ -136,8 +142,6 @@ pub async fn check(
     }
     // Compiled against empty views of the canonical schema: the same checks, the same
     // messages as a local run, before Spark runs anything.
-    let empty = build_frames(&Book::default(), &BTreeSet::new(), &[])
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
     let views = Views::build(&empty, manifest.as_of)
         .map_err(|e| EngineError::Internal(format!("cannot build the views' schema: {e}")))?;
     let compiled = compile_with(packs, &views, overrides)?;
