@@ -56,7 +56,7 @@ pub fn sim_brokers(sim: &RunningSim) -> Brokers {
         for (key, value) in creds {
             b.set_secret(key, value);
         }
-        *brokers.get_mut(broker) = Some(b);
+        brokers.insert(broker, b);
     }
     brokers
 }

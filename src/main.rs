@@ -361,49 +361,18 @@ fn load_config(g: &Global) -> Result<Config, RunError> {
 fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
     let g = &cli.global;
     match &cli.command {
-        Command::Run { resend } => {
-            let mut config = load_config(g)?;
-            if let Some(b) = g.memory_budget {
-                config.memory_budget = Some(b);
-            }
-            let plan = RunPlan::new(&config, &overrides(g));
-            let (result, manifest) = recon::run::run(&config, &plan, *resend)?;
-            print_run(&result, g.json, Some(&manifest));
-            print_timings(g, &result.output.summary);
-            Ok(result.exit)
-        }
+        Command::Run { resend } => run_command(g, *resend),
         Command::Fetch {
             snapshot_out,
             force,
         } => fetch_command(g, snapshot_out.as_deref(), *force),
-        Command::Demo => {
-            let demo = run_demo(&DemoOptions {
-                out_dir: g
-                    .out
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from(config::DEFAULT_OUT_DIR)),
-                as_of: g.as_of,
-                fail_on: g.fail_on.unwrap_or(Severity::Error),
-            })?;
-            print_run(&demo.run, g.json, Some(&demo.manifest));
-            print_timings(g, &demo.run.output.summary);
-            Ok(demo.run.exit)
-        }
+        Command::Demo => demo_command(g),
         Command::Rules { packs, command } => rules_command(g, packs, command),
         Command::Init {
             dir,
             brokers,
             force,
-        } => {
-            let written = recon::init::init(dir, brokers, *force)
-                .map_err(|e| RunError::Usage(e.to_string()))?;
-            println!("wrote {}", written.config.display());
-            println!(
-                "wrote {} (mode 0600): fill in the credentials, then `recon config check`",
-                written.env.display()
-            );
-            Ok(ExitStatus::Clean)
-        }
+        } => init_command(dir, brokers, *force),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "recon", &mut std::io::stdout());
             Ok(ExitStatus::Clean)
@@ -422,22 +391,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             print!("{}", config.redacted_toml());
             Ok(ExitStatus::Clean)
         }
-        Command::Sim(args) => {
-            recon::sim::serve(&recon::sim::SimCommand {
-                book: args.book.clone(),
-                seed: args.seed,
-                accounts: args.accounts,
-                positions_per_account: args.positions_per_account,
-                break_rate: args.break_rate,
-                as_of: g.as_of,
-                expected: args.expected.clone(),
-                book_of_record: args.book_of_record.clone(),
-                max_seconds: args.max_seconds,
-                faults: args.faults.clone(),
-                unreachable: args.unreachable.clone(),
-            })?;
-            Ok(ExitStatus::Clean)
-        }
+        Command::Sim(args) => sim_command(g, args),
         Command::Export { snapshot, out } => export_command(g, snapshot, out),
         Command::Check {
             snapshot,
@@ -448,19 +402,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             waivers,
             resend,
         } => {
-            let engine = match engine {
-                EngineArg::Local => Engine::Local,
-                EngineArg::Spark => Engine::Spark {
-                    remote: spark_remote.clone().unwrap_or_default(),
-                    frames: frames.clone().unwrap_or_default(),
-                },
-            };
-            if engine == Engine::Local && snapshot.is_none() {
-                return Err(RunError::Usage(
-                    "--snapshot is needed with the local engine (--frames is for --engine spark)"
-                        .into(),
-                ));
-            }
+            let engine = check_engine(*engine, spark_remote, frames, snapshot.is_some())?;
             check_command(
                 g,
                 snapshot.as_deref(),
@@ -471,6 +413,86 @@ fn run(cli: &Cli) -> Result<ExitStatus, RunError> {
             )
         }
     }
+}
+
+/// `recon run`: fetch, check, report, deliver.
+fn run_command(g: &Global, resend: bool) -> Result<ExitStatus, RunError> {
+    let mut config = load_config(g)?;
+    if let Some(b) = g.memory_budget {
+        config.memory_budget = Some(b);
+    }
+    let plan = RunPlan::new(&config, &overrides(g));
+    let (result, manifest) = recon::run::run(&config, &plan, resend)?;
+    print_run(&result, g.json, Some(&manifest));
+    print_timings(g, &result.output.summary);
+    Ok(result.exit)
+}
+
+/// `recon demo`: the built-in simulator's book, fetched and checked.
+fn demo_command(g: &Global) -> Result<ExitStatus, RunError> {
+    let demo = run_demo(&DemoOptions {
+        out_dir: g
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_OUT_DIR)),
+        as_of: g.as_of,
+        fail_on: g.fail_on.unwrap_or(Severity::Error),
+    })?;
+    print_run(&demo.run, g.json, Some(&demo.manifest));
+    print_timings(g, &demo.run.output.summary);
+    Ok(demo.run.exit)
+}
+
+/// `recon init`: a config file and a `.env` template for the chosen brokers.
+fn init_command(dir: &Path, brokers: &[Broker], force: bool) -> Result<ExitStatus, RunError> {
+    let written =
+        recon::init::init(dir, brokers, force).map_err(|e| RunError::Usage(e.to_string()))?;
+    println!("wrote {}", written.config.display());
+    println!(
+        "wrote {} (mode 0600): fill in the credentials, then `recon config check`",
+        written.env.display()
+    );
+    Ok(ExitStatus::Clean)
+}
+
+/// `recon sim`: the simulated brokers, until stopped.
+fn sim_command(g: &Global, args: &SimArgs) -> Result<ExitStatus, RunError> {
+    recon::sim::serve(&recon::sim::SimCommand {
+        book: args.book.clone(),
+        seed: args.seed,
+        accounts: args.accounts,
+        positions_per_account: args.positions_per_account,
+        break_rate: args.break_rate,
+        as_of: g.as_of,
+        expected: args.expected.clone(),
+        book_of_record: args.book_of_record.clone(),
+        max_seconds: args.max_seconds,
+        faults: args.faults.clone(),
+        unreachable: args.unreachable.clone(),
+    })?;
+    Ok(ExitStatus::Clean)
+}
+
+/// The engine `recon check` runs on; the local engine reads a snapshot.
+fn check_engine(
+    engine: EngineArg,
+    spark_remote: &Option<String>,
+    frames: &Option<String>,
+    has_snapshot: bool,
+) -> Result<Engine, RunError> {
+    let engine = match engine {
+        EngineArg::Local => Engine::Local,
+        EngineArg::Spark => Engine::Spark {
+            remote: spark_remote.clone().unwrap_or_default(),
+            frames: frames.clone().unwrap_or_default(),
+        },
+    };
+    if engine == Engine::Local && !has_snapshot {
+        return Err(RunError::Usage(
+            "--snapshot is needed with the local engine (--frames is for --engine spark)".into(),
+        ));
+    }
+    Ok(engine)
 }
 
 /// `recon fetch`: the brokers into a snapshot folder; exit 4 when any broker is incomplete.

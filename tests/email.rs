@@ -19,7 +19,7 @@ fn config(
     security: &str,
     extra: &str,
 ) -> String {
-    let c = &sim.credentials.tradezero;
+    let c = &recon_sim::tradezero::Credentials::from_sim(&sim.credentials);
     format!(
         "as_of = \"2026-11-20\"\nout_dir = \"out\"\n\n[brokers.tradezero]\nbase_url = \"{}\"\napi_key_id = \"{}\"\napi_secret_key = \"{}\"\n\n[email]\nenabled = true\ntransport = \"smtp\"\nhost = \"{host}\"\nport = {port}\nsecurity = \"{security}\"\nfrom = \"recon@example.com\"\nto = [\"compliance@example.com\"]\n{extra}\n[email.routes]\nerror = [\"desk@example.com\"]\n",
         sim.url(recon_model::Broker::Tradezero).unwrap(),

@@ -18,7 +18,7 @@ async fn run_fetches_checks_and_reports_with_credentials_from_the_environment() 
         ),
     )
     .unwrap();
-    let creds = &sim.credentials.tradezero;
+    let creds = &recon_sim::tradezero::Credentials::from_sim(&sim.credentials);
     let env = [
         (
             "RECON_BROKERS__TRADEZERO__API_KEY_ID",

@@ -162,6 +162,20 @@ mod tests {
     }
 
     #[test]
+    fn a_section_for_a_broker_recon_does_not_know_is_refused_with_the_choices() {
+        Jail::expect_with(|jail| {
+            jail.create_file("recon.toml", "[brokers.ibkr]\napi_key = \"k\"\n")?;
+            let e = load_offline(None).unwrap_err().to_string();
+            assert!(e.contains("`brokers.ibkr` in recon.toml line 1"), "{e}");
+            assert!(e.contains("found `ibkr`"), "{e}");
+            for broker in Broker::ALL {
+                assert!(e.contains(&format!("`{broker}`")), "{e}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
     fn every_credential_of_the_broker_table_is_a_field_and_no_field_is_unknown_to_it() {
         let mut fields = BrokerConfig::credential_keys().to_vec();
         let mut table = recon_model::brokers::all_credential_keys();
@@ -249,7 +263,13 @@ mod tests {
             jail.set_env("RECON_BROKERS__CLEARSTREET__API_KEY", "007654321012");
             jail.set_env("RECON_EMAIL__PASSWORD", "12345");
             let config = load(None).unwrap();
-            let key = config.brokers.clearstreet.unwrap().api_key.unwrap();
+            let key = config
+                .brokers
+                .get(Broker::Clearstreet)
+                .unwrap()
+                .api_key
+                .clone()
+                .unwrap();
             assert_eq!(key.expose_secret(), "007654321012");
             let password = config.email.password.unwrap();
             assert_eq!(password.expose_secret(), "12345");

@@ -226,33 +226,18 @@ pub(super) fn default_fail_on() -> Severity {
     Severity::Error
 }
 
+/// `[brokers.<name>]`: each broker's section, keyed by the broker (a name outside
+/// `recon_model::Broker` is refused by serde, naming the choices). A map, not a field per
+/// broker, so a new broker needs no line here: its name and credential keys come from the
+/// broker table in `recon_model::brokers`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Brokers {
-    #[serde(default)]
-    pub tastytrade: Option<BrokerConfig>,
-    #[serde(default)]
-    pub tradezero: Option<BrokerConfig>,
-    #[serde(default)]
-    pub clearstreet: Option<BrokerConfig>,
-    #[serde(default)]
-    pub etrade: Option<BrokerConfig>,
-    #[serde(default)]
-    pub architect: Option<BrokerConfig>,
-}
+#[serde(transparent)]
+pub struct Brokers(pub BTreeMap<Broker, BrokerConfig>);
 
 impl Brokers {
-    /// Every configured broker, enabled or not, in a stable order.
+    /// Every configured broker, enabled or not, in the broker table's order.
     pub fn configured(&self) -> impl Iterator<Item = (Broker, &BrokerConfig)> {
-        [
-            (Broker::Tastytrade, &self.tastytrade),
-            (Broker::Tradezero, &self.tradezero),
-            (Broker::Clearstreet, &self.clearstreet),
-            (Broker::Etrade, &self.etrade),
-            (Broker::Architect, &self.architect),
-        ]
-        .into_iter()
-        .filter_map(|(b, c)| c.as_ref().map(|c| (b, c)))
+        self.0.iter().map(|(b, c)| (*b, c))
     }
 
     /// The brokers a run fetches.
@@ -260,14 +245,16 @@ impl Brokers {
         self.configured().filter(|(_, c)| c.enabled)
     }
 
-    pub fn get_mut(&mut self, broker: Broker) -> &mut Option<BrokerConfig> {
-        match broker {
-            Broker::Tastytrade => &mut self.tastytrade,
-            Broker::Tradezero => &mut self.tradezero,
-            Broker::Clearstreet => &mut self.clearstreet,
-            Broker::Etrade => &mut self.etrade,
-            Broker::Architect => &mut self.architect,
-        }
+    pub fn get(&self, broker: Broker) -> Option<&BrokerConfig> {
+        self.0.get(&broker)
+    }
+
+    pub fn get_mut(&mut self, broker: Broker) -> Option<&mut BrokerConfig> {
+        self.0.get_mut(&broker)
+    }
+
+    pub fn insert(&mut self, broker: Broker, section: BrokerConfig) {
+        self.0.insert(broker, section);
     }
 }
 

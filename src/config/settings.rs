@@ -106,11 +106,9 @@ impl Config {
     pub fn digest(&self) -> String {
         use sha2::Digest;
         let mut settings = self.clone();
-        for broker in recon_model::Broker::ALL {
-            if let Some(b) = settings.brokers.get_mut(*broker).as_mut() {
-                for key in BrokerConfig::credential_keys() {
-                    b.clear_secret(key);
-                }
+        for b in settings.brokers.0.values_mut() {
+            for key in BrokerConfig::credential_keys() {
+                b.clear_secret(key);
             }
         }
         settings.email.password = None;

@@ -97,7 +97,7 @@ pub fn five_broker_config(
                     broker.as_str().to_ascii_uppercase(),
                     key.to_ascii_uppercase()
                 ),
-                value,
+                value.to_string(),
             ));
         }
     }

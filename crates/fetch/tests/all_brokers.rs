@@ -35,8 +35,7 @@ async fn run(profile: &str) {
     let secrets_seen: Vec<String> = sim
         .credentials
         .by_broker()
-        .into_iter()
-        .flat_map(|(_, creds)| creds.into_iter().map(|(_, v)| v))
+        .flat_map(|(_, creds)| creds.into_iter().map(|(_, v)| v.to_string()))
         .collect();
     let connectors = five_connectors(&sim);
     let (dir, manifest) =

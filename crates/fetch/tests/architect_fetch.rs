@@ -52,7 +52,7 @@ async fn every_summary_is_fetched_with_one_jwt_and_nothing_secret_is_stored() {
                 .is_file()
         );
     }
-    let c = &sim.credentials.architect;
+    let c = &recon_sim::architect::Credentials::from_sim(&sim.credentials);
     for file in walk(dir.path()) {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         assert!(

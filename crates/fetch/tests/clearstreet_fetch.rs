@@ -75,10 +75,10 @@ async fn every_page_of_every_list_is_stored_and_recorded() {
     // Two more list pages and one more positions page (19816).
     assert_eq!(tokens, 3, "{requests:?}");
     // The bearer token is never on disk.
-    let token = &sim.credentials.clearstreet.api_key;
+    let token = sim.credentials.get(Broker::Clearstreet, "api_key");
     for entry in walk(out.root()) {
         let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
-        assert!(!text.contains(token.as_str()), "{}", entry.display());
+        assert!(!text.contains(token), "{}", entry.display());
     }
 }
 

@@ -73,7 +73,7 @@ async fn every_account_and_page_is_fetched_and_no_secret_is_stored() {
         balance.query.as_deref(),
         Some("instType=BROKERAGE&realTimeNAV=true")
     );
-    let c = &sim.credentials.etrade;
+    let c = &etrade::Credentials::from_sim(&sim.credentials);
     for file in walk(root) {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         for s in [

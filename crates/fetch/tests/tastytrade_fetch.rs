@@ -52,10 +52,10 @@ async fn every_account_is_fetched_with_one_token_and_no_secret_is_stored() {
     for file in walk(dir.path()) {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         for secret in [
-            &sim.credentials.tastytrade.client_secret,
-            &sim.credentials.tastytrade.refresh_token,
+            sim.credentials.get(Broker::Tastytrade, "client_secret"),
+            sim.credentials.get(Broker::Tastytrade, "refresh_token"),
         ] {
-            assert!(!text.contains(secret.as_str()), "{}", file.display());
+            assert!(!text.contains(secret), "{}", file.display());
         }
         assert!(
             !text.contains("tta-"),

@@ -19,7 +19,7 @@ fn tradezero(url: &str, key: &str, secret: &str, options: FetchOptions) -> Box<d
 }
 
 fn connector(sim: &recon_sim::RunningSim, options: FetchOptions) -> Box<dyn Connector> {
-    let c = &sim.credentials.tradezero;
+    let c = &recon_sim::tradezero::Credentials::from_sim(&sim.credentials);
     let url = sim.url(Broker::Tradezero).unwrap();
     tradezero(url, &c.api_key_id, &c.api_secret_key, options)
 }
@@ -77,10 +77,13 @@ async fn fetches_every_account_and_endpoint_and_leaks_no_credential() {
             "{}/v1/api/accounts/{first}/positions",
             sim.url(Broker::Tradezero).unwrap()
         ))
-        .header("TZ-API-KEY-ID", &sim.credentials.tradezero.api_key_id)
+        .header(
+            "TZ-API-KEY-ID",
+            sim.credentials.get(Broker::Tradezero, "api_key_id"),
+        )
         .header(
             "TZ-API-SECRET-KEY",
-            &sim.credentials.tradezero.api_secret_key,
+            sim.credentials.get(Broker::Tradezero, "api_secret_key"),
         )
         .send()
         .await
@@ -94,8 +97,8 @@ async fn fetches_every_account_and_endpoint_and_leaks_no_credential() {
 
     // No credential anywhere on disk.
     let secrets = [
-        sim.credentials.tradezero.api_key_id.as_str(),
-        sim.credentials.tradezero.api_secret_key.as_str(),
+        sim.credentials.get(Broker::Tradezero, "api_key_id"),
+        sim.credentials.get(Broker::Tradezero, "api_secret_key"),
     ];
     for file in walk(out.root()) {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();

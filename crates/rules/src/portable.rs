@@ -113,33 +113,62 @@ pub fn view_statements(as_of: NaiveDate, columns: &FrameColumns) -> Vec<(&'stati
 /// Each view's `SELECT`, in the order they must be defined. `as_of` is the business date
 /// (days to expiry count from it; ages count to its end, 24:00 UTC).
 pub fn view_definitions(as_of: NaiveDate, columns: &FrameColumns) -> Vec<(&'static str, String)> {
-    let all = |frame: &str, table: &str, except: &[&str]| -> String {
-        columns
-            .get(frame)
-            .map(|cols| {
-                cols.iter()
-                    .filter(|(c, _)| !except.contains(&c.as_str()))
-                    .map(|(c, _)| format!("{table}.{}", quoted(c)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default()
-    };
     let end_of_day = crate::views::end_of_day_micros(as_of);
-    // Seconds from `updated_at` to the day's end, as `views::updated_age` (integer division).
-    let age = |table: &str| {
-        format!("div({end_of_day} - unix_micros(CAST({table}.updated_at AS TIMESTAMP)), 1000000)")
-    };
+    vec![
+        ("position_pnl_match", pnl_match_sql()),
+        (
+            "position_view",
+            position_view_sql(as_of, end_of_day, columns),
+        ),
+        ("pnl_view", pnl_view_sql(columns)),
+        (
+            "pnl_orphans",
+            "SELECT * FROM pnl_view
+WHERE matched = false AND (exposure IS NULL OR exposure <> 0)"
+                .to_string(),
+        ),
+        ("account_view", account_view_sql(end_of_day, columns)),
+    ]
+}
+
+/// `frame`'s columns as `table.column`, but those in `except`.
+fn columns_sql(columns: &FrameColumns, frame: &str, table: &str, except: &[&str]) -> String {
+    columns
+        .get(frame)
+        .map(|cols| {
+            cols.iter()
+                .filter(|(c, _)| !except.contains(&c.as_str()))
+                .map(|(c, _)| format!("{table}.{}", quoted(c)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// Seconds from `updated_at` to the day's end, as `views::updated_age` (integer division).
+fn age_sql(end_of_day: i64, table: &str) -> String {
+    format!("div({end_of_day} - unix_micros(CAST({table}.updated_at AS TIMESTAMP)), 1000000)")
+}
+
+/// The same broker and account on both sides.
+fn on(a: &str, b: &str) -> String {
+    format!("{a}.broker = {b}.broker AND {a}.account_id = {b}.account_id")
+}
+
+/// The row's place among its account's rows with the same `key`, in snapshot order.
+fn rank(table: &str, key: &str) -> String {
+    format!(
+        "ROW_NUMBER() OVER (PARTITION BY {table}.broker, {table}.account_id, {key} ORDER BY {table}.row_no)"
+    )
+}
+
+/// The P&L match (`views::position_pnl_match`) as sets: by position id, then by symbol,
+/// then by the position's underlying against the P&L row's symbol; the n-th lot of a key
+/// takes the n-th row of it, so a row matches one lot at most.
+fn pnl_match_sql() -> String {
     let positions = rows_view("positions");
     let pnl = rows_view("pnl");
-    let on =
-        |a: &str, b: &str| format!("{a}.broker = {b}.broker AND {a}.account_id = {b}.account_id");
-    let rank = |table: &str, key: &str| {
-        format!(
-            "ROW_NUMBER() OVER (PARTITION BY {table}.broker, {table}.account_id, {key} ORDER BY {table}.row_no)"
-        )
-    };
-    let pnl_match = format!(
+    format!(
         "WITH
 id_pos AS (SELECT p.broker, p.account_id, p.row_no, p.position_id, {rank_pid_p} AS k
            FROM {positions} p WHERE p.position_id IS NOT NULL AND p.position_id <> ''),
@@ -175,8 +204,13 @@ SELECT * FROM by_id UNION ALL SELECT * FROM by_symbol UNION ALL SELECT * FROM by
         on_pl = on("p", "l"),
         on_pm = on("p", "m"),
         on_lm = on("l", "m"),
-    );
-    let position_view = format!(
+    )
+}
+
+fn position_view_sql(as_of: NaiveDate, end_of_day: i64, columns: &FrameColumns) -> String {
+    let positions = rows_view("positions");
+    let pnl = rows_view("pnl");
+    format!(
         "SELECT {positions_columns},
        l.exposure AS pnl_exposure, l.realized_pnl AS pnl_realized_pnl,
        l.unrealized_pnl AS pnl_unrealized_pnl, l.day_realized_pnl AS pnl_day_realized_pnl,
@@ -190,27 +224,31 @@ FROM {positions} p
 LEFT JOIN position_pnl_match m ON {on_pm} AND p.row_no = m.position_row
 LEFT JOIN {pnl} l ON {on_lm} AND l.row_no = m.pnl_row
 LEFT JOIN accounts a ON {on_pa}",
-        positions_columns = all("positions", "p", &[]),
-        age_p = age("p"),
+        positions_columns = columns_sql(columns, "positions", "p", &[]),
+        age_p = age_sql(end_of_day, "p"),
         on_pm = on("p", "m"),
         on_lm = on("l", "m"),
         on_pa = on("p", "a"),
-    );
-    let pnl_view = format!(
+    )
+}
+
+fn pnl_view_sql(columns: &FrameColumns) -> String {
+    let pnl = rows_view("pnl");
+    format!(
         "SELECT {pnl_columns}, a.data_complete,
        CASE WHEN m.pnl_row IS NOT NULL THEN true WHEN a.data_complete = true THEN false END AS matched
 FROM {pnl} l
 LEFT JOIN position_pnl_match m ON {on_lm} AND l.row_no = m.pnl_row
 LEFT JOIN accounts a ON {on_la}",
-        pnl_columns = all("pnl", "l", &[]),
+        pnl_columns = columns_sql(columns, "pnl", "l", &[]),
         on_lm = on("l", "m"),
         on_la = on("l", "a"),
-    );
-    let pnl_orphans = "SELECT * FROM pnl_view
-WHERE matched = false AND (exposure IS NULL OR exposure <> 0)"
-        .to_string();
+    )
+}
+
+fn account_view_sql(end_of_day: i64, columns: &FrameColumns) -> String {
     let zero = format!("CAST(0 AS {MONEY})");
-    let account_view = format!(
+    format!(
         "SELECT {account_columns}, {balance_columns},
        CASE WHEN NOT a.data_complete THEN CAST(NULL AS {MONEY})
             WHEN ps.position_count IS NULL THEN {zero}
@@ -231,20 +269,13 @@ LEFT JOIN (SELECT broker, account_id, count(*) AS position_count,
            FROM positions GROUP BY broker, account_id) ps ON {on_aps}
 LEFT JOIN (SELECT broker, account_id, count(*) AS pnl_row_count, CAST(sum(exposure) AS {MONEY}) AS pnl_exposure
            FROM pnl GROUP BY broker, account_id) ls ON {on_als}",
-        account_columns = all("accounts", "a", &[]),
-        balance_columns = all("balances", "b", &["broker", "account_id"]),
-        age_b = age("b"),
+        account_columns = columns_sql(columns, "accounts", "a", &[]),
+        balance_columns = columns_sql(columns, "balances", "b", &["broker", "account_id"]),
+        age_b = age_sql(end_of_day, "b"),
         on_ab = on("a", "b"),
         on_aps = on("a", "ps"),
         on_als = on("a", "ls"),
-    );
-    vec![
-        ("position_pnl_match", pnl_match),
-        ("position_view", position_view),
-        ("pnl_view", pnl_view),
-        ("pnl_orphans", pnl_orphans),
-        ("account_view", account_view),
-    ]
+    )
 }
 
 /// A rule as the two statements of its counts and its failing rows.

@@ -33,6 +33,16 @@ pub struct Credentials {
     pub api_secret: String,
 }
 
+impl Credentials {
+    /// This broker's values among the simulator's credentials.
+    pub fn from_sim(sim: &crate::SimCredentials) -> Self {
+        Credentials {
+            api_key: sim.get(Broker::Architect, "api_key").to_string(),
+            api_secret: sim.get(Broker::Architect, "api_secret").to_string(),
+        }
+    }
+}
+
 /// How long a JWT lives.
 pub const JWT_TTL: Duration = Duration::from_secs(3600);
 

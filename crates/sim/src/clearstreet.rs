@@ -35,6 +35,15 @@ pub struct Credentials {
     pub api_key: String,
 }
 
+impl Credentials {
+    /// This broker's values among the simulator's credentials.
+    pub fn from_sim(sim: &crate::SimCredentials) -> Self {
+        Credentials {
+            api_key: sim.get(Broker::Clearstreet, "api_key").to_string(),
+        }
+    }
+}
+
 /// How this Clear Street answers beyond the documented defaults.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Dialect {

@@ -38,6 +38,18 @@ pub struct Credentials {
     pub access_token_secret: String,
 }
 
+impl Credentials {
+    /// This broker's values among the simulator's credentials.
+    pub fn from_sim(sim: &crate::SimCredentials) -> Self {
+        Credentials {
+            consumer_key: sim.get(Broker::Etrade, "consumer_key").to_string(),
+            consumer_secret: sim.get(Broker::Etrade, "consumer_secret").to_string(),
+            access_token: sim.get(Broker::Etrade, "access_token").to_string(),
+            access_token_secret: sim.get(Broker::Etrade, "access_token_secret").to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Dialect {
     /// Fault: `pageNumber` past the last page answers the last page again, with a

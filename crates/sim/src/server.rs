@@ -14,88 +14,49 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The credentials the simulator accepts, per broker. They are the simulator's own (it plays
-/// the broker), so printing them is its job: `recon sim` writes them on its first line.
+/// The credentials the simulator accepts, per broker, by their recon config key
+/// (`brokers.<broker>.<key>`): one random value for each key of the broker's row in
+/// `recon_model::brokers`, so a new broker's keys need no line here. They are the
+/// simulator's own (it plays the broker), so printing them is its job: `recon sim` writes
+/// them on its first line.
 #[derive(Debug, Clone, Serialize)]
-pub struct SimCredentials {
-    pub tradezero: tradezero::Credentials,
-    pub clearstreet: clearstreet::Credentials,
-    pub tastytrade: tastytrade::Credentials,
-    pub etrade: etrade::Credentials,
-    pub architect: architect::Credentials,
-}
+#[serde(transparent)]
+pub struct SimCredentials(BTreeMap<Broker, BTreeMap<&'static str, String>>);
 
 impl SimCredentials {
     /// Fresh random credentials, so a test can prove that none of them leaks to disk.
     pub fn random() -> Self {
-        SimCredentials {
-            tradezero: tradezero::Credentials {
-                api_key_id: format!("tzk-{}", token(16)),
-                api_secret_key: format!("tzs-{}", token(32)),
-            },
-            clearstreet: clearstreet::Credentials {
-                api_key: format!("csk-{}", token(40)),
-            },
-            tastytrade: tastytrade::Credentials {
-                client_secret: format!("ttc-{}", token(32)),
-                refresh_token: format!("ttr-{}", token(48)),
-            },
-            etrade: etrade::Credentials {
-                consumer_key: format!("etck-{}", token(32)),
-                consumer_secret: format!("etcs-{}", token(32)),
-                access_token: format!("etat-{}", token(32)),
-                access_token_secret: format!("etas-{}", token(32)),
-            },
-            architect: architect::Credentials {
-                api_key: format!("ark-{}", token(24)),
-                api_secret: format!("ars-{}", token(40)),
-            },
-        }
+        SimCredentials(
+            Broker::ALL
+                .iter()
+                .map(|&broker| {
+                    let keys = recon_model::brokers::spec(broker).credentials;
+                    let values = keys
+                        .iter()
+                        .map(|&key| (key, format!("{broker}-{key}-{}", token(32))))
+                        .collect();
+                    (broker, values)
+                })
+                .collect(),
+        )
     }
-}
 
-impl SimCredentials {
-    /// Per broker, each credential by its recon config key (`brokers.<broker>.<key>`).
-    pub fn by_broker(&self) -> Vec<(Broker, Vec<(&'static str, String)>)> {
-        vec![
-            (
-                Broker::Tradezero,
-                vec![
-                    ("api_key_id", self.tradezero.api_key_id.clone()),
-                    ("api_secret_key", self.tradezero.api_secret_key.clone()),
-                ],
-            ),
-            (
-                Broker::Clearstreet,
-                vec![("api_key", self.clearstreet.api_key.clone())],
-            ),
-            (
-                Broker::Tastytrade,
-                vec![
-                    ("client_secret", self.tastytrade.client_secret.clone()),
-                    ("refresh_token", self.tastytrade.refresh_token.clone()),
-                ],
-            ),
-            (
-                Broker::Etrade,
-                vec![
-                    ("consumer_key", self.etrade.consumer_key.clone()),
-                    ("consumer_secret", self.etrade.consumer_secret.clone()),
-                    ("access_token", self.etrade.access_token.clone()),
-                    (
-                        "access_token_secret",
-                        self.etrade.access_token_secret.clone(),
-                    ),
-                ],
-            ),
-            (
-                Broker::Architect,
-                vec![
-                    ("api_key", self.architect.api_key.clone()),
-                    ("api_secret", self.architect.api_secret.clone()),
-                ],
-            ),
-        ]
+    /// The value the simulated `broker` accepts for its credential `key` (empty for a key
+    /// the broker does not take).
+    pub fn get(&self, broker: Broker, key: &str) -> &str {
+        self.0
+            .get(&broker)
+            .and_then(|keys| keys.get(key))
+            .map_or("", String::as_str)
+    }
+
+    /// Per broker, each credential by its recon config key.
+    pub fn by_broker(
+        &self,
+    ) -> impl Iterator<Item = (Broker, impl Iterator<Item = (&'static str, &str)>)> {
+        self.0
+            .iter()
+            .map(|(b, keys)| (*b, keys.iter().map(|(k, v)| (*k, v.as_str()))))
     }
 }
 
@@ -167,61 +128,48 @@ impl Drop for RunningSim {
     }
 }
 
-/// Starts every broker on its own free port on 127.0.0.1.
-/// Each broker's routes over the one book, with the dialect options and faults asked for.
-fn routers(
+/// `broker`'s routes over the one book, with the dialect options and faults asked for.
+fn router(
+    broker: Broker,
     book: &Arc<SimBook>,
     credentials: &SimCredentials,
     options: &SimOptions,
-) -> [(Broker, axum::Router); 5] {
-    [
-        (
-            Broker::Etrade,
-            etrade::router(
-                book.clone(),
-                credentials.etrade.clone(),
-                etrade::Dialect {
-                    paging_loop: options.etrade.paging_loop || options.faults.paging_loop,
-                    ..options.etrade
-                },
-            ),
+) -> axum::Router {
+    let book = book.clone();
+    match broker {
+        Broker::Etrade => etrade::router(
+            book,
+            etrade::Credentials::from_sim(credentials),
+            etrade::Dialect {
+                paging_loop: options.etrade.paging_loop || options.faults.paging_loop,
+                ..options.etrade
+            },
         ),
-        (
-            Broker::Tastytrade,
-            tastytrade::router(
-                book.clone(),
-                credentials.tastytrade.clone(),
-                tastytrade::Dialect {
-                    token_uses: options.tastytrade.token_uses.or(options.faults.token_uses),
-                },
-            ),
+        Broker::Tastytrade => tastytrade::router(
+            book,
+            tastytrade::Credentials::from_sim(credentials),
+            tastytrade::Dialect {
+                token_uses: options.tastytrade.token_uses.or(options.faults.token_uses),
+            },
         ),
-        (
-            Broker::Tradezero,
-            tradezero::router(
-                book.clone(),
-                credentials.tradezero.clone(),
-                options.tradezero,
-            ),
+        Broker::Tradezero => tradezero::router(
+            book,
+            tradezero::Credentials::from_sim(credentials),
+            options.tradezero,
         ),
-        (
-            Broker::Architect,
-            architect::router(book.clone(), credentials.architect.clone()),
+        Broker::Architect => architect::router(book, architect::Credentials::from_sim(credentials)),
+        Broker::Clearstreet => clearstreet::router(
+            book,
+            clearstreet::Credentials::from_sim(credentials),
+            clearstreet::Dialect {
+                paging_loop: options.clearstreet.paging_loop || options.faults.paging_loop,
+                ..options.clearstreet
+            },
         ),
-        (
-            Broker::Clearstreet,
-            clearstreet::router(
-                book.clone(),
-                credentials.clearstreet.clone(),
-                clearstreet::Dialect {
-                    paging_loop: options.clearstreet.paging_loop || options.faults.paging_loop,
-                    ..options.clearstreet
-                },
-            ),
-        ),
-    ]
+    }
 }
 
+/// Starts every broker on its own free port on 127.0.0.1.
 pub async fn start(
     book: SimBook,
     credentials: SimCredentials,
@@ -232,8 +180,8 @@ pub async fn start(
     let mut urls = BTreeMap::new();
     let mut tasks = Vec::new();
 
-    let routers = routers(&book, &credentials, &options);
-    for (broker, router) in routers {
+    for &broker in Broker::ALL {
+        let router = router(broker, &book, &credentials, &options);
         let router = if options.faults.is_none() {
             router
         } else {

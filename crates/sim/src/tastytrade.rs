@@ -37,6 +37,16 @@ pub struct Credentials {
     pub refresh_token: String,
 }
 
+impl Credentials {
+    /// This broker's values among the simulator's credentials.
+    pub fn from_sim(sim: &crate::SimCredentials) -> Self {
+        Credentials {
+            client_secret: sim.get(Broker::Tastytrade, "client_secret").to_string(),
+            refresh_token: sim.get(Broker::Tastytrade, "refresh_token").to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Dialect {
     /// Fault: every access token stops working after this many uses, as if it expired

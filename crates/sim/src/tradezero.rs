@@ -32,6 +32,16 @@ pub struct Credentials {
     pub api_secret_key: String,
 }
 
+impl Credentials {
+    /// This broker's values among the simulator's credentials.
+    pub fn from_sim(sim: &crate::SimCredentials) -> Self {
+        Credentials {
+            api_key_id: sim.get(Broker::Tradezero, "api_key_id").to_string(),
+            api_secret_key: sim.get(Broker::Tradezero, "api_secret_key").to_string(),
+        }
+    }
+}
+
 /// Which of the documented response shapes to serve (they drift between docs revisions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Dialect {

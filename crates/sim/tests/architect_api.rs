@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use recon_grpc_json::{JsonCodec, routes};
 use recon_model::Broker;
-use recon_sim::{SimBook, SimCredentials, SimOptions, start};
+use recon_sim::{SimBook, SimCredentials, SimOptions, architect, start};
 use serde_json::{Value, json};
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
@@ -40,7 +40,7 @@ async fn sim() -> (recon_sim::RunningSim, Channel, String) {
     .unwrap();
     let url = sim.url(Broker::Architect).unwrap().to_string();
     let channel = Channel::from_shared(url).unwrap().connect().await.unwrap();
-    let c = &sim.credentials.architect;
+    let c = &architect::Credentials::from_sim(&sim.credentials);
     let jwt = call(
         &channel,
         routes::CREATE_JWT,

@@ -33,7 +33,10 @@ async fn sim(options: SimOptions) -> (recon_sim::RunningSim, Client) {
         .unwrap();
     let client = Client {
         base: sim.url(Broker::Clearstreet).unwrap().to_string(),
-        token: sim.credentials.clearstreet.api_key.clone(),
+        token: sim
+            .credentials
+            .get(Broker::Clearstreet, "api_key")
+            .to_string(),
         http: reqwest::Client::new(),
     };
     (sim, client)

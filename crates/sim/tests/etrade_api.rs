@@ -67,7 +67,7 @@ async fn sim(options: SimOptions) -> (recon_sim::RunningSim, Client) {
         .unwrap();
     let c = Client {
         base: sim.url(Broker::Etrade).unwrap().to_string(),
-        creds: sim.credentials.etrade.clone(),
+        creds: etrade::Credentials::from_sim(&sim.credentials),
         http: reqwest::Client::new(),
     };
     (sim, c)

@@ -17,7 +17,7 @@ async fn sim(options: SimOptions) -> (recon_sim::RunningSim, String, reqwest::Cl
 }
 
 async fn token(sim: &recon_sim::RunningSim, base: &str, http: &reqwest::Client) -> String {
-    let c = &sim.credentials.tastytrade;
+    let c = &tastytrade::Credentials::from_sim(&sim.credentials);
     let r = http
         .post(format!("{base}/oauth/token"))
         .json(&json!({"grant_type": "refresh_token", "client_secret": c.client_secret, "refresh_token": c.refresh_token}))

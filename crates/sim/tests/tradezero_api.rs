@@ -34,7 +34,7 @@ async fn sim(options: SimOptions) -> (recon_sim::RunningSim, Client) {
         .unwrap();
     let client = Client {
         base: sim.url(Broker::Tradezero).unwrap().to_string(),
-        creds: sim.credentials.tradezero.clone(),
+        creds: tradezero::Credentials::from_sim(&sim.credentials),
         http: reqwest::Client::new(),
     };
     (sim, client)

@@ -45,7 +45,6 @@ pub fn sim_connector(
     let (_, creds) = sim
         .credentials
         .by_broker()
-        .into_iter()
         .find(|(b, _)| *b == broker)
         .expect("the simulator has credentials for every broker");
     let mut secrets = recon_fetch::Secrets::default();
@@ -53,7 +52,8 @@ pub fn sim_connector(
         let value = replace
             .iter()
             .find(|(k, _)| *k == key)
-            .map_or(value, |(_, v)| v.to_string());
+            .map_or(value, |(_, v)| v)
+            .to_string();
         secrets.insert(key, secrecy::SecretString::from(value));
     }
     let url = url.unwrap_or_else(|| sim.url(broker).unwrap());
