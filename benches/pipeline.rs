@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
 use recon::demo::{DemoOptions, run_book};
 use recon::pipeline::{CheckOptions, Chunking, check_snapshot};
-use recon_normalize::{build_frames, normalize_snapshot, read_snapshot};
+use recon_frames::{build_frames, normalize_snapshot, read_snapshot};
 use recon_report::{RunFacts, write_run};
 use recon_rules::{Severity, Views, compile, evaluate};
 use recon_sim::generate::{GenSpec, generate};

@@ -6,7 +6,7 @@
 //! and a chunk takes accounts until they fill the budget.
 
 use crate::pipeline::Chunking;
-use recon_normalize::snapshot::{AccountRef, OpenSnapshot};
+use recon_frames::snapshot::{AccountRef, OpenSnapshot};
 use std::ops::Range;
 use std::path::Path;
 

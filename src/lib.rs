@@ -4,7 +4,7 @@
 //! fetch → normalize → rules → report in order (`pipeline`), the exit codes (`exit`), the
 //! in-process demo (`demo`) and the terminal summary (`table`). The CLI in `main.rs` only
 //! parses arguments and calls in here. Everything with logic of its own lives in a crate:
-//! `recon-model`, `recon-fetch`, `recon-normalize`, `recon-rules`, `recon-report`,
+//! `recon-model`, `recon-fetch`, `recon-frames`, `recon-rules`, `recon-report`,
 //! `recon-sim`.
 
 pub mod allocator;

@@ -2,10 +2,10 @@
 
 use crate::exit::ExitStatus;
 use chrono::{NaiveDate, Utc};
+use recon_frames::books::BookFrames;
+use recon_frames::snapshot::{AccountRef, OpenSnapshot, open_snapshot};
+use recon_frames::{NormalizeError, ReadSnapshot, SnapshotError};
 use recon_model::manifest::FetchErrorRecord;
-use recon_normalize::books::BookFrames;
-use recon_normalize::snapshot::{AccountRef, OpenSnapshot, open_snapshot};
-use recon_normalize::{NormalizeError, ReadSnapshot, SnapshotError};
 use recon_report::email::{self, EmailSettings};
 use recon_report::{EmailOutcome, IncompleteItem, PackInfo, RunFacts, RunOutput, write_run};
 use recon_rules::book_views::BookChunks;
@@ -38,7 +38,7 @@ pub struct CheckOptions {
     /// The digest of the config the run was made under (summary.json `config_sha256`).
     pub config_sha256: Option<String>,
     /// The books of record to compare against the brokers.
-    pub books: Vec<recon_normalize::books::BookSpec>,
+    pub books: Vec<recon_frames::books::BookSpec>,
     /// How the accounts are split into chunks (DESIGN.md "Scale").
     pub chunking: Chunking,
     /// Draw a bar of accounts checked (on a terminal).
@@ -302,17 +302,16 @@ impl Timings {
 /// Every configured book, as one set of frames. A book that cannot be read, or is of
 /// another day, is refused by name: nothing is compared against half a book.
 fn read_books(
-    specs: &[recon_normalize::books::BookSpec],
+    specs: &[recon_frames::books::BookSpec],
     as_of: chrono::NaiveDate,
-) -> Result<recon_normalize::books::BookFrames, RunError> {
+) -> Result<recon_frames::books::BookFrames, RunError> {
     let parts = specs
         .iter()
         .map(|spec| {
-            recon_normalize::books::read_book(spec, as_of)
-                .map_err(|e| RunError::Usage(e.to_string()))
+            recon_frames::books::read_book(spec, as_of).map_err(|e| RunError::Usage(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    recon_normalize::books::BookFrames::concat(parts)
+    recon_frames::books::BookFrames::concat(parts)
         .map_err(|e| RunError::Internal(format!("cannot build the book frames: {e}")))
 }
 
@@ -361,7 +360,7 @@ pub(crate) struct RunTally {
 }
 
 impl RunTally {
-    fn add(&mut self, normalized: recon_normalize::Normalized, views: &Views, eval: Evaluation) {
+    fn add(&mut self, normalized: recon_frames::Normalized, views: &Views, eval: Evaluation) {
         self.accounts_checked += normalized.frames.accounts.height() as u64;
         self.positions_checked += normalized.frames.positions.height() as u64;
         self.figures.extend(views.account_figures());
@@ -419,7 +418,7 @@ fn check_chunk(
 ) -> Result<(), RunError> {
     let as_of = read.as_of;
     timings.restart();
-    let normalized = recon_normalize::normalize(read).map_err(RunError::Snapshot)?;
+    let normalized = recon_frames::normalize(read).map_err(RunError::Snapshot)?;
     timings.lap("normalize.frames");
     let mut views = Views::build(&normalized.frames, as_of)
         .map_err(|e| RunError::Internal(format!("cannot build views: {e}")))?;

@@ -7,7 +7,7 @@ use recon_rules::{Views, compile};
 /// Compiles every pack against the canonical frames (empty): the same checks a run makes
 /// before it evaluates anything. Returns the number of rules.
 pub fn validate(packs: &[Pack]) -> Result<usize, RunError> {
-    let frames = recon_normalize::build_frames(&Default::default(), &Default::default(), &[])
+    let frames = recon_frames::build_frames(&Default::default(), &Default::default(), &[])
         .map_err(|e| RunError::Internal(e.to_string()))?;
     let as_of = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
     let views = Views::build(&frames, as_of).map_err(|e| RunError::Internal(e.to_string()))?;
@@ -118,6 +118,11 @@ pub fn test(dir: &std::path::Path, packs: &[Pack]) -> (String, usize) {
             }
             for u in &r.unexpected {
                 out.push_str(&format!("      unexpected: {u:?}\n"));
+            }
+            for (rule, want, got) in &r.wrong_passes {
+                out.push_str(&format!(
+                    "      passes:     {rule} passed {got} rows, the case says {want}\n"
+                ));
             }
         }
     }

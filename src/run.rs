@@ -125,7 +125,7 @@ pub struct CheckSetup {
     pub email: Option<EmailSettings>,
     pub config_sha256: Option<String>,
     /// The books of record to compare (the `books` pack runs when there is one).
-    pub books: Vec<recon_normalize::books::BookSpec>,
+    pub books: Vec<recon_frames::books::BookSpec>,
     /// Chunks sized to the config's `memory_budget` (or the default one).
     pub chunking: crate::pipeline::Chunking,
 }

@@ -1,11 +1,11 @@
 //! The Spark path: `recon export` writes a snapshot's canonical frames as Parquet
-//! (`recon_normalize::export`), and `recon check --engine spark` runs the packs on them
+//! (`recon_frames::export`), and `recon check --engine spark` runs the packs on them
 //! through Spark Connect (`recon_spark`) and reports exactly as a local check does
 //! (`pipeline::finish_run`: same files, same email, same exit codes).
 
 use crate::pipeline::{CheckOptions, Chunking, RunError, RunResult, RunTally, Timings, finish_run};
 use chrono::{NaiveDate, Utc};
-use recon_normalize::export::{ExportError, ExportManifest, Exporter};
+use recon_frames::export::{ExportError, ExportManifest, Exporter};
 use recon_spark::{EngineError, Remote, SparkSession, TOKEN_ENV};
 use secrecy::SecretString;
 use std::path::Path;
@@ -27,7 +27,7 @@ pub fn export_snapshot(
     let bar = crate::chunking::progress(progress, accounts.len());
     for (i, range) in chunks.iter().enumerate() {
         let read = crate::pipeline::read_chunk(&snapshot, &accounts[range.clone()], i);
-        let normalized = recon_normalize::normalize(read).map_err(RunError::Snapshot)?;
+        let normalized = recon_frames::normalize(read).map_err(RunError::Snapshot)?;
         exporter
             .add_chunk(
                 &normalized.frames,

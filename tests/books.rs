@@ -9,8 +9,8 @@ mod common;
 
 use common::*;
 use polars::prelude::*;
+use recon_frames::exact::from_units;
 use recon_model::instrument_key::instrument_key;
-use recon_normalize::exact::from_units;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -50,7 +50,7 @@ fn positions(
     BTreeMap<(String, String), Decimal>,
     chrono::NaiveDate,
 ) {
-    let n = recon_normalize::normalize_snapshot(snapshot, None).unwrap();
+    let n = recon_frames::normalize_snapshot(snapshot, None).unwrap();
     let p = &n.frames.positions;
     let rows = (0..p.height())
         .map(|i| Pos {

@@ -37,20 +37,18 @@ impl Config {
     }
 
     /// The books of record, as the reader takes them.
-    pub fn book_specs(&self) -> Vec<recon_normalize::books::BookSpec> {
+    pub fn book_specs(&self) -> Vec<recon_frames::books::BookSpec> {
         self.books
             .iter()
-            .map(|(name, b)| recon_normalize::books::BookSpec {
-                postgres: (b.source == BookSource::Postgres).then(|| {
-                    recon_normalize::books::PgSpec {
-                        url: b
-                            .url
-                            .as_ref()
-                            .map(|u| u.expose_secret().to_string())
-                            .unwrap_or_default(),
-                        positions_query: b.positions_query.clone().unwrap_or_default(),
-                        cash_query: b.cash_query.clone(),
-                    }
+            .map(|(name, b)| recon_frames::books::BookSpec {
+                postgres: (b.source == BookSource::Postgres).then(|| recon_frames::books::PgSpec {
+                    url: b
+                        .url
+                        .as_ref()
+                        .map(|u| u.expose_secret().to_string())
+                        .unwrap_or_default(),
+                    positions_query: b.positions_query.clone().unwrap_or_default(),
+                    cash_query: b.cash_query.clone(),
                 }),
                 name: name.clone(),
                 positions: b

@@ -5,7 +5,7 @@
 //! amounts it derives exactly with `rust_decimal` (market value, marks) and the quarantine: a
 //! record it cannot read becomes a row naming the file, the JSON pointer and the reason. It
 //! never panics on input and never drops a record in silence. It knows nothing of polars
-//! (recon-normalize turns the rows into frames), so it builds in seconds and can be fuzzed
+//! (recon-frames turns the rows into frames), so it builds in seconds and can be fuzzed
 //! (`fuzz/`), and nothing of HTTP (it reads files).
 
 pub mod architect;

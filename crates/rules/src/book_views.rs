@@ -15,8 +15,8 @@
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use recon_normalize::books::BookFrames;
-use recon_normalize::schema::money_dtype;
+use recon_frames::books::BookFrames;
+use recon_frames::schema::money_dtype;
 
 /// The book with its accounts named as recon names them: a book row whose account is not
 /// one of the broker's account ids but is the name of exactly one (E*TRADE's `accountId`
@@ -90,7 +90,7 @@ fn accounts_in(frames: &[&DataFrame]) -> PolarsResult<LazyFrame> {
 /// The broker's positions with the key of each one's symbol (the book reader's function).
 fn with_keys(positions: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame> {
     let symbols = positions.column("symbol")?.str()?;
-    let keys = recon_normalize::books::instrument_keys(|| symbols.iter(), as_of);
+    let keys = recon_frames::books::instrument_keys(|| symbols.iter(), as_of);
     let mut out = positions.clone();
     out.with_column(keys.into_column())?;
     Ok(out)

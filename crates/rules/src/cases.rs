@@ -1,5 +1,6 @@
-//! Rule-pack test cases (`rules/tests/<pack>/*.toml`): a small book and exactly the findings
-//! it must produce, like ruff's fixture files. `recon rules test` and `cargo test` run them.
+//! Rule-pack test cases (`rules/tests/<pack>/<rule-id>.toml`, one per rule): a small book
+//! and exactly the findings it must produce, like ruff's fixture files, and how many rows
+//! of a rule passed (`[passes]`). `recon rules test` and `cargo test` run them.
 //!
 //! Rows take sensible defaults so a case states only what matters to it:
 //!
@@ -23,6 +24,7 @@ use crate::finding::{Finding, FindingStatus, Severity};
 use crate::pack::Pack;
 use crate::views::Views;
 use chrono::{DateTime, NaiveDate, Utc};
+use recon_model::manifest::FetchErrorRecord;
 use recon_model::{
     AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PnlRow,
     PositionRow, PutCall, QuarantineRow, Side,
@@ -54,8 +56,27 @@ pub struct Case {
     book_cash: Vec<CaseBookCash>,
     #[serde(default, rename = "book_quarantine")]
     book_quarantine: Vec<CaseBookProblem>,
+    /// What the fetch could not get (the manifest's errors, for `fetch-incomplete`).
+    #[serde(default, rename = "fetch_error")]
+    fetch_errors: Vec<CaseFetchError>,
     #[serde(default, rename = "expect")]
     pub expect: Vec<CaseFinding>,
+    /// By rule id, how many rows the rule had in scope that passed: a doc's "Passes"
+    /// example asserted, since the absence of a finding cannot tell a pass from a row out
+    /// of scope.
+    #[serde(default)]
+    pub passes: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFetchError {
+    #[serde(default = "tradezero")]
+    broker: Broker,
+    /// `None` when the whole broker failed.
+    account: Option<String>,
+    endpoint: String,
+    error: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -95,7 +116,7 @@ struct CaseBookCash {
 
 impl Case {
     /// The case's book of record, when it has one.
-    fn book_of_record(&self) -> Option<recon_normalize::books::BookRows> {
+    fn book_of_record(&self) -> Option<recon_frames::books::BookRows> {
         if self.book_positions.is_empty()
             && self.book_cash.is_empty()
             && self.book_quarantine.is_empty()
@@ -103,7 +124,7 @@ impl Case {
             return None;
         }
         let as_of = self.as_of;
-        Some(recon_normalize::books::BookRows {
+        Some(recon_frames::books::BookRows {
             positions: self
                 .book_positions
                 .iter()
@@ -397,13 +418,18 @@ pub struct CaseResult {
     pub missing: Vec<CaseFinding>,
     /// Found but not expected.
     pub unexpected: Vec<CaseFinding>,
+    /// Rules whose passing rows were not as many as `passes` says: (rule, want, got).
+    pub wrong_passes: Vec<(String, u64, u64)>,
     /// Why the case could not run at all.
     pub error: Option<String>,
 }
 
 impl CaseResult {
     pub fn passed(&self) -> bool {
-        self.error.is_none() && self.missing.is_empty() && self.unexpected.is_empty()
+        self.error.is_none()
+            && self.missing.is_empty()
+            && self.unexpected.is_empty()
+            && self.wrong_passes.is_empty()
     }
 }
 
@@ -415,6 +441,7 @@ pub fn run_case(file: &Path, packs: &[Pack], pack: &str) -> CaseResult {
         description: String::new(),
         missing: Vec::new(),
         unexpected: Vec::new(),
+        wrong_passes: Vec::new(),
         error: None,
     };
     let case: Case = match std::fs::read_to_string(file)
@@ -429,12 +456,24 @@ pub fn run_case(file: &Path, packs: &[Pack], pack: &str) -> CaseResult {
     };
     result.description = case.description.clone();
     let (book, incomplete) = case.book();
-    let outcome = recon_normalize::build_frames(&book, &incomplete, &[])
+    let fetch_errors: Vec<(String, FetchErrorRecord)> = case
+        .fetch_errors
+        .iter()
+        .map(|e| {
+            let record = FetchErrorRecord {
+                account: e.account.clone(),
+                endpoint: e.endpoint.clone(),
+                error: e.error.clone(),
+            };
+            (e.broker.to_string(), record)
+        })
+        .collect();
+    let outcome = recon_frames::build_frames(&book, &incomplete, &fetch_errors)
         .map_err(|e| e.to_string())
         .and_then(|frames| Views::build(&frames, case.as_of).map_err(|e| e.to_string()))
         .and_then(|mut views| {
             if let Some(rows) = case.book_of_record() {
-                recon_normalize::books::BookFrames::build(&rows)
+                recon_frames::books::BookFrames::build(&rows)
                     .and_then(|b| views.add_books(&b, case.as_of))
                     .map_err(|e| e.to_string())?;
             }
@@ -442,16 +481,32 @@ pub fn run_case(file: &Path, packs: &[Pack], pack: &str) -> CaseResult {
         })
         .and_then(|views| {
             let rules = compile(packs, &views).map_err(|e| e.to_string())?;
-            Ok(evaluate(&rules, &views).findings)
+            Ok(evaluate(&rules, &views))
         });
-    let findings = match outcome {
-        Ok(f) => f,
+    let evaluation = match outcome {
+        Ok(e) => e,
         Err(e) => {
             result.error = Some(e);
             return result;
         }
     };
-    let got: BTreeSet<CaseFinding> = findings
+    for (rule, &want) in &case.passes {
+        let got = evaluation
+            .stats
+            .iter()
+            .find(|s| s.pack == pack && &s.rule == rule)
+            .map(|s| s.passed);
+        match got {
+            Some(got) if got == want => {}
+            Some(got) => result.wrong_passes.push((rule.clone(), want, got)),
+            None => {
+                result.error = Some(format!("passes: pack {pack} has no rule `{rule}`"));
+                return result;
+            }
+        }
+    }
+    let got: BTreeSet<CaseFinding> = evaluation
+        .findings
         .iter()
         .filter(|f| f.pack == pack)
         .filter_map(CaseFinding::of)

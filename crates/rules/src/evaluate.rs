@@ -11,7 +11,7 @@ use crate::compile::{CompiledRule, MessagePart};
 use crate::finding::{Finding, FindingStatus, Severity};
 use crate::views::Views;
 use polars::prelude::*;
-use recon_normalize::exact::from_units;
+use recon_frames::exact::from_units;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -52,8 +52,8 @@ pub fn builtin_pack(id: &str) -> Option<Result<Pack, PackError>> {
 }
 
 /// The sections every rule's `doc` has, each opening a line: what it checks, why it
-/// matters, an example that fails and one that passes (the examples are cases under
-/// `rules/tests/<pack>/`, run by `recon rules test`).
+/// matters, an example that fails and one that passes (the examples are the rule's case
+/// file, `rules/tests/<pack>/<rule-id>.toml`, run by `recon rules test`).
 pub const DOC_SECTIONS: [&str; 4] = ["What it checks:", "Why it matters:", "Fails:", "Passes:"];
 
 /// `pack` if every rule has every doc section; otherwise the first rule that lacks one.

@@ -35,7 +35,7 @@ pub const VIEWS: [&str; 5] = [
 ];
 
 /// The frames the views are built from, by the names rules use.
-pub use recon_normalize::frames::FRAME_NAMES as FRAMES;
+pub use recon_frames::frames::FRAME_NAMES as FRAMES;
 
 /// The column every exported positions and P&L row carries: its place in the frame, which
 /// the P&L match goes by ("the first untaken row").
@@ -46,7 +46,7 @@ pub fn rows_view(frame: &str) -> String {
     format!("__{frame}_rows")
 }
 
-/// Each frame's columns, in the canonical order (`recon_normalize::Frames`), each with
+/// Each frame's columns, in the canonical order (`recon_frames::Frames`), each with
 /// whether it is money (`Decimal(38, 8)` in the frames).
 pub type FrameColumns = BTreeMap<&'static str, Vec<(String, bool)>>;
 

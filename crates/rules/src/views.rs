@@ -14,11 +14,11 @@
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use recon_frames::Frames;
+use recon_frames::books::BookFrames;
+use recon_frames::exact::from_units;
+use recon_frames::schema::money_dtype;
 use recon_model::pnl_match::{PnlKeys, PositionKeys, match_pnl};
-use recon_normalize::Frames;
-use recon_normalize::books::BookFrames;
-use recon_normalize::exact::from_units;
-use recon_normalize::schema::money_dtype;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};

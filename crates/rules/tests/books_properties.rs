@@ -5,10 +5,10 @@
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
+use recon_frames::books::{BookFrames, BookRows};
+use recon_frames::build_frames;
 use recon_model::instrument_key::instrument_key;
 use recon_model::*;
-use recon_normalize::books::{BookFrames, BookRows};
-use recon_normalize::build_frames;
 use recon_rules::pack::builtin_pack;
 use recon_rules::{Views, compile, evaluate};
 use rust_decimal::Decimal;

@@ -2,8 +2,8 @@
 //! exact decimal tolerances, and packs refused at load time with file, rule and name.
 
 use chrono::NaiveDate;
+use recon_frames::build_frames;
 use recon_model::*;
-use recon_normalize::build_frames;
 use recon_rules::pack::CORE_PACK_FILE;
 use recon_rules::{
     CORE_PACK, Finding, FindingStatus, Severity, Views, compile, evaluate, parse_pack,
@@ -423,7 +423,10 @@ fn pnl_rows_without_a_position_are_orphans_unless_closed_today() {
 }
 
 /// Every case under rules/tests/<pack>/ of every built-in pack produces exactly the
-/// findings it expects, and every rule of every pack is made to fire by some case.
+/// findings it expects, and the cases are the rules' docs made real: one file per rule,
+/// `<rule-id>.toml`, with an example that fails (a finding of the rule) and, where a row can
+/// pass, one that passes (`passes`). A rule whose every row is a finding (`check = "false"`)
+/// or a query rule (it returns only failing rows) passes by having no row.
 #[test]
 fn the_shipped_pack_cases_pass() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/tests");
@@ -438,35 +441,44 @@ fn the_shipped_pack_cases_pass() {
         for r in cases {
             assert!(
                 r.passed(),
-                "{}: {}\nerror: {:?}\nmissing: {:#?}\nunexpected: {:#?}",
+                "{}: {}\nerror: {:?}\nmissing: {:#?}\nunexpected: {:#?}\npasses (rule, want, got): {:?}",
                 r.file.display(),
                 r.description,
                 r.error,
                 r.missing,
-                r.unexpected
+                r.unexpected,
+                r.wrong_passes
             );
         }
-        // fetch-incomplete comes from the manifest, which a case book has none of; the run
-        // tests (tests/run.rs) make it fire.
-        let expected: BTreeSet<String> = recon_rules::cases::case_files(&dir, &pack.id)
+        let files: BTreeSet<String> = recon_rules::cases::case_files(&dir, &pack.id)
             .iter()
-            .flat_map(|f| {
-                let case: toml::Value =
-                    toml::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
-                case.get("expect")
-                    .and_then(|e| e.as_array().cloned())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|e| e.get("rule")?.as_str().map(str::to_string))
-            })
+            .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
             .collect();
+        let rules: BTreeSet<String> = pack.rules.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(
+            files, rules,
+            "{}: one case file per rule, named by its id",
+            pack.id
+        );
         for rule in &pack.rules {
+            let path = dir.join(&pack.id).join(format!("{}.toml", rule.id));
+            let case: recon_rules::cases::Case =
+                toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             assert!(
-                expected.contains(&rule.id) || rule.id == "fetch-incomplete",
-                "{}: no case makes {} fire",
-                pack.id,
+                case.expect.iter().any(|e| e.rule == rule.id),
+                "{}: no example that fails (no finding of {} expected)",
+                path.display(),
                 rule.id
             );
+            let can_pass = rule.query.is_none() && rule.check.trim() != "false";
+            if can_pass {
+                assert!(
+                    case.passes.get(&rule.id).is_some_and(|&n| n >= 1),
+                    "{}: no example that passes (`passes` names no passing row of {})",
+                    path.display(),
+                    rule.id
+                );
+            }
         }
     }
 }

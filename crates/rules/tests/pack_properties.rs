@@ -5,8 +5,8 @@
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
+use recon_frames::build_frames;
 use recon_model::*;
-use recon_normalize::build_frames;
 use recon_rules::pack::BUILTIN_PACKS;
 use recon_rules::{Finding, Views, compile, evaluate, parse_pack};
 use rust_decimal::Decimal;

@@ -10,9 +10,9 @@
 
 use crate::client::{SparkError, SparkSession};
 use polars::prelude::DataFrame;
+use recon_frames::export::{ExportManifest, MANIFEST, parse_manifest};
+use recon_frames::{Frames, build_frames};
 use recon_model::Book;
-use recon_normalize::export::{ExportManifest, MANIFEST, parse_manifest};
-use recon_normalize::{Frames, build_frames};
 use recon_rules::evaluate::{Outcome, assemble};
 use recon_rules::params::Overrides;
 use recon_rules::portable::{

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use recon_normalize::normalize_snapshot;
+use recon_frames::normalize_snapshot;
 use std::path::Path;
 
 /// A copy of a fixture folder, to break.
@@ -28,11 +28,11 @@ fn copy_of(rel: &str) -> tempfile::TempDir {
     dir
 }
 
-fn incomplete(n: &recon_normalize::Normalized) -> Vec<(String, String)> {
+fn incomplete(n: &recon_frames::Normalized) -> Vec<(String, String)> {
     n.incomplete.iter().cloned().collect()
 }
 
-fn gap_errors(n: &recon_normalize::Normalized) -> Vec<String> {
+fn gap_errors(n: &recon_frames::Normalized) -> Vec<String> {
     n.fetch_errors
         .iter()
         .map(|(b, e)| format!("{b} {}: {}", e.endpoint, e.error))
@@ -172,7 +172,7 @@ fn a_manifest_of_another_format_is_refused_by_name() {
 }
 
 /// Quarantine rows under `pointer` of `source`.
-fn rows_under(n: &recon_normalize::Normalized, source: &str, pointer: &str) -> Vec<String> {
+fn rows_under(n: &recon_frames::Normalized, source: &str, pointer: &str) -> Vec<String> {
     quarantine(&n.frames.quarantine)
         .into_iter()
         .filter(|(s, p, _)| s == source && p.starts_with(pointer))

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use polars::prelude::*;
-use recon_normalize::normalize_snapshot;
+use recon_frames::normalize_snapshot;
 use rust_decimal_macros::dec;
 use std::path::Path;
 

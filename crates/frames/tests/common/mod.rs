@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use polars::prelude::*;
-use recon_normalize::exact::from_units;
+use recon_frames::exact::from_units;
 use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
 

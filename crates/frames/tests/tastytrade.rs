@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use recon_normalize::normalize_snapshot;
+use recon_frames::normalize_snapshot;
 use rust_decimal_macros::dec;
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use recon_normalize::normalize_snapshot;
+use recon_frames::normalize_snapshot;
 use std::path::{Path, PathBuf};
 
 const FIXTURES: [&str; 5] = [

@@ -2,8 +2,8 @@
 //! with 20 integer digits that survive the trip through polars.
 
 use polars::prelude::*;
-use recon_normalize::exact::{from_units, to_units};
-use recon_normalize::schema::{money, money_dtype};
+use recon_frames::exact::{from_units, to_units};
+use recon_frames::schema::{money, money_dtype};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 

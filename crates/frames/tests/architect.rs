@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use recon_normalize::normalize_snapshot;
+use recon_frames::normalize_snapshot;
 use rust_decimal_macros::dec;
 
 const A: &str = "aaaaaaaa-0000-4000-8000-000000000001";

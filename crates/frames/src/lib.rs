@@ -1,4 +1,4 @@
-//! A snapshot on disk → polars frames.
+//! recon-frames: a snapshot's parsed rows → polars frames.
 //!
 //! It owns the frame schemas (every amount `Decimal(38, 8)`, never a float), the
 //! column-wise frame build and the book of record's reader. Walking a snapshot and reading
@@ -10,9 +10,9 @@ pub mod frames;
 pub mod schema;
 pub mod snapshot;
 
-// The parsers live in recon-parse (no polars, so they can be fuzzed); their paths stay
-// `recon_normalize::<broker>` for everyone downstream.
-pub use recon_parse::{architect, clearstreet, common, etrade, exact, tastytrade, tradezero};
+// Exact amounts as the i128 units of a Decimal column: the parsers produce them, frames
+// hold them, and the rule engine reads them back.
+pub use recon_parse::exact;
 
 pub use frames::{Frames, build_frames};
 pub use snapshot::{
