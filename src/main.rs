@@ -165,7 +165,8 @@ enum Command {
     /// Print the man page (roff), e.g. `recon man > /usr/local/share/man/man1/recon.1`.
     Man,
     /// Write a snapshot's canonical frames as Parquet for a cluster (`check --engine spark`):
-    /// one dataset per frame, partitioned by broker and account chunk, and a manifest.
+    /// one dataset per frame, partitioned by broker and account chunk, and a manifest; with
+    /// [books] in the config, the book of record's frames too.
     Export {
         /// The snapshot folder (with manifest.json, or broker folders).
         #[arg(long, value_name = "DIR")]
@@ -570,8 +571,22 @@ fn send_command(g: &Global, run_dir: &Path, resend: bool) -> Result<ExitStatus, 
 fn export_command(g: &Global, snapshot: &Path, out: &Path) -> Result<ExitStatus, RunError> {
     let started = std::time::Instant::now();
     let chunking = g.chunking().unwrap_or_default();
-    let manifest =
-        recon::spark_check::export_snapshot(snapshot, out, g.as_of, chunking, !g.quiet && !g.json)?;
+    // The books of record of the config go with the frames, as a check would compare them.
+    let books = if config::is_present(g.config.as_deref()) {
+        config::load_offline(g.config.as_deref())
+            .map_err(|e| RunError::Usage(e.to_string()))?
+            .book_specs()
+    } else {
+        Vec::new()
+    };
+    let manifest = recon::spark_check::export_snapshot(
+        snapshot,
+        out,
+        g.as_of,
+        chunking,
+        !g.quiet && !g.json,
+        &books,
+    )?;
     let ms = started.elapsed().as_millis();
     if g.json {
         println!(
@@ -589,6 +604,14 @@ fn export_command(g: &Global, snapshot: &Path, out: &Path) -> Result<ExitStatus,
             manifest.chunks,
             out.display()
         );
+        if manifest.has_books() {
+            println!(
+                "with the books {}: {} booked positions, {} cash rows",
+                manifest.books.join(", "),
+                rows("book_positions"),
+                rows("book_cash")
+            );
+        }
     }
     Ok(ExitStatus::Clean)
 }

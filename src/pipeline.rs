@@ -299,6 +299,54 @@ impl Timings {
     }
 }
 
+/// The configured books of record, read whole and indexed by account so each chunk takes
+/// its own rows (`claim_books`); `None` without a book.
+pub(crate) fn open_books(
+    specs: &[recon_frames::books::BookSpec],
+    snapshot: &OpenSnapshot,
+    accounts: &[AccountRef],
+) -> Result<Option<BookChunks>, RunError> {
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let known = accounts.iter().map(|&a| {
+        let (b, id) = snapshot.names(a);
+        (b.to_string(), id.to_string())
+    });
+    let book = read_books(specs, snapshot.as_of)?;
+    BookChunks::new(book, known)
+        .map(Some)
+        .map_err(|e| RunError::Internal(format!("cannot index the book: {e}")))
+}
+
+/// The book rows of one chunk's accounts: by account id, or by the name an account of the
+/// chunk has (read with it).
+pub(crate) fn claim_books(
+    books: &mut BookChunks,
+    snapshot: &OpenSnapshot,
+    part: &[AccountRef],
+    read: &ReadSnapshot,
+) -> Result<BookFrames, RunError> {
+    let ids: Vec<(&str, &str)> = part.iter().map(|&a| snapshot.names(a)).collect();
+    let names: Vec<(&str, &str)> = read
+        .book
+        .accounts
+        .iter()
+        .filter_map(|r| Some((r.broker.as_str(), r.account_name.as_deref()?)))
+        .collect();
+    books
+        .claim(&ids, &names)
+        .map_err(|e| RunError::Internal(format!("cannot deal out the book: {e}")))
+}
+
+/// The book's rows no broker account claimed, and its quarantine: checked on their own,
+/// after every chunk.
+pub(crate) fn unclaimed_books(books: BookChunks) -> Result<BookFrames, RunError> {
+    books
+        .rest()
+        .map_err(|e| RunError::Internal(format!("cannot deal out the book: {e}")))
+}
+
 /// Every configured book, as one set of frames. A book that cannot be read, or is of
 /// another day, is refused by name: nothing is compared against half a book.
 fn read_books(
@@ -446,20 +494,10 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     let snapshot = open(&opts.snapshot, opts.as_of)?;
     let accounts = snapshot.accounts();
     timings.lap("normalize.parse");
-    let mut books = match opts.books.is_empty() {
-        true => None,
-        false => {
-            let known = accounts.iter().map(|&a| {
-                let (b, id) = snapshot.names(a);
-                (b.to_string(), id.to_string())
-            });
-            let book = read_books(&opts.books, snapshot.as_of)?;
-            let book = BookChunks::new(book, known)
-                .map_err(|e| RunError::Internal(format!("cannot index the book: {e}")))?;
-            timings.lap("books.read");
-            Some(book)
-        }
-    };
+    let mut books = open_books(&opts.books, &snapshot, &accounts)?;
+    if books.is_some() {
+        timings.lap("books.read");
+    }
     let book_bytes = books.as_ref().map_or(0, BookChunks::estimated_size) as u64;
     let whole_book = recon_rules::reach::whole_book_rule(&opts.packs);
     let chunks = crate::chunking::plan(
@@ -490,19 +528,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         };
         timings.add("normalize.parse", read_ms);
         let book = match &mut books {
-            Some(b) => {
-                let ids: Vec<(&str, &str)> = part.iter().map(|&a| snapshot.names(a)).collect();
-                let names: Vec<(&str, &str)> = read
-                    .book
-                    .accounts
-                    .iter()
-                    .filter_map(|r| Some((r.broker.as_str(), r.account_name.as_deref()?)))
-                    .collect();
-                let claimed = b
-                    .claim(&ids, &names)
-                    .map_err(|e| RunError::Internal(format!("cannot deal out the book: {e}")))?;
-                Some(claimed)
-            }
+            Some(b) => Some(claim_books(b, &snapshot, part, &read)?),
             None => None,
         };
         let (next, checked) = rayon::join(
@@ -515,11 +541,14 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     }
     if let Some(b) = books {
         // The book's rows no broker account claimed (and its quarantine), on their own.
-        let rest = b
-            .rest()
-            .map_err(|e| RunError::Internal(format!("cannot deal out the book: {e}")))?;
         let read = ReadSnapshot::empty(snapshot.as_of);
-        check_chunk(opts, read, Some(rest), &mut timings, &mut tally)?;
+        check_chunk(
+            opts,
+            read,
+            Some(unclaimed_books(b)?),
+            &mut timings,
+            &mut tally,
+        )?;
     }
     progress.finish_and_clear();
     timings.total("normalize");

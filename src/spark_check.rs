@@ -5,28 +5,42 @@
 
 use crate::pipeline::{CheckOptions, Chunking, RunError, RunResult, RunTally, Timings, finish_run};
 use chrono::{NaiveDate, Utc};
+use recon_frames::Frames;
+use recon_frames::books::{BookFrames, BookSpec};
 use recon_frames::export::{ExportError, ExportManifest, Exporter};
+use recon_rules::book_views::BookChunks;
+use recon_rules::views::book_frames;
 use recon_spark::{EngineError, Remote, SparkSession, TOKEN_ENV};
 use secrecy::SecretString;
 use std::path::Path;
 
 /// `recon export`: the snapshot's frames into `out`, chunk by chunk (the same chunks a
-/// check reads, so memory stays within the budget).
+/// check reads, so memory stays within the budget), and with `books` the book of record's
+/// frames of each chunk (the same rows and recon views a local check builds).
 pub fn export_snapshot(
     snapshot_dir: &Path,
     out: &Path,
     as_of: Option<NaiveDate>,
     chunking: Chunking,
     progress: bool,
+    books: &[BookSpec],
 ) -> Result<ExportManifest, RunError> {
     let snapshot = crate::pipeline::open(snapshot_dir, as_of)?;
     let mut exporter =
         Exporter::create(out, crate::pipeline::brokers(&snapshot)).map_err(export_error)?;
     let accounts = snapshot.accounts();
-    let chunks = crate::chunking::plan(&snapshot, &accounts, chunking, 0, None);
+    let mut book = crate::pipeline::open_books(books, &snapshot, &accounts)?;
+    exporter.set_books(books.iter().map(|b| b.name.clone()).collect());
+    let book_bytes = book.as_ref().map_or(0, BookChunks::estimated_size) as u64;
+    let chunks = crate::chunking::plan(&snapshot, &accounts, chunking, book_bytes, None);
     let bar = crate::chunking::progress(progress, accounts.len());
     for (i, range) in chunks.iter().enumerate() {
-        let read = crate::pipeline::read_chunk(&snapshot, &accounts[range.clone()], i);
+        let part = &accounts[range.clone()];
+        let read = crate::pipeline::read_chunk(&snapshot, part, i);
+        let claimed = match &mut book {
+            Some(b) => Some(crate::pipeline::claim_books(b, &snapshot, part, &read)?),
+            None => None,
+        };
         let normalized = recon_frames::normalize(read).map_err(RunError::Snapshot)?;
         exporter
             .add_chunk(
@@ -35,10 +49,38 @@ pub fn export_snapshot(
                 &normalized.fetch_errors,
             )
             .map_err(export_error)?;
+        if let Some(claimed) = claimed {
+            export_book_frames(&mut exporter, &normalized.frames, &claimed, snapshot.as_of)?;
+        }
         bar.inc(range.len() as u64);
+    }
+    if let Some(b) = book {
+        let rest = crate::pipeline::unclaimed_books(b)?;
+        let none = recon_frames::build_frames(&Default::default(), &Default::default(), &[])
+            .map_err(|e| RunError::Internal(format!("cannot build empty frames: {e}")))?;
+        export_book_frames(&mut exporter, &none, &rest, snapshot.as_of)?;
     }
     bar.finish_and_clear();
     exporter.finish(snapshot.as_of).map_err(export_error)
+}
+
+/// One chunk's book frames (`recon_rules::views::book_frames`, as a local check builds
+/// them) into the export.
+fn export_book_frames(
+    exporter: &mut Exporter,
+    frames: &Frames,
+    book: &BookFrames,
+    as_of: NaiveDate,
+) -> Result<(), RunError> {
+    let built = book_frames(
+        &frames.accounts,
+        &frames.positions,
+        &frames.balances,
+        book,
+        as_of,
+    )
+    .map_err(|e| RunError::Internal(format!("cannot build the book views: {e}")))?;
+    exporter.add_book_frames(&built).map_err(export_error)
 }
 
 /// An existing export folder is the caller's mistake (exit 3); anything else is a failed
@@ -74,12 +116,6 @@ pub fn check_on_spark(
 ) -> Result<RunResult, RunError> {
     let started_at = Utc::now();
     let mut timings = Timings::after(&opts.earlier_timings);
-    if !opts.books.is_empty() {
-        return Err(RunError::Usage(
-            "books of record are compared by the local engine only: remove [books] or run without --engine spark"
-                .into(),
-        ));
-    }
     let token = std::env::var(TOKEN_ENV)
         .ok()
         .filter(|t| !t.is_empty())
@@ -95,7 +131,8 @@ pub fn check_on_spark(
         let session = SparkSession::connect(remote)
             .await
             .map_err(EngineError::Spark)?;
-        recon_spark::check(&session, &frames, &opts.packs, &opts.overrides).await
+        let books: Vec<String> = opts.books.iter().map(|b| b.name.clone()).collect();
+        recon_spark::check(&session, &frames, &opts.packs, &opts.overrides, &books).await
     });
     let run = run.map_err(|e| match e {
         EngineError::Pack(p) => RunError::Pack(p),

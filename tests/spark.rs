@@ -43,6 +43,20 @@ evidence = { difference = "abs(net_liq - net_liq * :drift)", tolerance = "abs(ne
 message = "off by {difference}, tolerance {tolerance}"
 "#;
 
+/// A book of record (the `books` pack runs with it), and overrides for one broker and for
+/// one account, its key spelled in lower case (config keys match account ids ignoring ASCII
+/// case; environment variables arrive lower-cased).
+const OVERRIDES: &str = r#"[books.oms]
+positions = "book.csv"
+cash = "cash.csv"
+
+[rules.params.architect]
+value_tol_abs = "1000000000.00"
+
+[rules.params.tastytrade.5w000035]
+value_tol_rel = "0.01"
+"#;
+
 #[test]
 fn spark_gives_the_local_findings_for_every_pack() {
     let Some(spark) = common::SparkConnect::start() else {
@@ -63,7 +77,24 @@ fn spark_gives_the_local_findings_for_every_pack() {
         "exact.toml",
     ];
 
-    let mut args = vec!["check", "--snapshot", snap, "--out", "local"];
+    // Parameters overridden per broker and per account (a key in another case than the
+    // account id): polars gives each row its value in a column, Spark in a CASE.
+    std::fs::write(out.path().join("overrides.toml"), OVERRIDES).unwrap();
+    let planted_book_breaks = common::generated_book_of_record(out.path(), 23, 40, 5);
+    assert!(planted_book_breaks > 0);
+    let mut args = vec!["check", "--snapshot", snap, "--out", "plain"];
+    args.extend_from_slice(&packs);
+    let plain = common::recon_in(out.path(), &args, &[]);
+    assert_eq!(plain.status.code(), Some(1), "{}", common::text(&plain));
+    let mut args = vec![
+        "check",
+        "--snapshot",
+        snap,
+        "--out",
+        "local",
+        "--config",
+        "overrides.toml",
+    ];
     args.extend_from_slice(&packs);
     let local = common::recon_in(out.path(), &args, &[]);
     assert_eq!(local.status.code(), Some(1), "{}", common::text(&local));
@@ -79,6 +110,8 @@ fn spark_gives_the_local_findings_for_every_pack() {
             "frames",
             "--chunk-accounts",
             "7",
+            "--config",
+            "overrides.toml",
         ],
         &[],
     );
@@ -113,6 +146,8 @@ fn spark_gives_the_local_findings_for_every_pack() {
         "frames",
         "--out",
         "spark",
+        "--config",
+        "overrides.toml",
     ];
     args.extend_from_slice(&packs);
     let on_spark = common::recon_in(out.path(), &args, &[]);
@@ -126,7 +161,37 @@ fn spark_gives_the_local_findings_for_every_pack() {
 
     let local = outcome(&common::latest_run(&out.path().join("local")));
     let remote_run = outcome(&common::latest_run(&out.path().join("spark")));
-    for pack in ["core", "risk"] {
+    let plain = outcome(&common::latest_run(&out.path().join("plain")));
+    let count = |findings: &[String], rule: &str, broker: &str| {
+        findings
+            .iter()
+            .filter(|f| {
+                f.contains(&format!("\"rule\":\"{rule}\""))
+                    && f.contains(&format!("\"broker\":\"{broker}\""))
+            })
+            .count()
+    };
+    assert!(
+        count(&local.0, "account-value-identity", "architect")
+            < count(&plain.0, "account-value-identity", "architect"),
+        "the per-broker override must bite, or the comparison proves nothing about it: {:#?}",
+        plain
+            .0
+            .iter()
+            .filter(|f| f.contains("account-value-identity"))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        count(&local.0, "account-value-identity", "tastytrade")
+            < count(&plain.0, "account-value-identity", "tastytrade"),
+        "the per-account override must bite: {:#?}",
+        plain
+            .0
+            .iter()
+            .filter(|f| f.contains("account-value-identity") && f.contains("tastytrade"))
+            .collect::<Vec<_>>()
+    );
+    for pack in ["core", "risk", "books"] {
         assert!(
             local
                 .0

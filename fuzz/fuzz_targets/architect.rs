@@ -6,6 +6,6 @@ use recon_fuzz::Harness;
 use std::sync::LazyLock;
 
 static HARNESS: LazyLock<Harness> =
-    LazyLock::new(|| Harness::new("architect", recon_parse::architect::open));
+    LazyLock::new(|| Harness::new("architect", recon_parse::snapshot::opener(recon_model::Broker::Architect)));
 
 fuzz_target!(|data: &[u8]| HARNESS.run(data));

@@ -6,6 +6,6 @@ use recon_fuzz::Harness;
 use std::sync::LazyLock;
 
 static HARNESS: LazyLock<Harness> =
-    LazyLock::new(|| Harness::new("clearstreet", recon_parse::clearstreet::open));
+    LazyLock::new(|| Harness::new("clearstreet", recon_parse::snapshot::opener(recon_model::Broker::Clearstreet)));
 
 fuzz_target!(|data: &[u8]| HARNESS.run(data));

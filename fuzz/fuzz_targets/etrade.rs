@@ -6,6 +6,6 @@ use recon_fuzz::Harness;
 use std::sync::LazyLock;
 
 static HARNESS: LazyLock<Harness> =
-    LazyLock::new(|| Harness::new("etrade", recon_parse::etrade::open));
+    LazyLock::new(|| Harness::new("etrade", recon_parse::snapshot::opener(recon_model::Broker::Etrade)));
 
 fuzz_target!(|data: &[u8]| HARNESS.run(data));

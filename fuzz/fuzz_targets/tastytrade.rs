@@ -6,6 +6,6 @@ use recon_fuzz::Harness;
 use std::sync::LazyLock;
 
 static HARNESS: LazyLock<Harness> =
-    LazyLock::new(|| Harness::new("tastytrade", recon_parse::tastytrade::open));
+    LazyLock::new(|| Harness::new("tastytrade", recon_parse::snapshot::opener(recon_model::Broker::Tastytrade)));
 
 fuzz_target!(|data: &[u8]| HARNESS.run(data));

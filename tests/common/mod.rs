@@ -250,12 +250,7 @@ pub fn free_port() -> u16 {
 /// A generated book with planted breaks (break rate 0.3, business date 2026-11-20), served
 /// by the simulator and fetched under `out/fetched`: the snapshot's folder.
 pub fn generated_snapshot(out: &Path, seed: u64, accounts: usize, positions: usize) -> PathBuf {
-    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-    let spec = recon_sim::generate::GenSpec {
-        break_rate: 0.3,
-        ..recon_sim::generate::GenSpec::new(seed, accounts, positions, as_of)
-    };
-    let (book, planted) = recon_sim::generate::generate(&spec);
+    let (book, planted) = generated_book(seed, accounts, positions);
     assert!(!planted.is_empty(), "breaks are planted");
     let result = recon::demo::run_book_with(
         book,
@@ -268,6 +263,31 @@ pub fn generated_snapshot(out: &Path, seed: u64, accounts: usize, positions: usi
     )
     .unwrap();
     result.run.output.dir.join("snapshot")
+}
+
+/// The book `generated_snapshot` serves (the generator is seeded: the same arguments give
+/// the same book), and the planted breaks.
+fn generated_book(
+    seed: u64,
+    accounts: usize,
+    positions: usize,
+) -> (recon_sim::SimBook, Vec<recon_sim::generate::Expected>) {
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let spec = recon_sim::generate::GenSpec {
+        break_rate: 0.3,
+        ..recon_sim::generate::GenSpec::new(seed, accounts, positions, as_of)
+    };
+    recon_sim::generate::generate(&spec)
+}
+
+/// A book of record of `generated_snapshot`'s book, with planted breaks, as `book.csv` and
+/// `cash.csv` in `out`; returns the number of planted `books` findings.
+pub fn generated_book_of_record(out: &Path, seed: u64, accounts: usize, positions: usize) -> usize {
+    let (book, _) = generated_book(seed, accounts, positions);
+    let record = recon_sim::record::book_of_record(&book, seed, 0.3);
+    std::fs::write(out.join("book.csv"), record.positions_csv()).unwrap();
+    std::fs::write(out.join("cash.csv"), record.cash_csv()).unwrap();
+    record.expected.len()
 }
 
 /// Waits until a server the test started accepts connections on 127.0.0.1:`port`; fails

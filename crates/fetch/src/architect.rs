@@ -7,18 +7,18 @@
 //! ABORTED, INTERNAL and UNKNOWN (a cut stream) are worth another attempt; UNAUTHENTICATED,
 //! PERMISSION_DENIED, NOT_FOUND and INVALID_ARGUMENT are not.
 
-use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_accounts};
+use crate::connector::{BrokerApi, FetchOptions, Ledger};
 use crate::http::{self, AttemptError};
-use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
 use crate::token::TokenCache;
 use bytes::Bytes;
 use recon_grpc_json::{JsonCodec, routes};
 use recon_model::Broker;
-use recon_model::manifest::{BrokerManifest, RequestRecord};
+use recon_model::manifest::RequestRecord;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
@@ -263,44 +263,6 @@ impl Architect {
             }
         }
     }
-
-    async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
-        let ledger = Ledger::new(progress);
-        let listed = self
-            .authed(
-                &ledger,
-                out,
-                routes::ACCOUNTS,
-                Bytes::from_static(b"{}"),
-                "architect/accounts.json",
-            )
-            .await
-            .map_err(|e| e.message)
-            .and_then(|body| account_ids(&body));
-        fetch_accounts(&ledger, &self.options, listed, |id, gate| {
-            let ledger = &ledger;
-            async move {
-                let _permit = gate.acquire().await;
-                let body = serde_json::json!({ "account": id }).to_string();
-                let file = format!("architect/{id}/summary.json");
-                if let Err(e) = self
-                    .authed(
-                        ledger,
-                        out,
-                        routes::ACCOUNT_SUMMARY,
-                        Bytes::from(body),
-                        &file,
-                    )
-                    .await
-                {
-                    ledger.error(Some(&id), "summary", e.message);
-                }
-                ledger.account(&id);
-            }
-        })
-        .await;
-        ledger.finish()
-    }
 }
 
 fn attempt_error(message: &str, status: Option<u16>, transient: bool) -> AttemptError {
@@ -312,17 +274,43 @@ fn attempt_error(message: &str, status: Option<u16>, transient: bool) -> Attempt
     }
 }
 
-impl Connector for Architect {
-    fn broker(&self) -> Broker {
-        Broker::Architect
+impl BrokerApi for Architect {
+    const BROKER: Broker = Broker::Architect;
+
+    fn options(&self) -> &FetchOptions {
+        &self.options
     }
 
-    fn fetch<'a>(
-        &'a self,
-        out: &'a SnapshotWriter,
-        progress: BrokerProgress,
-    ) -> BoxFuture<'a, BrokerManifest> {
-        Box::pin(self.run(out, progress))
+    async fn list(&self, ledger: &Ledger, out: &SnapshotWriter) -> Result<Vec<String>, String> {
+        self.authed(
+            ledger,
+            out,
+            routes::ACCOUNTS,
+            Bytes::from_static(b"{}"),
+            "architect/accounts.json",
+        )
+        .await
+        .map_err(|e| e.message)
+        .and_then(|body| account_ids(&body))
+    }
+
+    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
+        let _permit = gate.acquire().await;
+        let body = serde_json::json!({ "account": id }).to_string();
+        let file = format!("architect/{id}/summary.json");
+        if let Err(e) = self
+            .authed(
+                ledger,
+                out,
+                routes::ACCOUNT_SUMMARY,
+                Bytes::from(body),
+                &file,
+            )
+            .await
+        {
+            ledger.error(Some(id), "summary", e.message);
+        }
+        ledger.account(id);
     }
 }
 

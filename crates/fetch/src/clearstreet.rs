@@ -4,12 +4,10 @@
 //! (`accounts.0001.json`, `positions.0001.json`, …), even when there is only one.
 
 use crate::client::{BrokerClient, Call, CallError, PageGuard};
-use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_accounts};
+use crate::connector::{BrokerApi, FetchOptions, Ledger};
 use crate::http;
-use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
 use recon_model::Broker;
-use recon_model::manifest::BrokerManifest;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -111,11 +109,17 @@ impl ClearStreet {
         futures::future::join(balances, positions).await;
         ledger.account(id);
     }
+}
 
-    async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
-        let ledger = Ledger::new(progress);
-        let listed = self
-            .pages(&ledger, out, "/v1/accounts", "clearstreet/accounts")
+impl BrokerApi for ClearStreet {
+    const BROKER: Broker = Broker::Clearstreet;
+
+    fn options(&self) -> &FetchOptions {
+        self.client.options()
+    }
+
+    async fn list(&self, ledger: &Ledger, out: &SnapshotWriter) -> Result<Vec<String>, String> {
+        self.pages(ledger, out, "/v1/accounts", "clearstreet/accounts")
             .await
             .map_err(|e| e.message)
             .and_then(|pages| {
@@ -124,27 +128,11 @@ impl ClearStreet {
                     ids.extend(account_ids(body)?);
                 }
                 Ok(ids)
-            });
-        fetch_accounts(&ledger, self.client.options(), listed, |id, gate| {
-            let ledger = &ledger;
-            async move { self.fetch_account(ledger, out, &id, &gate).await }
-        })
-        .await;
-        ledger.finish()
-    }
-}
-
-impl Connector for ClearStreet {
-    fn broker(&self) -> Broker {
-        Broker::Clearstreet
+            })
     }
 
-    fn fetch<'a>(
-        &'a self,
-        out: &'a SnapshotWriter,
-        progress: BrokerProgress,
-    ) -> BoxFuture<'a, BrokerManifest> {
-        Box::pin(self.run(out, progress))
+    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
+        self.fetch_account(ledger, out, id, gate).await
     }
 }
 

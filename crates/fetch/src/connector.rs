@@ -58,6 +58,56 @@ pub trait Connector: Send + Sync {
     ) -> BoxFuture<'a, BrokerManifest>;
 }
 
+/// What a broker's connector knows of its API: how to list the accounts and how to fetch
+/// one. The run around them (the ledger, the allow list, the bounded concurrency, the
+/// manifest entry) is the same for every broker: the `Connector` impl below.
+pub trait BrokerApi: Send + Sync {
+    const BROKER: Broker;
+
+    fn options(&self) -> &FetchOptions;
+
+    /// The account ids the broker lists (its list's bodies written to the snapshot), or why
+    /// they could not be had.
+    fn list(
+        &self,
+        ledger: &Ledger,
+        out: &SnapshotWriter,
+    ) -> impl Future<Output = Result<Vec<String>, String>> + Send;
+
+    /// One account's endpoints into the snapshot, each request under a permit of `gate`;
+    /// what fails goes to the ledger.
+    fn account(
+        &self,
+        ledger: &Ledger,
+        out: &SnapshotWriter,
+        id: &str,
+        gate: &tokio::sync::Semaphore,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+impl<T: BrokerApi> Connector for T {
+    fn broker(&self) -> Broker {
+        T::BROKER
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        out: &'a SnapshotWriter,
+        progress: BrokerProgress,
+    ) -> BoxFuture<'a, BrokerManifest> {
+        Box::pin(async move {
+            let ledger = Ledger::new(progress);
+            let listed = self.list(&ledger, out).await;
+            fetch_accounts(&ledger, self.options(), listed, |id, gate| {
+                let ledger = &ledger;
+                async move { self.account(ledger, out, &id, &gate).await }
+            })
+            .await;
+            ledger.finish()
+        })
+    }
+}
+
 /// Runs every connector concurrently and writes `manifest.json`.
 pub async fn fetch_all(
     connectors: &[Box<dyn Connector>],

@@ -7,12 +7,10 @@
 //! config, and a 401 says they must be renewed (they expire at midnight US Eastern).
 
 use crate::client::{BrokerClient, Call, CallError, PageGuard};
-use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_accounts};
+use crate::connector::{BrokerApi, FetchOptions, Ledger};
 use crate::http;
-use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
 use recon_model::Broker;
-use recon_model::manifest::BrokerManifest;
 use recon_model::oauth1;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -174,40 +172,30 @@ impl Etrade {
         futures::future::join(balance, portfolio).await;
         ledger.account(key);
     }
-
-    async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
-        let ledger = Ledger::new(progress);
-        let listed = self
-            .get(
-                &ledger,
-                out,
-                "/v1/accounts/list.json",
-                &[],
-                "etrade/accounts.json",
-            )
-            .await
-            .map_err(|e| e.message)
-            .and_then(|body| account_keys(&body));
-        fetch_accounts(&ledger, self.client.options(), listed, |id, gate| {
-            let ledger = &ledger;
-            async move { self.fetch_account(ledger, out, &id, &gate).await }
-        })
-        .await;
-        ledger.finish()
-    }
 }
 
-impl Connector for Etrade {
-    fn broker(&self) -> Broker {
-        Broker::Etrade
+impl BrokerApi for Etrade {
+    const BROKER: Broker = Broker::Etrade;
+
+    fn options(&self) -> &FetchOptions {
+        self.client.options()
     }
 
-    fn fetch<'a>(
-        &'a self,
-        out: &'a SnapshotWriter,
-        progress: BrokerProgress,
-    ) -> BoxFuture<'a, BrokerManifest> {
-        Box::pin(self.run(out, progress))
+    async fn list(&self, ledger: &Ledger, out: &SnapshotWriter) -> Result<Vec<String>, String> {
+        self.get(
+            ledger,
+            out,
+            "/v1/accounts/list.json",
+            &[],
+            "etrade/accounts.json",
+        )
+        .await
+        .map_err(|e| e.message)
+        .and_then(|body| account_keys(&body))
+    }
+
+    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
+        self.fetch_account(ledger, out, id, gate).await
     }
 }
 

@@ -5,13 +5,11 @@
 //! and trading status. The token body is never stored; the token lives in a `SecretString`.
 
 use crate::client::{BrokerClient, Call, CallError};
-use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_accounts};
+use crate::connector::{BrokerApi, FetchOptions, Ledger};
 use crate::http;
-use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
 use crate::token::TokenCache;
 use recon_model::Broker;
-use recon_model::manifest::BrokerManifest;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -162,36 +160,26 @@ impl Tastytrade {
         futures::future::join_all(calls).await;
         ledger.account(n);
     }
-
-    async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
-        let ledger = Ledger::new(progress);
-        let listed = self
-            .get(&ledger, out, || {
-                Call::get("/customers/me/accounts", "tastytrade/accounts.json")
-            })
-            .await
-            .map_err(|e| e.message)
-            .and_then(|body| account_numbers(&body));
-        fetch_accounts(&ledger, self.client.options(), listed, |id, gate| {
-            let ledger = &ledger;
-            async move { self.fetch_account(ledger, out, &id, &gate).await }
-        })
-        .await;
-        ledger.finish()
-    }
 }
 
-impl Connector for Tastytrade {
-    fn broker(&self) -> Broker {
-        Broker::Tastytrade
+impl BrokerApi for Tastytrade {
+    const BROKER: Broker = Broker::Tastytrade;
+
+    fn options(&self) -> &FetchOptions {
+        self.client.options()
     }
 
-    fn fetch<'a>(
-        &'a self,
-        out: &'a SnapshotWriter,
-        progress: BrokerProgress,
-    ) -> BoxFuture<'a, BrokerManifest> {
-        Box::pin(self.run(out, progress))
+    async fn list(&self, ledger: &Ledger, out: &SnapshotWriter) -> Result<Vec<String>, String> {
+        self.get(ledger, out, || {
+            Call::get("/customers/me/accounts", "tastytrade/accounts.json")
+        })
+        .await
+        .map_err(|e| e.message)
+        .and_then(|body| account_numbers(&body))
+    }
+
+    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
+        self.fetch_account(ledger, out, id, gate).await
     }
 }
 

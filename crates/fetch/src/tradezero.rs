@@ -4,12 +4,10 @@
 //! an unknown account, so the recorded error says both.
 
 use crate::client::{BrokerClient, Call, CallError};
-use crate::connector::{BoxFuture, Connector, FetchOptions, Ledger, fetch_accounts};
+use crate::connector::{BrokerApi, FetchOptions, Ledger};
 use crate::http;
-use crate::progress::BrokerProgress;
 use crate::snapshot::SnapshotWriter;
 use recon_model::Broker;
-use recon_model::manifest::BrokerManifest;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -82,34 +80,24 @@ impl TradeZero {
         futures::future::join_all(calls).await;
         ledger.account(id);
     }
-
-    async fn run(&self, out: &SnapshotWriter, progress: BrokerProgress) -> BrokerManifest {
-        let ledger = Ledger::new(progress);
-        let listed = self
-            .get(&ledger, out, "/v1/api/accounts", "tradezero/accounts.json")
-            .await
-            .map_err(|e| e.message)
-            .and_then(|body| account_ids(&body));
-        fetch_accounts(&ledger, self.client.options(), listed, |id, gate| {
-            let ledger = &ledger;
-            async move { self.fetch_account(ledger, out, &id, &gate).await }
-        })
-        .await;
-        ledger.finish()
-    }
 }
 
-impl Connector for TradeZero {
-    fn broker(&self) -> Broker {
-        Broker::Tradezero
+impl BrokerApi for TradeZero {
+    const BROKER: Broker = Broker::Tradezero;
+
+    fn options(&self) -> &FetchOptions {
+        self.client.options()
     }
 
-    fn fetch<'a>(
-        &'a self,
-        out: &'a SnapshotWriter,
-        progress: BrokerProgress,
-    ) -> BoxFuture<'a, BrokerManifest> {
-        Box::pin(self.run(out, progress))
+    async fn list(&self, ledger: &Ledger, out: &SnapshotWriter) -> Result<Vec<String>, String> {
+        self.get(ledger, out, "/v1/api/accounts", "tradezero/accounts.json")
+            .await
+            .map_err(|e| e.message)
+            .and_then(|body| account_ids(&body))
+    }
+
+    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
+        self.fetch_account(ledger, out, id, gate).await
     }
 }
 

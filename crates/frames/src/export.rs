@@ -8,6 +8,10 @@
 //! both). Amounts stay `Decimal(38, 8)`. Positions and P&L rows carry `row_no`, their place
 //! in the snapshot's order, which the P&L match goes by.
 //!
+//! With a book of record configured, its frames (the book's rows and the recon views, built
+//! per chunk of accounts by the same code as a local check) follow as
+//! `<frame>/chunk=<k>/part-0.parquet`, their `broker` a column.
+//!
 //! `manifest.json` (one line, so an engine can read it as one text row) says the business
 //! date, the schema version, each frame's columns and row count, and what made the
 //! snapshot incomplete; the reader checks it before anything runs. The export is written
@@ -50,6 +54,9 @@ pub struct ExportManifest {
     pub incomplete: Vec<(String, String)>,
     /// What the snapshot's fetch could not get, by broker.
     pub fetch_errors: Vec<(String, FetchErrorRecord)>,
+    /// The books of record whose frames the export carries (`[books.<name>]`), by name.
+    #[serde(default)]
+    pub books: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +90,9 @@ pub struct Exporter {
     columns: BTreeMap<&'static str, Vec<String>>,
     incomplete: BTreeSet<(String, String)>,
     fetch_errors: Vec<(String, FetchErrorRecord)>,
+    /// Parts written of the book-of-record frames (`add_book_frames`).
+    book_parts: usize,
+    books: Vec<String>,
 }
 
 impl Exporter {
@@ -113,7 +123,38 @@ impl Exporter {
             columns: BTreeMap::new(),
             incomplete: BTreeSet::new(),
             fetch_errors: Vec::new(),
+            book_parts: 0,
+            books: Vec::new(),
         })
+    }
+
+    /// Writes one part of the book-of-record frames (the book's rows and the recon views
+    /// of one chunk of accounts, or what no chunk claimed): `<frame>/chunk=<k>/part-0.parquet`,
+    /// partitioned by part only, `broker` kept in the file (a book row's broker may be
+    /// unknown, and a hive path cannot hold a null). Every part has every frame, even empty.
+    pub fn add_book_frames(
+        &mut self,
+        frames: &[(&'static str, DataFrame)],
+    ) -> Result<(), ExportError> {
+        let part = self.book_parts;
+        self.book_parts += 1;
+        for (name, df) in frames {
+            self.columns.entry(name).or_insert_with(|| {
+                df.get_column_names()
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect()
+            });
+            *self.rows.entry(name).or_insert(0) += df.height() as u64;
+            let dir = self.staging.join(name).join(format!("chunk={part}"));
+            let path = dir.join("part-0.parquet");
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            let file = std::fs::File::create(&path).map_err(io(&path))?;
+            ParquetWriter::new(file)
+                .finish(&mut df.clone())
+                .map_err(|source| ExportError::Parquet { path, source })?;
+        }
+        Ok(())
     }
 
     /// Writes one chunk's frames. Every broker of the chunk (and, in the first chunk, of
@@ -193,6 +234,11 @@ impl Exporter {
         Ok(())
     }
 
+    /// Names the books of record whose frames `add_book_frames` writes.
+    pub fn set_books(&mut self, names: Vec<String>) {
+        self.books = names;
+    }
+
     /// Writes the manifest and moves the export into place.
     pub fn finish(self, as_of: NaiveDate) -> Result<ExportManifest, ExportError> {
         let manifest = ExportManifest {
@@ -216,6 +262,7 @@ impl Exporter {
                 .collect(),
             incomplete: self.incomplete.iter().cloned().collect(),
             fetch_errors: self.fetch_errors.clone(),
+            books: self.books.clone(),
         };
         let path = self.staging.join(MANIFEST);
         let mut text = serde_json::to_string(&manifest).expect("a manifest serializes");
@@ -232,6 +279,13 @@ fn text_values(df: &DataFrame, column: &str) -> BTreeSet<String> {
         .and_then(|c| c.str().ok())
         .map(|c| c.iter().flatten().map(str::to_string).collect())
         .unwrap_or_default()
+}
+
+impl ExportManifest {
+    /// Whether the export carries a book of record's frames (`recon export` with `[books]`).
+    pub fn has_books(&self) -> bool {
+        self.frames.contains_key("position_recon")
+    }
 }
 
 /// Reads and checks a manifest's text.

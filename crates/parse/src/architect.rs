@@ -9,12 +9,10 @@
 //! broker computed it); futures valued at their open-trade P&L; and the 2026-03 schema
 //! change (`purchasing_power`, or `available_margin` + `excess_liquidity`).
 
-use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, parse, read_text};
 use crate::exact::to_frame_scale;
 use chrono::NaiveDate;
 use recon_model::contracts::{ArchitectProduct, architect_product, spec};
-use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
 use recon_model::{
     AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
@@ -74,25 +72,7 @@ struct Lot<'a> {
     unrealized_pnl: Option<&'a RawValue>,
 }
 
-/// Opens Architect's part of the snapshot: its account list read, its accounts ready to be
-/// read in chunks.
-pub fn open(
-    root: &Path,
-    entry: Option<&BrokerManifest>,
-    accounts: &[String],
-    as_of: NaiveDate,
-) -> OpenBroker {
-    crate::common::open_broker(
-        root,
-        entry,
-        accounts,
-        as_of,
-        read_account_list,
-        read_account,
-    )
-}
-
-fn read_account_list(
+pub(crate) fn read_account_list(
     root: &Path,
     quarantine: &mut Vec<QuarantineRow>,
 ) -> BTreeMap<String, (AccountRef, Option<bool>)> {
@@ -131,7 +111,7 @@ fn read_account_list(
 }
 
 /// One account: its list entry and `summary.json`.
-fn read_account(
+pub(crate) fn read_account(
     root: &Path,
     id: &str,
     as_of: NaiveDate,

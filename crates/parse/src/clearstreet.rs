@@ -8,10 +8,8 @@
 //! option symbols, no multiplier (100 for options), `short_market_value` omitted when
 //! there is none, and `margin_details` only on margin accounts.
 
-use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, parse, read_pages, read_text, text_of};
 use chrono::NaiveDate;
-use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
 use recon_model::{
     AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
@@ -98,26 +96,11 @@ struct Position<'a> {
     unrealized_pnl: Option<&'a RawValue>,
 }
 
-/// Opens Clear Street's part of the snapshot: its account list read, its accounts ready to be
-/// read in chunks.
-pub fn open(
-    root: &Path,
-    entry: Option<&BrokerManifest>,
-    accounts: &[String],
-    as_of: NaiveDate,
-) -> OpenBroker {
-    crate::common::open_broker(
-        root,
-        entry,
-        accounts,
-        as_of,
-        read_account_list,
-        read_account,
-    )
-}
-
 /// Every page of `clearstreet/accounts.NNNN.json`: each account's raw entry by id.
-fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, String> {
+pub(crate) fn read_account_list(
+    root: &Path,
+    quarantine: &mut Vec<QuarantineRow>,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (source, text) in read_pages(root, "clearstreet/accounts") {
         let mut notes = Notes::new(BROKER, None, source, quarantine);
@@ -154,7 +137,7 @@ fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeM
 }
 
 /// One account: its list entry, `balances.json` and every positions page.
-fn read_account(
+pub(crate) fn read_account(
     root: &Path,
     id: &str,
     as_of: NaiveDate,

@@ -11,12 +11,10 @@
 //! shape (`longOrShort`, signed `qty`, `productId` with option fields, negative
 //! `currentPrice` on short options), since files in that shape still circulate.
 
-use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, file_problem};
 use crate::exact::{self, to_frame_scale};
 use crate::tree::Node;
 use chrono::NaiveDate;
-use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
 use recon_model::{
     AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
@@ -292,25 +290,7 @@ fn amount(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Node>) -> Op
     }
 }
 
-/// Opens E*TRADE's part of the snapshot: its account list read, its accounts ready to be
-/// read in chunks.
-pub fn open(
-    root: &Path,
-    entry: Option<&BrokerManifest>,
-    accounts: &[String],
-    as_of: NaiveDate,
-) -> OpenBroker {
-    crate::common::open_broker(
-        root,
-        entry,
-        accounts,
-        as_of,
-        read_account_list,
-        read_account,
-    )
-}
-
-fn read_account_list(
+pub(crate) fn read_account_list(
     root: &Path,
     quarantine: &mut Vec<QuarantineRow>,
 ) -> BTreeMap<String, Node<'static>> {
@@ -348,7 +328,7 @@ fn read_account_list(
 }
 
 /// One account: its list entry, `balance` and every `portfolio` page.
-fn read_account(
+pub(crate) fn read_account(
     root: &Path,
     key: &str,
     as_of: NaiveDate,

@@ -237,13 +237,7 @@ pub fn open_snapshot(dir: &Path, as_of: Option<NaiveDate>) -> Result<OpenSnapsho
         };
         let entry = manifest.as_ref().and_then(|m| m.brokers.get(&name));
         let accounts = listed_accounts(dir, entry, &name);
-        let open = match broker {
-            Broker::Tastytrade => tastytrade::open,
-            Broker::Tradezero => tradezero::open,
-            Broker::Clearstreet => clearstreet::open,
-            Broker::Etrade => etrade::open,
-            Broker::Architect => architect::open,
-        };
+        let open = opener(broker);
         if accounts.is_empty() {
             // A broker that lists no account is far more often a key scoped to the wrong
             // accounts, or an outage answered with `[]`, than a firm with nothing there.
@@ -378,4 +372,65 @@ fn subfolders(dir: &Path) -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+/// How a broker's part of a snapshot is opened (`common::open_broker`, the one shape every
+/// broker follows) with that broker's two readers: its account list and one account. A new
+/// broker is one arm here.
+pub type Opener = fn(&Path, Option<&BrokerManifest>, &[String], NaiveDate) -> OpenBroker;
+
+pub fn opener(broker: Broker) -> Opener {
+    use crate::common::open_broker;
+    match broker {
+        Broker::Tastytrade => |root, entry, accounts, as_of| {
+            open_broker(
+                root,
+                entry,
+                accounts,
+                as_of,
+                tastytrade::read_account_list,
+                tastytrade::read_account,
+            )
+        },
+        Broker::Tradezero => |root, entry, accounts, as_of| {
+            open_broker(
+                root,
+                entry,
+                accounts,
+                as_of,
+                tradezero::read_account_list,
+                tradezero::read_account,
+            )
+        },
+        Broker::Clearstreet => |root, entry, accounts, as_of| {
+            open_broker(
+                root,
+                entry,
+                accounts,
+                as_of,
+                clearstreet::read_account_list,
+                clearstreet::read_account,
+            )
+        },
+        Broker::Etrade => |root, entry, accounts, as_of| {
+            open_broker(
+                root,
+                entry,
+                accounts,
+                as_of,
+                etrade::read_account_list,
+                etrade::read_account,
+            )
+        },
+        Broker::Architect => |root, entry, accounts, as_of| {
+            open_broker(
+                root,
+                entry,
+                accounts,
+                as_of,
+                architect::read_account_list,
+                architect::read_account,
+            )
+        },
+    }
 }

@@ -11,11 +11,9 @@
 //! closed accounts; IRA, margin and cash from `account-type-name` and `margin-or-cash`; a
 //! trading status that restricts or closes the account.
 
-use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, parse, read_text};
 use crate::exact;
 use chrono::{DateTime, NaiveDate, Utc};
-use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
 use recon_model::{
     AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
@@ -135,25 +133,10 @@ fn truthy(v: &Option<serde_json::Value>) -> bool {
     }
 }
 
-/// Opens tastytrade's part of the snapshot: its account list read, its accounts ready to be
-/// read in chunks.
-pub fn open(
+pub(crate) fn read_account_list(
     root: &Path,
-    entry: Option<&BrokerManifest>,
-    accounts: &[String],
-    as_of: NaiveDate,
-) -> OpenBroker {
-    crate::common::open_broker(
-        root,
-        entry,
-        accounts,
-        as_of,
-        read_account_list,
-        read_account,
-    )
-}
-
-fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeMap<String, String> {
+    quarantine: &mut Vec<QuarantineRow>,
+) -> BTreeMap<String, String> {
     let source = "tastytrade/accounts.json".to_string();
     let mut out = BTreeMap::new();
     let Ok(text) = std::fs::read_to_string(root.join(&source)) else {
@@ -190,7 +173,7 @@ fn read_account_list(root: &Path, quarantine: &mut Vec<QuarantineRow>) -> BTreeM
 }
 
 /// One account folder: `balances.json`, `positions.json`, `trading-status.json`.
-fn read_account(
+pub(crate) fn read_account(
     root: &Path,
     n: &str,
     as_of: NaiveDate,

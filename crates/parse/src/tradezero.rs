@@ -7,11 +7,9 @@
 //! while open, no mark (derived from the matched P&L row's exposure), `…Pnl`/`…PnL` casing, and
 //! P&L rows for lots closed today (exposure 0).
 
-use crate::common::OpenBroker;
 use crate::common::{AccountRead, Notes, parse, read_text, text_of};
 use crate::exact::to_frame_scale;
 use chrono::{DateTime, NaiveDate, Utc};
-use recon_model::manifest::BrokerManifest;
 use recon_model::occ::OccSymbol;
 use recon_model::pnl_match::{PnlKeys, PositionKeys, match_pnl};
 use recon_model::{
@@ -138,20 +136,9 @@ fn records<'a>(body: &'a str, key: &str) -> Result<(Vec<&'a RawValue>, String), 
     Ok((items, format!("/{key}")))
 }
 
-/// Opens TradeZero's part of the snapshot: its account list read, its accounts ready to be
-/// read in chunks.
-pub fn open(
-    dir: &Path,
-    entry: Option<&BrokerManifest>,
-    accounts: &[String],
-    as_of: NaiveDate,
-) -> OpenBroker {
-    crate::common::open_broker(dir, entry, accounts, as_of, read_account_list, read_account)
-}
-
 /// Reads `tradezero/accounts.json`: each account's fields by canonical id, for accounts whose
 /// own details file is missing and for the slim shape's names.
-pub fn read_account_list(
+pub(crate) fn read_account_list(
     root: &Path,
     quarantine: &mut Vec<QuarantineRow>,
 ) -> BTreeMap<String, String> {
@@ -188,7 +175,7 @@ pub fn read_account_list(
 /// `list_entry` is the account's element of the account list (raw JSON), used where the
 /// details file is missing. `expected_missing` names endpoints the manifest already reports
 /// as not fetched, so their absence is not reported a second time.
-fn read_account(
+pub(crate) fn read_account(
     root: &Path,
     id: &str,
     as_of: NaiveDate,

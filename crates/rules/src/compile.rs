@@ -307,7 +307,7 @@ fn type_check(
 
 /// The parameters this rule names (by SQL token: `:tol` is not `:tol_abs`) that someone
 /// overrides per broker or account: each becomes a column of the rule's view.
-fn per_row_params(
+pub(crate) fn per_row_params(
     rule: &Rule,
     overrides: &Overrides,
     params: &BTreeMap<String, Param>,

@@ -59,14 +59,20 @@ pub fn rewrite(
     params: &BTreeMap<String, Param>,
     per_row: &BTreeSet<String>,
 ) -> Result<String, RewriteError> {
-    rewrite_with(sql, params, per_row, decimal_literal)
+    let columns = per_row
+        .iter()
+        .map(|name| (name.clone(), crate::params::column_name(name)))
+        .collect();
+    rewrite_with(sql, params, &columns, decimal_literal)
 }
 
-/// `rewrite`, each decimal written by `literal` (`narrow_decimal_literal` for Spark).
+/// `rewrite`, each decimal written by `literal` (`narrow_decimal_literal` for Spark), and
+/// each parameter in `per_row` replaced by its SQL there (a column, or the expression that
+/// picks the row's value).
 pub fn rewrite_with(
     sql: &str,
     params: &BTreeMap<String, Param>,
-    per_row: &BTreeSet<String>,
+    per_row: &BTreeMap<String, String>,
     decimal_literal: fn(Decimal) -> String,
 ) -> Result<String, RewriteError> {
     let dialect = GenericDialect {};
@@ -95,8 +101,8 @@ pub fn rewrite_with(
                 Some(Token::Word(w)) if w.quote_style.is_none() => {
                     let name = w.value.clone();
                     iter.next();
-                    if per_row.contains(&name) && params.contains_key(&name) {
-                        out.push_str(&crate::params::column_name(&name));
+                    if let Some(sql) = per_row.get(&name).filter(|_| params.contains_key(&name)) {
+                        out.push_str(sql);
                         continue;
                     }
                     let value = params

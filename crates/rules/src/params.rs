@@ -40,6 +40,14 @@ fn scalar(key: &str, v: &serde_json::Value) -> Result<Param, String> {
     }
 }
 
+const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+
+/// A SQL string literal.
+fn sql_text(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// The column a per-row parameter becomes.
 pub fn column_name(name: &str) -> String {
     format!("__param_{name}")
@@ -120,6 +128,57 @@ impl Overrides {
         params
     }
 
+    /// The per-row value of `name` as one SQL expression over the row's `broker` and
+    /// `account_id`, for engines that run SQL (Spark): the same choice as [`Self::column`]
+    /// (an account's value over its broker's, over `default`), each decimal written by
+    /// `decimal`. Account keys match ignoring ASCII case, as `column` matches them.
+    pub fn sql_value(
+        &self,
+        name: &str,
+        default: &Param,
+        decimal: fn(Decimal) -> String,
+    ) -> Result<String, String> {
+        let literal = |p: &Param| -> Result<String, String> {
+            match (p, default) {
+                (Param::Decimal(d), Param::Decimal(_)) => Ok(decimal(*d)),
+                (Param::Integer(i), Param::Decimal(_)) => Ok(decimal(Decimal::from(*i))),
+                (Param::Integer(i), Param::Integer(_))
+                | (Param::Duration(i), Param::Duration(_)) => Ok(i.to_string()),
+                (Param::Text(t), Param::Text(_)) => Ok(sql_text(t)),
+                _ => Err(format!(
+                    "rules.params: `{name}` is overridden with a value of another type than its default"
+                )),
+            }
+        };
+        // The first WHEN that holds wins, so the most specific come first, and within one
+        // level the order `column` lets win (the last applied).
+        let mut whens = Vec::new();
+        for ((broker, account), m) in self.accounts.iter().rev() {
+            if let Some(v) = m.get(name) {
+                whens.push(format!(
+                    "WHEN broker = {} AND translate(account_id, '{UPPER}', '{LOWER}') = {} THEN {}",
+                    sql_text(broker),
+                    sql_text(&account.to_ascii_lowercase()),
+                    literal(v)?
+                ));
+            }
+        }
+        for (broker, m) in self.brokers.iter().rev() {
+            if let Some(v) = m.get(name) {
+                whens.push(format!(
+                    "WHEN broker = {} THEN {}",
+                    sql_text(broker),
+                    literal(v)?
+                ));
+            }
+        }
+        let default = literal(default)?;
+        if whens.is_empty() {
+            return Ok(default);
+        }
+        Ok(format!("(CASE {} ELSE {default} END)", whens.join(" ")))
+    }
+
     /// The per-row column of `name`, whose default is `default`. `accounts` are the view's
     /// account ids, so config keys match them case-insensitively (environment variables
     /// arrive lower-cased).
@@ -184,5 +243,56 @@ impl Overrides {
             }
         }
         Ok(expr.alias(column_name(name)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::literals::narrow_decimal_literal;
+    use rust_decimal_macros::dec;
+
+    fn overrides() -> Overrides {
+        let mut o = Overrides::default();
+        o.brokers.insert(
+            "tradezero".into(),
+            BTreeMap::from([("tol".into(), Param::Decimal(dec!(2.5)))]),
+        );
+        o.accounts.insert(
+            ("tradezero".into(), "tz1".into()),
+            BTreeMap::from([("tol".into(), Param::Integer(7))]),
+        );
+        o
+    }
+
+    #[test]
+    fn a_per_row_value_in_sql_prefers_the_account_then_the_broker_then_the_default() {
+        let sql = overrides()
+            .sql_value("tol", &Param::Decimal(dec!(0.01)), narrow_decimal_literal)
+            .unwrap();
+        let account = sql.find("account_id").unwrap();
+        let broker_only = sql.rfind("WHEN broker = 'tradezero' THEN").unwrap();
+        assert!(account < broker_only, "{sql}");
+        // The key matches the id ignoring ASCII case only, as `column` matches it.
+        assert!(sql.contains("translate(account_id, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') = 'tz1'"), "{sql}");
+        assert!(
+            sql.ends_with("ELSE CAST('0.01' AS DECIMAL(3, 2)) END)"),
+            "{sql}"
+        );
+        // A name nobody overrides per row is the default itself.
+        assert_eq!(
+            Overrides::default()
+                .sql_value("tol", &Param::Integer(3), narrow_decimal_literal)
+                .unwrap(),
+            "3"
+        );
+    }
+
+    #[test]
+    fn a_per_row_value_of_another_type_is_refused_by_name() {
+        let err = overrides()
+            .sql_value("tol", &Param::Text("x".into()), narrow_decimal_literal)
+            .unwrap_err();
+        assert!(err.contains("`tol`"), "{err}");
     }
 }

@@ -18,7 +18,7 @@
 //! `tests` in the binary check both engines give the same findings; this module's own
 //! tests check the SQL shape.
 
-use crate::compile::CompiledRule;
+use crate::compile::{CompiledRule, per_row_params};
 use crate::literals::{narrow_decimal_literal, rewrite_with};
 use crate::pack::Pack;
 use crate::params::Overrides;
@@ -322,20 +322,28 @@ impl std::fmt::Display for NotPortable {
     }
 }
 
-/// The views and frames another engine has: the frames, and the views above.
-pub fn engine_relations() -> BTreeSet<&'static str> {
-    FRAMES.iter().chain(VIEWS.iter()).copied().collect()
+/// The views and frames another engine has: the frames, the views above, and with a book
+/// of record its frames (exported whole: `views::BOOK_FRAMES`).
+pub fn engine_relations(books: bool) -> BTreeSet<&'static str> {
+    let book_frames = crate::views::BOOK_FRAMES.iter().filter(|_| books);
+    FRAMES
+        .iter()
+        .chain(VIEWS.iter())
+        .chain(book_frames)
+        .copied()
+        .collect()
 }
 
 /// Each compiled rule's statements, or the first rule that cannot run elsewhere and why:
-/// a rule on a view the engine does not have (the book-of-record views are polars-only so
-/// far), or a parameter overridden per broker or account (a column polars adds per chunk).
+/// a rule on a relation the engine does not have (`relations`: a book's frames only when
+/// the export carries a book). A parameter overridden per broker or account becomes a `CASE` on the row's broker
+/// and account (`Overrides::sql_value`), the choice polars makes with a per-row column.
 pub fn rule_statements(
     packs: &[Pack],
     compiled: &[CompiledRule],
     overrides: &Overrides,
+    relations: &BTreeSet<&'static str>,
 ) -> Result<Vec<RuleStatements>, NotPortable> {
-    let relations = engine_relations();
     let mut out = Vec::with_capacity(compiled.len());
     for rule in compiled {
         let pack = packs
@@ -352,15 +360,24 @@ pub fn rule_statements(
             rule: rule.id.clone(),
             reason,
         };
-        if !rule.param_columns.is_empty() {
-            return Err(refuse(
-                "a parameter it uses is overridden per broker or account, which only the local engine applies"
-                    .into(),
-            ));
-        }
         let params = overrides.effective(pack);
+        // A parameter overridden per broker or account is, in each row, the value for that
+        // row's broker and account (a query rule takes the pack-wide values, as locally).
+        let per_row = if source.query.is_some() {
+            BTreeMap::new()
+        } else {
+            per_row_params(source, overrides, &params)
+                .into_iter()
+                .map(|name| {
+                    let sql = overrides
+                        .sql_value(&name, &params[&name], narrow_decimal_literal)
+                        .map_err(&refuse)?;
+                    Ok((name, sql))
+                })
+                .collect::<Result<BTreeMap<_, _>, NotPortable>>()?
+        };
         let exact = |sql: &str| -> Result<String, NotPortable> {
-            rewrite_with(sql, &params, &BTreeSet::new(), narrow_decimal_literal)
+            rewrite_with(sql, &params, &per_row, narrow_decimal_literal)
                 .map_err(|e| refuse(format!("cannot make its SQL exact: {e:?}")))
         };
         let query = source.query.as_deref().map(exact).transpose()?;
@@ -369,6 +386,13 @@ pub fn rule_statements(
             None => vec![source.on.clone()],
         };
         for name in named {
+            if crate::views::BOOK_FRAMES.contains(&name.as_str())
+                && !relations.contains(name.as_str())
+            {
+                return Err(refuse(format!(
+                    "it reads `{name}`, a book of record's frame, and these frames were exported without a book: export the snapshot with the config's [books]"
+                )));
+            }
             if !relations.contains(name.as_str()) {
                 return Err(refuse(format!(
                     "it reads `{name}`, which the Spark engine does not define (it has {})",

@@ -56,19 +56,15 @@ impl Views {
     /// and the `position_recon` and `cash_recon` views against the brokers.
     pub fn add_books(&mut self, books: &BookFrames, as_of: NaiveDate) -> PolarsResult<()> {
         let empty = DataFrame::empty();
-        let positions = self.frames.get("positions").unwrap_or(&empty);
-        let balances = self.frames.get("balances").unwrap_or(&empty);
-        let accounts = self.frames.get("accounts").unwrap_or(&empty);
-        let books = &crate::book_views::by_account_name(books, accounts)?;
-        let position_recon = crate::book_views::position_recon(positions, books, as_of)?;
-        let cash_recon = crate::book_views::cash_recon(balances, books)?;
-        self.frames
-            .insert("book_positions", books.positions.clone());
-        self.frames.insert("book_cash", books.cash.clone());
-        self.frames
-            .insert("book_quarantine", books.quarantine.clone());
-        self.frames.insert("position_recon", position_recon);
-        self.frames.insert("cash_recon", cash_recon);
+        let frame = |name: &str| self.frames.get(name).unwrap_or(&empty);
+        let added = book_frames(
+            frame("accounts"),
+            frame("positions"),
+            frame("balances"),
+            books,
+            as_of,
+        )?;
+        self.frames.extend(added);
         Ok(())
     }
 
@@ -87,6 +83,37 @@ impl Views {
             None => Vec::new(),
         }
     }
+}
+
+/// The frames a book of record adds (DESIGN.md "Views"), by name: the book's rows with its
+/// accounts named as recon names them, and the two recon views against the broker's
+/// `accounts`, `positions` and `balances`. One function for both engines: a local check
+/// adds them to a chunk's views; `recon export` writes them for Spark.
+pub const BOOK_FRAMES: [&str; 5] = [
+    "book_positions",
+    "book_cash",
+    "book_quarantine",
+    "position_recon",
+    "cash_recon",
+];
+
+pub fn book_frames(
+    accounts: &DataFrame,
+    positions: &DataFrame,
+    balances: &DataFrame,
+    books: &BookFrames,
+    as_of: NaiveDate,
+) -> PolarsResult<[(&'static str, DataFrame); 5]> {
+    let books = crate::book_views::by_account_name(books, accounts)?;
+    let position_recon = crate::book_views::position_recon(positions, &books, as_of)?;
+    let cash_recon = crate::book_views::cash_recon(balances, &books)?;
+    Ok([
+        ("book_positions", books.positions),
+        ("book_cash", books.cash),
+        ("book_quarantine", books.quarantine),
+        ("position_recon", position_recon),
+        ("cash_recon", cash_recon),
+    ])
 }
 
 /// Each account's headline amounts, from `account_view` (or any frame with its broker,

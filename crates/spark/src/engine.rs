@@ -10,16 +10,17 @@
 
 use crate::client::{SparkError, SparkSession};
 use polars::prelude::DataFrame;
+use recon_frames::books::BookFrames;
 use recon_frames::export::{ExportManifest, MANIFEST, parse_manifest};
 use recon_frames::{Frames, build_frames};
 use recon_model::Book;
 use recon_rules::evaluate::{Outcome, assemble};
 use recon_rules::params::Overrides;
 use recon_rules::portable::{
-    FRAMES, FrameColumns, NotPortable, RuleStatements, frame_statements, rule_statements,
+    FrameColumns, NotPortable, RuleStatements, engine_relations, frame_statements, rule_statements,
     stacked_counts, view_statements,
 };
-use recon_rules::views::account_figures;
+use recon_rules::views::{BOOK_FRAMES, account_figures};
 use recon_rules::{AccountFigure, Evaluation, Pack, PackError, Views, compile_with};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -72,16 +73,41 @@ fn columns_of(frames: &Frames) -> FrameColumns {
     frames
         .named()
         .into_iter()
-        .map(|(name, df)| {
-            (
-                name,
-                df.schema()
-                    .iter()
-                    .map(|(c, dtype)| (c.to_string(), dtype.is_decimal()))
-                    .collect(),
-            )
-        })
+        .map(|(name, df)| (name, money_columns(df)))
         .collect()
+}
+
+/// A frame's columns, with whether each is money (a decimal).
+fn money_columns(df: &DataFrame) -> Vec<(String, bool)> {
+    df.schema()
+        .iter()
+        .map(|(c, dtype)| (c.to_string(), dtype.is_decimal()))
+        .collect()
+}
+
+/// When the config names books of record, the export carries exactly those: nothing is
+/// compared against another book, or against none. (An export with a book checked by a
+/// config without one runs no books pack: its book frames go unread.)
+fn check_books(manifest: &ExportManifest, books: &[String]) -> Result<(), String> {
+    if books.is_empty() {
+        return Ok(());
+    }
+    let mut wanted = books.to_vec();
+    wanted.sort();
+    let mut exported = manifest.books.clone();
+    exported.sort();
+    if wanted == exported {
+        return Ok(());
+    }
+    let names = |b: &[String]| match b.is_empty() {
+        true => "no book".to_string(),
+        false => b.join(", "),
+    };
+    Err(format!(
+        "the export has {} and the config names {}: export the snapshot again with this config",
+        names(&exported),
+        names(&wanted)
+    ))
 }
 
 /// Reads the export's manifest through Spark (the frames may live where only the cluster
@@ -111,12 +137,14 @@ pub async fn read_manifest(
     parse_manifest(&text).map_err(|reason| frames_error(format!("{MANIFEST} {reason}")))
 }
 
-/// Runs `packs` over the frames exported at `root`.
+/// Runs `packs` over the frames exported at `root`; `books` are the books of record the
+/// config names, whose frames the export must carry.
 pub async fn check(
     session: &SparkSession,
     root: &str,
     packs: &[Pack],
     overrides: &Overrides,
+    books: &[String],
 ) -> Result<SparkRun, EngineError> {
     let started = Instant::now();
     let mut timings = Vec::new();
@@ -124,9 +152,29 @@ pub async fn check(
         session.sql(setting).await.map_err(EngineError::Spark)?;
     }
     let manifest = read_manifest(session, root).await?;
+    check_books(&manifest, books).map_err(|reason| EngineError::Frames {
+        root: root.to_string(),
+        reason,
+    })?;
     let empty = empty_frames()?;
-    let columns = columns_of(&empty);
-    for frame in FRAMES {
+    // Compiled against empty views of the canonical schema: the same checks, the same
+    // messages as a local run, before Spark runs anything.
+    let mut views = Views::build(&empty, manifest.as_of)
+        .map_err(|e| EngineError::Internal(format!("cannot build the views' schema: {e}")))?;
+    let mut columns = columns_of(&empty);
+    if manifest.has_books() {
+        BookFrames::empty()
+            .and_then(|b| views.add_books(&b, manifest.as_of))
+            .map_err(|e| {
+                EngineError::Internal(format!("cannot build the book views' schema: {e}"))
+            })?;
+        for name in BOOK_FRAMES {
+            if let Some(df) = views.get(name) {
+                columns.insert(name, money_columns(df));
+            }
+        }
+    }
+    for &frame in columns.keys() {
         let exported = manifest.frames.get(frame).map(|f| f.columns.clone());
         let ours = columns
             .get(frame)
@@ -140,13 +188,10 @@ pub async fn check(
             });
         }
     }
-    // Compiled against empty views of the canonical schema: the same checks, the same
-    // messages as a local run, before Spark runs anything.
-    let views = Views::build(&empty, manifest.as_of)
-        .map_err(|e| EngineError::Internal(format!("cannot build the views' schema: {e}")))?;
     let compiled = compile_with(packs, &views, overrides)?;
-    let statements =
-        rule_statements(packs, &compiled, overrides).map_err(EngineError::NotPortable)?;
+    let relations = engine_relations(manifest.has_books());
+    let statements = rule_statements(packs, &compiled, overrides, &relations)
+        .map_err(EngineError::NotPortable)?;
 
     for (name, statement) in frame_statements(root, &columns) {
         session.sql(&statement).await.map_err(|e| match e {
@@ -275,4 +320,41 @@ fn counts_of(all: &DataFrame, place: usize) -> Result<DataFrame, EngineError> {
         .select([col("__status"), col("__n")])
         .collect()
         .map_err(|e| EngineError::Internal(format!("cannot read Spark's rule counts: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(books: &[&str]) -> ExportManifest {
+        ExportManifest {
+            schema_version: recon_frames::export::SCHEMA_VERSION,
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            exported_at: chrono::Utc::now(),
+            brokers: Vec::new(),
+            chunks: 1,
+            frames: BTreeMap::new(),
+            incomplete: Vec::new(),
+            fetch_errors: Vec::new(),
+            books: books.iter().map(|b| b.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_export_must_carry_exactly_the_books_the_config_names() {
+        let names = |b: &[&str]| b.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_books(&manifest(&["oms", "pms"]), &names(&["pms", "oms"])).is_ok());
+        // Without a book in the config nothing is compared: the export's go unread.
+        assert!(check_books(&manifest(&["oms"]), &[]).is_ok());
+        let none = check_books(&manifest(&[]), &names(&["oms"])).unwrap_err();
+        assert!(
+            none.contains("the export has no book and the config names oms"),
+            "{none}"
+        );
+        let other = check_books(&manifest(&["pms"]), &names(&["oms"])).unwrap_err();
+        assert!(
+            other.contains("has pms and the config names oms"),
+            "{other}"
+        );
+    }
 }
