@@ -286,6 +286,45 @@ pub struct RuleStatements {
     /// A row rule's view and status expression, so the counts of every rule on one view
     /// can be taken in one scan (`stacked_counts`); `None` for a query rule.
     pub status: Option<(String, String)>,
+    /// A row rule's result columns besides `__status`, as (SQL, name): what `rows` selects,
+    /// so the failing rows of every rule on one view can come from one scan too
+    /// (`stacked_rows`). Empty for a query rule.
+    pub columns: Vec<(String, String)>,
+}
+
+/// A row rule in `stacked_rows`: its place, its status expression, its result columns.
+pub type StackedRule<'a> = (usize, &'a str, &'a [(String, String)]);
+
+/// The failing and unknown rows of several row rules on one view in one scan. `rules`:
+/// (the rule's place, its status expression, its result columns). Rule `k`'s columns come
+/// back as `__r<k>__<name>` and its status as `__r<k>__status`; a row is returned when any
+/// of the rules fails or cannot tell on it (the engine reads each rule's rows back by its
+/// own status: `stacked_rule_rows`).
+pub fn stacked_rows(view: &str, rules: &[StackedRule]) -> String {
+    let mut select = Vec::new();
+    let mut any = Vec::new();
+    for (place, status, columns) in rules {
+        let status_name = stacked_name(*place, "__status");
+        select.push(format!("{status} AS {}", quoted(&status_name)));
+        any.push(format!("{} IN ('fail', 'unknown')", quoted(&status_name)));
+        for (sql, name) in columns.iter() {
+            select.push(format!(
+                "({sql}) AS {}",
+                quoted(&stacked_name(*place, name))
+            ));
+        }
+    }
+    format!(
+        "SELECT * FROM (SELECT {} FROM {}) t WHERE {}",
+        select.join(", "),
+        quoted(view),
+        any.join(" OR ")
+    )
+}
+
+/// A rule's result column in `stacked_rows`.
+pub fn stacked_name(place: usize, name: &str) -> String {
+    format!("__r{place}{name}")
 }
 
 /// The counts of several row rules on one view in one scan: each row becomes one row per
@@ -478,23 +517,19 @@ fn quoted(name: &str) -> String {
 }
 
 /// The key and message columns `evaluate::findings` reads, as select items.
-fn key_and_message_columns(rule: &CompiledRule) -> Vec<String> {
-    let mut select = Vec::new();
+/// A rule's key and message columns, as (SQL, name).
+fn key_and_message_columns(rule: &CompiledRule) -> Vec<(String, String)> {
+    let mut columns = Vec::new();
     for key in &rule.keys {
-        select.push(format!(
-            "CAST({} AS STRING) AS {}",
-            quoted(key),
-            quoted(&format!("__key_{key}"))
+        columns.push((
+            format!("CAST({} AS STRING)", quoted(key)),
+            format!("__key_{key}"),
         ));
     }
     for name in &rule.message_columns {
-        select.push(format!(
-            "{} AS {}",
-            quoted(name),
-            quoted(&format!("__col_{name}"))
-        ));
+        columns.push((quoted(name), format!("__col_{name}")));
     }
-    select
+    columns
 }
 
 fn row_statements(
@@ -520,11 +555,18 @@ fn row_statements(
         case.push_str(&format!("ELSE {default} END"));
         case
     };
-    let mut select = vec!["__status".to_string(), format!("{severity} AS __severity")];
-    select.extend(key_and_message_columns(rule));
+    let mut columns = vec![(severity, "__severity".to_string())];
+    columns.extend(key_and_message_columns(rule));
     for (name, sql) in evidence {
-        select.push(format!("({sql}) AS {}", quoted(&format!("__ev_{name}"))));
+        columns.push((sql.clone(), format!("__ev_{name}")));
     }
+    let select: Vec<String> = std::iter::once("__status".to_string())
+        .chain(
+            columns
+                .iter()
+                .map(|(sql, name)| format!("({sql}) AS {}", quoted(name))),
+        )
+        .collect();
     let rows = format!(
         "SELECT {} FROM (SELECT *, {status} AS __status FROM {view}) t WHERE __status IN ('fail', 'unknown')",
         select.join(", ")
@@ -533,6 +575,7 @@ fn row_statements(
         counts,
         rows,
         status: Some((rule.view.clone(), status)),
+        columns,
     }
 }
 
@@ -542,7 +585,11 @@ fn query_statements(rule: &CompiledRule, query: &str) -> RuleStatements {
         "'fail' AS __status".to_string(),
         format!("'{}' AS __severity", rule.severity.as_str()),
     ];
-    select.extend(key_and_message_columns(rule));
+    select.extend(
+        key_and_message_columns(rule)
+            .into_iter()
+            .map(|(sql, name)| format!("{sql} AS {}", quoted(&name))),
+    );
     for (name, _) in &rule.evidence {
         select.push(format!(
             "{} AS {}",
@@ -555,6 +602,7 @@ fn query_statements(rule: &CompiledRule, query: &str) -> RuleStatements {
         counts,
         rows,
         status: None,
+        columns: Vec::new(),
     }
 }
 

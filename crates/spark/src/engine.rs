@@ -17,8 +17,8 @@ use recon_model::Book;
 use recon_rules::evaluate::{Outcome, assemble};
 use recon_rules::params::Overrides;
 use recon_rules::portable::{
-    FrameColumns, NotPortable, RuleStatements, engine_relations, frame_statements, rule_statements,
-    stacked_counts, view_statements,
+    FrameColumns, NotPortable, RuleStatements, StackedRule, engine_relations, frame_statements,
+    rule_statements, stacked_counts, stacked_name, stacked_rows, view_statements,
 };
 use recon_rules::views::{BOOK_FRAMES, account_figures};
 use recon_rules::{AccountFigure, Evaluation, Pack, PackError, Views, compile_with};
@@ -257,33 +257,63 @@ async fn rule_outcomes(
     statements: &[RuleStatements],
 ) -> Result<Vec<Outcome>, EngineError> {
     use futures::stream::{self, StreamExt};
-    let mut by_view: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    type ViewRules<'a> = Vec<StackedRule<'a>>;
+    // A view's rules, their stacked counts and their stacked failing rows.
+    type ViewResults<'a> = (
+        ViewRules<'a>,
+        Result<DataFrame, SparkError>,
+        Result<DataFrame, SparkError>,
+    );
+    let mut by_view: BTreeMap<&str, ViewRules> = BTreeMap::new();
     for (place, statement) in statements.iter().enumerate() {
         if let Some((view, status)) = &statement.status {
-            by_view.entry(view).or_default().push((place, status));
+            by_view
+                .entry(view)
+                .or_default()
+                .push((place, status, &statement.columns));
         }
     }
-    let stacked: Vec<(Vec<usize>, Result<DataFrame, SparkError>)> = stream::iter(by_view)
-        .map(|(view, rules)| async move {
-            let places = rules.iter().map(|(place, _)| *place).collect();
-            (places, session.sql(&stacked_counts(view, &rules)).await)
+    // Per view, the counts of all its row rules in one statement and their failing rows in
+    // another: two scans of the view (and of the P&L match under it) instead of two a rule.
+    // A view whose stacked statement Spark refuses falls back to each rule's own statements,
+    // so one bad rule is that rule's error finding, as locally.
+    let stacked: Vec<ViewResults> = stream::iter(by_view.into_values())
+        .map(|rules| async move {
+            let view = statements[rules[0].0]
+                .status
+                .as_ref()
+                .map_or("", |(v, _)| v.as_str());
+            let statuses: Vec<(usize, &str)> = rules
+                .iter()
+                .map(|(place, status, _)| (*place, *status))
+                .collect();
+            let counts = session.sql(&stacked_counts(view, &statuses)).await;
+            let rows = session.sql(&stacked_rows(view, &rules)).await;
+            (rules, counts, rows)
         })
         .buffered(RULES_AT_ONCE)
         .collect()
         .await;
     let mut counted: BTreeMap<usize, DataFrame> = BTreeMap::new();
-    for (places, result) in stacked {
-        match result {
-            Ok(all) => {
-                for place in places {
-                    counted.insert(place, counts_of(&all, place)?);
-                }
+    let mut failing: BTreeMap<usize, DataFrame> = BTreeMap::new();
+    // Spark refusing a statement leaves it to each rule's own; losing Spark ends the run.
+    let refused_is_none = |result: Result<DataFrame, SparkError>| match result {
+        Ok(frame) => Ok(Some(frame)),
+        Err(SparkError::Statement { .. }) | Err(SparkError::Decode(_)) => Ok(None),
+        Err(other) => Err(EngineError::Spark(other)),
+    };
+    for (rules, counts, rows) in stacked {
+        let (counts, rows) = (refused_is_none(counts)?, refused_is_none(rows)?);
+        for (place, _, columns) in &rules {
+            if let Some(all) = &counts {
+                counted.insert(*place, counts_of(all, *place)?);
             }
-            Err(SparkError::Statement { .. }) | Err(SparkError::Decode(_)) => {}
-            Err(other) => return Err(EngineError::Spark(other)),
+            if let Some(all) = &rows {
+                failing.insert(*place, rows_of(all, *place, columns)?);
+            }
         }
     }
-    let counted = &counted;
+    let (counted, failing) = (&counted, &failing);
     let outcomes: Vec<Result<Outcome, EngineError>> = stream::iter(statements.iter().enumerate())
         .map(|(place, statement)| async move {
             let counts = match counted.get(&place) {
@@ -291,10 +321,13 @@ async fn rule_outcomes(
                 None => session.sql(&statement.counts).await,
             };
             let both = match counts {
-                Ok(counts) => session
-                    .sql(&statement.rows)
-                    .await
-                    .map(|rows| (counts, rows)),
+                Ok(counts) => match failing.get(&place) {
+                    Some(rows) => Ok((counts, rows.clone())),
+                    None => session
+                        .sql(&statement.rows)
+                        .await
+                        .map(|rows| (counts, rows)),
+                },
                 Err(e) => Err(e),
             };
             match both {
@@ -309,6 +342,31 @@ async fn rule_outcomes(
         .collect()
         .await;
     outcomes.into_iter().collect()
+}
+
+/// One rule's failing and unknown rows out of a stacked statement, with the columns its own
+/// statement would have returned (`__status`, then its result columns).
+fn rows_of(
+    all: &DataFrame,
+    place: usize,
+    columns: &[(String, String)],
+) -> Result<DataFrame, EngineError> {
+    use polars::prelude::{IntoLazy, col, lit};
+    let status = stacked_name(place, "__status");
+    let mut select = vec![col(status.as_str()).alias("__status")];
+    for (_, name) in columns {
+        select.push(col(stacked_name(place, name).as_str()).alias(name.as_str()));
+    }
+    all.clone()
+        .lazy()
+        .filter(
+            col(status.as_str())
+                .eq(lit("fail"))
+                .or(col(status.as_str()).eq(lit("unknown"))),
+        )
+        .select(select)
+        .collect()
+        .map_err(|e| EngineError::Internal(format!("cannot read Spark's failing rows: {e}")))
 }
 
 /// One rule's `__status`, `__n` rows out of a stacked count.
