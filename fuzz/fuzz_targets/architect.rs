@@ -5,7 +5,11 @@ use libfuzzer_sys::fuzz_target;
 use recon_fuzz::Harness;
 use std::sync::LazyLock;
 
-static HARNESS: LazyLock<Harness> =
-    LazyLock::new(|| Harness::new("architect", recon_parse::snapshot::opener(recon_model::Broker::Architect)));
+static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
+    Harness::new(
+        "architect",
+        recon_parse::snapshot::opener(recon_model::Broker::Architect),
+    )
+});
 
 fuzz_target!(|data: &[u8]| HARNESS.run(data));

@@ -5,7 +5,11 @@ use libfuzzer_sys::fuzz_target;
 use recon_fuzz::Harness;
 use std::sync::LazyLock;
 
-static HARNESS: LazyLock<Harness> =
-    LazyLock::new(|| Harness::new("tastytrade", recon_parse::snapshot::opener(recon_model::Broker::Tastytrade)));
+static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
+    Harness::new(
+        "tastytrade",
+        recon_parse::snapshot::opener(recon_model::Broker::Tastytrade),
+    )
+});
 
 fuzz_target!(|data: &[u8]| HARNESS.run(data));
