@@ -26,10 +26,12 @@ pub fn export_snapshot(
     books: &[BookSpec],
 ) -> Result<ExportManifest, RunError> {
     let snapshot = crate::pipeline::open(snapshot_dir, as_of)?;
+    let accounts = snapshot.accounts();
+    // The books first: one that is refused (another day, a missing column) leaves no
+    // half-written export behind.
+    let mut book = crate::pipeline::open_books(books, &snapshot, &accounts)?;
     let mut exporter =
         Exporter::create(out, crate::pipeline::brokers(&snapshot)).map_err(export_error)?;
-    let accounts = snapshot.accounts();
-    let mut book = crate::pipeline::open_books(books, &snapshot, &accounts)?;
     exporter.set_books(books.iter().map(|b| b.name.clone()).collect());
     let book_bytes = book.as_ref().map_or(0, BookChunks::estimated_size) as u64;
     let chunks = crate::chunking::plan(&snapshot, &accounts, chunking, book_bytes, None);

@@ -370,6 +370,23 @@ fn the_books_pack_finds_exactly_the_planted_breaks_in_a_csv_book() {
     );
     assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("book `oms`"));
+
+    // So is the export for Spark, before it writes anything.
+    let export = recon_in(
+        p.dir.path(),
+        &[
+            "export",
+            "--snapshot",
+            p.snapshot.to_str().unwrap(),
+            "--out",
+            "frames",
+        ],
+        &[],
+    );
+    assert_eq!(export.status.code(), Some(3), "{}", text(&export));
+    assert!(String::from_utf8_lossy(&export.stderr).contains("book `oms`"));
+    assert!(!p.dir.path().join("frames").exists());
+    assert!(!p.dir.path().join(".frames.partial").exists());
 }
 
 #[test]
