@@ -249,10 +249,6 @@ impl Brokers {
         self.0.get(&broker)
     }
 
-    pub fn get_mut(&mut self, broker: Broker) -> Option<&mut BrokerConfig> {
-        self.0.get_mut(&broker)
-    }
-
     pub fn insert(&mut self, broker: Broker, section: BrokerConfig) {
         self.0.insert(broker, section);
     }

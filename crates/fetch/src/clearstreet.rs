@@ -75,14 +75,29 @@ impl ClearStreet {
             }
         }
     }
+}
 
-    async fn fetch_account(
-        &self,
-        ledger: &Ledger,
-        out: &SnapshotWriter,
-        id: &str,
-        gate: &Semaphore,
-    ) {
+impl BrokerApi for ClearStreet {
+    const BROKER: Broker = Broker::Clearstreet;
+
+    fn options(&self) -> &FetchOptions {
+        self.client.options()
+    }
+
+    async fn list(&self, ledger: &Ledger, out: &SnapshotWriter) -> Result<Vec<String>, String> {
+        self.pages(ledger, out, "/v1/accounts", "clearstreet/accounts")
+            .await
+            .map_err(|e| e.message)
+            .and_then(|pages| {
+                let mut ids = Vec::new();
+                for body in &pages {
+                    ids.extend(account_ids(body)?);
+                }
+                Ok(ids)
+            })
+    }
+
+    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
         let balances = async {
             let _permit = gate.acquire().await;
             let path = format!("/v1/accounts/{id}/balances");
@@ -108,31 +123,6 @@ impl ClearStreet {
         };
         futures::future::join(balances, positions).await;
         ledger.account(id);
-    }
-}
-
-impl BrokerApi for ClearStreet {
-    const BROKER: Broker = Broker::Clearstreet;
-
-    fn options(&self) -> &FetchOptions {
-        self.client.options()
-    }
-
-    async fn list(&self, ledger: &Ledger, out: &SnapshotWriter) -> Result<Vec<String>, String> {
-        self.pages(ledger, out, "/v1/accounts", "clearstreet/accounts")
-            .await
-            .map_err(|e| e.message)
-            .and_then(|pages| {
-                let mut ids = Vec::new();
-                for body in &pages {
-                    ids.extend(account_ids(body)?);
-                }
-                Ok(ids)
-            })
-    }
-
-    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
-        self.fetch_account(ledger, out, id, gate).await
     }
 }
 

@@ -143,35 +143,6 @@ impl Etrade {
             }
         }
     }
-
-    async fn fetch_account(
-        &self,
-        ledger: &Ledger,
-        out: &SnapshotWriter,
-        key: &str,
-        gate: &Semaphore,
-    ) {
-        let balance = async {
-            let _permit = gate.acquire().await;
-            let path = format!("/v1/accounts/{key}/balance.json");
-            let file = format!("etrade/{key}/balance.json");
-            let query = [
-                ("instType", "BROKERAGE".to_string()),
-                ("realTimeNAV", "true".to_string()),
-            ];
-            if let Err(e) = self.get(ledger, out, &path, &query, &file).await {
-                ledger.error(Some(key), "balance", e.message);
-            }
-        };
-        let portfolio = async {
-            let _permit = gate.acquire().await;
-            if let Err(e) = self.portfolio(ledger, out, key).await {
-                ledger.error(Some(key), "portfolio", e.message);
-            }
-        };
-        futures::future::join(balance, portfolio).await;
-        ledger.account(key);
-    }
 }
 
 impl BrokerApi for Etrade {
@@ -194,8 +165,27 @@ impl BrokerApi for Etrade {
         .and_then(|body| account_keys(&body))
     }
 
-    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
-        self.fetch_account(ledger, out, id, gate).await
+    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, key: &str, gate: &Semaphore) {
+        let balance = async {
+            let _permit = gate.acquire().await;
+            let path = format!("/v1/accounts/{key}/balance.json");
+            let file = format!("etrade/{key}/balance.json");
+            let query = [
+                ("instType", "BROKERAGE".to_string()),
+                ("realTimeNAV", "true".to_string()),
+            ];
+            if let Err(e) = self.get(ledger, out, &path, &query, &file).await {
+                ledger.error(Some(key), "balance", e.message);
+            }
+        };
+        let portfolio = async {
+            let _permit = gate.acquire().await;
+            if let Err(e) = self.portfolio(ledger, out, key).await {
+                ledger.error(Some(key), "portfolio", e.message);
+            }
+        };
+        futures::future::join(balance, portfolio).await;
+        ledger.account(key);
     }
 }
 

@@ -134,32 +134,6 @@ impl Tastytrade {
             }
         }
     }
-
-    async fn fetch_account(
-        &self,
-        ledger: &Ledger,
-        out: &SnapshotWriter,
-        n: &str,
-        gate: &Semaphore,
-    ) {
-        let calls = ENDPOINTS
-            .iter()
-            .map(|(endpoint, template, query)| async move {
-                let _permit = gate.acquire().await;
-                let path = template.replace("{n}", n);
-                let file = format!("tastytrade/{n}/{endpoint}.json");
-                let query: Vec<(&str, String)> =
-                    query.iter().map(|(k, v)| (*k, v.to_string())).collect();
-                if let Err(e) = self
-                    .get(ledger, out, || Call::get(&path, &file).query(&query))
-                    .await
-                {
-                    ledger.error(Some(n), endpoint, e.message);
-                }
-            });
-        futures::future::join_all(calls).await;
-        ledger.account(n);
-    }
 }
 
 impl BrokerApi for Tastytrade {
@@ -178,8 +152,24 @@ impl BrokerApi for Tastytrade {
         .and_then(|body| account_numbers(&body))
     }
 
-    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
-        self.fetch_account(ledger, out, id, gate).await
+    async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, n: &str, gate: &Semaphore) {
+        let calls = ENDPOINTS
+            .iter()
+            .map(|(endpoint, template, query)| async move {
+                let _permit = gate.acquire().await;
+                let path = template.replace("{n}", n);
+                let file = format!("tastytrade/{n}/{endpoint}.json");
+                let query: Vec<(&str, String)> =
+                    query.iter().map(|(k, v)| (*k, v.to_string())).collect();
+                if let Err(e) = self
+                    .get(ledger, out, || Call::get(&path, &file).query(&query))
+                    .await
+                {
+                    ledger.error(Some(n), endpoint, e.message);
+                }
+            });
+        futures::future::join_all(calls).await;
+        ledger.account(n);
     }
 }
 

@@ -61,25 +61,6 @@ impl TradeZero {
             })
             .await
     }
-
-    async fn fetch_account(
-        &self,
-        ledger: &Ledger,
-        out: &SnapshotWriter,
-        id: &str,
-        gate: &Semaphore,
-    ) {
-        let calls = ENDPOINTS.iter().map(|(endpoint, template)| async move {
-            let _permit = gate.acquire().await;
-            let path = template.replace("{id}", id);
-            let file = format!("tradezero/{id}/{endpoint}.json");
-            if let Err(e) = self.get(ledger, out, &path, &file).await {
-                ledger.error(Some(id), endpoint, e.message);
-            }
-        });
-        futures::future::join_all(calls).await;
-        ledger.account(id);
-    }
 }
 
 impl BrokerApi for TradeZero {
@@ -97,7 +78,16 @@ impl BrokerApi for TradeZero {
     }
 
     async fn account(&self, ledger: &Ledger, out: &SnapshotWriter, id: &str, gate: &Semaphore) {
-        self.fetch_account(ledger, out, id, gate).await
+        let calls = ENDPOINTS.iter().map(|(endpoint, template)| async move {
+            let _permit = gate.acquire().await;
+            let path = template.replace("{id}", id);
+            let file = format!("tradezero/{id}/{endpoint}.json");
+            if let Err(e) = self.get(ledger, out, &path, &file).await {
+                ledger.error(Some(id), endpoint, e.message);
+            }
+        });
+        futures::future::join_all(calls).await;
+        ledger.account(id);
     }
 }
 

@@ -139,20 +139,12 @@ impl Exporter {
         let part = self.book_parts;
         self.book_parts += 1;
         for (name, df) in frames {
-            self.columns.entry(name).or_insert_with(|| {
-                df.get_column_names()
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect()
-            });
+            self.remember_columns(name, df);
             *self.rows.entry(name).or_insert(0) += df.height() as u64;
-            let dir = self.staging.join(name).join(format!("chunk={part}"));
-            let path = dir.join("part-0.parquet");
-            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-            let file = std::fs::File::create(&path).map_err(io(&path))?;
-            ParquetWriter::new(file)
-                .finish(&mut df.clone())
-                .map_err(|source| ExportError::Parquet { path, source })?;
+            write_parquet(
+                &self.staging.join(name).join(format!("chunk={part}")),
+                &mut df.clone(),
+            )?;
         }
         Ok(())
     }
@@ -175,12 +167,7 @@ impl Exporter {
             brokers.extend(self.brokers.iter().cloned());
         }
         for (name, df) in frames.named() {
-            self.columns.entry(name).or_insert_with(|| {
-                df.get_column_names()
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect()
-            });
+            self.remember_columns(name, df);
             let first = *self.rows.get(name).unwrap_or(&0);
             let mut df = df.clone();
             if matches!(name, "positions" | "pnl") {
@@ -226,12 +213,17 @@ impl Exporter {
             .filter(&mask)
             .and_then(|p| p.drop("broker"))
             .map_err(parquet)?;
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let file = std::fs::File::create(&path).map_err(io(&path))?;
-        ParquetWriter::new(file)
-            .finish(&mut part)
-            .map_err(parquet)?;
-        Ok(())
+        write_parquet(&dir, &mut part)
+    }
+
+    /// A frame's canonical columns, for the manifest (the first time it is written).
+    fn remember_columns(&mut self, name: &'static str, df: &DataFrame) {
+        self.columns.entry(name).or_insert_with(|| {
+            df.get_column_names()
+                .iter()
+                .map(|c| c.to_string())
+                .collect()
+        });
     }
 
     /// Names the books of record whose frames `add_book_frames` writes.
@@ -271,6 +263,17 @@ impl Exporter {
         std::fs::rename(&self.staging, &self.out).map_err(io(&self.out))?;
         Ok(manifest)
     }
+}
+
+/// `df` as `dir/part-0.parquet`, the folder made first.
+fn write_parquet(dir: &Path, df: &mut DataFrame) -> Result<(), ExportError> {
+    let path = dir.join("part-0.parquet");
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let file = std::fs::File::create(&path).map_err(io(&path))?;
+    ParquetWriter::new(file)
+        .finish(df)
+        .map_err(|source| ExportError::Parquet { path, source })?;
+    Ok(())
 }
 
 fn text_values(df: &DataFrame, column: &str) -> BTreeSet<String> {

@@ -52,6 +52,11 @@ pub fn narrow_decimal_literal(d: Decimal) -> String {
     format!("CAST('{d}' AS DECIMAL({precision}, {scale}))")
 }
 
+/// A SQL string literal of `text`.
+pub fn text_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// Rewrites numeric literals and `:params` in one SQL expression. A parameter named in
 /// `per_row` becomes a reference to its column (`params::column_name`) instead of a literal.
 pub fn rewrite(
@@ -114,11 +119,7 @@ pub fn rewrite_with(
                     match value {
                         Param::Decimal(d) => out.push_str(&decimal_literal(*d)),
                         Param::Integer(i) | Param::Duration(i) => out.push_str(&i.to_string()),
-                        Param::Text(s) => {
-                            out.push('\'');
-                            out.push_str(&s.replace('\'', "''"));
-                            out.push('\'');
-                        }
+                        Param::Text(s) => out.push_str(&text_literal(s)),
                     }
                 }
                 _ => out.push(':'),

@@ -6,6 +6,7 @@
 //! expression, so one compiled rule serves every account and the values stay exact Decimals.
 //! A parameter overridden for everyone simply replaces the pack's default.
 
+use crate::literals::text_literal;
 use crate::pack::{Pack, Param, nearest};
 use polars::prelude::*;
 use recon_model::Broker;
@@ -43,9 +44,19 @@ fn scalar(key: &str, v: &serde_json::Value) -> Result<Param, String> {
 const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
 
-/// A SQL string literal.
-fn sql_text(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+/// `value` as a value of `default`'s kind (an integer stands for a decimal), or why an
+/// override of `name` cannot be used.
+fn as_kind_of(name: &str, value: &Param, default: &Param) -> Result<Param, String> {
+    match (value, default) {
+        (Param::Integer(i), Param::Decimal(_)) => Ok(Param::Decimal(Decimal::from(*i))),
+        (Param::Decimal(_), Param::Decimal(_))
+        | (Param::Integer(_), Param::Integer(_))
+        | (Param::Duration(_), Param::Duration(_))
+        | (Param::Text(_), Param::Text(_)) => Ok(value.clone()),
+        _ => Err(format!(
+            "rules.params: `{name}` is overridden with a value of another type than its default"
+        )),
+    }
 }
 
 /// The column a per-row parameter becomes.
@@ -139,16 +150,11 @@ impl Overrides {
         decimal: fn(Decimal) -> String,
     ) -> Result<String, String> {
         let literal = |p: &Param| -> Result<String, String> {
-            match (p, default) {
-                (Param::Decimal(d), Param::Decimal(_)) => Ok(decimal(*d)),
-                (Param::Integer(i), Param::Decimal(_)) => Ok(decimal(Decimal::from(*i))),
-                (Param::Integer(i), Param::Integer(_))
-                | (Param::Duration(i), Param::Duration(_)) => Ok(i.to_string()),
-                (Param::Text(t), Param::Text(_)) => Ok(sql_text(t)),
-                _ => Err(format!(
-                    "rules.params: `{name}` is overridden with a value of another type than its default"
-                )),
-            }
+            Ok(match as_kind_of(name, p, default)? {
+                Param::Decimal(d) => decimal(d),
+                Param::Integer(i) | Param::Duration(i) => i.to_string(),
+                Param::Text(t) => text_literal(&t),
+            })
         };
         // The first WHEN that holds wins, so the most specific come first, and within one
         // level the order `column` lets win (the last applied).
@@ -157,8 +163,8 @@ impl Overrides {
             if let Some(v) = m.get(name) {
                 whens.push(format!(
                     "WHEN broker = {} AND translate(account_id, '{UPPER}', '{LOWER}') = {} THEN {}",
-                    sql_text(broker),
-                    sql_text(&account.to_ascii_lowercase()),
+                    text_literal(broker),
+                    text_literal(&account.to_ascii_lowercase()),
                     literal(v)?
                 ));
             }
@@ -167,7 +173,7 @@ impl Overrides {
             if let Some(v) = m.get(name) {
                 whens.push(format!(
                     "WHEN broker = {} THEN {}",
-                    sql_text(broker),
+                    text_literal(broker),
                     literal(v)?
                 ));
             }
@@ -205,20 +211,11 @@ impl Overrides {
             // keeps every digit (polars multiplies at the larger scale).
             + 8;
         let literal = |p: &Param| -> Result<Expr, String> {
-            match (p, default) {
-                (Param::Decimal(d), Param::Decimal(_)) => {
-                    Ok(lit(d.to_string()).cast(DataType::Decimal(38, scale as usize)))
-                }
-                (Param::Integer(i), Param::Decimal(_)) => {
-                    Ok(lit(i.to_string()).cast(DataType::Decimal(38, scale as usize)))
-                }
-                (Param::Integer(i), Param::Integer(_)) => Ok(lit(*i)),
-                (Param::Duration(s), Param::Duration(_)) => Ok(lit(*s)),
-                (Param::Text(t), Param::Text(_)) => Ok(lit(t.clone())),
-                _ => Err(format!(
-                    "rules.params: `{name}` is overridden with a value of another type than its default"
-                )),
-            }
+            Ok(match as_kind_of(name, p, default)? {
+                Param::Decimal(d) => lit(d.to_string()).cast(DataType::Decimal(38, scale as usize)),
+                Param::Integer(i) | Param::Duration(i) => lit(i),
+                Param::Text(t) => lit(t),
+            })
         };
         let mut expr = literal(default)?;
         for (broker, m) in &self.brokers {

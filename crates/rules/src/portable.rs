@@ -283,35 +283,50 @@ LEFT JOIN (SELECT broker, account_id, count(*) AS pnl_row_count, CAST(sum(exposu
 pub struct RuleStatements {
     pub counts: String,
     pub rows: String,
-    /// A row rule's view and status expression, so the counts of every rule on one view
-    /// can be taken in one scan (`stacked_counts`); `None` for a query rule.
-    pub status: Option<(String, String)>,
-    /// A row rule's result columns besides `__status`, as (SQL, name): what `rows` selects,
-    /// so the failing rows of every rule on one view can come from one scan too
-    /// (`stacked_rows`). Empty for a query rule.
+    /// What a row rule's statements are made of, so that every rule on one view can be
+    /// counted, and its failing rows taken, in one scan (`stacked_counts`,
+    /// `stacked_rows`); `None` for a query rule.
+    pub row_rule: Option<RowRule>,
+}
+
+/// A row rule's view, status expression and result columns besides `__status`, as
+/// (SQL, name): what its `rows` statement selects.
+#[derive(Debug, Clone)]
+pub struct RowRule {
+    pub view: String,
+    pub status: String,
     pub columns: Vec<(String, String)>,
 }
 
-/// A row rule in `stacked_rows`: its place, its status expression, its result columns.
-pub type StackedRule<'a> = (usize, &'a str, &'a [(String, String)]);
+/// The counts of several row rules on one view in one scan: each row becomes one row per
+/// rule (`stack`), counted by rule and status. `rules`: each rule's place and its parts.
+/// The result has `__rule`, `__status` and `__n`.
+pub fn stacked_counts(view: &str, rules: &[(usize, &RowRule)]) -> String {
+    let pairs = rules
+        .iter()
+        .map(|(place, rule)| format!("{place}, {}", rule.status))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT __rule, __status, count(*) AS __n FROM (SELECT stack({}, {pairs}) AS (__rule, __status) FROM {}) t GROUP BY __rule, __status",
+        rules.len(),
+        quoted(view)
+    )
+}
 
-/// The failing and unknown rows of several row rules on one view in one scan. `rules`:
-/// (the rule's place, its status expression, its result columns). Rule `k`'s columns come
-/// back as `__r<k>__<name>` and its status as `__r<k>__status`; a row is returned when any
-/// of the rules fails or cannot tell on it (the engine reads each rule's rows back by its
-/// own status: `stacked_rule_rows`).
-pub fn stacked_rows(view: &str, rules: &[StackedRule]) -> String {
+/// The failing and unknown rows of several row rules on one view in one scan. Rule `k`'s
+/// columns come back as `__r<k>__<name>` and its status as `__r<k>__status`; a row is
+/// returned when any of the rules fails or cannot tell on it (the engine reads each rule's
+/// rows back by its own status).
+pub fn stacked_rows(view: &str, rules: &[(usize, &RowRule)]) -> String {
     let mut select = Vec::new();
     let mut any = Vec::new();
-    for (place, status, columns) in rules {
+    for (place, rule) in rules {
         let status_name = stacked_name(*place, "__status");
-        select.push(format!("{status} AS {}", quoted(&status_name)));
+        select.push(aliased(&rule.status, &status_name));
         any.push(format!("{} IN ('fail', 'unknown')", quoted(&status_name)));
-        for (sql, name) in columns.iter() {
-            select.push(format!(
-                "({sql}) AS {}",
-                quoted(&stacked_name(*place, name))
-            ));
+        for (sql, name) in &rule.columns {
+            select.push(aliased(sql, &stacked_name(*place, name)));
         }
     }
     format!(
@@ -327,20 +342,9 @@ pub fn stacked_name(place: usize, name: &str) -> String {
     format!("__r{place}{name}")
 }
 
-/// The counts of several row rules on one view in one scan: each row becomes one row per
-/// rule (`stack`), counted by rule and status. `rules`: (the rule's place, its status
-/// expression). The result has `__rule`, `__status` and `__n`.
-pub fn stacked_counts(view: &str, rules: &[(usize, &str)]) -> String {
-    let pairs = rules
-        .iter()
-        .map(|(place, status)| format!("{place}, {status}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "SELECT __rule, __status, count(*) AS __n FROM (SELECT stack({}, {pairs}) AS (__rule, __status) FROM {}) t GROUP BY __rule, __status",
-        rules.len(),
-        quoted(view)
-    )
+/// `(sql) AS name`.
+fn aliased(sql: &str, name: &str) -> String {
+    format!("({sql}) AS {}", quoted(name))
 }
 
 /// Why a rule cannot run on another engine, before anything runs.
@@ -561,11 +565,7 @@ fn row_statements(
         columns.push((sql.clone(), format!("__ev_{name}")));
     }
     let select: Vec<String> = std::iter::once("__status".to_string())
-        .chain(
-            columns
-                .iter()
-                .map(|(sql, name)| format!("({sql}) AS {}", quoted(name))),
-        )
+        .chain(columns.iter().map(|(sql, name)| aliased(sql, name)))
         .collect();
     let rows = format!(
         "SELECT {} FROM (SELECT *, {status} AS __status FROM {view}) t WHERE __status IN ('fail', 'unknown')",
@@ -574,8 +574,11 @@ fn row_statements(
     RuleStatements {
         counts,
         rows,
-        status: Some((rule.view.clone(), status)),
-        columns,
+        row_rule: Some(RowRule {
+            view: rule.view.clone(),
+            status,
+            columns,
+        }),
     }
 }
 
@@ -601,8 +604,7 @@ fn query_statements(rule: &CompiledRule, query: &str) -> RuleStatements {
     RuleStatements {
         counts,
         rows,
-        status: None,
-        columns: Vec::new(),
+        row_rule: None,
     }
 }
 

@@ -17,7 +17,7 @@ use recon_model::Book;
 use recon_rules::evaluate::{Outcome, assemble};
 use recon_rules::params::Overrides;
 use recon_rules::portable::{
-    FrameColumns, NotPortable, RuleStatements, StackedRule, engine_relations, frame_statements,
+    FrameColumns, NotPortable, RowRule, RuleStatements, engine_relations, frame_statements,
     rule_statements, stacked_counts, stacked_name, stacked_rows, view_statements,
 };
 use recon_rules::views::{BOOK_FRAMES, account_figures};
@@ -257,37 +257,19 @@ async fn rule_outcomes(
     statements: &[RuleStatements],
 ) -> Result<Vec<Outcome>, EngineError> {
     use futures::stream::{self, StreamExt};
-    type ViewRules<'a> = Vec<StackedRule<'a>>;
-    // A view's rules, their stacked counts and their stacked failing rows.
-    type ViewResults<'a> = (
-        ViewRules<'a>,
-        Result<DataFrame, SparkError>,
-        Result<DataFrame, SparkError>,
-    );
-    let mut by_view: BTreeMap<&str, ViewRules> = BTreeMap::new();
+    let mut by_view: BTreeMap<&str, Vec<(usize, &RowRule)>> = BTreeMap::new();
     for (place, statement) in statements.iter().enumerate() {
-        if let Some((view, status)) = &statement.status {
-            by_view
-                .entry(view)
-                .or_default()
-                .push((place, status, &statement.columns));
+        if let Some(rule) = &statement.row_rule {
+            by_view.entry(&rule.view).or_default().push((place, rule));
         }
     }
     // Per view, the counts of all its row rules in one statement and their failing rows in
     // another: two scans of the view (and of the P&L match under it) instead of two a rule.
     // A view whose stacked statement Spark refuses falls back to each rule's own statements,
     // so one bad rule is that rule's error finding, as locally.
-    let stacked: Vec<ViewResults> = stream::iter(by_view.into_values())
-        .map(|rules| async move {
-            let view = statements[rules[0].0]
-                .status
-                .as_ref()
-                .map_or("", |(v, _)| v.as_str());
-            let statuses: Vec<(usize, &str)> = rules
-                .iter()
-                .map(|(place, status, _)| (*place, *status))
-                .collect();
-            let counts = session.sql(&stacked_counts(view, &statuses)).await;
+    let stacked: Vec<_> = stream::iter(by_view)
+        .map(|(view, rules)| async move {
+            let counts = session.sql(&stacked_counts(view, &rules)).await;
             let rows = session.sql(&stacked_rows(view, &rules)).await;
             (rules, counts, rows)
         })
@@ -304,12 +286,12 @@ async fn rule_outcomes(
     };
     for (rules, counts, rows) in stacked {
         let (counts, rows) = (refused_is_none(counts)?, refused_is_none(rows)?);
-        for (place, _, columns) in &rules {
+        for (place, rule) in &rules {
             if let Some(all) = &counts {
                 counted.insert(*place, counts_of(all, *place)?);
             }
             if let Some(all) = &rows {
-                failing.insert(*place, rows_of(all, *place, columns)?);
+                failing.insert(*place, rows_of(all, *place, &rule.columns)?);
             }
         }
     }
