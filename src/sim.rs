@@ -107,6 +107,10 @@ fn write_book_of_record(
                 "market_value".into(),
                 p.iter().map(|l| show(l.market_value)).collect::<Vec<_>>(),
             ),
+            Column::new(
+                "cusip".into(),
+                p.iter().map(|l| l.cusip.clone()).collect::<Vec<_>>(),
+            ),
         ],
     )
     .map_err(|e| fail(&e))?;

@@ -1,9 +1,10 @@
 //! The brokers against the firm's book of record, end to end: the demo's snapshot, a CSV
 //! book written from its own positions with one planted break of each kind and near misses
-//! (lots split differently, a price inside tolerance, a symbol spelled another way), and
-//! `recon check` under a config naming the book, held three ways: a CSV file, a Parquet
-//! file with other headers, and a PostgreSQL server the test starts on 127.0.0.1. The
-//! `books` pack must find exactly the planted breaks from each.
+//! (lots split differently, a price inside tolerance, a symbol spelled another way, an
+//! E*TRADE equity booked under a former ticker that only its CUSIP matches), and `recon
+//! check` under a config naming the book, held three ways: a CSV file with CUSIPs, a
+//! Parquet file with other headers and ISINs, and a PostgreSQL server the test starts on
+//! 127.0.0.1. The `books` pack must find exactly the planted breaks from each.
 
 mod common;
 
@@ -24,6 +25,7 @@ struct Pos {
     quantity: Decimal,
     mark: Option<Decimal>,
     market_value: Option<Decimal>,
+    cusip: Option<String>,
 }
 
 fn dec(df: &DataFrame, column: &str, i: usize) -> Option<Decimal> {
@@ -60,6 +62,7 @@ fn positions(
             quantity: dec(p, "quantity", i).unwrap(),
             mark: dec(p, "mark", i),
             market_value: dec(p, "market_value", i),
+            cusip: Some(text_at(p, "cusip", i)).filter(|c| !c.is_empty()),
         })
         .collect();
     let b = &n.frames.balances;
@@ -82,6 +85,7 @@ struct BookLine {
     quantity: String,
     price: Option<Decimal>,
     market_value: Option<Decimal>,
+    cusip: Option<String>,
 }
 
 fn csv_row(
@@ -99,6 +103,7 @@ fn csv_row(
         quantity: quantity.to_string(),
         price,
         market_value: value,
+        cusip: p.cusip.clone(),
     });
 }
 
@@ -153,6 +158,14 @@ fn planted() -> Planted {
             .take(6)
             .position(|(b, a, s)| *b == p.broker && *a == p.account && *s == p.symbol)
     };
+
+    // The near miss only a CUSIP resolves: an E*TRADE equity (the broker that states
+    // CUSIPs) booked under a former ticker.
+    let renamed = all
+        .iter()
+        .find(|p| p.cusip.is_some() && kind_of(p).is_none() && !p.quantity.is_zero())
+        .map(|p| (p.account.clone(), p.symbol.clone()))
+        .expect("the demo's E*TRADE equities state their CUSIPs");
 
     let mut book: Vec<BookLine> = Vec::new();
     let mut expected: BTreeSet<(String, String, String)> = BTreeSet::new();
@@ -214,6 +227,10 @@ fn planted() -> Planted {
                 csv_row(&mut book, p, &p.symbol.to_lowercase(), half, price, None);
                 csv_row(&mut book, p, &p.symbol, rest, price, None);
             }
+            _ if (&p.account, &p.symbol) == (&renamed.0, &renamed.1) => {
+                let former = format!("X{}", p.symbol);
+                csv_row(&mut book, p, &former, p.quantity, p.mark, p.market_value);
+            }
             _ => csv_row(&mut book, p, &p.symbol, p.quantity, p.mark, p.market_value),
         }
     }
@@ -226,6 +243,7 @@ fn planted() -> Planted {
         quantity: quantity.into(),
         price: None,
         market_value: None,
+        cusip: None,
     };
     book.push(line("ZZZQ", "7"));
     expected.insert((
@@ -317,17 +335,18 @@ fn show(d: Option<Decimal>) -> String {
 }
 
 fn write_csv(p: &Planted) {
-    let mut csv = String::from("broker,account,symbol,quantity,price,market_value\n");
+    let mut csv = String::from("broker,account,symbol,quantity,price,market_value,cusip\n");
     for l in &p.book {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{}",
             l.broker,
             l.account,
             l.symbol,
             l.quantity,
             show(l.price),
-            show(l.market_value)
+            show(l.market_value),
+            l.cusip.as_deref().unwrap_or_default()
         );
     }
     std::fs::write(p.dir.path().join("book.csv"), csv).unwrap();
@@ -400,6 +419,12 @@ fn the_books_pack_finds_exactly_the_planted_breaks_in_a_parquet_book_with_other_
         "Qty" => col(&|l| l.quantity.clone()),
         "Px" => col(&|l| show(l.price)),
         "MV" => col(&|l| show(l.market_value)),
+        // The ISIN of a US security: "US", its CUSIP, and a check digit.
+        "ISIN" => col(&|l| l
+            .cusip
+            .as_deref()
+            .map(|c| isin::build_from_parts("US", c).unwrap().to_string())
+            .unwrap_or_default()),
     )
     .unwrap();
     let path = p.dir.path().join("book.parquet");
@@ -414,7 +439,7 @@ fn the_books_pack_finds_exactly_the_planted_breaks_in_a_parquet_book_with_other_
     .unwrap();
     let config = "[books.pms]\npositions = \"book.parquet\"\ncash = \"cash.csv\"\n\
                   [books.pms.columns]\nbroker = \"Custodian\"\naccount = \"Acct\"\nsymbol = \"Ticker\"\n\
-                  quantity = \"Qty\"\nprice = \"Px\"\nmarket_value = \"MV\"\n";
+                  quantity = \"Qty\"\nprice = \"Px\"\nmarket_value = \"MV\"\nisin = \"ISIN\"\n";
     assert_eq!(check_with(&p, config, &[]), p.expected);
 }
 
@@ -428,7 +453,7 @@ async fn the_books_pack_finds_exactly_the_planted_breaks_in_a_postgresql_book() 
     client
         .batch_execute(
             "CREATE TABLE positions (broker text, account text, symbol text, quantity text, \
-               price numeric(38, 8), market_value numeric(38, 8), as_of date);\
+               price numeric(38, 8), market_value numeric(38, 8), as_of date, cusip text);\
              CREATE TABLE cash (broker text, account text, currency text, amount numeric(38, 8), as_of date);",
         )
         .await
@@ -437,7 +462,7 @@ async fn the_books_pack_finds_exactly_the_planted_breaks_in_a_postgresql_book() 
     for l in &p.book {
         client
             .execute(
-                "INSERT INTO positions VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO positions VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &l.broker,
                     &l.account,
@@ -446,6 +471,7 @@ async fn the_books_pack_finds_exactly_the_planted_breaks_in_a_postgresql_book() 
                     &l.price,
                     &l.market_value,
                     &as_of,
+                    &l.cusip,
                 ],
             )
             .await
@@ -454,7 +480,7 @@ async fn the_books_pack_finds_exactly_the_planted_breaks_in_a_postgresql_book() 
     // A row of another day is not selected: the query takes the business date.
     client
         .execute(
-            "INSERT INTO positions VALUES ('tradezero', 'TZ10000001', 'NVDA', '5', 1, 1, '2026-11-19')",
+            "INSERT INTO positions VALUES ('tradezero', 'TZ10000001', 'NVDA', '5', 1, 1, '2026-11-19', NULL)",
             &[],
         )
         .await
@@ -468,7 +494,7 @@ async fn the_books_pack_finds_exactly_the_planted_breaks_in_a_postgresql_book() 
         .await
         .unwrap();
     let config = "[books.ledger]\nsource = \"postgres\"\n\
-        positions_query = \"SELECT broker, account, symbol, quantity, price, market_value FROM positions WHERE as_of = $1\"\n\
+        positions_query = \"SELECT broker, account, symbol, quantity, price, market_value, cusip FROM positions WHERE as_of = $1\"\n\
         cash_query = \"SELECT broker, account, currency, amount FROM cash WHERE as_of = $1\"\n";
     let url = server.url();
     let got = tokio::task::spawn_blocking({

@@ -79,7 +79,8 @@ proptest! {
 /// A generated book of 1,000 accounts and its book of record (recon_sim::record) with a
 /// planted break of every `books` rule on 5% of the accounts and near misses on as many
 /// (a lot split otherwise, a price inside tolerance, cash 1.00 off, symbols spelled as the
-/// firm's system spells them): the `books` pack finds exactly the planted breaks, read from
+/// firm's system spells them, an E*TRADE equity under a former ticker with its CUSIP): the
+/// `books` pack finds exactly the planted breaks, read from
 /// CSV, from Parquet with other headers, and from a PostgreSQL server.
 #[test]
 fn a_generated_book_of_record_gives_exactly_its_planted_breaks_from_every_source() {
@@ -92,6 +93,15 @@ fn a_generated_book_of_record_gives_exactly_its_planted_breaks_from_every_source
     let planted: BTreeSet<Expected> = record.expected.iter().cloned().collect();
     let kinds: BTreeSet<&str> = planted.iter().map(|e| e.rule.as_str()).collect();
     assert_eq!(kinds.len(), 7, "every kind of break is planted: {kinds:?}");
+    let renamed = record
+        .positions
+        .iter()
+        .filter(|l| l.broker == "etrade" && l.symbol.starts_with('X') && l.cusip.is_some())
+        .count();
+    assert!(
+        renamed > 0,
+        "an E*TRADE equity is booked under a former ticker"
+    );
 
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("record");
@@ -172,6 +182,7 @@ fn a_generated_book_of_record_gives_exactly_its_planted_breaks_from_every_source
         "Qty" => p.iter().map(|l| l.quantity.to_string()).collect::<Vec<_>>(),
         "Px" => p.iter().map(|l| show(l.price)).collect::<Vec<_>>(),
         "MV" => p.iter().map(|l| show(l.market_value)).collect::<Vec<_>>(),
+        "CUSIP" => p.iter().map(|l| l.cusip.clone()).collect::<Vec<_>>(),
     )
     .unwrap();
     ParquetWriter::new(std::fs::File::create(dir.join("positions.parquet")).unwrap())
@@ -179,7 +190,7 @@ fn a_generated_book_of_record_gives_exactly_its_planted_breaks_from_every_source
         .unwrap();
     let parquet = "[books.pms]\npositions = \"positions.parquet\"\ncash = \"cash.csv\"\n\
         [books.pms.columns]\nbroker = \"Custodian\"\naccount = \"Acct\"\nsymbol = \"Ticker\"\n\
-        quantity = \"Qty\"\nprice = \"Px\"\nmarket_value = \"MV\"\n";
+        quantity = \"Qty\"\nprice = \"Px\"\nmarket_value = \"MV\"\ncusip = \"CUSIP\"\n";
     same(check(parquet, &[], "parquet"), "parquet");
 
     // PostgreSQL: a server this test starts, NUMERIC columns.
@@ -197,7 +208,7 @@ fn a_generated_book_of_record_gives_exactly_its_planted_breaks_from_every_source
             |d: Option<rust_decimal::Decimal>| d.map_or("NULL".to_string(), |d| d.to_string());
         let mut sql = String::from(
             "CREATE TABLE positions (broker text, account text, symbol text, quantity numeric, \
-               price numeric, market_value numeric);\
+               price numeric, market_value numeric, cusip text);\
              CREATE TABLE cash (broker text, account text, currency text, amount numeric);",
         );
         for chunk in record.positions.chunks(500) {
@@ -205,13 +216,14 @@ fn a_generated_book_of_record_gives_exactly_its_planted_breaks_from_every_source
                 .iter()
                 .map(|l| {
                     format!(
-                        "({}, {}, {}, {}, {}, {})",
+                        "({}, {}, {}, {}, {}, {}, {})",
                         quote(&l.broker),
                         quote(&l.account),
                         quote(&l.symbol),
                         l.quantity,
                         num(l.price),
-                        num(l.market_value)
+                        num(l.market_value),
+                        l.cusip.as_deref().map_or("NULL".to_string(), quote)
                     )
                 })
                 .collect();

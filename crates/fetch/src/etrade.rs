@@ -1,7 +1,8 @@
 //! E*TRADE v1 (BROKERS.md §4): every request signed with OAuth 1.0a HMAC-SHA1 (a fresh
 //! nonce and timestamp per attempt), JSON asked for with the `.json` suffix; the account
 //! list, then per account `balance` (`instType=BROKERAGE`, `realTimeNAV=true`) and every
-//! `portfolio` page by `pageNumber` (a page number that comes back is a loop).
+//! `portfolio` page by `pageNumber`, in the `COMPLETE` view (a page number that comes back
+//! is a loop).
 //!
 //! recon does not run the browser authorization: the access token and its secret come from
 //! config, and a 401 says they must be renewed (they expire at midnight US Eastern).
@@ -102,9 +103,12 @@ impl Etrade {
         let mut stored = 1usize;
         loop {
             let file = format!("etrade/{key}/portfolio.{stored:04}.json");
+            // The Complete view carries each option's multiplier (an adjusted option's is
+            // not 100) and each security's CUSIP, which a book of record is matched on.
             let query = [
                 ("count", PAGE_COUNT.to_string()),
                 ("pageNumber", page.to_string()),
+                ("view", "COMPLETE".to_string()),
             ];
             let body = self.get(ledger, out, &path, &query, &file).await?;
             let next = next_page(&body, page).map_err(|message| CallError {

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 use recon_model::instrument_key::instrument_key;
+use recon_model::security_id;
 use recon_model::{BookCashRow, BookPositionRow, BookProblem, Broker};
 use recon_parse::exact;
 use std::collections::BTreeMap;
@@ -76,13 +77,15 @@ fn refused(book: &str, message: impl Into<String>) -> BookError {
 }
 
 const POSITION_REQUIRED: [&str; 4] = ["broker", "account", "symbol", "quantity"];
-const POSITION_OPTIONAL: [&str; 6] = [
+const POSITION_OPTIONAL: [&str; 8] = [
     "price",
     "market_value",
     "cost_basis",
     "currency",
     "as_of",
     "description",
+    "cusip",
+    "isin",
 ];
 const CASH_REQUIRED: [&str; 4] = ["broker", "account", "currency", "amount"];
 const CASH_OPTIONAL: [&str; 1] = ["as_of"];
@@ -334,6 +337,37 @@ impl RowContext<'_> {
             .ok_or_else(|| self.problem(i, Some(column), format!("no {column}")))
     }
 
+    /// The CUSIP a row states: its `cusip` cell, or the one inside its US or Canadian
+    /// `isin`; a cell that is not a valid identifier, or two that name different
+    /// securities, make the row unreadable (a wrong identifier must not match silently).
+    fn cusip(
+        &self,
+        i: usize,
+        cusip: Option<&str>,
+        isin: Option<&str>,
+    ) -> Result<Option<String>, Box<BookProblem>> {
+        let from_cusip = cusip
+            .map(security_id::cusip)
+            .transpose()
+            .map_err(|e| self.problem(i, Some("cusip"), e))?;
+        let from_isin = isin
+            .map(security_id::cusip_of_isin)
+            .transpose()
+            .map_err(|e| self.problem(i, Some("isin"), e))?
+            .flatten();
+        match (from_cusip, from_isin) {
+            (Some(c), Some(inside)) if c != inside => Err(self.problem(
+                i,
+                Some("isin"),
+                format!(
+                    "cusip `{c}` and isin `{}` name different securities",
+                    isin.unwrap_or("")
+                ),
+            )),
+            (c, inside) => Ok(c.or(inside)),
+        }
+    }
+
     /// Every row of `rows`: its date checked (another day refuses the book), then `read`;
     /// what it reads goes to `keep`, a row it cannot read to `problems` with the row's
     /// broker and account as written.
@@ -546,6 +580,8 @@ fn position_frame(
         market_value,
         cost_basis,
         currency_cell,
+        cusip,
+        isin,
     ] = [
         "broker",
         "account",
@@ -555,12 +591,15 @@ fn position_frame(
         "market_value",
         "cost_basis",
         "currency",
+        "cusip",
+        "isin",
     ]
     .map(|name| cells.column(name));
     let mut placed = Placed::default();
     let mut symbols: Vec<&str> = Vec::with_capacity(rows.len());
     let mut amounts: [Vec<Option<i128>>; 4] = Default::default();
     let mut currencies = Vec::with_capacity(rows.len());
+    let mut cusips: Vec<Option<String>> = Vec::with_capacity(rows.len());
     let read = |i| {
         let (b, a) = ctx.place(i, broker.at(i), account.at(i))?;
         let s = ctx.required(i, "symbol", symbol.at(i))?;
@@ -568,15 +607,17 @@ fn position_frame(
         let p = ctx.number(i, "price", price.at(i))?;
         let mv = ctx.number(i, "market_value", market_value.at(i))?;
         let cb = ctx.number(i, "cost_basis", cost_basis.at(i))?;
-        Ok((b, a, s, [Some(q), p, mv, cb]))
+        let c = ctx.cusip(i, cusip.at(i), isin.at(i))?;
+        Ok((b, a, s, [Some(q), p, mv, cb], c))
     };
-    ctx.each_row(cells, rows, problems, read, |i, (b, a, s, values)| {
+    ctx.each_row(cells, rows, problems, read, |i, (b, a, s, values, c)| {
         placed.push(b, a);
         symbols.push(s);
         for (column, v) in amounts.iter_mut().zip(values) {
             column.push(v);
         }
         currencies.push(currency(currency_cell.at(i).unwrap_or("USD")));
+        cusips.push(c);
     })?;
     let [q, p, mv, cb] = amounts;
     let mut columns = placed.columns(&ctx.spec.name);
@@ -589,6 +630,7 @@ fn position_frame(
         money_units("cost_basis", cb),
         text("currency", currencies.iter().map(|c| Some(c.as_ref()))),
         as_of_column(ctx.as_of, symbols.len()),
+        text("cusip", cusips.iter().map(Option::as_deref)),
     ]);
     Ok(DataFrame::new(symbols.len(), columns))
 }
@@ -880,6 +922,7 @@ impl BookFrames {
                 money("cost_basis", p.iter().map(|r| r.cost_basis)),
                 text("currency", p.iter().map(|r| Some(r.currency.as_str()))),
                 date("as_of", p.iter().map(|r| Some(r.as_of))),
+                text("cusip", p.iter().map(|r| r.cusip.as_deref())),
             ],
         )?;
         let c = &rows.cash;

@@ -154,7 +154,7 @@ fn balances(rows: &[BalanceRow]) -> PolarsResult<DataFrame> {
 }
 
 fn positions(rows: &[PositionRow]) -> PolarsResult<DataFrame> {
-    // 27 columns of up to millions of rows: built side by side, one column per task.
+    // 22 columns of up to millions of rows: built side by side, one column per task.
     let builders: Vec<ColumnBuilder<'_>> = vec![
         Box::new(move || text("broker", rows.iter().map(|r| Some(r.broker.as_str())))),
         Box::new(move || {
@@ -202,6 +202,7 @@ fn positions(rows: &[PositionRow]) -> PolarsResult<DataFrame> {
         Box::new(move || money("unrealized_pnl", rows.iter().map(|r| r.unrealized_pnl))),
         Box::new(move || flag("pnl_expected", rows.iter().map(|r| Some(r.pnl_expected)))),
         Box::new(move || timestamp("updated_at", rows.iter().map(|r| r.updated_at))),
+        Box::new(move || text("cusip", rows.iter().map(|r| r.cusip.as_deref()))),
     ];
     DataFrame::new(rows.len(), build_in_parallel(builders))
 }

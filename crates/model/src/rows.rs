@@ -219,6 +219,10 @@ pub struct PositionRow {
     /// True where the broker publishes P&L in a separate feed that should cover this position.
     pub pnl_expected: bool,
     pub updated_at: Option<DateTime<Utc>>,
+    /// The CUSIP the broker states for the instrument (check digit verified), if any: what
+    /// a book of record is matched on where both sides state one.
+    #[serde(default)]
+    pub cusip: Option<String>,
 }
 
 /// One row of the `pnl` frame: per-position P&L from a separate feed.
@@ -265,6 +269,9 @@ pub struct BookPositionRow {
     pub cost_basis: Option<Decimal>,
     pub currency: String,
     pub as_of: NaiveDate,
+    /// The CUSIP the book states (or the one inside its US or Canadian ISIN), if any.
+    #[serde(default)]
+    pub cusip: Option<String>,
 }
 
 /// Cash as the book of record holds it, per account and currency.

@@ -392,5 +392,6 @@ fn position_row(
         unrealized_pnl: unrealized.map(|u| to_frame_scale(u).0),
         pnl_expected: false,
         updated_at: None,
+        cusip: None,
     })
 }

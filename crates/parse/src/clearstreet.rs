@@ -392,5 +392,6 @@ fn position_row(
         unrealized_pnl: notes.amount(pointer, "unrealized_pnl", p.unrealized_pnl),
         pnl_expected: false,
         updated_at: None,
+        cusip: None,
     })
 }

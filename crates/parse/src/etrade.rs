@@ -6,8 +6,8 @@
 //! `XxxResponse` roots, a one-element list sent as an object and a missing list as empty,
 //! numbers and booleans as strings, `totalPages` / `totalNoOfPages`, epoch milliseconds,
 //! dash-padded `osiKey`s (or option fields without one), signed quantities with a
-//! `positionType`, the multiplier from the Complete view (else 100 for options), zero
-//! `costPerShare` on transferred-in lots, and the legacy v0 `AccountPositionsResponse`
+//! `positionType`, the multiplier and CUSIP from the Complete view (else 100 for options),
+//! zero `costPerShare` on transferred-in lots, and the legacy v0 `AccountPositionsResponse`
 //! shape (`longOrShort`, signed `qty`, `productId` with option fields, negative
 //! `currentPrice` on short options), since files in that shape still circulate.
 
@@ -242,6 +242,29 @@ fn text(v: Option<&Node>) -> Option<String> {
     match v? {
         Node::Str(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         _ => None,
+    }
+}
+
+/// The Complete view's `cusip`, check digit verified; one that is not a CUSIP is noted and
+/// left empty (the position is then matched to a book by its symbol alone).
+fn cusip(notes: &mut Notes, pointer: &str, view: &Node) -> Option<String> {
+    match at(view, "cusip")? {
+        Node::Null => None,
+        Node::Str(s) if s.trim().is_empty() => None,
+        Node::Str(s) => match recon_model::security_id::cusip(s) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                notes.note(format!("{pointer}/cusip"), format!("{e}; left empty"));
+                None
+            }
+        },
+        _ => {
+            notes.note(
+                format!("{pointer}/cusip"),
+                "`cusip` is not text; left empty",
+            );
+            None
+        }
     }
 }
 
@@ -670,6 +693,7 @@ fn base_row(
         unrealized_pnl: None,
         pnl_expected: false,
         updated_at: None,
+        cusip: None,
     }
 }
 
@@ -772,7 +796,9 @@ fn v1_position(key: &str, p: &Node, pointer: &str, notes: &mut Notes) -> Option<
         None => sent_value,
     };
     let position_id = text(at(p, "positionid")).unwrap_or_else(|| c.symbol.clone());
+    let cusip = complete.and_then(|view| cusip(notes, &format!("{pointer}/Complete"), view));
     Some(PositionRow {
+        cusip,
         avg_price,
         mark,
         market_value,

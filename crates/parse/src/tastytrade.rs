@@ -623,6 +623,7 @@ fn position_row(
         unrealized_pnl: unrealized,
         pnl_expected: false,
         updated_at: p.updated_at.as_deref().and_then(timestamp),
+        cusip: None,
     })
 }
 

@@ -553,6 +553,7 @@ fn position_row(
             unrealized_pnl: None,
             pnl_expected: true,
             updated_at,
+            cusip: None,
         },
         maintenance,
     ))

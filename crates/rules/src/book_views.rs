@@ -11,7 +11,8 @@
 //! Only accounts the books cover are compared (an account with any book row): a book of
 //! one desk's accounts does not make every other account's positions "unbooked". The
 //! instrument key is `recon_model::instrument_key`, the same function the book reader uses,
-//! so the two sides cannot spell a contract differently.
+//! so the two sides cannot spell a contract differently; where both sides state a CUSIP,
+//! the CUSIP decides (`cusip_keys`).
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -117,7 +118,16 @@ pub fn position_recon(
     } else {
         positions.clone()
     };
-    let broker = with_keys(&keyed, as_of)?
+    let broker = with_keys(&keyed, as_of)?;
+    let book = match cusip_keys(&broker, &books.positions)? {
+        Some(keys) => {
+            let mut rekeyed = books.positions.clone();
+            rekeyed.with_column(keys.into_column())?;
+            rekeyed
+        }
+        None => books.positions.clone(),
+    };
+    let broker = broker
         .lazy()
         .join(
             accounts_in(&[&books.positions, &books.cash])?,
@@ -126,7 +136,7 @@ pub fn position_recon(
             JoinArgs::new(JoinType::Semi),
         )
         .select(stacked(true));
-    let book = books.positions.clone().lazy().select(stacked(false));
+    let book = book.lazy().select(stacked(false));
     concat([broker, book], UnionArgs::default())?
         .group_by_stable([col("broker"), col("account_id"), col("instrument_key")])
         .agg(summed_lots())
@@ -144,6 +154,77 @@ pub fn position_recon(
             false,
         ))
         .collect()
+}
+
+/// The book's instrument keys where a CUSIP decides them (`None` when either side states
+/// no CUSIP at all, the usual case): a book row whose CUSIP the broker states for one
+/// instrument in that account takes that instrument's key, whatever symbol the book wrote
+/// (a renamed ticker, the book's own code); a book row whose CUSIP differs from the one the
+/// broker states for the instrument its symbol names is another security, keyed by its
+/// CUSIP so the two are not matched. Without a CUSIP on both sides the symbol decides.
+fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<StringChunked>> {
+    use std::collections::HashMap;
+    let stated = |df: &DataFrame| {
+        df.column("cusip")
+            .ok()
+            .filter(|c| c.null_count() < c.len())
+            .cloned()
+    };
+    let (Some(broker_cusips), Some(book_cusips)) = (stated(broker), stated(book)) else {
+        return Ok(None);
+    };
+    let text = |df: &DataFrame, name: &str| -> PolarsResult<StringChunked> {
+        Ok(df.column(name)?.str()?.clone())
+    };
+    let (bb, ba, bk) = (
+        text(broker, "broker")?,
+        text(broker, "account_id")?,
+        text(broker, "instrument_key")?,
+    );
+    let bc = broker_cusips.str()?;
+    // `None` where one account's CUSIP is under two keys, or one key under two CUSIPs: such
+    // an identifier decides nothing.
+    let mut key_of: HashMap<(&str, &str, &str), Option<&str>> = HashMap::new();
+    let mut cusip_of: HashMap<(&str, &str, &str), Option<&str>> = HashMap::new();
+    for i in 0..broker.height() {
+        let (Some(b), Some(a), Some(k), Some(c)) = (bb.get(i), ba.get(i), bk.get(i), bc.get(i))
+        else {
+            continue;
+        };
+        let unique = |seen: &mut Option<&str>, this| {
+            if *seen != Some(this) {
+                *seen = None;
+            }
+        };
+        key_of
+            .entry((b, a, c))
+            .and_modify(|seen| unique(seen, k))
+            .or_insert(Some(k));
+        cusip_of
+            .entry((b, a, k))
+            .and_modify(|seen| unique(seen, c))
+            .or_insert(Some(c));
+    }
+    let (kb, ka, kk) = (
+        text(book, "broker")?,
+        text(book, "account_id")?,
+        text(book, "instrument_key")?,
+    );
+    let kc = book_cusips.str()?;
+    let keys: StringChunked = (0..book.height())
+        .map(|i| {
+            let key = kk.get(i)?;
+            let (Some(b), Some(a), Some(c)) = (kb.get(i), ka.get(i), kc.get(i)) else {
+                return Some(key.to_string());
+            };
+            Some(match (key_of.get(&(b, a, c)), cusip_of.get(&(b, a, key))) {
+                (Some(Some(broker_key)), _) => broker_key.to_string(),
+                (_, Some(Some(broker_cusip))) if *broker_cusip != c => format!("CUSIP:{c}"),
+                _ => key.to_string(),
+            })
+        })
+        .collect();
+    Ok(Some(keys.with_name("instrument_key".into())))
 }
 
 /// One side's rows for the stack `position_recon` groups: the key, this side's columns

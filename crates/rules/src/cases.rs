@@ -89,6 +89,7 @@ struct CaseBookPosition {
     quantity: Decimal,
     price: Option<Decimal>,
     market_value: Option<Decimal>,
+    cusip: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,6 +141,7 @@ impl Case {
                     cost_basis: None,
                     currency: "USD".into(),
                     as_of,
+                    cusip: p.cusip.clone(),
                 })
                 .collect(),
             cash: self
@@ -253,6 +255,7 @@ struct CasePosition {
     #[serde(default = "yes")]
     pnl_expected: bool,
     updated_at: Option<DateTime<Utc>>,
+    cusip: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -376,6 +379,7 @@ impl Case {
                     unrealized_pnl: None,
                     pnl_expected: p.pnl_expected,
                     updated_at: p.updated_at,
+                    cusip: p.cusip.clone(),
                 })
                 .collect(),
             pnl: self

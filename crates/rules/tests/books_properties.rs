@@ -1,7 +1,8 @@
 //! Property tests of the `books` pack over generated books: brokers and a book of record that
 //! hold the same things, spelled differently (BRK.B / BRK/B, compact / padded OCC,
-//! `/ESZ6` / `ES 20261218 CME Future`) and split into different lots, give no finding;
-//! planting one break of each kind gives exactly one finding, of its rule, on its account.
+//! `/ESZ6` / `ES 20261218 CME Future`, a renamed ticker with the same CUSIP on both sides)
+//! and split into different lots, give no finding; planting one break of each kind gives
+//! exactly one finding, of its rule, on its account.
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
@@ -23,6 +24,8 @@ enum Kind {
     Equity,
     Option,
     Future,
+    /// An equity the books still hold under its former ticker, with its CUSIP on both sides.
+    Renamed,
 }
 
 /// One instrument held: kind, signed quantity, price in cents, lots at the broker and in
@@ -38,7 +41,12 @@ struct Holding {
 
 fn holding() -> impl Strategy<Value = Holding> {
     (
-        prop_oneof![Just(Kind::Equity), Just(Kind::Option), Just(Kind::Future)],
+        prop_oneof![
+            Just(Kind::Equity),
+            Just(Kind::Option),
+            Just(Kind::Future),
+            Just(Kind::Renamed)
+        ],
         prop_oneof![-500i64..-1, 2i64..500],
         100i64..50_000,
         1usize..3,
@@ -55,13 +63,36 @@ fn holding() -> impl Strategy<Value = Holding> {
         )
 }
 
-/// The instrument `j` of a kind, as the broker spells it and as the books spell it.
-fn spellings(kind: Kind, j: usize) -> (String, String, Decimal) {
+/// A valid CUSIP of its own for instrument `j` of a kind.
+fn cusip_of(kind: Kind, j: usize) -> String {
+    cusip::build_from_payload(&format!("{:06}10", kind as usize * 1000 + j))
+        .unwrap()
+        .to_string()
+}
+
+/// Instrument `j` of a kind as the broker spells it, as the books spell it, its multiplier,
+/// and the CUSIP each side states (the books state equities' CUSIPs, which only a renamed
+/// ticker's broker states too: a CUSIP on one side alone leaves the symbol to decide).
+fn spellings(kind: Kind, j: usize) -> (String, String, Decimal, [Option<String>; 2]) {
+    let (at_broker, in_books, multiplier) = symbols(kind, j);
+    let cusips = match kind {
+        Kind::Equity => [None, Some(cusip_of(kind, j))],
+        Kind::Renamed => [Some(cusip_of(kind, j)), Some(cusip_of(kind, j))],
+        Kind::Option | Kind::Future => [None, None],
+    };
+    (at_broker, in_books, multiplier, cusips)
+}
+
+fn symbols(kind: Kind, j: usize) -> (String, String, Decimal) {
     let months = ["F", "G", "H", "J", "K", "M", "N", "Q", "U", "V", "X", "Z"];
     match kind {
         Kind::Equity => {
             let root = format!("Q{}", (b'A' + (j % 26) as u8) as char);
             (format!("{root}.B"), format!("{root}/B"), Decimal::ONE)
+        }
+        Kind::Renamed => {
+            let root = format!("N{}", (b'A' + (j % 26) as u8) as char);
+            (root.clone(), format!("{root}OLD"), Decimal::ONE)
         }
         Kind::Option => {
             let strike = 100 + j as i64 * 5;
@@ -136,7 +167,8 @@ fn build(accounts: &[Vec<Holding>], plant: Plant) -> (Book, BookRows) {
             as_of: as_of(),
         });
         for (j, h) in holdings.iter().enumerate() {
-            let (at_broker, in_books, multiplier) = spellings(h.kind, j);
+            let (at_broker, in_books, multiplier, [broker_cusip, book_cusip]) =
+                spellings(h.kind, j);
             let price = Decimal::new(h.price_cents, 2);
             for (n, q) in lots(h.quantity, h.broker_lots).into_iter().enumerate() {
                 let q = Decimal::from(q);
@@ -162,6 +194,7 @@ fn build(accounts: &[Vec<Holding>], plant: Plant) -> (Book, BookRows) {
                     unrealized_pnl: None,
                     pnl_expected: false,
                     updated_at: None,
+                    cusip: broker_cusip.clone(),
                 });
             }
             let first = planted && j == 0;
@@ -201,6 +234,7 @@ fn build(accounts: &[Vec<Holding>], plant: Plant) -> (Book, BookRows) {
                     cost_basis: None,
                     currency: "USD".into(),
                     as_of: as_of(),
+                    cusip: book_cusip.clone(),
                 });
             }
         }
@@ -217,6 +251,7 @@ fn build(accounts: &[Vec<Holding>], plant: Plant) -> (Book, BookRows) {
                 cost_basis: None,
                 currency: "USD".into(),
                 as_of: as_of(),
+                cusip: None,
             });
         }
     }
@@ -313,4 +348,34 @@ fn a_book_naming_accounts_by_their_names_matches_the_ids() {
         )),
         "{got:?}"
     );
+}
+
+/// Where both sides state a CUSIP it decides: the same symbol under another CUSIP is
+/// another security (the broker's unbooked, the book's not held), never matched by the
+/// symbol; the right CUSIP under another symbol is the same security.
+#[test]
+fn where_both_sides_state_a_cusip_it_decides_over_the_symbol() {
+    let accounts = vec![vec![Holding {
+        kind: Kind::Renamed,
+        quantity: 10,
+        price_cents: 1000,
+        broker_lots: 1,
+        book_lots: 2,
+    }]];
+    let (book, mut record) = build(&accounts, Plant::None);
+    assert_ne!(book.positions[0].symbol, record.positions[0].symbol);
+    assert!(findings(&book, &record).is_empty());
+
+    let other = cusip_of(Kind::Equity, 999);
+    for p in &mut record.positions {
+        p.symbol = book.positions[0].symbol.clone();
+        p.instrument_key = instrument_key(&p.symbol, as_of());
+        p.cusip = Some(other.clone());
+    }
+    let got = findings(&book, &record);
+    let want = BTreeSet::from([
+        ("book-position-missing".to_string(), "TZ0000".to_string()),
+        ("broker-position-missing".to_string(), "TZ0000".to_string()),
+    ]);
+    assert_eq!(got, want);
 }

@@ -59,6 +59,7 @@ fn position(account: &str, id: &str, symbol: &str, value: Option<Decimal>) -> Po
         unrealized_pnl: None,
         pnl_expected: true,
         updated_at: None,
+        cusip: None,
     }
 }
 

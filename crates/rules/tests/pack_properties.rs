@@ -339,6 +339,7 @@ fn add_lot(
         unrealized_pnl: None,
         pnl_expected: true,
         updated_at: None,
+        cusip: None,
     });
     if with_pnl {
         book.pnl.push(PnlRow {

@@ -371,7 +371,16 @@ fn json_or_xml(v: Value, as_json: bool) -> Response {
     answer(v, as_json)
 }
 
-fn position_json(a: &SimAccount, p: &SimPosition, i: usize, as_of: chrono::NaiveDate) -> Value {
+/// One position as E*TRADE sends it, with the `Quick` view, or the `Complete` view when it is
+/// asked for (`view=COMPLETE`: the option multiplier and the equity's CUSIP among ~60 keys,
+/// of which the simulator sends those recon reads).
+fn position_json(
+    a: &SimAccount,
+    p: &SimPosition,
+    i: usize,
+    as_of: chrono::NaiveDate,
+    complete: bool,
+) -> Value {
     let option = p.option();
     let short = p.quantity.is_sign_negative();
     let mut product = Map::new();
@@ -450,10 +459,23 @@ fn position_json(a: &SimAccount, p: &SimPosition, i: usize, as_of: chrono::Naive
     row.insert("totalCost".into(), num(cost));
     row.insert("totalGain".into(), num(mv - cost));
     row.insert("costPerShare".into(), num(p.avg_price));
-    row.insert(
-        "Quick".into(),
-        j!({"lastTrade": num(p.mark), "change": 0, "changePct": 0, "volume": 0, "quoteStatus": "CLOSING"}),
-    );
+    if complete {
+        let mut view = Map::new();
+        view.insert("lastTrade".into(), num(p.mark));
+        view.insert("change".into(), 0.into());
+        view.insert("quoteStatus".into(), "CLOSING".into());
+        if option.is_some() {
+            view.insert("optionMultiplier".into(), num(p.multiplier()));
+        } else if let Some(cusip) = crate::generate::cusip_of(&p.symbol) {
+            view.insert("cusip".into(), cusip.into());
+        }
+        row.insert("Complete".into(), Value::Object(view));
+    } else {
+        row.insert(
+            "Quick".into(),
+            j!({"lastTrade": num(p.mark), "change": 0, "changePct": 0, "volume": 0, "quoteStatus": "CLOSING"}),
+        );
+    }
     row.insert("lotsDetails".into(), "".into());
     Value::Object(row)
 }
@@ -495,10 +517,13 @@ fn portfolio(et: &Et, a: &SimAccount, query: &HashMap<String, String>, as_json: 
     };
     let start = ((page - 1) * count).min(total);
     let end = (start + count).min(total);
+    let complete = query
+        .get("view")
+        .is_some_and(|v| v.eq_ignore_ascii_case("COMPLETE"));
     let rows: Vec<Value> = a.positions[start..end]
         .iter()
         .enumerate()
-        .map(|(i, p)| position_json(a, p, start + i, et.book.as_of))
+        .map(|(i, p)| position_json(a, p, start + i, et.book.as_of, complete))
         .collect();
     let mut portfolio = Map::new();
     portfolio.insert("accountId".into(), account_number(a).into());

@@ -101,6 +101,43 @@ const TICKERS: [&str; 24] = [
     "QQQ", "IWM", "JPM", "BAC", "XOM", "KO", "PEP", "DIS", "UBER", "PLTR", "SOFI", "T",
 ];
 
+/// The CUSIP of each ticker the generator uses (the issuers' own), which E*TRADE's Complete
+/// view states and the book of record carries.
+const CUSIPS: [(&str, &str); 24] = [
+    ("AAPL", "037833100"),
+    ("MSFT", "594918104"),
+    ("NVDA", "67066G104"),
+    ("AMZN", "023135106"),
+    ("META", "30303M102"),
+    ("GOOGL", "02079K305"),
+    ("TSLA", "88160R101"),
+    ("AMD", "007903107"),
+    ("NFLX", "64110L106"),
+    ("INTC", "458140100"),
+    ("F", "345370860"),
+    ("SPY", "78462F103"),
+    ("QQQ", "46090E103"),
+    ("IWM", "464287655"),
+    ("JPM", "46625H100"),
+    ("BAC", "060505104"),
+    ("XOM", "30231G102"),
+    ("KO", "191216100"),
+    ("PEP", "713448108"),
+    ("DIS", "254687106"),
+    ("UBER", "90353T100"),
+    ("PLTR", "69608A108"),
+    ("SOFI", "83406F102"),
+    ("T", "00206R102"),
+];
+
+/// The CUSIP of a generated equity symbol (any case), if it has one.
+pub fn cusip_of(symbol: &str) -> Option<&'static str> {
+    CUSIPS
+        .iter()
+        .find(|(t, _)| t.eq_ignore_ascii_case(symbol))
+        .map(|(_, c)| *c)
+}
+
 fn cents(rng: &mut ChaCha8Rng, low: i64, high: i64) -> Decimal {
     Decimal::new(rng.random_range(low * 100..high * 100), 2)
 }
@@ -558,6 +595,18 @@ mod tests {
             break_rate: 0.5,
             ..GenSpec::new(seed, 40, 8, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap())
         }
+    }
+
+    #[test]
+    fn every_ticker_has_a_valid_cusip_of_its_own() {
+        let mut seen = std::collections::HashSet::new();
+        for t in TICKERS {
+            let c = cusip_of(t).unwrap_or_else(|| panic!("{t} has no CUSIP"));
+            assert_eq!(recon_model::security_id::cusip(c).as_deref(), Ok(c), "{t}");
+            assert!(seen.insert(c), "{t} shares {c}");
+        }
+        assert_eq!(cusip_of("aapl"), Some("037833100"));
+        assert_eq!(cusip_of("ZZB1"), None);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! A firm's book of record for a simulated book: every readable position and every cash
 //! balance as the firm's own system would hold it, spelled the way such systems spell
 //! (share classes with `/`, padded OCC, symbols in lower case), with lots split otherwise,
-//! and breaks of every `books` rule planted at a chosen rate beside near misses, with the
-//! ground truth of exactly which findings must come of it (`expected.json`'s shape).
+//! equities' CUSIPs beside their symbols, and breaks of every `books` rule planted at a
+//! chosen rate beside near misses (among them an E*TRADE equity booked under a former
+//! ticker, which only its CUSIP matches), with the ground truth of exactly which findings
+//! must come of it (`expected.json`'s shape).
 //!
 //! Prices and values are stated for equities and equity options, whose multipliers are
 //! fixed (1 and 100); futures are booked by quantity, as many books keep them.
@@ -12,6 +14,7 @@ use crate::generate::Expected;
 use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use recon_model::Broker;
 use recon_model::instrument_key::instrument_key;
 use recon_model::occ::OccSymbol;
 use rust_decimal::Decimal;
@@ -26,6 +29,8 @@ pub struct BookLine {
     pub quantity: Decimal,
     pub price: Option<Decimal>,
     pub market_value: Option<Decimal>,
+    /// The equity's CUSIP, as books carry it.
+    pub cusip: Option<String>,
 }
 
 /// Cash as booked.
@@ -194,6 +199,10 @@ pub fn book_of_record(book: &SimBook, seed: u64, break_rate: f64) -> BookOfRecor
             let price = mult.map(|_| p.mark);
             let value = mult.and_then(|m| p.quantity.checked_mul(p.mark)?.checked_mul(m));
             let spelled = booked_spelling(&p.symbol, a + i, book.as_of);
+            let cusip = keys[i]
+                .starts_with("EQ:")
+                .then(|| crate::generate::cusip_of(&p.symbol))
+                .flatten();
             let mut line = BookLine {
                 broker: broker.clone(),
                 account: account.id.clone(),
@@ -201,8 +210,18 @@ pub fn book_of_record(book: &SimBook, seed: u64, break_rate: f64) -> BookOfRecor
                 quantity: p.quantity,
                 price,
                 market_value: value,
+                cusip: cusip.map(str::to_string),
             };
             if Some(i) == target {
+                // A near miss only the CUSIP resolves: the books still use a former ticker
+                // (E*TRADE is the broker that states CUSIPs).
+                if near_miss
+                    && kind.is_none()
+                    && account.broker == Broker::Etrade
+                    && cusip.is_some()
+                {
+                    line.symbol = format!("X{}", p.symbol);
+                }
                 if let Some(k) = kind.filter(|k| POSITION_BREAKS.contains(k)) {
                     out.expected.push(expect(k, Some(keys[i].clone())));
                 }
@@ -220,6 +239,7 @@ pub fn book_of_record(book: &SimBook, seed: u64, break_rate: f64) -> BookOfRecor
                 quantity: Decimal::from(5),
                 price: None,
                 market_value: None,
+                cusip: None,
             });
             out.expected.push(expect(
                 "broker-position-missing",
@@ -246,20 +266,21 @@ pub fn book_of_record(book: &SimBook, seed: u64, break_rate: f64) -> BookOfRecor
 }
 
 impl BookOfRecord {
-    /// The positions as CSV (`broker,account,symbol,quantity,price,market_value`).
+    /// The positions as CSV (`broker,account,symbol,quantity,price,market_value,cusip`).
     pub fn positions_csv(&self) -> String {
-        let mut out = String::from("broker,account,symbol,quantity,price,market_value\n");
+        let mut out = String::from("broker,account,symbol,quantity,price,market_value,cusip\n");
         let show = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
         for l in &self.positions {
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{}",
                 l.broker,
                 l.account,
                 l.symbol,
                 l.quantity,
                 show(l.price),
-                show(l.market_value)
+                show(l.market_value),
+                l.cusip.as_deref().unwrap_or_default()
             );
         }
         out
