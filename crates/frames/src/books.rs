@@ -1043,6 +1043,53 @@ mod tests {
         assert_eq!(text_at(&frames.cash, "book", 0), "oms");
     }
 
+    #[test]
+    fn cusips_and_isins_are_verified_and_a_bad_one_quarantines_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("positions-1.csv"),
+            "broker,account,symbol,quantity,cusip,isin\n\
+             tradezero,TZ1,AAPL,1,037833100,\n\
+             tradezero,TZ1,MSFT,1,,us5949181045\n\
+             tradezero,TZ1,VOD,1,,GB00BH4HKS39\n\
+             tradezero,TZ1,AAPL,1,037833109,\n\
+             tradezero,TZ1,AAPL,1,037833100,US5949181045\n\
+             tradezero,TZ1,AAPL,1,037833100,US0378331005\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("cash.csv"),
+            "broker,account,currency,amount\n",
+        )
+        .unwrap();
+        let frames = read_book(&spec(dir.path()), as_of()).unwrap();
+        let p = &frames.positions;
+        let cusip = p.column("cusip").unwrap().str().unwrap();
+        let cusips: Vec<&str> = (0..p.height())
+            .map(|i| cusip.get(i).unwrap_or(""))
+            .collect();
+        // A foreign ISIN carries no CUSIP: the row is read, matched by its symbol.
+        assert_eq!(cusips, ["037833100", "594918104", "", "037833100"]);
+        let q = &frames.quarantine;
+        let problems: Vec<(i64, String, String)> = (0..q.height())
+            .map(|i| {
+                let line = q.column("line").unwrap().i64().unwrap().get(i).unwrap();
+                (line, text_at(q, "column", i), text_at(q, "reason", i))
+            })
+            .collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!((problems[0].0, problems[0].1.as_str()), (5, "cusip"));
+        assert!(
+            problems[0].2.contains("`037833109` is not a CUSIP"),
+            "{problems:?}"
+        );
+        assert_eq!((problems[1].0, problems[1].1.as_str()), (6, "isin"));
+        assert!(
+            problems[1].2.contains("name different securities"),
+            "{problems:?}"
+        );
+    }
+
     fn text_at(df: &DataFrame, column: &str, i: usize) -> String {
         df.column(column)
             .unwrap()

@@ -887,6 +887,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_complete_views_cusip_is_verified_and_a_bad_one_noted() {
+        let mut rows = Vec::new();
+        let mut notes = Notes::new(BROKER, Some("K"), "p.json".into(), &mut rows);
+        fn view(json: &str) -> Node<'_> {
+            serde_json::from_str(json).unwrap()
+        }
+        let got = [
+            r#"{"cusip": "037833100"}"#,
+            r#"{"CUSIP": " 30303m102 "}"#,
+            r#"{"cusip": ""}"#,
+            r#"{"lastTrade": 1}"#,
+            r#"{"cusip": "037833109"}"#,
+            r#"{"cusip": 37833100}"#,
+        ]
+        .map(|json| cusip(&mut notes, "/Position/0/Complete", &view(json)));
+        assert_eq!(
+            got,
+            [
+                Some("037833100".to_string()),
+                Some("30303M102".to_string()),
+                None,
+                None,
+                None,
+                None,
+            ]
+        );
+        let reasons: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.pointer.as_str(), r.reason.as_str()))
+            .collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(
+            reasons
+                .iter()
+                .all(|(p, _)| *p == "/Position/0/Complete/cusip")
+        );
+        assert!(
+            reasons[0].1.contains("`037833109` is not a CUSIP"),
+            "{reasons:?}"
+        );
+        // A number loses a CUSIP's leading zero: never read as one.
+        assert!(
+            reasons[1].1.contains("`37833100` is not a CUSIP"),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
     fn numbers_keep_their_digits() {
         let text =
             r#"{"a": 12345678901234567.891, "b": "x\"1 2", "c": [1e400, -0.5, true, null], "d":7}"#;
