@@ -493,6 +493,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
 
     let snapshot = open(&opts.snapshot, opts.as_of)?;
     let accounts = snapshot.accounts();
+    let held = crate::chunking::held_before_book();
     timings.lap("normalize.parse");
     let mut books = open_books(&opts.books, &snapshot, &accounts)?;
     if books.is_some() {
@@ -504,7 +505,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         &snapshot,
         &accounts,
         opts.chunking,
-        book_bytes,
+        (held, book_bytes),
         whole_book.as_deref(),
     );
     timings.lap("normalize.parse");

@@ -56,15 +56,10 @@ pub fn by_account_name(books: &BookFrames, accounts: &DataFrame) -> PolarsResult
             .iter()
             .zip(a.iter())
             .map(|(b, a)| match (b, a) {
-                (Some(b), Some(a)) if !known.contains(&(b, a)) => Some(
-                    by_name
-                        .get(&(b, a.trim()))
-                        .copied()
-                        .flatten()
-                        .unwrap_or(a)
-                        .to_string(),
-                ),
-                (_, a) => a.map(str::to_string),
+                (Some(b), Some(a)) if !known.contains(&(b, a)) => {
+                    Some(by_name.get(&(b, a.trim())).copied().flatten().unwrap_or(a))
+                }
+                (_, a) => a,
             })
             .collect();
         let mut out = df.clone();
@@ -212,15 +207,15 @@ fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<Strin
     );
     let kc = book_cusips.str()?;
     let keys: StringChunked = (0..book.height())
-        .map(|i| {
+        .map(|i| -> Option<std::borrow::Cow<'_, str>> {
             let key = kk.get(i)?;
             let (Some(b), Some(a), Some(c)) = (kb.get(i), ka.get(i), kc.get(i)) else {
-                return Some(key.to_string());
+                return Some(key.into());
             };
             Some(match (key_of.get(&(b, a, c)), cusip_of.get(&(b, a, key))) {
-                (Some(Some(broker_key)), _) => broker_key.to_string(),
-                (_, Some(Some(broker_cusip))) if *broker_cusip != c => format!("CUSIP:{c}"),
-                _ => key.to_string(),
+                (Some(Some(broker_key)), _) => (*broker_key).into(),
+                (_, Some(Some(broker_cusip))) if *broker_cusip != c => format!("CUSIP:{c}").into(),
+                _ => key.into(),
             })
         })
         .collect();
@@ -271,8 +266,10 @@ fn stacked(on_broker: bool) -> Vec<Expr> {
 }
 
 /// Each key's lots, summed per side. Within a key the broker's lots come before the book's:
-/// each side's first lot gives its price and symbol (the book's first is at the broker's
-/// lot count).
+/// each side's first lot gives its price and symbol (the book's first is its first row
+/// marked as a book lot: a filter polars runs over all groups at once; taking the row at
+/// the broker's lot count, an index computed per group, made the grouping of a 10,000-
+/// account run 0.90 s against 0.71 s, summed over its chunks, one run each).
 fn summed_lots() -> Vec<Expr> {
     vec![
         col("__broker_quantity").sum().alias("broker_quantity"),
@@ -283,15 +280,18 @@ fn summed_lots() -> Vec<Expr> {
         col("__broker_lot").sum().alias("broker_lots"),
         col("__book_quantity").sum().alias("book_quantity"),
         col("__book_price")
-            .get(col("__broker_lot").sum(), true)
+            .filter(col("__book_lot").eq(lit(1u32)))
+            .first()
             .alias("book_price"),
         col("__book_value").sum().alias("book_market_value"),
         col("__book_unvalued").sum(),
         col("__book_symbol")
-            .get(col("__broker_lot").sum(), true)
+            .filter(col("__book_lot").eq(lit(1u32)))
+            .first()
             .alias("booked_symbol"),
         col("__book")
-            .get(col("__broker_lot").sum(), true)
+            .filter(col("__book_lot").eq(lit(1u32)))
+            .first()
             .alias("book"),
         col("__book_lot").sum().alias("book_lots"),
     ]

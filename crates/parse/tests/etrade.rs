@@ -1,16 +1,16 @@
-//! E*TRADE snapshots → canonical frames: the fixture under fixtures/etrade/quirks mixes JSON
+//! E*TRADE snapshots → canonical rows: the fixture under fixtures/etrade/quirks mixes JSON
 //! and XML, v1 and the legacy v0 shape, and each canonical row is asserted field by field.
 
 mod common;
 
 use common::*;
-use recon_frames::normalize_snapshot;
+
 use rust_decimal_macros::dec;
 
 #[test]
 fn json_xml_and_legacy_bodies_become_exact_rows_or_quarantine() {
-    let n = normalize_snapshot(&fixture("etrade/quirks"), None).unwrap();
-    let f = &n.frames;
+    let n = read_rows(&fixture("etrade/quirks"), None).unwrap();
+    let f = &n.rows;
 
     // The account list in XML.
     let a = &f.accounts;

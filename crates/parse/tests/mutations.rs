@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use recon_frames::normalize_snapshot;
+
 use std::path::{Path, PathBuf};
 
 const FIXTURES: [&str; 5] = [
@@ -126,17 +126,17 @@ proptest! {
         let damaged = apply(&original, &d);
         std::fs::write(&target, &damaged).unwrap();
 
-        let clean = normalize_snapshot(&src, None).unwrap();
-        let n = normalize_snapshot(dir.path(), None).unwrap();
+        let clean = read_rows(&src, None).unwrap();
+        let n = read_rows(dir.path(), None).unwrap();
         // Every account of the manifest is still there.
-        prop_assert_eq!(n.frames.accounts.height(), clean.frames.accounts.height());
+        prop_assert_eq!(n.rows.accounts.height(), clean.rows.accounts.height());
         // A position that is no longer read is accounted for: a quarantine row or an
         // incomplete account says so. (A flipped digit that still reads as a number is a
         // different value, not a lost one: nothing can tell it from the truth.)
-        if n.frames.positions.height() < clean.frames.positions.height() {
+        if n.rows.positions.height() < clean.rows.positions.height() {
             let before: std::collections::BTreeSet<_> =
-                quarantine(&clean.frames.quarantine).into_iter().collect();
-            let said = quarantine(&n.frames.quarantine)
+                quarantine(&clean.rows.quarantine).into_iter().collect();
+            let said = quarantine(&n.rows.quarantine)
                 .into_iter()
                 .any(|row| !before.contains(&row))
                 || n.incomplete.len() > clean.incomplete.len();

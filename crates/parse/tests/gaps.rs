@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use recon_frames::normalize_snapshot;
+
 use std::path::Path;
 
 /// A copy of a fixture folder, to break.
@@ -28,11 +28,11 @@ fn copy_of(rel: &str) -> tempfile::TempDir {
     dir
 }
 
-fn incomplete(n: &recon_frames::Normalized) -> Vec<(String, String)> {
+fn incomplete(n: &Read) -> Vec<(String, String)> {
     n.incomplete.iter().cloned().collect()
 }
 
-fn gap_errors(n: &recon_frames::Normalized) -> Vec<String> {
+fn gap_errors(n: &Read) -> Vec<String> {
     n.fetch_errors
         .iter()
         .map(|(b, e)| format!("{b} {}: {}", e.endpoint, e.error))
@@ -48,13 +48,13 @@ fn an_etrade_page_missing_before_a_later_one_makes_the_account_incomplete() {
         key_a.join("portfolio.0003.json"),
     )
     .unwrap();
-    let n = normalize_snapshot(snap.path(), None).unwrap();
+    let n = read_rows(snap.path(), None).unwrap();
     assert!(
         incomplete(&n).contains(&("etrade".into(), "KeyA".into())),
         "{:?}",
         incomplete(&n)
     );
-    let q = quarantine(&n.frames.quarantine);
+    let q = quarantine(&n.rows.quarantine);
     assert!(
         q.iter()
             .any(|(s, _, r)| s == "etrade/KeyA/portfolio.0002.json"
@@ -62,7 +62,7 @@ fn an_etrade_page_missing_before_a_later_one_makes_the_account_incomplete() {
         "{q:?}"
     );
     // The untouched fixture is complete.
-    let whole = normalize_snapshot(&fixture("etrade/quirks"), None).unwrap();
+    let whole = read_rows(&fixture("etrade/quirks"), None).unwrap();
     assert!(!incomplete(&whole).contains(&("etrade".into(), "KeyA".into())));
 }
 
@@ -86,7 +86,7 @@ fn a_clear_street_page_gap_is_named_too() {
         .to_string_lossy()
         .into_owned();
     std::fs::rename(first, first.with_file_name("positions.0002.json")).unwrap();
-    let n = normalize_snapshot(snap.path(), None).unwrap();
+    let n = read_rows(snap.path(), None).unwrap();
     assert!(
         incomplete(&n).contains(&("clearstreet".into(), account)),
         "{:?}",
@@ -108,7 +108,7 @@ fn a_broker_marked_failed_or_partial_without_errors_is_not_clean() {
         rewrite_manifest(snap.path(), |m| {
             m["brokers"]["etrade"]["status"] = status.into()
         });
-        let n = normalize_snapshot(snap.path(), None).unwrap();
+        let n = read_rows(snap.path(), None).unwrap();
         let errors = gap_errors(&n);
         assert!(
             errors
@@ -117,7 +117,7 @@ fn a_broker_marked_failed_or_partial_without_errors_is_not_clean() {
             "{errors:?}"
         );
         // And it reaches the frame the fetch-incomplete rule reads.
-        assert_eq!(n.frames.fetch_errors.height(), 1);
+        assert_eq!(n.rows.fetch_errors.height(), 1);
     }
 }
 
@@ -127,7 +127,7 @@ fn a_broker_that_lists_no_account_is_incomplete() {
     rewrite_manifest(snap.path(), |m| {
         m["brokers"]["etrade"]["accounts"] = serde_json::json!([])
     });
-    let n = normalize_snapshot(snap.path(), None).unwrap();
+    let n = read_rows(snap.path(), None).unwrap();
     assert!(
         gap_errors(&n)
             .iter()
@@ -149,7 +149,7 @@ fn without_a_manifest_an_account_listed_but_without_a_folder_is_incomplete() {
         .collect();
     let gone = listed[0].clone();
     std::fs::remove_dir_all(snap.path().join("tradezero").join(&gone)).unwrap();
-    let n = normalize_snapshot(
+    let n = read_rows(
         snap.path(),
         Some(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()),
     )
@@ -165,15 +165,13 @@ fn without_a_manifest_an_account_listed_but_without_a_folder_is_incomplete() {
 fn a_manifest_of_another_format_is_refused_by_name() {
     let snap = copy_of("etrade/quirks");
     rewrite_manifest(snap.path(), |m| m["format"] = 2.into());
-    let e = normalize_snapshot(snap.path(), None)
-        .unwrap_err()
-        .to_string();
+    let e = read_rows(snap.path(), None).unwrap_err().to_string();
     assert!(e.contains("format 2") && e.contains("newer recon"), "{e}");
 }
 
 /// Quarantine rows under `pointer` of `source`.
-fn rows_under(n: &recon_frames::Normalized, source: &str, pointer: &str) -> Vec<String> {
-    quarantine(&n.frames.quarantine)
+fn rows_under(n: &Read, source: &str, pointer: &str) -> Vec<String> {
+    quarantine(&n.rows.quarantine)
         .into_iter()
         .filter(|(s, p, _)| s == source && p.starts_with(pointer))
         .map(|(_, p, r)| format!("{p}: {r}"))
@@ -189,7 +187,7 @@ fn a_position_with_an_unreadable_size_is_quarantined_once() {
     let broken = text.replacen(r#""quantity":"40""#, r#""quantity":"forty""#, 1);
     assert_ne!(broken, text, "the fixture changed");
     std::fs::write(&page, broken).unwrap();
-    let n = normalize_snapshot(snap.path(), None).unwrap();
+    let n = read_rows(snap.path(), None).unwrap();
     let rows = rows_under(
         &n,
         "etrade/KeyA/portfolio.0001.json",
@@ -205,7 +203,7 @@ fn a_position_with_an_unreadable_size_is_quarantined_once() {
     let broken = text.replacen(r#""quantity":10,"#, r#""quantity":"ten","#, 1);
     assert_ne!(broken, text, "the fixture changed");
     std::fs::write(&file, broken).unwrap();
-    let n = normalize_snapshot(snap.path(), None).unwrap();
+    let n = read_rows(snap.path(), None).unwrap();
     let rows = rows_under(
         &n,
         &format!("architect/{id}/summary.json"),
@@ -239,8 +237,8 @@ fn absurd_numbers_are_quarantined_and_never_kill_the_read() {
         "the fixture changed"
     );
     std::fs::write(&file, text).unwrap();
-    let n = normalize_snapshot(snap.path(), None).unwrap();
-    let q = quarantine(&n.frames.quarantine);
+    let n = read_rows(snap.path(), None).unwrap();
+    let q = quarantine(&n.rows.quarantine);
     assert!(
         q.iter().any(|(_, _, r)| r.contains("out of range")),
         "{q:?}"

@@ -1,16 +1,16 @@
-//! tastytrade snapshots → canonical frames: the fixture under fixtures/tastytrade/quirks
+//! tastytrade snapshots → canonical rows: the fixture under fixtures/tastytrade/quirks
 //! holds the quirks of BROKERS.md §1, and each canonical row is asserted field by field.
 
 mod common;
 
 use common::*;
-use recon_frames::normalize_snapshot;
+
 use rust_decimal_macros::dec;
 
 #[test]
 fn every_quirk_of_the_fixture_becomes_exact_rows_or_quarantine() {
-    let n = normalize_snapshot(&fixture("tastytrade/quirks"), None).unwrap();
-    let f = &n.frames;
+    let n = read_rows(&fixture("tastytrade/quirks"), None).unwrap();
+    let f = &n.rows;
 
     let a = &f.accounts;
     let ira = row_of(a, "account_id", "5WT11111");

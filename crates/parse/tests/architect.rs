@@ -1,10 +1,10 @@
-//! Architect summaries → canonical frames: the fixture under fixtures/architect/quirks holds
+//! Architect summaries → canonical rows: the fixture under fixtures/architect/quirks holds
 //! the quirks of BROKERS.md §5, each canonical row asserted field by field.
 
 mod common;
 
 use common::*;
-use recon_frames::normalize_snapshot;
+
 use rust_decimal_macros::dec;
 
 const A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
@@ -12,8 +12,8 @@ const B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 
 #[test]
 fn lots_products_and_both_schemas_become_exact_rows_or_quarantine() {
-    let n = normalize_snapshot(&fixture("architect/quirks"), None).unwrap();
-    let f = &n.frames;
+    let n = read_rows(&fixture("architect/quirks"), None).unwrap();
+    let f = &n.rows;
 
     let a = &f.accounts;
     let i = row_of(a, "account_id", A);

@@ -1,11 +1,10 @@
-//! TradeZero snapshots → canonical frames: every documented shape and quirk, and quarantine
+//! TradeZero snapshots → canonical rows: every documented shape and quirk, and quarantine
 //! rows (never a panic, never a silent drop) for what cannot be read.
 
 mod common;
 
 use common::*;
-use polars::prelude::*;
-use recon_frames::normalize_snapshot;
+
 use rust_decimal_macros::dec;
 use std::path::Path;
 
@@ -66,8 +65,8 @@ fn a_complete_account_becomes_canonical_rows() {
     write(root, "tradezero/TZ1/account.json", DETAILS);
     write(root, "tradezero/TZ1/positions.json", POSITIONS);
     write(root, "tradezero/TZ1/pnl.json", PNL);
-    let n = normalize_snapshot(root, None).unwrap();
-    let f = &n.frames;
+    let n = read_rows(root, None).unwrap();
+    let f = &n.rows;
     assert_eq!(n.as_of.to_string(), "2026-11-20");
     assert_eq!(f.quarantine.height(), 0, "{:?}", f.quarantine);
     assert!(n.incomplete.is_empty());
@@ -161,8 +160,8 @@ fn bare_arrays_and_the_slim_account_list_are_read() {
         r#"{"accountValue":100,"availableCash":67,"pnl":[]}"#,
     );
     let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 20);
-    let n = normalize_snapshot(root, as_of).unwrap();
-    let f = &n.frames;
+    let n = read_rows(root, as_of).unwrap();
+    let f = &n.rows;
     assert_eq!(f.positions.height(), 1);
     assert_eq!(
         str_at(&f.accounts, "account_name", 0).as_deref(),
@@ -172,10 +171,7 @@ fn bare_arrays_and_the_slim_account_list_are_read() {
         str_at(&f.accounts, "account_kind", 0).as_deref(),
         Some("paper")
     );
-    assert_eq!(
-        f.accounts.column("is_paper").unwrap().get(0).unwrap(),
-        AnyValue::Boolean(true)
-    );
+    assert_eq!(bool_at(&f.accounts, "is_paper", 0), Some(true));
     // account.json is missing and no manifest explains it: noted, and the account is
     // marked incomplete.
     assert_eq!(f.quarantine.height(), 1);
@@ -213,8 +209,8 @@ fn unreadable_records_are_quarantined_with_pointer_and_reason() {
         "tradezero/TZ1/pnl.json",
         "{\"accountValue\": 12, \"pnl\": [ truncated",
     );
-    let n = normalize_snapshot(root, None).unwrap();
-    let f = &n.frames;
+    let n = read_rows(root, None).unwrap();
+    let f = &n.rows;
     // Kept: 4 (rounded price, bad date left empty) and 6.
     assert_eq!(f.positions.height(), 2);
     let q = &f.quarantine;
@@ -272,20 +268,13 @@ fn endpoints_the_manifest_reports_missing_are_not_reported_twice() {
     );
     write(root, "tradezero/TZ1/account.json", DETAILS);
     write(root, "tradezero/TZ1/positions.json", POSITIONS);
-    let n = normalize_snapshot(root, None).unwrap();
-    assert_eq!(n.frames.quarantine.height(), 0);
+    let n = read_rows(root, None).unwrap();
+    assert_eq!(n.rows.quarantine.height(), 0);
+    // Incomplete, so its accounts frame row says `data_complete` false (recon-frames'
+    // `an_incomplete_account_is_not_data_complete`).
     assert!(
         n.incomplete
             .contains(&("tradezero".to_string(), "TZ1".to_string()))
-    );
-    assert_eq!(
-        n.frames
-            .accounts
-            .column("data_complete")
-            .unwrap()
-            .get(0)
-            .unwrap(),
-        AnyValue::Boolean(false)
     );
 }
 
@@ -304,8 +293,8 @@ mod never_panics {
             write(root, "tradezero/TZ1/account.json", &details);
             write(root, "tradezero/TZ1/positions.json", &positions);
             write(root, "tradezero/TZ1/pnl.json", &pnl);
-            let n = normalize_snapshot(root, None).unwrap();
-            prop_assert_eq!(n.frames.accounts.height(), 1);
+            let n = read_rows(root, None).unwrap();
+            prop_assert_eq!(n.rows.accounts.height(), 1);
         }
 
         #[test]
@@ -321,9 +310,9 @@ mod never_panics {
                 if shares.is_empty() { "null".to_string() } else { shares.clone() },
             );
             write(root, "tradezero/TZ1/positions.json", &body);
-            let n = normalize_snapshot(root, None).unwrap();
+            let n = read_rows(root, None).unwrap();
             // One position read, or at least one quarantine row saying why not.
-            prop_assert!(n.frames.positions.height() == 1 || n.frames.quarantine.height() >= 1);
+            prop_assert!(n.rows.positions.height() == 1 || n.rows.quarantine.height() >= 1);
         }
     }
 }
@@ -334,8 +323,8 @@ mod never_panics {
 /// without a P&L row, `…Pnl`/`…PnL` casing in one file, a lot closed today and an orphan row.
 #[test]
 fn the_fixture_becomes_exact_rows_field_by_field() {
-    let n = normalize_snapshot(&fixture("tradezero/quirks"), None).unwrap();
-    let f = &n.frames;
+    let n = read_rows(&fixture("tradezero/quirks"), None).unwrap();
+    let f = &n.rows;
     let a = &f.accounts;
     assert_eq!(a.height(), 2);
     let tz1 = row_of(a, "account_id", "TZ1");

@@ -1,16 +1,16 @@
-//! Clear Street snapshots → canonical frames: the fixture under fixtures/clearstreet/quirks
+//! Clear Street snapshots → canonical rows: the fixture under fixtures/clearstreet/quirks
 //! holds every quirk of BROKERS.md §3, and each canonical row is asserted field by field.
 
 mod common;
 
 use common::*;
-use recon_frames::normalize_snapshot;
+
 use rust_decimal_macros::dec;
 
 #[test]
 fn every_quirk_of_the_fixture_becomes_exact_rows_or_quarantine() {
-    let n = normalize_snapshot(&fixture("clearstreet/quirks"), None).unwrap();
-    let f = &n.frames;
+    let n = read_rows(&fixture("clearstreet/quirks"), None).unwrap();
+    let f = &n.rows;
 
     // Accounts: from both list pages; an id sent as a string; enum values never seen.
     let a = &f.accounts;
@@ -129,9 +129,9 @@ fn a_folder_of_bytes_that_are_not_json_is_quarantined_not_a_panic() {
     )
     .unwrap();
     let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-    let n = normalize_snapshot(root, Some(as_of)).unwrap();
-    assert_eq!(n.frames.accounts.height(), 1);
-    let q = quarantine(&n.frames.quarantine);
+    let n = read_rows(root, Some(as_of)).unwrap();
+    assert_eq!(n.rows.accounts.height(), 1);
+    let q = quarantine(&n.rows.quarantine);
     assert!(
         q.iter()
             .any(|(s, _, _)| s == "clearstreet/accounts.0001.json"),
