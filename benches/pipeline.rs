@@ -3,7 +3,10 @@
 //! `<target>/bench-data/`, and reused. Stages are benched alone (parse, frame build, views,
 //! all shipped packs, report files) and end to end (`check_snapshot`, with the default memory
 //! budget and in chunks of 100 accounts), at 1,000 and 10,000 accounts (the 100,000- and
-//! 300,000-account rows of docs/performance.md are measured with the binary).
+//! 300,000-account rows of docs/performance.md are measured with the binary). The book of
+//! record of the same generated book (`recon_sim::record`, CSV with CUSIPs) is benched
+//! too: read, its views (`position_recon`, `cash_recon`) over the whole book, and a check
+//! with it end to end.
 //!
 //! `cargo bench` runs them; `cargo test --benches` runs each once as a smoke test.
 
@@ -11,8 +14,10 @@ use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
 use recon::demo::{DemoOptions, run_book};
 use recon::pipeline::{CheckOptions, Chunking, check_snapshot};
+use recon_frames::books::{BookSpec, read_book};
 use recon_frames::{build_frames, normalize_snapshot, read_snapshot};
 use recon_report::{RunFacts, write_run};
+use recon_rules::views::book_frames;
 use recon_rules::{Severity, Views, compile, evaluate};
 use recon_sim::generate::{GenSpec, generate};
 use std::path::PathBuf;
@@ -26,14 +31,23 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target"))
 }
 
-/// The cached snapshot of a generated book of `accounts` × 100 positions.
-fn generated_snapshot(accounts: usize) -> PathBuf {
+/// The cached snapshot of a generated book of `accounts` × 100 positions, and the spec of
+/// its book of record.
+fn generated_snapshot(accounts: usize) -> (PathBuf, BookSpec) {
+    // gen3: E*TRADE fetched in the Complete view (CUSIPs), and the book of record beside.
     let root = target_dir().join(format!(
-        "bench-data/gen2-five-brokers-seed7-{accounts}x{POSITIONS}"
+        "bench-data/gen3-five-brokers-seed7-{accounts}x{POSITIONS}"
     ));
     let snapshot = root.join("snapshot");
-    if snapshot.join("manifest.json").is_file() {
-        return snapshot;
+    let record = root.join("book-of-record");
+    let book_spec = BookSpec {
+        name: "oms".into(),
+        positions: record.join("positions.csv").display().to_string(),
+        cash: Some(record.join("cash.csv").display().to_string()),
+        ..BookSpec::default()
+    };
+    if snapshot.join("manifest.json").is_file() && record.join("cash.csv").is_file() {
+        return (snapshot, book_spec);
     }
     let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).expect("valid date");
     let spec = GenSpec {
@@ -41,6 +55,10 @@ fn generated_snapshot(accounts: usize) -> PathBuf {
         ..GenSpec::new(7, accounts, POSITIONS, as_of)
     };
     let (book, _) = generate(&spec);
+    let of_record = recon_sim::record::book_of_record(&book, 7, 0.02);
+    std::fs::create_dir_all(&record).expect("book folder");
+    std::fs::write(record.join("positions.csv"), of_record.positions_csv()).expect("written");
+    std::fs::write(record.join("cash.csv"), of_record.cash_csv()).expect("written");
     let result = run_book(
         book,
         &DemoOptions {
@@ -51,7 +69,7 @@ fn generated_snapshot(accounts: usize) -> PathBuf {
     )
     .expect("the generated book is fetched");
     std::fs::rename(result.run.output.dir.join("snapshot"), &snapshot).expect("snapshot cached");
-    snapshot
+    (snapshot, book_spec)
 }
 
 /// Every shipped pack: core, risk and data-quality.
@@ -61,7 +79,7 @@ fn all_packs() -> Vec<recon_rules::Pack> {
 }
 
 fn stages_of(c: &mut Criterion, accounts: usize) {
-    let snapshot = generated_snapshot(accounts);
+    let (snapshot, book_spec) = generated_snapshot(accounts);
     let packs = all_packs();
     let mut group = c.benchmark_group(format!("{accounts}x{POSITIONS}"));
     group
@@ -81,6 +99,25 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
         b.iter(|| Views::build(&normalized.frames, normalized.as_of).expect("views"))
     });
     let views = Views::build(&normalized.frames, normalized.as_of).expect("views");
+    let as_of = normalized.as_of;
+    group.bench_function("book read", |b| {
+        b.iter(|| read_book(&book_spec, as_of).expect("the book reads"))
+    });
+    let book = read_book(&book_spec, as_of).expect("the book reads");
+    let frame = |name: &str| views.get(name).expect("a view");
+    group.bench_function("book views", |b| {
+        b.iter(|| {
+            book_frames(
+                frame("accounts"),
+                frame("positions"),
+                frame("balances"),
+                &book,
+                as_of,
+            )
+            .expect("book views")
+        })
+    });
+    drop(book);
     let rules = compile(&packs, &views).expect("compiles");
     group.bench_function("rules (all packs)", |b| b.iter(|| evaluate(&rules, &views)));
 
@@ -114,10 +151,28 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
     drop((views, rules, normalized));
 
     // The default budget (the whole book at 1,000 accounts, a few chunks at 10,000), and
-    // chunks of 100 accounts: what checking in chunks costs per chunk.
-    for (name, chunking) in [
-        ("check end to end", Chunking::default()),
-        ("check in chunks of 100 accounts", Chunking::Accounts(100)),
+    // chunks of 100 accounts: what checking in chunks costs per chunk; and with the book
+    // of record (the books pack beside the others).
+    let mut with_book = packs.clone();
+    with_book.push(
+        recon_rules::pack::builtin_pack("books")
+            .expect("books is built in")
+            .expect("loads"),
+    );
+    for (name, chunking, packs, books) in [
+        ("check end to end", Chunking::default(), &packs, vec![]),
+        (
+            "check in chunks of 100 accounts",
+            Chunking::Accounts(100),
+            &packs,
+            vec![],
+        ),
+        (
+            "check end to end with the book",
+            Chunking::default(),
+            &with_book,
+            vec![book_spec.clone()],
+        ),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {
@@ -135,7 +190,7 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
                     overrides: Default::default(),
                     email: None,
                     config_sha256: None,
-                    books: Vec::new(),
+                    books: books.clone(),
                     chunking,
                     progress: false,
                     engine: Default::default(),
