@@ -45,7 +45,8 @@ pub fn plan(
     snapshot: &OpenSnapshot,
     accounts: &[AccountRef],
     chunking: Chunking,
-    (held, book_bytes): (Option<u64>, u64),
+    held: Option<u64>,
+    book_bytes: u64,
     whole_book: Option<&str>,
 ) -> Vec<Range<usize>> {
     let len = accounts.len();

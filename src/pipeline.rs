@@ -505,7 +505,8 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         &snapshot,
         &accounts,
         opts.chunking,
-        (held, book_bytes),
+        held,
+        book_bytes,
         whole_book.as_deref(),
     );
     timings.lap("normalize.parse");

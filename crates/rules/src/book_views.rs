@@ -181,15 +181,15 @@ fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<Strin
     // an identifier decides nothing.
     let mut key_of: HashMap<(&str, &str, &str), Option<&str>> = HashMap::new();
     let mut cusip_of: HashMap<(&str, &str, &str), Option<&str>> = HashMap::new();
+    fn unique<'a>(seen: &mut Option<&'a str>, this: &'a str) {
+        if *seen != Some(this) {
+            *seen = None;
+        }
+    }
     for i in 0..broker.height() {
         let (Some(b), Some(a), Some(k), Some(c)) = (bb.get(i), ba.get(i), bk.get(i), bc.get(i))
         else {
             continue;
-        };
-        let unique = |seen: &mut Option<&str>, this| {
-            if *seen != Some(this) {
-                *seen = None;
-            }
         };
         key_of
             .entry((b, a, c))
