@@ -50,6 +50,10 @@ fn json_xml_and_legacy_bodies_become_exact_rows_or_quarantine() {
     assert_eq!(str_at(p, "position_id", aapl).as_deref(), Some("1001"));
     assert_eq!(dec_at(p, "quantity", aapl), Some(dec!(40)));
     assert_eq!(dec_at(p, "avg_price", aapl), None);
+    // The Quick view states no CUSIP; the Complete view does, check digit verified.
+    assert_eq!(str_at(p, "cusip", aapl), None);
+    let brka = row_of(p, "symbol", "BRKA");
+    assert_eq!(str_at(p, "cusip", brka).as_deref(), Some("084670108"));
     assert_eq!(dec_at(p, "mark", aapl), Some(dec!(200)));
     assert_eq!(dec_at(p, "market_value", aapl), Some(dec!(8000)));
     // A dash-padded osiKey, short, the mark from the Complete view.
