@@ -99,25 +99,7 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
         b.iter(|| Views::build(&normalized.frames, normalized.as_of).expect("views"))
     });
     let views = Views::build(&normalized.frames, normalized.as_of).expect("views");
-    let as_of = normalized.as_of;
-    group.bench_function("book read", |b| {
-        b.iter(|| read_book(&book_spec, as_of).expect("the book reads"))
-    });
-    let book = read_book(&book_spec, as_of).expect("the book reads");
-    let frame = |name: &str| views.get(name).expect("a view");
-    group.bench_function("book views", |b| {
-        b.iter(|| {
-            book_frames(
-                frame("accounts"),
-                frame("positions"),
-                frame("balances"),
-                &book,
-                as_of,
-            )
-            .expect("book views")
-        })
-    });
-    drop(book);
+    book_stages(&mut group, &book_spec, &views, normalized.as_of);
     let rules = compile(&packs, &views).expect("compiles");
     group.bench_function("rules (all packs)", |b| b.iter(|| evaluate(&rules, &views)));
 
@@ -149,10 +131,45 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
         })
     });
     drop((views, rules, normalized));
+    end_to_end(&mut group, &snapshot, &packs, &book_spec, out.path());
+    group.finish();
+}
 
-    // The default budget (the whole book at 1,000 accounts, a few chunks at 10,000), and
-    // chunks of 100 accounts: what checking in chunks costs per chunk; and with the book
-    // of record (the books pack beside the others).
+type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// The book of record read, and its views over the whole generated book.
+fn book_stages(group: &mut Group<'_>, book_spec: &BookSpec, views: &Views, as_of: NaiveDate) {
+    group.bench_function("book read", |b| {
+        b.iter(|| read_book(book_spec, as_of).expect("the book reads"))
+    });
+    let book = read_book(book_spec, as_of).expect("the book reads");
+    let frame = |name: &str| views.get(name).expect("a view");
+    group.bench_function("book views", |b| {
+        b.iter(|| {
+            book_frames(
+                frame("accounts"),
+                frame("positions"),
+                frame("balances"),
+                &book,
+                as_of,
+            )
+            .expect("book views")
+        })
+    });
+}
+
+/// `check_snapshot` whole: the default budget (the whole book at 1,000 accounts, a few
+/// chunks at 10,000), chunks of 100 accounts (what checking in chunks costs per chunk),
+/// and with the book of record (the books pack beside the others).
+fn end_to_end(
+    group: &mut Group<'_>,
+    snapshot: &std::path::Path,
+    packs: &[recon_rules::Pack],
+    book_spec: &BookSpec,
+    out: &std::path::Path,
+) {
+    let mut n = 0u64;
+    let packs = packs.to_vec();
     let mut with_book = packs.clone();
     with_book.push(
         recon_rules::pack::builtin_pack("books")
@@ -178,8 +195,8 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
             b.iter(|| {
                 n += 1;
                 check_snapshot(&CheckOptions {
-                    snapshot: snapshot.clone(),
-                    out_dir: out.path().to_path_buf(),
+                    snapshot: snapshot.to_path_buf(),
+                    out_dir: out.to_path_buf(),
                     run_dir: None,
                     run_id: format!("bench-{n}"),
                     as_of: None,
@@ -199,7 +216,6 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
             })
         });
     }
-    group.finish();
 }
 
 fn stages(c: &mut Criterion) {

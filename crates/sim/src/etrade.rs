@@ -459,25 +459,31 @@ fn position_json(
     row.insert("totalCost".into(), num(cost));
     row.insert("totalGain".into(), num(mv - cost));
     row.insert("costPerShare".into(), num(p.avg_price));
-    if complete {
-        let mut view = Map::new();
-        view.insert("lastTrade".into(), num(p.mark));
-        view.insert("change".into(), 0.into());
-        view.insert("quoteStatus".into(), "CLOSING".into());
-        if option.is_some() {
-            view.insert("optionMultiplier".into(), num(p.multiplier()));
-        } else if let Some(cusip) = crate::generate::cusip_of(&p.symbol) {
-            view.insert("cusip".into(), cusip.into());
-        }
-        row.insert("Complete".into(), Value::Object(view));
-    } else {
-        row.insert(
-            "Quick".into(),
+    let (name, view) = quote_view(p, complete);
+    row.insert(name.into(), view);
+    row.insert("lotsDetails".into(), "".into());
+    Value::Object(row)
+}
+
+/// The position's view object: `Quick`, or `Complete` with the option multiplier and the
+/// equity's CUSIP.
+fn quote_view(p: &SimPosition, complete: bool) -> (&'static str, Value) {
+    if !complete {
+        return (
+            "Quick",
             j!({"lastTrade": num(p.mark), "change": 0, "changePct": 0, "volume": 0, "quoteStatus": "CLOSING"}),
         );
     }
-    row.insert("lotsDetails".into(), "".into());
-    Value::Object(row)
+    let mut view = Map::new();
+    view.insert("lastTrade".into(), num(p.mark));
+    view.insert("change".into(), 0.into());
+    view.insert("quoteStatus".into(), "CLOSING".into());
+    if p.option().is_some() {
+        view.insert("optionMultiplier".into(), num(p.multiplier()));
+    } else if let Some(cusip) = crate::generate::cusip_of(&p.symbol) {
+        view.insert("cusip".into(), cusip.into());
+    }
+    ("Complete", Value::Object(view))
 }
 
 fn portfolio(et: &Et, a: &SimAccount, query: &HashMap<String, String>, as_json: bool) -> Response {

@@ -93,6 +93,33 @@ fn multiplier(symbol: &str, as_of: chrono::NaiveDate) -> Option<Decimal> {
     }
 }
 
+/// The book's line of `p` (whose instrument key is `key`) as the firm's system holds it:
+/// spelled its way (`turn` picks the spelling), priced where the multiplier is fixed, with
+/// the equity's CUSIP.
+fn book_line(
+    broker: &str,
+    account: &str,
+    p: &SimPosition,
+    key: &str,
+    turn: usize,
+    as_of: chrono::NaiveDate,
+) -> BookLine {
+    let mult = multiplier(&p.symbol, as_of);
+    BookLine {
+        broker: broker.to_string(),
+        account: account.to_string(),
+        symbol: booked_spelling(&p.symbol, turn, as_of),
+        quantity: p.quantity,
+        price: mult.map(|_| p.mark),
+        market_value: mult.and_then(|m| p.quantity.checked_mul(p.mark)?.checked_mul(m)),
+        cusip: key
+            .starts_with("EQ:")
+            .then(|| crate::generate::cusip_of(&p.symbol))
+            .flatten()
+            .map(str::to_string),
+    }
+}
+
 /// The planted breaks that name a position the broker holds.
 const POSITION_BREAKS: [&str; 5] = [
     "book-position-missing",
@@ -104,7 +131,8 @@ const POSITION_BREAKS: [&str; 5] = [
 
 /// The break `kind` (or the near misses) planted on the book's line of `p`; `false` when the
 /// book leaves the position out. A near miss splits the lot in two rows (the first pushed
-/// to `lines` here) and moves the price inside every tolerance.
+/// to `lines` here), moves the price inside every tolerance, and books an E*TRADE equity
+/// under a former ticker.
 fn plant(
     kind: Option<&str>,
     near_miss: bool,
@@ -130,6 +158,11 @@ fn plant(
                 .map(|v| v + v.abs() / Decimal::TEN + Decimal::from(1000));
         }
         _ if near_miss => {
+            // The books still use a former ticker, which only the CUSIP resolves (E*TRADE is
+            // the broker that states CUSIPs).
+            if line.cusip.is_some() && line.broker == Broker::Etrade.as_str() {
+                line.symbol = format!("X{}", p.symbol);
+            }
             let half = (p.quantity / Decimal::TWO).trunc();
             if !half.is_zero() {
                 lines.push(BookLine {
@@ -195,36 +228,12 @@ pub fn book_of_record(book: &SimBook, seed: u64, break_rate: f64) -> BookOfRecor
         };
         let target = plantable.first().copied();
         for (i, p) in readable.iter().enumerate() {
-            let mult = multiplier(&p.symbol, book.as_of);
-            let price = mult.map(|_| p.mark);
-            let value = mult.and_then(|m| p.quantity.checked_mul(p.mark)?.checked_mul(m));
-            let spelled = booked_spelling(&p.symbol, a + i, book.as_of);
-            let cusip = keys[i]
-                .starts_with("EQ:")
-                .then(|| crate::generate::cusip_of(&p.symbol))
-                .flatten();
-            let mut line = BookLine {
-                broker: broker.clone(),
-                account: account.id.clone(),
-                symbol: spelled.clone(),
-                quantity: p.quantity,
-                price,
-                market_value: value,
-                cusip: cusip.map(str::to_string),
-            };
+            let mut line = book_line(&broker, &account.id, p, &keys[i], a + i, book.as_of);
             if Some(i) == target {
-                // A near miss only the CUSIP resolves: the books still use a former ticker
-                // (E*TRADE is the broker that states CUSIPs).
-                if near_miss
-                    && kind.is_none()
-                    && account.broker == Broker::Etrade
-                    && cusip.is_some()
-                {
-                    line.symbol = format!("X{}", p.symbol);
-                }
                 if let Some(k) = kind.filter(|k| POSITION_BREAKS.contains(k)) {
                     out.expected.push(expect(k, Some(keys[i].clone())));
                 }
+                let price = line.price;
                 if !plant(kind, near_miss, p, price, &mut line, &mut out.positions) {
                     continue;
                 }

@@ -156,60 +156,12 @@ pub async fn check(
         root: root.to_string(),
         reason,
     })?;
-    let empty = empty_frames()?;
-    // Compiled against empty views of the canonical schema: the same checks, the same
-    // messages as a local run, before Spark runs anything.
-    let mut views = Views::build(&empty, manifest.as_of)
-        .map_err(|e| EngineError::Internal(format!("cannot build the views' schema: {e}")))?;
-    let mut columns = columns_of(&empty);
-    if manifest.has_books() {
-        BookFrames::empty()
-            .and_then(|b| views.add_books(&b, manifest.as_of))
-            .map_err(|e| {
-                EngineError::Internal(format!("cannot build the book views' schema: {e}"))
-            })?;
-        for name in BOOK_FRAMES {
-            if let Some(df) = views.get(name) {
-                columns.insert(name, money_columns(df));
-            }
-        }
-    }
-    for &frame in columns.keys() {
-        let exported = manifest.frames.get(frame).map(|f| f.columns.clone());
-        let ours = columns
-            .get(frame)
-            .map(|cols| cols.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>());
-        if exported != ours {
-            return Err(EngineError::Frames {
-                root: root.to_string(),
-                reason: format!(
-                    "the `{frame}` frame has other columns than this recon's: export the snapshot again"
-                ),
-            });
-        }
-    }
+    let (views, columns) = schema_of(&manifest, root)?;
     let compiled = compile_with(packs, &views, overrides)?;
     let relations = engine_relations(manifest.has_books());
     let statements = rule_statements(packs, &compiled, overrides, &relations)
         .map_err(EngineError::NotPortable)?;
-
-    for (name, statement) in frame_statements(root, &columns) {
-        session.sql(&statement).await.map_err(|e| match e {
-            SparkError::Statement { reason } => EngineError::Frames {
-                root: root.to_string(),
-                reason: format!("cannot name `{name}`: {reason}"),
-            },
-            other => EngineError::Spark(other),
-        })?;
-    }
-    for (name, statement) in view_statements(manifest.as_of, &columns) {
-        session.sql(&statement).await.map_err(|e| match e {
-            SparkError::Statement { reason } => {
-                EngineError::Internal(format!("Spark cannot define view `{name}`: {reason}"))
-            }
-            other => EngineError::Spark(other),
-        })?;
-    }
+    name_frames_and_views(session, root, &manifest, &columns).await?;
     timings.push((
         "spark.setup".to_string(),
         started.elapsed().as_millis() as u64,
@@ -241,6 +193,70 @@ pub async fn check(
         figures,
         timings,
     })
+}
+
+/// Empty views of the canonical schema, to compile the packs against (the same checks, the
+/// same messages as a local run, before Spark runs anything), and each frame's columns,
+/// which must be the export's.
+fn schema_of(manifest: &ExportManifest, root: &str) -> Result<(Views, FrameColumns), EngineError> {
+    let empty = empty_frames()?;
+    let mut views = Views::build(&empty, manifest.as_of)
+        .map_err(|e| EngineError::Internal(format!("cannot build the views' schema: {e}")))?;
+    let mut columns = columns_of(&empty);
+    if manifest.has_books() {
+        BookFrames::empty()
+            .and_then(|b| views.add_books(&b, manifest.as_of))
+            .map_err(|e| {
+                EngineError::Internal(format!("cannot build the book views' schema: {e}"))
+            })?;
+        for name in BOOK_FRAMES {
+            if let Some(df) = views.get(name) {
+                columns.insert(name, money_columns(df));
+            }
+        }
+    }
+    for &frame in columns.keys() {
+        let exported = manifest.frames.get(frame).map(|f| f.columns.clone());
+        let ours = columns
+            .get(frame)
+            .map(|cols| cols.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>());
+        if exported != ours {
+            return Err(EngineError::Frames {
+                root: root.to_string(),
+                reason: format!(
+                    "the `{frame}` frame has other columns than this recon's: export the snapshot again"
+                ),
+            });
+        }
+    }
+    Ok((views, columns))
+}
+
+/// The exported frames named in the session, and recon's views defined over them.
+async fn name_frames_and_views(
+    session: &SparkSession,
+    root: &str,
+    manifest: &ExportManifest,
+    columns: &FrameColumns,
+) -> Result<(), EngineError> {
+    for (name, statement) in frame_statements(root, columns) {
+        session.sql(&statement).await.map_err(|e| match e {
+            SparkError::Statement { reason } => EngineError::Frames {
+                root: root.to_string(),
+                reason: format!("cannot name `{name}`: {reason}"),
+            },
+            other => EngineError::Spark(other),
+        })?;
+    }
+    for (name, statement) in view_statements(manifest.as_of, columns) {
+        session.sql(&statement).await.map_err(|e| match e {
+            SparkError::Statement { reason } => {
+                EngineError::Internal(format!("Spark cannot define view `{name}`: {reason}"))
+            }
+            other => EngineError::Spark(other),
+        })?;
+    }
+    Ok(())
 }
 
 /// Rules sent at once: Spark runs their jobs side by side (one rule's small queries leave
