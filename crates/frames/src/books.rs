@@ -141,7 +141,9 @@ fn read_text_frame(book: &str, path: &Path) -> Result<DataFrame, BookError> {
 }
 
 /// The source column of each canonical one present, after the mapping; a required one
-/// missing is an error naming it and the file.
+/// missing is an error naming it and the file, and so is a mapping for a column recon does
+/// not read (a misspelt `isn = "ISIN"` would otherwise be ignored, and the book matched
+/// without it).
 fn resolve(
     book: &str,
     path: &Path,
@@ -156,6 +158,17 @@ fn resolve(
         .map(|c| (*c, true))
         .chain(optional.iter().map(|c| (*c, false)))
         .collect();
+    if let Some(unknown) = mapping.keys().find(|k| !all.iter().any(|(c, _)| c == k)) {
+        let names: Vec<&str> = all.iter().map(|(c, _)| *c).collect();
+        return Err(refused(
+            book,
+            format!(
+                "the column mapping names `{unknown}`, which is not a column recon reads from {} (it reads {})",
+                path.display(),
+                names.join(", ")
+            ),
+        ));
+    }
     for (canonical, needed) in all {
         let source = mapping.get(canonical).map_or(canonical, String::as_str);
         match df.column(source) {
@@ -1041,6 +1054,35 @@ mod tests {
         assert_eq!(money_at(&frames.cash, "amount", 0), Some(dec!(1000.10)));
         assert_eq!(text_at(&frames.cash, "currency", 0), "USD");
         assert_eq!(text_at(&frames.cash, "book", 0), "oms");
+    }
+
+    #[test]
+    fn a_mapping_for_a_column_recon_does_not_read_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("positions-1.csv"),
+            "broker,account,symbol,quantity,ISIN\ntradezero,TZ1,AAPL,1,US0378331005\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("cash.csv"),
+            "broker,account,currency,amount\n",
+        )
+        .unwrap();
+        let mut spec = spec(dir.path());
+        spec.columns.insert("isn".into(), "ISIN".into());
+        let e = read_book(&spec, as_of()).unwrap_err().to_string();
+        assert!(
+            e.contains("book `oms`") && e.contains("`isn`") && e.contains("cusip, isin"),
+            "{e}"
+        );
+        spec.columns.clear();
+        spec.columns.insert("isin".into(), "ISIN".into());
+        let frames = read_book(&spec, as_of()).unwrap();
+        assert_eq!(text_at(&frames.positions, "cusip", 0), "037833100");
+        spec.cash_columns.insert("amt".into(), "amount".into());
+        let e = read_book(&spec, as_of()).unwrap_err().to_string();
+        assert!(e.contains("`amt`") && e.contains("cash.csv"), "{e}");
     }
 
     #[test]
