@@ -15,6 +15,7 @@ use recon_model::instrument_key::instrument_key;
 use recon_model::security_id;
 use recon_model::{BookCashRow, BookPositionRow, BookProblem, Broker};
 use recon_parse::exact;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -353,12 +354,12 @@ impl RowContext<'_> {
     /// The CUSIP a row states: its `cusip` cell, or the one inside its US or Canadian
     /// `isin`; a cell that is not a valid identifier, or two that name different
     /// securities, make the row unreadable (a wrong identifier must not match silently).
-    fn cusip(
+    fn cusip<'v>(
         &self,
         i: usize,
-        cusip: Option<&str>,
-        isin: Option<&str>,
-    ) -> Result<Option<String>, Box<BookProblem>> {
+        cusip: Option<&'v str>,
+        isin: Option<&'v str>,
+    ) -> Result<Option<Cow<'v, str>>, Box<BookProblem>> {
         let from_cusip = cusip
             .map(security_id::cusip)
             .transpose()
@@ -563,7 +564,7 @@ fn as_of_column(as_of: NaiveDate, len: usize) -> Column {
 }
 
 /// A currency as the frames hold it: upper case (most books already write it so).
-fn currency(c: &str) -> std::borrow::Cow<'_, str> {
+fn currency(c: &str) -> Cow<'_, str> {
     if c.bytes().any(|b| b.is_ascii_lowercase()) {
         c.to_ascii_uppercase().into()
     } else {
@@ -612,7 +613,7 @@ fn position_frame(
     let mut symbols: Vec<&str> = Vec::with_capacity(rows.len());
     let mut amounts: [Vec<Option<i128>>; 4] = Default::default();
     let mut currencies = Vec::with_capacity(rows.len());
-    let mut cusips: Vec<Option<String>> = Vec::with_capacity(rows.len());
+    let mut cusips: Vec<Option<Cow<str>>> = Vec::with_capacity(rows.len());
     let read = |i| {
         let (b, a) = ctx.place(i, broker.at(i), account.at(i))?;
         let s = ctx.required(i, "symbol", symbol.at(i))?;
@@ -998,6 +999,16 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
     }
 
+    /// A book folder holding `positions-1.csv` and `cash.csv` with these contents.
+    fn book_files(positions: &str, cash: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("positions-1.csv"), positions).unwrap();
+        std::fs::write(dir.path().join("cash.csv"), cash).unwrap();
+        dir
+    }
+
+    const NO_CASH: &str = "broker,account,currency,amount\n";
+
     fn spec(dir: &Path) -> BookSpec {
         BookSpec {
             name: "oms".into(),
@@ -1009,21 +1020,14 @@ mod tests {
 
     #[test]
     fn csv_rows_become_exact_rows_and_bad_rows_are_quarantined_with_line_and_column() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("positions-1.csv"),
+        let dir = book_files(
             "broker,account,symbol,quantity,price,as_of\n\
              tradezero,TZ1,BRK/B,10,0.1,2026-11-20\n\
              tradezero,TZ1,SPY   261218C00700000,-2,1.25,\n\
              robinhood,RH1,AAPL,1,,\n\
              tradezero,TZ1,AAPL,lots,,\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("cash.csv"),
             "broker,account,currency,amount\ntradezero,TZ1,usd,\"1,000.10\"\n",
-        )
-        .unwrap();
+        );
         let frames = read_book(&spec(dir.path()), as_of()).unwrap();
         let positions = &frames.positions;
         assert_eq!(positions.height(), 2);
@@ -1058,17 +1062,10 @@ mod tests {
 
     #[test]
     fn a_mapping_for_a_column_recon_does_not_read_is_refused_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("positions-1.csv"),
+        let dir = book_files(
             "broker,account,symbol,quantity,ISIN\ntradezero,TZ1,AAPL,1,US0378331005\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("cash.csv"),
-            "broker,account,currency,amount\n",
-        )
-        .unwrap();
+            NO_CASH,
+        );
         let mut spec = spec(dir.path());
         spec.columns.insert("isn".into(), "ISIN".into());
         let e = read_book(&spec, as_of()).unwrap_err().to_string();
@@ -1087,9 +1084,7 @@ mod tests {
 
     #[test]
     fn cusips_and_isins_are_verified_and_a_bad_one_quarantines_its_row() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("positions-1.csv"),
+        let dir = book_files(
             "broker,account,symbol,quantity,cusip,isin\n\
              tradezero,TZ1,AAPL,1,037833100,\n\
              tradezero,TZ1,MSFT,1,,us5949181045\n\
@@ -1097,13 +1092,8 @@ mod tests {
              tradezero,TZ1,AAPL,1,037833109,\n\
              tradezero,TZ1,AAPL,1,037833100,US5949181045\n\
              tradezero,TZ1,AAPL,1,037833100,US0378331005\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("cash.csv"),
-            "broker,account,currency,amount\n",
-        )
-        .unwrap();
+            NO_CASH,
+        );
         let frames = read_book(&spec(dir.path()), as_of()).unwrap();
         let p = &frames.positions;
         let cusip = p.column("cusip").unwrap().str().unwrap();

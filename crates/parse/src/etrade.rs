@@ -252,7 +252,7 @@ fn cusip(notes: &mut Notes, pointer: &str, view: &Node) -> Option<String> {
         Node::Null => None,
         Node::Str(s) if s.trim().is_empty() => None,
         Node::Str(s) => match recon_model::security_id::cusip(s) {
-            Ok(c) => Some(c),
+            Ok(c) => Some(c.into_owned()),
             Err(e) => {
                 notes.note(format!("{pointer}/cusip"), format!("{e}; left empty"));
                 None

@@ -459,7 +459,7 @@ fn position_json(
     row.insert("totalCost".into(), num(cost));
     row.insert("totalGain".into(), num(mv - cost));
     row.insert("costPerShare".into(), num(p.avg_price));
-    let (name, view) = quote_view(p, complete);
+    let (name, view) = quote_view(p, option.is_some(), complete);
     row.insert(name.into(), view);
     row.insert("lotsDetails".into(), "".into());
     Value::Object(row)
@@ -467,7 +467,7 @@ fn position_json(
 
 /// The position's view object: `Quick`, or `Complete` with the option multiplier and the
 /// equity's CUSIP.
-fn quote_view(p: &SimPosition, complete: bool) -> (&'static str, Value) {
+fn quote_view(p: &SimPosition, is_option: bool, complete: bool) -> (&'static str, Value) {
     if !complete {
         return (
             "Quick",
@@ -478,7 +478,7 @@ fn quote_view(p: &SimPosition, complete: bool) -> (&'static str, Value) {
     view.insert("lastTrade".into(), num(p.mark));
     view.insert("change".into(), 0.into());
     view.insert("quoteStatus".into(), "CLOSING".into());
-    if p.option().is_some() {
+    if is_option {
         view.insert("optionMultiplier".into(), num(p.multiplier()));
     } else if let Some(cusip) = crate::generate::cusip_of(&p.symbol) {
         view.insert("cusip".into(), cusip.into());
