@@ -19,6 +19,8 @@ use polars::prelude::*;
 use recon_frames::books::BookFrames;
 use recon_frames::schema::money_dtype;
 
+use crate::lot_sums::{BOOK, BROKER, Lot, LotSums};
+
 /// The book with its accounts named as recon names them: a book row whose account is not
 /// one of the broker's account ids but is the name of exactly one (E*TRADE's `accountId`
 /// beside its `accountIdKey`, an Architect account's name beside its UUID) is that account.
@@ -94,17 +96,14 @@ fn with_keys(positions: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame>
 
 /// Broker positions against book positions, lots summed, for the accounts the books cover.
 ///
-/// The two sides are stacked and grouped once on the key, keeping the order in which keys
-/// are first met: the broker's positions in frame order, then what only the books hold, in
-/// book order, so the view is the same on every run without sorting it. (A full outer join
-/// of the two grouped sides, sorted, took twice as long at a million lots a side; grouping
-/// by hand on numbered keys was slower still: see docs/performance.md.)
+/// The two sides are grouped together on the key (`lot_sums`), keeping the order in which
+/// keys are first met: the broker's positions in frame order, then what only the books
+/// hold, in book order, so the view is the same on every run without sorting it.
 pub fn position_recon(
     positions: &DataFrame,
     books: &BookFrames,
     as_of: NaiveDate,
 ) -> PolarsResult<DataFrame> {
-    let ids = [col("broker"), col("account_id")];
     // Without a book nothing is in scope, and no position is keyed (every check builds this
     // view, most without a book).
     let no_book = books.positions.height() == 0 && books.cash.height() == 0;
@@ -122,33 +121,84 @@ pub fn position_recon(
         }
         None => books.positions.clone(),
     };
-    let broker = broker
-        .lazy()
-        .join(
-            accounts_in(&[&books.positions, &books.cash])?,
-            ids.clone(),
-            ids,
-            JoinArgs::new(JoinType::Semi),
-        )
-        .select(stacked(true));
-    let book = book.lazy().select(stacked(false));
-    concat([broker, book], UnionArgs::default())?
-        .group_by_stable([col("broker"), col("account_id"), col("instrument_key")])
-        .agg(summed_lots())
-        .with_columns(side_totals())
-        .with_columns([
-            side("broker_lots", "book_lots"),
-            (col("broker_quantity") - col("book_quantity")).alias("quantity_diff"),
-            // What findings name: the instrument, and its symbol as either side spells it.
-            col("instrument_key").alias("position_id"),
-            coalesce(&[col("broker_symbol"), col("booked_symbol")]).alias("symbol"),
-        ])
-        .drop(by_name(
-            ["__broker_unvalued", "__book_unvalued"],
-            true,
-            false,
-        ))
-        .collect()
+    let mut covered: PlHashSet<(&str, &str)> = PlHashSet::new();
+    for df in [&books.positions, &books.cash] {
+        let (b, a) = (df.column("broker")?.str()?, df.column("account_id")?.str()?);
+        covered.extend(b.iter().zip(a.iter()).filter_map(|(b, a)| Some((b?, a?))));
+    }
+    let broker_side = SideColumns::of(&broker, "mark", None)?;
+    let book_side = SideColumns::of(&book, "price", Some("book"))?;
+    let mut sums = LotSums::default();
+    let mut in_scope = (None, false);
+    broker_side.each(|account, key, lot| {
+        // Rows come account by account: the scope is looked up when the account changes.
+        if in_scope.0 != Some(account) {
+            let covers = matches!(account, (Some(b), Some(a)) if covered.contains(&(b, a)));
+            in_scope = (Some(account), covers);
+        }
+        if in_scope.1 {
+            sums.add(BROKER, account, key, lot);
+        }
+    })?;
+    book_side.each(|account, key, lot| sums.add(BOOK, account, key, lot))?;
+    sums.frame()
+}
+
+/// The columns of one side of `position_recon`, money in the frames' units.
+struct SideColumns<'a> {
+    broker: &'a StringChunked,
+    account: &'a StringChunked,
+    key: &'a StringChunked,
+    symbol: &'a StringChunked,
+    book: Option<&'a StringChunked>,
+    money: [Column; 3],
+}
+
+impl<'a> SideColumns<'a> {
+    fn of(df: &'a DataFrame, price: &str, book: Option<&str>) -> PolarsResult<SideColumns<'a>> {
+        let money = |name: &str| df.column(name)?.cast(&money_dtype());
+        Ok(SideColumns {
+            broker: df.column("broker")?.str()?,
+            account: df.column("account_id")?.str()?,
+            key: df.column("instrument_key")?.str()?,
+            symbol: df.column("symbol")?.str()?,
+            book: book.map(|b| df.column(b)?.str()).transpose()?,
+            money: [money("quantity")?, money(price)?, money("market_value")?],
+        })
+    }
+
+    /// Every row's account, instrument key and lot, in frame order.
+    fn each(
+        &'a self,
+        mut f: impl FnMut((Option<&'a str>, Option<&'a str>), Option<&'a str>, Lot<'a>),
+    ) -> PolarsResult<()> {
+        let [quantity, price, value] = &self.money;
+        let (quantity, price, value) = (
+            quantity.decimal()?.physical(),
+            price.decimal()?.physical(),
+            value.decimal()?.physical(),
+        );
+        let mut books = self.book.map(|b| b.iter());
+        let rows = self
+            .broker
+            .iter()
+            .zip(self.account.iter())
+            .zip(self.key.iter())
+            .zip(self.symbol.iter())
+            .zip(quantity.iter().zip(price.iter()).zip(value.iter()));
+        for ((((broker, account), key), symbol), ((quantity, price), value)) in rows {
+            let book = books.as_mut().and_then(|b| b.next().flatten());
+            let lot = Lot {
+                quantity,
+                price,
+                value,
+                symbol,
+                book,
+            };
+            f((broker, account), key, lot);
+        }
+        Ok(())
+    }
 }
 
 /// The book's instrument keys where a CUSIP decides them (`None` when either side states
@@ -220,128 +270,6 @@ fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<Strin
         })
         .collect();
     Ok(Some(keys.with_name("instrument_key".into())))
-}
-
-/// One side's rows for the stack `position_recon` groups: the key, this side's columns
-/// (null on the other side's rows), and plain columns for what is counted (lots, unvalued
-/// lots), so that every aggregation is a simple one.
-fn stacked(on_broker: bool) -> Vec<Expr> {
-    // A column of this side, or null where the row is the other side's.
-    let of = |mine: bool| move |name: &str| if mine { col(name) } else { lit(NULL) };
-    let (broker, book) = (of(on_broker), of(!on_broker));
-    vec![
-        col("broker"),
-        col("account_id"),
-        col("instrument_key"),
-        lit(u32::from(on_broker)).alias("__broker_lot"),
-        lit(u32::from(!on_broker)).alias("__book_lot"),
-        broker("quantity")
-            .cast(money_dtype())
-            .alias("__broker_quantity"),
-        broker("mark").cast(money_dtype()).alias("__broker_price"),
-        broker("market_value")
-            .cast(money_dtype())
-            .alias("__broker_value"),
-        broker("market_value")
-            .is_null()
-            .and(lit(on_broker))
-            .alias("__broker_unvalued"),
-        broker("symbol")
-            .cast(DataType::String)
-            .alias("__broker_symbol"),
-        book("quantity")
-            .cast(money_dtype())
-            .alias("__book_quantity"),
-        book("price").cast(money_dtype()).alias("__book_price"),
-        book("market_value")
-            .cast(money_dtype())
-            .alias("__book_value"),
-        book("market_value")
-            .is_null()
-            .and(lit(!on_broker))
-            .alias("__book_unvalued"),
-        book("symbol").cast(DataType::String).alias("__book_symbol"),
-        book("book").cast(DataType::String).alias("__book"),
-    ]
-}
-
-/// Each key's lots, summed per side. Within a key the broker's lots come before the book's:
-/// each side's first lot gives its price and symbol (the book's first is its first row
-/// marked as a book lot: a filter polars runs over all groups at once; taking the row at
-/// the broker's lot count, an index computed per group, made the grouping of a 10,000-
-/// account run 0.90 s against 0.71 s, summed over its chunks, one run each).
-fn summed_lots() -> Vec<Expr> {
-    vec![
-        col("__broker_quantity").sum().alias("broker_quantity"),
-        col("__broker_price").first().alias("broker_price"),
-        col("__broker_value").sum().alias("broker_market_value"),
-        col("__broker_unvalued").sum(),
-        col("__broker_symbol").first().alias("broker_symbol"),
-        col("__broker_lot").sum().alias("broker_lots"),
-        col("__book_quantity").sum().alias("book_quantity"),
-        col("__book_price")
-            .filter(col("__book_lot").eq(lit(1u32)))
-            .first()
-            .alias("book_price"),
-        col("__book_value").sum().alias("book_market_value"),
-        col("__book_unvalued").sum(),
-        col("__book_symbol")
-            .filter(col("__book_lot").eq(lit(1u32)))
-            .first()
-            .alias("booked_symbol"),
-        col("__book")
-            .filter(col("__book_lot").eq(lit(1u32)))
-            .first()
-            .alias("book"),
-        col("__book_lot").sum().alias("book_lots"),
-    ]
-}
-
-/// A side's value is null when it holds no lot of the key, or when a lot is unvalued (a
-/// sum that skipped it is not the position's value); a side's lot count is null when it
-/// holds none.
-fn side_totals() -> Vec<Expr> {
-    let value = |side: &str| {
-        when(
-            col(format!("{side}_lots"))
-                .gt(lit(0))
-                .and(col(format!("__{side}_unvalued")).eq(lit(0))),
-        )
-        .then(col(format!("{side}_market_value")))
-        .otherwise(lit(NULL).cast(money_dtype()))
-        .alias(format!("{side}_market_value"))
-    };
-    let lots_or_null = |name: &str| {
-        when(col(name).gt(lit(0)))
-            .then(col(name))
-            .otherwise(lit(NULL))
-            .cast(IDX_DTYPE)
-            .alias(name)
-    };
-    vec![
-        value("broker"),
-        value("book"),
-        lots_or_null("broker_lots"),
-        lots_or_null("book_lots"),
-        class_of_key(),
-    ]
-}
-
-fn class_of_key() -> Expr {
-    let key = col("instrument_key");
-    when(key.clone().str().starts_with(lit("EQ:")))
-        .then(lit("equity"))
-        .when(key.clone().str().starts_with(lit("OPT:")))
-        .then(lit("option"))
-        .when(
-            key.clone()
-                .str()
-                .starts_with(lit("FUT:"))
-                .or(key.str().starts_with(lit("FOP:"))),
-        )
-        .then(lit("future"))
-        .otherwise(lit("other"))
-        .alias("instrument_class")
 }
 
 /// `both`, `broker_only` or `book_only`, from a column only the broker side fills and one

@@ -12,6 +12,7 @@ pub mod compile;
 pub mod evaluate;
 pub mod finding;
 pub mod literals;
+mod lot_sums;
 pub mod pack;
 pub mod params;
 pub mod portable;
