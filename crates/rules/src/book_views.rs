@@ -17,9 +17,8 @@
 use chrono::NaiveDate;
 use polars::prelude::*;
 use recon_frames::books::BookFrames;
-use recon_frames::schema::money_dtype;
 
-use crate::lot_sums::{BOOK, BROKER, Lot, LotSums};
+use crate::lot_sums::{BOOK, BROKER, LotSums, SideColumns};
 
 /// The book with its accounts named as recon names them: a book row whose account is not
 /// one of the broker's account ids but is the name of exactly one (E*TRADE's `accountId`
@@ -128,7 +127,7 @@ pub fn position_recon(
     }
     let broker_side = SideColumns::of(&broker, "mark", None)?;
     let book_side = SideColumns::of(&book, "price", Some("book"))?;
-    let mut sums = LotSums::default();
+    let mut sums = LotSums::with_capacity(broker.height() + book.height());
     let mut in_scope = (None, false);
     broker_side.each(|account, key, lot| {
         // Rows come account by account: the scope is looked up when the account changes.
@@ -141,64 +140,7 @@ pub fn position_recon(
         }
     })?;
     book_side.each(|account, key, lot| sums.add(BOOK, account, key, lot))?;
-    sums.frame()
-}
-
-/// The columns of one side of `position_recon`, money in the frames' units.
-struct SideColumns<'a> {
-    broker: &'a StringChunked,
-    account: &'a StringChunked,
-    key: &'a StringChunked,
-    symbol: &'a StringChunked,
-    book: Option<&'a StringChunked>,
-    money: [Column; 3],
-}
-
-impl<'a> SideColumns<'a> {
-    fn of(df: &'a DataFrame, price: &str, book: Option<&str>) -> PolarsResult<SideColumns<'a>> {
-        let money = |name: &str| df.column(name)?.cast(&money_dtype());
-        Ok(SideColumns {
-            broker: df.column("broker")?.str()?,
-            account: df.column("account_id")?.str()?,
-            key: df.column("instrument_key")?.str()?,
-            symbol: df.column("symbol")?.str()?,
-            book: book.map(|b| df.column(b)?.str()).transpose()?,
-            money: [money("quantity")?, money(price)?, money("market_value")?],
-        })
-    }
-
-    /// Every row's account, instrument key and lot, in frame order.
-    fn each(
-        &'a self,
-        mut f: impl FnMut((Option<&'a str>, Option<&'a str>), Option<&'a str>, Lot<'a>),
-    ) -> PolarsResult<()> {
-        let [quantity, price, value] = &self.money;
-        let (quantity, price, value) = (
-            quantity.decimal()?.physical(),
-            price.decimal()?.physical(),
-            value.decimal()?.physical(),
-        );
-        let mut books = self.book.map(|b| b.iter());
-        let rows = self
-            .broker
-            .iter()
-            .zip(self.account.iter())
-            .zip(self.key.iter())
-            .zip(self.symbol.iter())
-            .zip(quantity.iter().zip(price.iter()).zip(value.iter()));
-        for ((((broker, account), key), symbol), ((quantity, price), value)) in rows {
-            let book = books.as_mut().and_then(|b| b.next().flatten());
-            let lot = Lot {
-                quantity,
-                price,
-                value,
-                symbol,
-                book,
-            };
-            f((broker, account), key, lot);
-        }
-        Ok(())
-    }
+    sums.frame(&broker_side, &book_side)
 }
 
 /// The book's instrument keys where a CUSIP decides them (`None` when either side states

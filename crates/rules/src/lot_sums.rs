@@ -14,166 +14,255 @@
 //! wrapped number.
 
 use polars::prelude::*;
-use recon_frames::schema::{money_units, text};
+use recon_frames::schema::{money_dtype, money_units, text};
+
+/// The columns of one side (the broker's positions with their keys, or the book's rows):
+/// what is summed, in the frames' units, and what the first lot gives.
+pub(crate) struct SideColumns<'a> {
+    broker: &'a StringChunked,
+    account: &'a StringChunked,
+    key: &'a StringChunked,
+    quantity: Column,
+    value: Column,
+    /// The first lot's price, symbol and (on the book's side) book.
+    price: &'a Column,
+    symbol: &'a Column,
+    book: Option<&'a Column>,
+}
+
+impl<'a> SideColumns<'a> {
+    pub fn of(df: &'a DataFrame, price: &str, book: Option<&str>) -> PolarsResult<Self> {
+        let money = |name: &str| df.column(name)?.cast(&money_dtype());
+        Ok(SideColumns {
+            broker: df.column("broker")?.str()?,
+            account: df.column("account_id")?.str()?,
+            key: df.column("instrument_key")?.str()?,
+            quantity: money("quantity")?,
+            value: money("market_value")?,
+            price: df.column(price)?,
+            symbol: df.column("symbol")?,
+            book: book.map(|b| df.column(b)).transpose()?,
+        })
+    }
+
+    /// Every row's account and instrument key, in frame order, with its row number and
+    /// what it sums.
+    pub fn each(&self, mut f: impl FnMut(Account<'a>, Option<&'a str>, Lot)) -> PolarsResult<()> {
+        let (quantity, value) = (
+            self.quantity.decimal()?.physical(),
+            self.value.decimal()?.physical(),
+        );
+        let rows = self
+            .broker
+            .iter()
+            .zip(self.account.iter())
+            .zip(self.key.iter())
+            .zip(quantity.iter().zip(value.iter()));
+        for (row, (((broker, account), key), (quantity, value))) in rows.enumerate() {
+            let row = row as IdxSize;
+            f(
+                (broker, account),
+                key,
+                Lot {
+                    row,
+                    quantity,
+                    value,
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One row of either side: its number, and what it adds to the sums.
+#[derive(Clone, Copy)]
+pub(crate) struct Lot {
+    row: IdxSize,
+    quantity: Option<i128>,
+    value: Option<i128>,
+}
 
 /// One side's lots of one instrument in one account.
 #[derive(Default)]
-struct Side<'a> {
+struct Side {
     lots: u32,
-    /// Sum of the stated quantities; `None` once it overflowed.
-    quantity: Option<i128>,
-    /// Sum of the stated values; `None` once it overflowed.
-    value: Option<i128>,
+    /// The first lot's row (meaningful once `lots > 0`).
+    first: IdxSize,
     /// Lots whose value is not stated: the side's value is then unknown.
     unvalued: u32,
-    /// The first lot's price, symbol and book.
-    price: Option<i128>,
-    symbol: Option<&'a str>,
-    book: Option<&'a str>,
+    /// Sums of the stated quantities and values (`overflowed` once either left i128).
+    quantity: i128,
+    value: i128,
+    quantity_overflowed: bool,
+    value_overflowed: bool,
 }
 
-impl<'a> Side<'a> {
-    fn add(&mut self, lot: Lot<'a>) {
+impl Side {
+    fn add(&mut self, lot: Lot) {
         if self.lots == 0 {
-            (self.quantity, self.value) = (Some(0), Some(0));
-            (self.price, self.symbol, self.book) = (lot.price, lot.symbol, lot.book);
+            self.first = lot.row;
         }
         self.lots += 1;
-        let plus = |sum: Option<i128>, v: Option<i128>| match v {
-            Some(v) => sum.and_then(|s| s.checked_add(v)),
-            None => sum,
+        let plus = |sum: &mut i128, overflowed: &mut bool, v: Option<i128>| {
+            if let Some(v) = v {
+                match sum.checked_add(v) {
+                    Some(total) => *sum = total,
+                    None => *overflowed = true,
+                }
+            }
         };
-        self.quantity = plus(self.quantity, lot.quantity);
-        self.value = plus(self.value, lot.value);
+        plus(
+            &mut self.quantity,
+            &mut self.quantity_overflowed,
+            lot.quantity,
+        );
+        plus(&mut self.value, &mut self.value_overflowed, lot.value);
         self.unvalued += u32::from(lot.value.is_none());
     }
 
     /// The side's quantity: 0 when it holds no lot (a count of nothing).
     fn quantity(&self) -> Option<i128> {
-        if self.lots == 0 {
-            Some(0)
-        } else {
-            self.quantity
-        }
+        (!self.quantity_overflowed).then_some(self.quantity)
     }
 
     /// The side's value: unknown when it holds no lot, or when a lot is unvalued (a sum that
     /// skipped it is not the position's value).
     fn value(&self) -> Option<i128> {
-        (self.lots > 0 && self.unvalued == 0)
-            .then_some(self.value)
-            .flatten()
+        (self.lots > 0 && self.unvalued == 0 && !self.value_overflowed).then_some(self.value)
     }
 
     fn lots(&self) -> Option<IdxSize> {
         (self.lots > 0).then_some(self.lots as IdxSize)
     }
-}
 
-/// One row of either side.
-#[derive(Clone, Copy)]
-pub(crate) struct Lot<'a> {
-    pub quantity: Option<i128>,
-    pub price: Option<i128>,
-    pub value: Option<i128>,
-    pub symbol: Option<&'a str>,
-    pub book: Option<&'a str>,
+    fn first(&self) -> Option<IdxSize> {
+        (self.lots > 0).then_some(self.first)
+    }
 }
 
 struct Group<'a> {
-    broker: Option<&'a str>,
-    account: Option<&'a str>,
+    account: u32,
     key: Option<&'a str>,
-    sides: [Side<'a>; 2],
+    sides: [Side; 2],
 }
 
 pub(crate) const BROKER: usize = 0;
 pub(crate) const BOOK: usize = 1;
 
-type Account<'a> = (Option<&'a str>, Option<&'a str>);
+pub(crate) type Account<'a> = (Option<&'a str>, Option<&'a str>);
 
 /// The groups in the order their keys are first met.
-#[derive(Default)]
 pub(crate) struct LotSums<'a> {
     groups: Vec<Group<'a>>,
-    /// Per account, its instruments' group numbers.
-    accounts: PlHashMap<Account<'a>, usize>,
-    instruments: Vec<PlHashMap<Option<&'a str>, usize>>,
+    accounts: Vec<Account<'a>>,
+    numbers: PlHashMap<Account<'a>, u32>,
+    /// Per account (by number), its instruments' group numbers.
+    instruments: Vec<PlHashMap<Option<&'a str>, u32>>,
     /// The account of the last row, and its number: rows come account by account.
-    last: Option<(Account<'a>, usize)>,
+    last: Option<(Account<'a>, u32)>,
 }
 
 impl<'a> LotSums<'a> {
-    pub fn add(&mut self, side: usize, account: Account<'a>, key: Option<&'a str>, lot: Lot<'a>) {
+    /// `rows`: how many rows both sides have, at most one group each (allocated once: the
+    /// groups of a chunk are tens of megabytes, and growing them copies each into fresh
+    /// pages).
+    pub fn with_capacity(rows: usize) -> Self {
+        LotSums {
+            groups: Vec::with_capacity(rows),
+            accounts: Vec::new(),
+            numbers: PlHashMap::default(),
+            instruments: Vec::new(),
+            last: None,
+        }
+    }
+
+    pub fn add(&mut self, side: usize, account: Account<'a>, key: Option<&'a str>, lot: Lot) {
         let n = match self.last {
             Some((last, n)) if last == account => n,
             _ => {
-                let next = self.instruments.len();
-                let n = *self.accounts.entry(account).or_insert(next);
+                let next = self.accounts.len() as u32;
+                let n = *self.numbers.entry(account).or_insert(next);
                 if n == next {
+                    self.accounts.push(account);
                     self.instruments.push(PlHashMap::default());
                 }
                 self.last = Some((account, n));
                 n
             }
         };
-        let next = self.groups.len();
-        let g = *self.instruments[n].entry(key).or_insert(next);
+        let next = self.groups.len() as u32;
+        let g = *self.instruments[n as usize].entry(key).or_insert(next);
         if g == next {
             self.groups.push(Group {
-                broker: account.0,
-                account: account.1,
+                account: n,
                 key,
                 sides: Default::default(),
             });
         }
-        self.groups[g].sides[side].add(lot);
+        self.groups[g as usize].sides[side].add(lot);
     }
 
-    /// The `position_recon` frame (DESIGN.md "Views").
-    pub fn frame(self) -> PolarsResult<DataFrame> {
+    /// The `position_recon` frame (DESIGN.md "Views"): `broker` and `book` are the sides
+    /// the lots were read from (the first lot's price and symbol are taken from them).
+    pub fn frame(self, broker: &SideColumns, book: &SideColumns) -> PolarsResult<DataFrame> {
         let g = &self.groups;
-        let strs = |name: &str, f: fn(&Group<'a>) -> Option<&'a str>| text(name, g.iter().map(f));
-        let units =
-            |name: &str, f: &dyn Fn(&Group<'a>) -> Option<i128>| money_units(name, g.iter().map(f));
+        let accounts = &self.accounts;
+        let strs =
+            |name: &str, f: &dyn Fn(&Group<'a>) -> Option<&'a str>| text(name, g.iter().map(f));
+        let units = |name: &str, f: &dyn Fn(&Side, &Side) -> Option<i128>| {
+            money_units(name, g.iter().map(|g| f(&g.sides[BROKER], &g.sides[BOOK])))
+        };
         let lots = |name: &str, side: usize| {
             IdxCa::from_iter_options(name.into(), g.iter().map(|g| g.sides[side].lots()))
                 .into_column()
         };
-        let [broker, book] = [BROKER, BOOK];
+        // The first lot's value of `column`, on `side` (null where the side has no lot).
+        let first = |name: &str, side: usize, column: &Column| -> PolarsResult<Column> {
+            let rows =
+                IdxCa::from_iter_options("rows".into(), g.iter().map(|g| g.sides[side].first()));
+            let mut taken = column.take(&rows)?;
+            taken.rename(name.into());
+            Ok(taken)
+        };
+        let broker_symbol = first("broker_symbol", BROKER, broker.symbol)?;
+        let booked_symbol = first("booked_symbol", BOOK, book.symbol)?;
+        let symbol = broker_symbol
+            .str()?
+            .zip_with(&broker_symbol.is_not_null(), booked_symbol.str()?)?;
+        let book_name = match book.book {
+            Some(column) => first("book", BOOK, column)?,
+            None => Column::full_null("book".into(), g.len(), &DataType::String),
+        };
+        let key = text("instrument_key", g.iter().map(|g| g.key));
         let columns = vec![
-            strs("broker", |g| g.broker),
-            strs("account_id", |g| g.account),
-            strs("instrument_key", |g| g.key),
-            units("broker_quantity", &|g| g.sides[broker].quantity()),
-            units("broker_price", &|g| g.sides[broker].price),
-            units("broker_market_value", &|g| g.sides[broker].value()),
-            strs("broker_symbol", |g| g.sides[BROKER].symbol),
-            lots("broker_lots", broker),
-            units("book_quantity", &|g| g.sides[book].quantity()),
-            units("book_price", &|g| g.sides[book].price),
-            units("book_market_value", &|g| g.sides[book].value()),
-            strs("booked_symbol", |g| g.sides[BOOK].symbol),
-            strs("book", |g| g.sides[BOOK].book),
-            lots("book_lots", book),
-            strs("instrument_class", |g| Some(class_of_key(g.key))),
-            strs("side", |g| {
+            strs("broker", &|g| accounts[g.account as usize].0),
+            strs("account_id", &|g| accounts[g.account as usize].1),
+            key.clone(),
+            units("broker_quantity", &|b, _| b.quantity()),
+            first("broker_price", BROKER, broker.price)?,
+            units("broker_market_value", &|b, _| b.value()),
+            broker_symbol,
+            lots("broker_lots", BROKER),
+            units("book_quantity", &|_, k| k.quantity()),
+            first("book_price", BOOK, book.price)?,
+            units("book_market_value", &|_, k| k.value()),
+            booked_symbol,
+            book_name,
+            lots("book_lots", BOOK),
+            strs("instrument_class", &|g| Some(class_of_key(g.key))),
+            strs("side", &|g| {
                 Some(match (g.sides[BROKER].lots > 0, g.sides[BOOK].lots > 0) {
                     (true, true) => "both",
                     (true, false) => "broker_only",
                     _ => "book_only",
                 })
             }),
-            units("quantity_diff", &|g| {
-                g.sides[broker]
-                    .quantity()?
-                    .checked_sub(g.sides[book].quantity()?)
+            units("quantity_diff", &|b, k| {
+                b.quantity()?.checked_sub(k.quantity()?)
             }),
             // What findings name: the instrument, and its symbol as either side spells it.
-            strs("position_id", |g| g.key),
-            strs("symbol", |g| {
-                g.sides[BROKER].symbol.or(g.sides[BOOK].symbol)
-            }),
+            key.with_name("position_id".into()),
+            symbol.with_name("symbol".into()).into_column(),
         ];
         DataFrame::new(g.len(), columns)
     }
