@@ -25,15 +25,14 @@ use crate::lot_sums::{BOOK, BROKER, LotSums, SideColumns};
 /// beside its `accountIdKey`, an Architect account's name beside its UUID) is that account.
 /// A declared alias (`[books.<name>.accounts]`) was applied when the book was read.
 pub fn by_account_name(books: &BookFrames, accounts: &DataFrame) -> PolarsResult<BookFrames> {
-    use std::collections::{HashMap, HashSet};
     if accounts.height() == 0 || !accounts.schema().contains("account_name") {
         return Ok(books.clone());
     }
     let brokers = accounts.column("broker")?.str()?;
     let ids = accounts.column("account_id")?.str()?;
     let names = accounts.column("account_name")?.str()?;
-    let mut known: HashSet<(&str, &str)> = HashSet::new();
-    let mut by_name: HashMap<(&str, &str), Option<&str>> = HashMap::new();
+    let mut known: PlHashSet<(&str, &str)> = PlHashSet::new();
+    let mut by_name: PlHashMap<(&str, &str), Option<&str>> = PlHashMap::new();
     for i in 0..accounts.height() {
         let (Some(b), Some(id)) = (brokers.get(i), ids.get(i)) else {
             continue;
@@ -53,6 +52,18 @@ pub fn by_account_name(books: &BookFrames, accounts: &DataFrame) -> PolarsResult
         }
         let b = df.column("broker")?.str()?;
         let a = df.column("account_id")?.str()?;
+        // The usual book names every account by its id: then nothing is renamed (an account
+        // looked up once per run of its rows).
+        let mut last = None;
+        let all_known = b.iter().zip(a.iter()).all(|pair| {
+            last == Some(pair) || {
+                last = Some(pair);
+                matches!(pair, (Some(b), Some(a)) if known.contains(&(b, a)))
+            }
+        });
+        if all_known {
+            return Ok(df.clone());
+        }
         let renamed: StringChunked = b
             .iter()
             .zip(a.iter())
@@ -365,7 +376,8 @@ impl BookChunks {
     }
 }
 
-/// Row numbers of `df` by (broker, account_id).
+/// Row numbers of `df` by (broker, account_id). A book lists an account's rows together,
+/// so the account is looked up (and its key allocated) only when it changes.
 fn rows_by_account(
     df: &DataFrame,
 ) -> PolarsResult<std::collections::HashMap<(String, String), Vec<IdxSize>>> {
@@ -375,13 +387,23 @@ fn rows_by_account(
     }
     let brokers = df.column("broker")?.str()?;
     let accounts = df.column("account_id")?.str()?;
+    let mut run: Option<((&str, &str), Vec<IdxSize>)> = None;
+    let mut close = |run: Option<((&str, &str), Vec<IdxSize>)>| {
+        if let Some(((b, a), rows)) = run {
+            index
+                .entry((b.to_string(), a.to_string()))
+                .or_default()
+                .extend(rows);
+        }
+    };
     for (i, (b, a)) in brokers.iter().zip(accounts.iter()).enumerate() {
-        let key = (
-            b.unwrap_or_default().to_string(),
-            a.unwrap_or_default().to_string(),
-        );
-        index.entry(key).or_default().push(i as IdxSize);
+        let key = (b.unwrap_or_default(), a.unwrap_or_default());
+        match &mut run {
+            Some((current, rows)) if *current == key => rows.push(i as IdxSize),
+            _ => close(run.replace((key, vec![i as IdxSize]))),
+        }
     }
+    close(run);
     Ok(index)
 }
 
