@@ -37,9 +37,16 @@ pub fn held_before_book() -> Option<u64> {
     crate::pipeline::resident_kib().map(|kib| kib * 1024)
 }
 
+/// Whether `plan` weighs the accounts on disk (a memory budget, and no rule that needs the
+/// whole book at once): a run with a book of record weighs them while it reads the book.
+pub fn weighs(chunking: Chunking, whole_book: Option<&str>) -> bool {
+    matches!(chunking, Chunking::Budget(_)) && whole_book.is_none()
+}
+
 /// The chunks of `accounts` (ranges of it, in order; one range is the whole book).
 /// `held`: what the run held before the book (`held_before_book`); `book_bytes`: the size
-/// of the book of record's frames, held for the whole run.
+/// of the book of record's frames, held for the whole run; `weighed`: the accounts'
+/// `memory_weights` when already taken (else `plan` weighs them).
 #[allow(clippy::single_range_in_vec_init)]
 pub fn plan(
     snapshot: &OpenSnapshot,
@@ -48,6 +55,7 @@ pub fn plan(
     held: Option<u64>,
     book_bytes: u64,
     whole_book: Option<&str>,
+    weighed: Option<Vec<u64>>,
 ) -> Vec<Range<usize>> {
     let len = accounts.len();
     if len == 0 {
@@ -79,7 +87,7 @@ pub fn plan(
                 );
             }
             let max = room.max(MIN_CHUNK_MEMORY);
-            let weights = memory_weights(snapshot, accounts);
+            let weights = weighed.unwrap_or_else(|| memory_weights(snapshot, accounts));
             let chunks = by_weight(&weights, max);
             tracing::info!(
                 chunks = chunks.len(),
@@ -111,7 +119,7 @@ fn by_weight(weights: &[u64], max: u64) -> Vec<Range<usize>> {
 
 /// What checking each account is expected to hold in memory: its snapshot files' bytes (a
 /// stat per file, on both cores) at its broker's cost per byte.
-fn memory_weights(snapshot: &OpenSnapshot, accounts: &[AccountRef]) -> Vec<u64> {
+pub fn memory_weights(snapshot: &OpenSnapshot, accounts: &[AccountRef]) -> Vec<u64> {
     use rayon::prelude::*;
     accounts
         .par_iter()

@@ -505,12 +505,20 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     let accounts = snapshot.accounts();
     let held = crate::chunking::held_before_book();
     timings.lap("normalize.parse");
-    let mut books = open_books(&opts.books, &snapshot, &accounts)?;
+    let whole_book = recon_rules::reach::whole_book_rule(&opts.packs);
+    // The accounts are weighed on disk (a stat per file) while the book is read: the book's
+    // read leaves a core idle at times, the weighing is all system calls.
+    let weigh = !opts.books.is_empty()
+        && crate::chunking::weighs(opts.chunking, whole_book.as_deref());
+    let (books, weighed) = rayon::join(
+        || open_books(&opts.books, &snapshot, &accounts),
+        || weigh.then(|| crate::chunking::memory_weights(&snapshot, &accounts)),
+    );
+    let mut books = books?;
     if books.is_some() {
         timings.lap("books.read");
     }
     let book_bytes = books.as_ref().map_or(0, BookChunks::estimated_size) as u64;
-    let whole_book = recon_rules::reach::whole_book_rule(&opts.packs);
     let chunks = crate::chunking::plan(
         &snapshot,
         &accounts,
@@ -518,6 +526,7 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
         held,
         book_bytes,
         whole_book.as_deref(),
+        weighed,
     );
     timings.lap("normalize.parse");
     let progress = crate::chunking::progress(opts.progress, accounts.len());
