@@ -35,9 +35,8 @@ pub fn export_snapshot(
         Exporter::create(out, crate::pipeline::brokers(&snapshot)).map_err(export_error)?;
     exporter.set_books(books.iter().map(|b| b.name.clone()).collect());
     let book_bytes = book.as_ref().map_or(0, BookChunks::estimated_size) as u64;
-    let chunks = crate::chunking::plan(
-        &snapshot, &accounts, chunking, held, book_bytes, None, None,
-    );
+    let chunks =
+        crate::chunking::plan(&snapshot, &accounts, chunking, held, book_bytes, None, None);
     let bar = crate::chunking::progress(progress, accounts.len());
     for (i, range) in chunks.iter().enumerate() {
         let part = &accounts[range.clone()];

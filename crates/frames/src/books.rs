@@ -1150,6 +1150,55 @@ mod tests {
         );
     }
 
+    /// A book long enough that polars' CSV reader hands it back in many chunks: every row
+    /// is read in file order, and a bad row in a later block is quarantined on its own line
+    /// (blocks follow the chunks, and a block's cells are found from its first row).
+    #[test]
+    fn a_book_read_in_many_chunks_keeps_its_rows_in_order_and_its_lines_exact() {
+        const ROWS: usize = 150_000;
+        let bad = [3, 70_001, ROWS - 2];
+        let mut text = String::from("broker,account,symbol,quantity\n");
+        for i in 0..ROWS {
+            let quantity = if bad.contains(&i) {
+                "lots".to_string()
+            } else {
+                i.to_string()
+            };
+            text.push_str(&format!("tradezero,TZ{},S{i},{quantity}\n", i / 100));
+        }
+        let dir = book_files(&text, NO_CASH);
+        let source = read_text_frame("oms", &dir.path().join("positions-1.csv")).unwrap();
+        assert!(
+            source.first_col_n_chunks() > 1,
+            "the file must come back in several chunks for this test to mean anything"
+        );
+        let frames = read_book(&spec(dir.path()), as_of()).unwrap();
+        let p = &frames.positions;
+        assert_eq!(p.height(), ROWS - bad.len());
+        let symbols = p.column("symbol").unwrap().str().unwrap();
+        let quantities = p.column("quantity").unwrap().decimal().unwrap().physical();
+        let good = (0..ROWS).filter(|i| !bad.contains(i));
+        for ((i, symbol), quantity) in good.zip(symbols.iter()).zip(quantities.iter()) {
+            assert_eq!(symbol, Some(format!("S{i}").as_str()));
+            assert_eq!(quantity, Some(i as i128 * 100_000_000));
+        }
+        let q = &frames.quarantine;
+        let lines: Vec<i64> = q
+            .column("line")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        // The header is line 1: row i is on line i + 2.
+        assert_eq!(lines, bad.map(|i| i as i64 + 2));
+        let accounts: Vec<String> = (0..q.height())
+            .map(|i| text_at(q, "account_id", i))
+            .collect();
+        assert_eq!(accounts, bad.map(|i| format!("TZ{}", i / 100)));
+    }
+
     fn text_at(df: &DataFrame, column: &str, i: usize) -> String {
         df.column(column)
             .unwrap()
