@@ -904,11 +904,22 @@ mod postgres {
 /// The `instrument_key` column of `symbols` (`recon_model::instrument_key`): a book repeats
 /// its symbols across accounts (a million lots hold a few hundred thousand instruments), so
 /// each distinct one is keyed once, on every core. The broker side of `position_recon` keys
-/// its positions with the same function.
+/// its positions with the same function (`instrument_keys_knowing`).
 /// `symbols` gives the symbols afresh each time it is called (they are read twice).
 pub fn instrument_keys<'a, I: Iterator<Item = Option<&'a str>>>(
     symbols: impl Fn() -> I,
     as_of: NaiveDate,
+) -> StringChunked {
+    instrument_keys_knowing(symbols, as_of, |_| None)
+}
+
+/// `instrument_keys`, taking the key of a spelling from `known` where it has one (keys
+/// already computed for the same spelling as of the same day: `position_recon` passes the
+/// chunk's book, so a symbol both sides spell alike is keyed once in a run, not twice).
+pub fn instrument_keys_knowing<'a, 'k, I: Iterator<Item = Option<&'a str>>>(
+    symbols: impl Fn() -> I,
+    as_of: NaiveDate,
+    known: impl Fn(&str) -> Option<&'k str> + Sync,
 ) -> StringChunked {
     let mut distinct: PlHashMap<&str, usize> = PlHashMap::new();
     for s in symbols().flatten() {
@@ -919,12 +930,15 @@ pub fn instrument_keys<'a, I: Iterator<Item = Option<&'a str>>>(
     for (symbol, n) in &distinct {
         by_number[*n] = symbol;
     }
-    let keyed: Vec<String> = by_number
+    let keyed: Vec<std::borrow::Cow<'k, str>> = by_number
         .par_iter()
-        .map(|s| instrument_key(s, as_of))
+        .map(|s| match known(s) {
+            Some(key) => key.into(),
+            None => instrument_key(s, as_of).into(),
+        })
         .collect();
     let keys: StringChunked = symbols()
-        .map(|s| s.map(|s| keyed[distinct[s]].as_str()))
+        .map(|s| s.map(|s| keyed[distinct[s]].as_ref()))
         .collect();
     keys.with_name("instrument_key".into())
 }

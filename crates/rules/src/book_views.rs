@@ -96,9 +96,24 @@ fn accounts_in(frames: &[&DataFrame]) -> PolarsResult<LazyFrame> {
 }
 
 /// The broker's positions with the key of each one's symbol (the book reader's function).
-fn with_keys(positions: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame> {
+/// A symbol the book spells the same way takes the book's key for it: a book row's key is
+/// `instrument_key` of its symbol as of the run's day (`BookPositionRow::instrument_key`), so
+/// it is the key this would compute, already computed.
+fn with_keys(positions: &DataFrame, book: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame> {
     let symbols = positions.column("symbol")?.str()?;
-    let keys = recon_frames::books::instrument_keys(|| symbols.iter(), as_of);
+    let mut booked: PlHashMap<&str, &str> = PlHashMap::new();
+    if positions.height() > 0 && book.height() > 0 {
+        let (s, k) = (
+            book.column("symbol")?.str()?,
+            book.column("instrument_key")?.str()?,
+        );
+        booked.extend(s.iter().zip(k.iter()).filter_map(|(s, k)| Some((s?, k?))));
+    }
+    let keys = recon_frames::books::instrument_keys_knowing(
+        || symbols.iter(),
+        as_of,
+        |s| booked.get(s).copied(),
+    );
     let mut out = positions.clone();
     out.with_column(keys.into_column())?;
     Ok(out)
@@ -122,7 +137,7 @@ pub fn position_recon(
     } else {
         positions.clone()
     };
-    let broker = with_keys(&keyed, as_of)?;
+    let broker = with_keys(&keyed, &books.positions, as_of)?;
     let book = match cusip_keys(&broker, &books.positions)? {
         Some(keys) => {
             let mut rekeyed = books.positions.clone();
