@@ -1,7 +1,8 @@
 //! Declarative rule packs over the canonical frames.
 //!
 //! It owns the rule-pack format (`pack`), the rewriting of rule SQL so every literal and
-//! parameter is an exact Decimal (`literals`), the views rules run on (`views`), compiling
+//! parameter is an exact Decimal (`literals`), the views rules run on (`views`; against a
+//! book of record `book_views`, whose lots are summed in `lot_sums`), compiling
 //! rules to polars expressions and refusing a bad pack at load time (`compile`), evaluating
 //! every rule in one batch (`evaluate`), and the findings it yields (`finding`). It must not
 //! know about brokers or HTTP: it sees frames with the columns of DESIGN.md, nothing else.
