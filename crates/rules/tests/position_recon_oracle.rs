@@ -34,13 +34,18 @@ const SYMBOLS: [&str; 8] = [
 ];
 
 /// One lot: account, symbol, quantity, price and value in the frames' units (a value or a
-/// price may be missing).
+/// price may be missing). Symbol number `SYMBOLS.len()` is a broker position without a
+/// symbol (its key is null, a group of its own); the book always states one.
 type Lot = (usize, usize, i128, Option<i128>, Option<i128>);
+
+fn symbol(n: usize) -> Option<&'static str> {
+    SYMBOLS.get(n).copied()
+}
 
 fn lot() -> impl Strategy<Value = Lot> {
     (
         0..ACCOUNTS.len(),
-        0..SYMBOLS.len(),
+        0..=SYMBOLS.len(),
         -5_000_000_000i128..5_000_000_000,
         proptest::option::weighted(0.9, 0i128..50_000_000_000),
         proptest::option::weighted(0.9, -9_000_000_000_000i128..9_000_000_000_000),
@@ -53,7 +58,7 @@ fn positions(lots: &[Lot]) -> DataFrame {
         vec![
             text("broker", lots.iter().map(|l| Some(ACCOUNTS[l.0].0))),
             text("account_id", lots.iter().map(|l| Some(ACCOUNTS[l.0].1))),
-            text("symbol", lots.iter().map(|l| Some(SYMBOLS[l.1]))),
+            text("symbol", lots.iter().map(|l| symbol(l.1))),
             money_units("quantity", lots.iter().map(|l| Some(l.2))),
             money_units("mark", lots.iter().map(|l| l.3)),
             money_units("market_value", lots.iter().map(|l| l.4)),
@@ -64,7 +69,7 @@ fn positions(lots: &[Lot]) -> DataFrame {
 }
 
 fn books(lots: &[Lot], cash_accounts: &[usize]) -> BookFrames {
-    let symbols = || lots.iter().map(|l| Some(SYMBOLS[l.1]));
+    let symbols = || lots.iter().map(|l| Some(SYMBOLS[l.1 % SYMBOLS.len()]));
     let positions = DataFrame::new(
         lots.len(),
         vec![
