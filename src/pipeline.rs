@@ -506,10 +506,9 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     let held = crate::chunking::held_before_book();
     timings.lap("normalize.parse");
     let whole_book = recon_rules::reach::whole_book_rule(&opts.packs);
-    // The accounts are weighed on disk (a stat per file) while the book is read: the book's
-    // read leaves a core idle at times, the weighing is all system calls.
-    let weigh =
-        !opts.books.is_empty() && crate::chunking::weighs(opts.chunking, whole_book.as_deref());
+    // The accounts are weighed on disk (a stat per file) while the book, if any, is read:
+    // the book's read leaves a core idle at times, the weighing is all system calls.
+    let weigh = crate::chunking::weighs(opts.chunking, whole_book.as_deref());
     let (books, weighed) = rayon::join(
         || open_books(&opts.books, &snapshot, &accounts),
         || weigh.then(|| crate::chunking::memory_weights(&snapshot, &accounts)),

@@ -219,11 +219,13 @@ impl<'a> LotSums<'a> {
             IdxCa::from_iter_options(name.into(), g.iter().map(|g| g.sides[side].lots()))
                 .into_column()
         };
-        // The first lot's value of `column`, on `side` (null where the side has no lot).
+        // Each side's first lot, by row number (null where the side has no lot).
+        let first_rows = [BROKER, BOOK].map(|side| {
+            IdxCa::from_iter_options("rows".into(), g.iter().map(|g| g.sides[side].first()))
+        });
+        // The first lot's value of `column`, on `side`.
         let first = |name: &str, side: usize, column: &Column| -> PolarsResult<Column> {
-            let rows =
-                IdxCa::from_iter_options("rows".into(), g.iter().map(|g| g.sides[side].first()));
-            let mut taken = column.take(&rows)?;
+            let mut taken = column.take(&first_rows[side])?;
             taken.rename(name.into());
             Ok(taken)
         };
