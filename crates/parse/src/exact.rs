@@ -41,7 +41,11 @@ pub const LIMIT_DIGITS: u32 = 20;
 
 /// Whether a broker value is at or beyond 10^[`LIMIT_DIGITS`] in magnitude.
 pub fn out_of_range(d: &Decimal) -> bool {
-    d.abs() >= Decimal::from_i128_with_scale(10i128.pow(LIMIT_DIGITS), 0)
+    // |mantissa| / 10^scale ≥ 10^20 ⟺ |mantissa| ≥ 10^(20 + scale): compared on the integer,
+    // not by rescaling two decimals (this runs on every number read). A mantissa is below
+    // 2^96 < 10^29, so past 10^28 nothing is out of range.
+    let exponent = LIMIT_DIGITS + d.scale();
+    exponent <= 28 && d.mantissa().unsigned_abs() >= 10u128.pow(exponent)
 }
 
 /// The product of `factors` at frame scale, or `None` when it overflows `Decimal` (whose
@@ -71,7 +75,12 @@ pub fn to_frame_scale(d: Decimal) -> (Decimal, bool) {
 
 /// The i128 a `Decimal(38, 8)` column stores for `d` (already at most 8 decimals).
 pub fn to_units(d: Decimal) -> i128 {
-    let (d, _) = to_frame_scale(d);
+    // Most values have at most 8 decimals already: no rounding to do.
+    let d = if d.scale() <= SCALE {
+        d
+    } else {
+        to_frame_scale(d).0
+    };
     // A Decimal's mantissa is < 2^96 and scale ≤ 8 here, so this cannot overflow an i128.
     d.mantissa() * 10i128.pow(SCALE - d.scale())
 }
@@ -148,5 +157,37 @@ mod tests {
         assert_eq!(to_units(dec!(1.5)), 150_000_000);
         assert_eq!(to_units(dec!(-0.00000001)), -1);
         assert_eq!(from_units(150_000_000, 8), Some(dec!(1.5)));
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The integer comparison is the decimal one: |d| ≥ 10^20, at every scale, on
+        /// both sides of the limit.
+        #[test]
+        fn out_of_range_is_the_decimal_comparison(
+            mantissa in prop_oneof![
+                proptest::num::i128::ANY.prop_map(|m| m % (1i128 << 96)),
+                (-3i128..=3).prop_map(|d| 10i128.pow(20) + d),
+                (0u32..=8).prop_flat_map(|s| (-3i128..=3).prop_map(move |d| (10i128.pow(20 + s) + d) * if s % 2 == 0 { 1 } else { -1 })),
+            ],
+            scale in 0u32..=28,
+        ) {
+            let d = Decimal::from_i128_with_scale(mantissa, scale);
+            let by_decimals = d.abs() >= Decimal::from_i128_with_scale(10i128.pow(LIMIT_DIGITS), 0);
+            prop_assert_eq!(out_of_range(&d), by_decimals, "{}", d);
+        }
+
+        /// Units are the value rounded half-even to the frame scale, times 10^8 (for the
+        /// values recon keeps: below 10^20).
+        #[test]
+        fn units_are_the_rounded_value_at_frame_scale(
+            mantissa in proptest::num::i128::ANY.prop_map(|m| m % 10i128.pow(20)),
+            scale in 0u32..=20,
+        ) {
+            let d = Decimal::from_i128_with_scale(mantissa, scale);
+            let rounded = d.round_dp_with_strategy(SCALE, RoundingStrategy::MidpointNearestEven);
+            prop_assert_eq!(from_units(to_units(d), SCALE as usize), Some(rounded), "{}", d);
+        }
     }
 }

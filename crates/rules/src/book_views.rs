@@ -176,7 +176,6 @@ pub fn position_recon(
 /// broker states for the instrument its symbol names is another security, keyed by its
 /// CUSIP so the two are not matched. Without a CUSIP on both sides the symbol decides.
 fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<StringChunked>> {
-    use std::collections::HashMap;
     let stated = |df: &DataFrame| {
         df.column("cusip")
             .ok()
@@ -197,8 +196,8 @@ fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<Strin
     let bc = broker_cusips.str()?;
     // `None` where one account's CUSIP is under two keys, or one key under two CUSIPs: such
     // an identifier decides nothing.
-    let mut key_of: HashMap<(&str, &str, &str), Option<&str>> = HashMap::new();
-    let mut cusip_of: HashMap<(&str, &str, &str), Option<&str>> = HashMap::new();
+    let mut key_of: PlHashMap<(&str, &str, &str), Option<&str>> = PlHashMap::new();
+    let mut cusip_of: PlHashMap<(&str, &str, &str), Option<&str>> = PlHashMap::new();
     fn unique<'a>(seen: &mut Option<&'a str>, this: &'a str) {
         if *seen != Some(this) {
             *seen = None;
