@@ -109,26 +109,13 @@ fn files(book: &str, pattern: &str) -> Result<Vec<PathBuf>, BookError> {
     Ok(found)
 }
 
-/// A file as text columns.
-fn read_text_frame(book: &str, path: &Path) -> Result<DataFrame, BookError> {
-    let is_parquet = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    let df = if is_parquet {
-        let file = std::fs::File::open(path)
-            .map_err(|e| refused(book, format!("{}: {e}", path.display())))?;
-        ParquetReader::new(file)
-            .finish()
-            .map_err(|e| refused(book, format!("{}: {e}", path.display())))?
-    } else {
-        CsvReadOptions::default()
-            .with_has_header(true)
-            // Every column as text: a CSV number must never become a float.
-            .with_infer_schema_length(Some(0))
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))
-            .and_then(|r| r.finish())
-            .map_err(|e| refused(book, format!("{}: {e}", path.display())))?
-    };
+/// A Parquet file as text columns (a number cast to its exact text).
+fn read_parquet_frame(book: &str, path: &Path) -> Result<DataFrame, BookError> {
+    let file =
+        std::fs::File::open(path).map_err(|e| refused(book, format!("{}: {e}", path.display())))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| refused(book, format!("{}: {e}", path.display())))?;
     let columns = df
         .columns()
         .iter()
@@ -145,11 +132,11 @@ fn read_text_frame(book: &str, path: &Path) -> Result<DataFrame, BookError> {
 fn resolve(
     book: &str,
     path: &Path,
-    df: &DataFrame,
+    names: &[String],
     mapping: &BTreeMap<String, String>,
     required: &[&'static str],
     optional: &[&'static str],
-) -> Result<BTreeMap<&'static str, StringChunked>, BookError> {
+) -> Result<BTreeMap<&'static str, usize>, BookError> {
     let mut out = BTreeMap::new();
     let all: Vec<(&'static str, bool)> = required
         .iter()
@@ -169,14 +156,22 @@ fn resolve(
     }
     for (canonical, needed) in all {
         let source = mapping.get(canonical).map_or(canonical, String::as_str);
-        match df.column(source) {
-            Ok(c) => {
-                out.insert(
-                    canonical,
-                    c.str().map_err(|e| refused(book, e.to_string()))?.clone(),
-                );
+        let mut found = names.iter().enumerate().filter(|(_, n)| *n == source);
+        match (found.next(), found.next()) {
+            (Some(_), Some(_)) => {
+                // Two columns of one name: which one holds the value is anyone's guess.
+                return Err(refused(
+                    book,
+                    format!(
+                        "{} has two columns named `{source}` (for `{canonical}`)",
+                        path.display()
+                    ),
+                ));
             }
-            Err(_) if needed => {
+            (Some((i, _)), None) => {
+                out.insert(canonical, i);
+            }
+            (None, _) if needed => {
                 return Err(refused(
                     book,
                     format!(
@@ -187,15 +182,11 @@ fn resolve(
                         } else {
                             " as mapped".to_string()
                         },
-                        df.get_column_names()
-                            .iter()
-                            .map(|n| n.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        names.join(", ")
                     ),
                 ));
             }
-            Err(_) => {}
+            (None, _) => {}
         }
     }
     Ok(out)
@@ -236,32 +227,120 @@ struct RowContext<'a> {
     as_of: NaiveDate,
 }
 
-/// The text columns of one block of rows of a file or query, by canonical name (after the
-/// mapping): each a slice of the source's column that starts at row `first`.
+/// The cells of one block of rows of a file or query, by canonical name (after the
+/// mapping), and what the reader already found wrong with a row.
 struct Cells<'a> {
-    columns: BTreeMap<&'static str, &'a StringChunked>,
-    first: usize,
+    columns: BTreeMap<&'static str, SourceColumn<'a>>,
+    /// The rows as a CSV file gave them (their lines, and rows that could not be read as
+    /// text at all); `None` for a text frame.
+    csv: Option<&'a CsvBlock>,
 }
 
 impl<'a> Cells<'a> {
     /// The column for `name`, if the source has it: looked up once per block, not per row.
     fn column(&self, name: &str) -> SourceColumn<'a> {
-        SourceColumn(self.columns.get(name).copied(), self.first)
+        self.columns
+            .get(name)
+            .copied()
+            .unwrap_or(SourceColumn::Absent)
+    }
+
+    /// Why row `i` could not be read at all (not UTF-8, a ragged line), if so.
+    fn unreadable(&self, i: usize) -> Option<&'a str> {
+        self.csv
+            .and_then(|b| b.unreadable.get(&i))
+            .map(String::as_str)
     }
 }
 
-/// One canonical column of a block, possibly absent, and the row its slice starts at.
+/// Where one canonical column's cells are.
 #[derive(Clone, Copy)]
-struct SourceColumn<'a>(Option<&'a StringChunked>, usize);
+enum SourceColumn<'a> {
+    Absent,
+    /// A slice of a text column (a Parquet file's, a query's) that starts at row `first`.
+    Text(&'a StringChunked, usize),
+    /// Field number `field` of a block of CSV rows.
+    Csv(&'a CsvBlock, usize),
+}
 
 impl<'a> SourceColumn<'a> {
     /// Row `i`'s cell (`i` counted in the whole source), trimmed; `None` when the column is
     /// absent or the cell empty.
     fn at(self, i: usize) -> Option<&'a str> {
-        self.0
-            .and_then(|c| c.get(i - self.1))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+        match self {
+            SourceColumn::Absent => None,
+            SourceColumn::Text(c, first) => c.get(i - first),
+            SourceColumn::Csv(block, field) => block.cell(i, field),
+        }
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    }
+}
+
+/// Rows of a CSV file as the `csv` crate read them: every field's text in one buffer.
+#[derive(Default)]
+struct CsvBlock {
+    /// The row number (from 0, after the header) of the block's first row.
+    first: usize,
+    text: String,
+    /// Where each field ends in `text`; a field starts where the one before it ends.
+    ends: Vec<usize>,
+    /// Row `r`'s fields are `ends[rows[r]..rows[r + 1]]`.
+    rows: Vec<usize>,
+    /// The line each row starts on (a quoted field may hold line breaks).
+    lines: Vec<u64>,
+    /// Rows that cannot be read, by row number: why.
+    unreadable: std::collections::HashMap<usize, String>,
+}
+
+impl CsvBlock {
+    fn starting_at(first: usize) -> CsvBlock {
+        CsvBlock {
+            first,
+            rows: vec![0],
+            ..CsvBlock::default()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Appends one record; a field that is not UTF-8 or a record of another width than the
+    /// header's makes its row unreadable (its cells are kept, lossily, to name its account).
+    fn push(&mut self, record: &csv::ByteRecord, width: usize) {
+        let row = self.first + self.len();
+        for (n, field) in record.iter().enumerate() {
+            match std::str::from_utf8(field) {
+                Ok(text) => self.text.push_str(text),
+                Err(_) => {
+                    self.text.push_str(&String::from_utf8_lossy(field));
+                    self.unreadable
+                        .entry(row)
+                        .or_insert_with(|| format!("field {} is not UTF-8 text", n + 1));
+                }
+            }
+            self.ends.push(self.text.len());
+        }
+        if record.len() != width {
+            self.unreadable
+                .entry(row)
+                .or_insert_with(|| format!("{} fields where the header has {width}", record.len()));
+        }
+        self.rows.push(self.ends.len());
+        self.lines.push(record.position().map_or(0, |p| p.line()));
+    }
+
+    /// Row `i`'s field `field`, as read (`None` past the end of a short row).
+    fn cell(&self, i: usize, field: usize) -> Option<&str> {
+        let r = i - self.first;
+        let (start, end) = (self.rows[r], self.rows[r + 1]);
+        if field >= end - start {
+            return None;
+        }
+        let k = start + field;
+        let from = if k == 0 { 0 } else { self.ends[k - 1] };
+        Some(&self.text[from..self.ends[k]])
     }
 }
 
@@ -420,6 +499,10 @@ impl RowContext<'_> {
     ) -> Result<(), BookError> {
         let as_of = cells.column("as_of");
         for i in rows {
+            if let Some(reason) = cells.unreadable(i) {
+                problems.push(with_place(*self.problem(i, None, reason.into()), cells, i));
+                continue;
+            }
             self.date_ok(i, as_of.at(i))?;
             match read(i) {
                 Ok(row) => keep(i, row),
@@ -478,27 +561,113 @@ fn read_file(
     as_of: NaiveDate,
     part: Part,
 ) -> Result<BookFrames, BookError> {
-    let df = read_text_frame(&spec.name, path)?;
-    read_frame(spec, path, &df, as_of, part)
+    let ctx = RowContext { spec, path, as_of };
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+    {
+        let df = read_parquet_frame(&spec.name, path)?;
+        return read_frame(&ctx, &df, part);
+    }
+    read_csv(&ctx, part)
 }
 
-/// Every row of a text frame (a file's or a query's) into the book frames, or a problem
-/// naming its line and column. Rows go straight into columns: a book of a million lots is
-/// not copied into row structs on the way.
-fn read_frame(
-    spec: &BookSpec,
-    path: &Path,
-    df: &DataFrame,
-    as_of: NaiveDate,
+/// The canonical columns `part` reads from a source with these column names.
+fn resolve_part(
+    ctx: &RowContext,
+    names: &[String],
     part: Part,
-) -> Result<BookFrames, BookError> {
+) -> Result<BTreeMap<&'static str, usize>, BookError> {
     let (mapping, required, optional): (_, &[&'static str], &[&'static str]) = match part {
-        Part::Positions => (&spec.columns, &POSITION_REQUIRED, &POSITION_OPTIONAL),
-        Part::Cash => (&spec.cash_columns, &CASH_REQUIRED, &CASH_OPTIONAL),
+        Part::Positions => (&ctx.spec.columns, &POSITION_REQUIRED, &POSITION_OPTIONAL),
+        Part::Cash => (&ctx.spec.cash_columns, &CASH_REQUIRED, &CASH_OPTIONAL),
     };
-    let resolved = resolve(&spec.name, path, df, mapping, required, optional)?;
-    let ctx = RowContext { spec, path, as_of };
-    // Blocks of rows on every core, put back together in file order.
+    resolve(&ctx.spec.name, ctx.path, names, mapping, required, optional)
+}
+
+/// A CSV file, read with the `csv` crate: one thread reads records into blocks of
+/// `ROWS_PER_BLOCK` rows (the text of each field once, in one buffer per block) while the
+/// other cores turn finished blocks into frames. Reading the file as a polars frame of text
+/// first cost twice the CPU (its columns built, then read cell by cell).
+fn read_csv(ctx: &RowContext, part: Part) -> Result<BookFrames, BookError> {
+    let book = ctx.spec.name.as_str();
+    let failed = |e: &dyn std::fmt::Display| refused(book, format!("{}: {e}", ctx.path.display()));
+    let file = std::fs::File::open(ctx.path).map_err(|e| failed(&e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        // Ragged rows are read and quarantined one by one, not a reason to stop reading.
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(file);
+    let names: Vec<String> = reader
+        .byte_headers()
+        .map_err(|e| failed(&e))?
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    let resolved = resolve_part(ctx, &names, part)?;
+    let read_block = |block: &CsvBlock| {
+        let cells = Cells {
+            columns: resolved
+                .iter()
+                .map(|(k, field)| (*k, SourceColumn::Csv(block, *field)))
+                .collect(),
+            csv: Some(block),
+        };
+        block_frame(ctx, &cells, block.first..block.first + block.len(), part)
+    };
+    let done = std::sync::Mutex::new(Vec::new());
+    let read: Result<usize, BookError> = rayon::scope(|scope| {
+        let (done, read_block) = (&done, &read_block);
+        let hand_over = |n: usize, block: CsvBlock| {
+            scope.spawn(move |_| {
+                let frame = read_block(&block);
+                done.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((n, frame));
+            })
+        };
+        let (mut record, mut block, mut n) = (csv::ByteRecord::new(), CsvBlock::starting_at(0), 0);
+        while reader
+            .read_byte_record(&mut record)
+            .map_err(|e| failed(&e))?
+        {
+            block.push(&record, names.len());
+            if block.len() == ROWS_PER_BLOCK {
+                let next = CsvBlock::starting_at(block.first + block.len());
+                hand_over(n, std::mem::replace(&mut block, next));
+                n += 1;
+            }
+        }
+        if block.len() > 0 {
+            hand_over(n, block);
+            n += 1;
+        }
+        Ok(n)
+    });
+    read?;
+    let mut blocks = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    blocks.sort_unstable_by_key(|(n, _)| *n);
+    assemble(ctx, blocks.into_iter().map(|(_, b)| b), part)
+}
+
+/// Every row of a text frame (a Parquet file's or a query's) into the book frames, or a
+/// problem naming its line and column. Rows go straight into columns: a book of a million
+/// lots is not copied into row structs on the way.
+fn read_frame(ctx: &RowContext, df: &DataFrame, part: Part) -> Result<BookFrames, BookError> {
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let resolved = resolve_part(ctx, &names, part)?;
+    let columns = df.columns();
+    let resolved: BTreeMap<&'static str, StringChunked> = resolved
+        .into_iter()
+        .map(|(k, i)| Ok((k, columns[i].str()?.clone())))
+        .collect::<PolarsResult<_>>()
+        .map_err(|e| refused(&ctx.spec.name, e.to_string()))?;
+    // Blocks of rows on every core, put back together in source order.
     let read: Vec<Result<Block, BookError>> = blocks_of(&resolved)
         .into_par_iter()
         .map(|rows| {
@@ -507,50 +676,65 @@ fn read_frame(
                 .map(|(k, c)| (*k, c.slice(rows.start as i64, rows.len())))
                 .collect();
             let cells = Cells {
-                columns: sliced.iter().map(|(k, c)| (*k, c)).collect(),
-                first: rows.start,
+                columns: sliced
+                    .iter()
+                    .map(|(k, c)| (*k, SourceColumn::Text(c, rows.start)))
+                    .collect(),
+                csv: None,
             };
-            let mut problems = Vec::new();
-            let frame = match part {
-                Part::Positions => position_frame(&ctx, &cells, rows, &mut problems)?,
-                Part::Cash => cash_frame(&ctx, &cells, rows, &mut problems)?,
-            };
-            let frame = frame.map_err(|e| refused(&spec.name, e.to_string()))?;
-            Ok((frame, problems))
+            block_frame(ctx, &cells, rows, part)
         })
         .collect();
+    assemble(ctx, read, part)
+}
+
+/// One block of rows into its frame and the rows it quarantined.
+fn block_frame(
+    ctx: &RowContext,
+    cells: &Cells,
+    rows: std::ops::Range<usize>,
+    part: Part,
+) -> Result<Block, BookError> {
+    let mut problems = Vec::new();
+    let frame = match part {
+        Part::Positions => position_frame(ctx, cells, rows, &mut problems)?,
+        Part::Cash => cash_frame(ctx, cells, rows, &mut problems)?,
+    };
+    let frame = frame.map_err(|e| refused(&ctx.spec.name, e.to_string()))?;
+    Ok((frame, problems))
+}
+
+/// The blocks' frames and quarantines, in order, as one part of a book.
+fn assemble(
+    ctx: &RowContext,
+    blocks: impl IntoIterator<Item = Result<Block, BookError>>,
+    part: Part,
+) -> Result<BookFrames, BookError> {
+    let book = ctx.spec.name.as_str();
     let mut frame: Option<DataFrame> = None;
     let mut problems = Vec::new();
-    for block in read {
+    for block in blocks {
         let (part_frame, part_problems) = block?;
         match &mut frame {
             Some(f) => {
                 f.vstack_mut_owned(part_frame)
-                    .map_err(|e| refused(&spec.name, e.to_string()))?;
+                    .map_err(|e| refused(book, e.to_string()))?;
             }
             None => frame = Some(part_frame),
         }
         problems.extend(part_problems);
     }
-    let frame = match frame {
-        Some(f) => Ok(f),
-        // No row at all: the empty frame of its part.
-        None => BookFrames::empty().map(|e| match part {
-            Part::Positions => e.positions,
-            Part::Cash => e.cash,
-        }),
-    };
-    let empty = BookFrames::empty().map_err(|e| refused(&spec.name, e.to_string()))?;
-    let quarantine = quarantine_frame(&problems).map_err(|e| refused(&spec.name, e.to_string()))?;
-    let frame = frame.map_err(|e| refused(&spec.name, e.to_string()))?;
+    let empty = BookFrames::empty().map_err(|e| refused(book, e.to_string()))?;
+    let quarantine = quarantine_frame(&problems).map_err(|e| refused(book, e.to_string()))?;
     Ok(match part {
+        // No row at all: the empty frame of its part.
         Part::Positions => BookFrames {
-            positions: frame,
+            positions: frame.unwrap_or_else(|| empty.positions.clone()),
             quarantine,
             ..empty
         },
         Part::Cash => BookFrames {
-            cash: frame,
+            cash: frame.unwrap_or_else(|| empty.cash.clone()),
             quarantine,
             ..empty
         },
@@ -562,6 +746,10 @@ fn read_frame(
 fn with_place(mut p: BookProblem, cells: &Cells, i: usize) -> BookProblem {
     p.broker = cells.column("broker").at(i).map(|v| v.to_ascii_lowercase());
     p.account_id = cells.column("account").at(i).map(str::to_string);
+    // A CSV row's own line: a quoted field before it may have spanned several.
+    if let Some(block) = cells.csv {
+        p.line = block.lines[i - block.first];
+    }
     p
 }
 
@@ -873,27 +1061,20 @@ mod postgres {
                 client
             };
             let source = format!("postgres:{book}");
+            let ctx = RowContext {
+                spec,
+                path: Path::new(&source),
+                as_of,
+            };
             let mut parts = Vec::new();
             let positions = frame(&client, book, &pg.positions_query, as_of).await?;
             if positions.height() > 0 {
-                parts.push(read_frame(
-                    spec,
-                    Path::new(&source),
-                    &positions,
-                    as_of,
-                    Part::Positions,
-                )?);
+                parts.push(read_frame(&ctx, &positions, Part::Positions)?);
             }
             if let Some(query) = &pg.cash_query {
                 let cash = frame(&client, book, query, as_of).await?;
                 if cash.height() > 0 {
-                    parts.push(read_frame(
-                        spec,
-                        Path::new(&source),
-                        &cash,
-                        as_of,
-                        Part::Cash,
-                    )?);
+                    parts.push(read_frame(&ctx, &cash, Part::Cash)?);
                 }
             }
             BookFrames::concat(parts).map_err(|e| refuse(book, e))
@@ -1181,10 +1362,9 @@ mod tests {
             text.push_str(&format!("tradezero,TZ{},S{i},{quantity}\n", i / 100));
         }
         let dir = book_files(&text, NO_CASH);
-        let source = read_text_frame("oms", &dir.path().join("positions-1.csv")).unwrap();
         assert!(
-            source.first_col_n_chunks() > 1,
-            "the file must come back in several chunks for this test to mean anything"
+            ROWS > 2 * ROWS_PER_BLOCK,
+            "the file must be read in several blocks for this test to mean anything"
         );
         let frames = read_book(&spec(dir.path()), as_of()).unwrap();
         let p = &frames.positions;
@@ -1211,6 +1391,56 @@ mod tests {
             .map(|i| text_at(q, "account_id", i))
             .collect();
         assert_eq!(accounts, bad.map(|i| format!("TZ{}", i / 100)));
+    }
+
+    /// Rows the CSV reader cannot give as cells (a field that is not UTF-8, a row wider or
+    /// narrower than the header) are quarantined on their own lines, with the account as
+    /// written; a quoted field over two lines moves the lines after it; the rows around
+    /// them are read.
+    #[test]
+    fn ragged_and_non_utf8_rows_are_quarantined_on_their_real_lines() {
+        let mut text = b"broker,account,symbol,quantity,description\n".to_vec();
+        text.extend_from_slice(b"tradezero,TZ1,AAPL,1,\"two\nlines\"\n");
+        text.extend_from_slice(b"tradezero,TZ2,AAPL,2\n");
+        text.extend_from_slice(b"tradezero,TZ3,AAPL,3,x,extra\n");
+        text.extend_from_slice(b"tradezero,TZ4,AAPL,4,caf\xe9\n");
+        text.extend_from_slice(b"tradezero,TZ5,MSFT,5,\n");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("positions-1.csv"), text).unwrap();
+        std::fs::write(dir.path().join("cash.csv"), NO_CASH).unwrap();
+        let frames = read_book(&spec(dir.path()), as_of()).unwrap();
+        let p = &frames.positions;
+        let accounts: Vec<String> = (0..p.height())
+            .map(|i| text_at(p, "account_id", i))
+            .collect();
+        assert_eq!(accounts, ["TZ1", "TZ5"]);
+        let q = &frames.quarantine;
+        let rows: Vec<(i64, String, String)> = (0..q.height())
+            .map(|i| {
+                let line = q.column("line").unwrap().i64().unwrap().get(i).unwrap();
+                (line, text_at(q, "account_id", i), text_at(q, "reason", i))
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (4, "TZ2".into(), "4 fields where the header has 5".into()),
+                (5, "TZ3".into(), "6 fields where the header has 5".into()),
+                (6, "TZ4".into(), "field 5 is not UTF-8 text".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_column_named_twice_is_refused_by_name() {
+        let dir = book_files(
+            "broker,account,symbol,quantity,quantity\ntradezero,TZ1,AAPL,1,2\n",
+            NO_CASH,
+        );
+        let e = read_book(&spec(dir.path()), as_of())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("two columns named `quantity`"), "{e}");
     }
 
     fn text_at(df: &DataFrame, column: &str, i: usize) -> String {
