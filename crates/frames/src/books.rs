@@ -310,6 +310,28 @@ impl CsvBlock {
     /// header's makes its row unreadable (its cells are kept, lossily, to name its account).
     fn push(&mut self, record: &csv::ByteRecord, width: usize) {
         let row = self.first + self.len();
+        // The usual record is text throughout: checked and copied whole, its fields' ends
+        // taken from the record's own.
+        if let Ok(text) = std::str::from_utf8(record.as_slice()) {
+            let base = self.text.len();
+            self.text.push_str(text);
+            self.ends
+                .extend((0..record.len()).filter_map(|k| Some(base + record.range(k)?.end)));
+        } else {
+            self.push_fields(record, row);
+        }
+        if record.len() != width {
+            self.unreadable
+                .entry(row)
+                .or_insert_with(|| format!("{} fields where the header has {width}", record.len()));
+        }
+        self.rows.push(self.ends.len());
+        self.lines.push(record.position().map_or(0, |p| p.line()));
+    }
+
+    /// A record with a field that is not UTF-8, field by field: the row is unreadable, its
+    /// fields kept lossily (so its account can still be named).
+    fn push_fields(&mut self, record: &csv::ByteRecord, row: usize) {
         for (n, field) in record.iter().enumerate() {
             match std::str::from_utf8(field) {
                 Ok(text) => self.text.push_str(text),
@@ -322,13 +344,6 @@ impl CsvBlock {
             }
             self.ends.push(self.text.len());
         }
-        if record.len() != width {
-            self.unreadable
-                .entry(row)
-                .or_insert_with(|| format!("{} fields where the header has {width}", record.len()));
-        }
-        self.rows.push(self.ends.len());
-        self.lines.push(record.position().map_or(0, |p| p.line()));
     }
 
     /// Row `i`'s field `field`, as read (`None` past the end of a short row).
@@ -852,7 +867,7 @@ fn position_frame(
     let [q, p, mv, cb] = amounts;
     let mut columns = placed.columns(&ctx.spec.name);
     columns.extend([
-        instrument_keys(|| symbols.iter().map(|s| Some(*s)), ctx.as_of).into_column(),
+        instrument_keys(symbols.iter().map(|s| Some(*s)), ctx.as_of).into_column(),
         text("symbol", symbols.iter().map(|s| Some(*s))),
         money_units("quantity", q),
         money_units("price", p),
@@ -1086,9 +1101,8 @@ mod postgres {
 /// its symbols across accounts (a million lots hold a few hundred thousand instruments), so
 /// each distinct one is keyed once, on every core. The broker side of `position_recon` keys
 /// its positions with the same function (`instrument_keys_knowing`).
-/// `symbols` gives the symbols afresh each time it is called (they are read twice).
-pub fn instrument_keys<'a, I: Iterator<Item = Option<&'a str>>>(
-    symbols: impl Fn() -> I,
+pub fn instrument_keys<'a>(
+    symbols: impl IntoIterator<Item = Option<&'a str>>,
     as_of: NaiveDate,
 ) -> StringChunked {
     instrument_keys_knowing(symbols, as_of, |_| None)
@@ -1097,20 +1111,28 @@ pub fn instrument_keys<'a, I: Iterator<Item = Option<&'a str>>>(
 /// `instrument_keys`, taking the key of a spelling from `known` where it has one (keys
 /// already computed for the same spelling as of the same day: `position_recon` passes the
 /// chunk's book, so a symbol both sides spell alike is keyed once in a run, not twice).
-pub fn instrument_keys_knowing<'a, 'k, I: Iterator<Item = Option<&'a str>>>(
-    symbols: impl Fn() -> I,
+pub fn instrument_keys_knowing<'a, 'k>(
+    symbols: impl IntoIterator<Item = Option<&'a str>>,
     as_of: NaiveDate,
     known: impl Fn(&str) -> Option<&'k str> + Sync,
 ) -> StringChunked {
-    let mut distinct: PlHashMap<&str, usize> = PlHashMap::new();
-    for s in symbols().flatten() {
-        let next = distinct.len();
-        distinct.entry(s).or_insert(next);
-    }
-    let mut by_number: Vec<&str> = vec![""; distinct.len()];
-    for (symbol, n) in &distinct {
-        by_number[*n] = symbol;
-    }
+    // Each row's symbol numbered in one pass (a row is looked up in the map once: at a
+    // million rows the map is larger than the cache, and a second lookup per row cost as
+    // much as the first).
+    let mut distinct: PlHashMap<&str, u32> = PlHashMap::new();
+    let mut by_number: Vec<&str> = Vec::new();
+    let numbers: Vec<Option<u32>> = symbols
+        .into_iter()
+        .map(|s| {
+            s.map(|s| {
+                *distinct.entry(s).or_insert_with(|| {
+                    by_number.push(s);
+                    (by_number.len() - 1) as u32
+                })
+            })
+        })
+        .collect();
+    drop(distinct);
     let keyed: Vec<std::borrow::Cow<'k, str>> = by_number
         .par_iter()
         .map(|s| match known(s) {
@@ -1118,8 +1140,9 @@ pub fn instrument_keys_knowing<'a, 'k, I: Iterator<Item = Option<&'a str>>>(
             None => instrument_key(s, as_of).into(),
         })
         .collect();
-    let keys: StringChunked = symbols()
-        .map(|s| s.map(|s| keyed[distinct[s]].as_ref()))
+    let keys: StringChunked = numbers
+        .iter()
+        .map(|n| n.map(|n| keyed[n as usize].as_ref()))
         .collect();
     keys.with_name("instrument_key".into())
 }

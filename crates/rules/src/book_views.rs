@@ -109,11 +109,9 @@ fn with_keys(positions: &DataFrame, book: &DataFrame, as_of: NaiveDate) -> Polar
         );
         booked.extend(s.iter().zip(k.iter()).filter_map(|(s, k)| Some((s?, k?))));
     }
-    let keys = recon_frames::books::instrument_keys_knowing(
-        || symbols.iter(),
-        as_of,
-        |s| booked.get(s).copied(),
-    );
+    let keys = recon_frames::books::instrument_keys_knowing(symbols.iter(), as_of, |s| {
+        booked.get(s).copied()
+    });
     let mut out = positions.clone();
     out.with_column(keys.into_column())?;
     Ok(out)
