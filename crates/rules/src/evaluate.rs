@@ -44,15 +44,41 @@ pub struct Evaluation {
     pub stats: Vec<RuleStats>,
 }
 
+/// A row's status as a small number while a view's rows are counted and filtered (a column
+/// of text, hashed and compared per row, cost more than the check itself on the large
+/// views); the result frames name it in words (`status_words`), as every engine does.
+fn status_code(status: &str) -> Expr {
+    let code: u8 = match status {
+        PASS => 0,
+        FAIL => 1,
+        UNKNOWN => 2,
+        _ => 3,
+    };
+    lit(code)
+}
+
 fn status_expr(rule: &CompiledRule) -> Expr {
     let scope = rule.scope.clone().unwrap_or(lit(true));
     when(scope.eq(lit(false)))
-        .then(lit(OUT_OF_SCOPE))
+        .then(status_code(OUT_OF_SCOPE))
         .when(rule.check.clone().is_null())
-        .then(lit(UNKNOWN))
+        .then(status_code(UNKNOWN))
         .when(rule.check.clone())
+        .then(status_code(PASS))
+        .otherwise(status_code(FAIL))
+}
+
+/// `__status`'s code back as its word.
+fn status_words() -> Expr {
+    let is = |status: &str| col("__status").eq(status_code(status));
+    when(is(PASS))
         .then(lit(PASS))
-        .otherwise(lit(FAIL))
+        .when(is(FAIL))
+        .then(lit(FAIL))
+        .when(is(UNKNOWN))
+        .then(lit(UNKNOWN))
+        .otherwise(lit(OUT_OF_SCOPE))
+        .alias("__status")
 }
 
 fn severity_expr(rule: &CompiledRule) -> Expr {
@@ -71,7 +97,9 @@ fn severity_expr(rule: &CompiledRule) -> Expr {
 fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFrame)> {
     let base = match &rule.query {
         // Every row a query returns is a failure.
-        Some(query) => query.clone().with_column(lit(FAIL).alias("__status")),
+        Some(query) => query
+            .clone()
+            .with_column(status_code(FAIL).alias("__status")),
         None => views
             .get(&rule.view)
             .ok_or_else(|| polars_err!(ComputeError: "view `{}` is missing", rule.view))?
@@ -83,8 +111,9 @@ fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFra
     let counts = base
         .clone()
         .group_by([col("__status")])
-        .agg([len().alias("__n")]);
-    let mut select: Vec<Expr> = vec![col("__status"), severity_expr(rule).alias("__severity")];
+        .agg([len().alias("__n")])
+        .with_column(status_words());
+    let mut select: Vec<Expr> = vec![status_words(), severity_expr(rule).alias("__severity")];
     for key in &rule.keys {
         select.push(
             col(*key)
@@ -101,8 +130,8 @@ fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFra
     let rows = base
         .filter(
             col("__status")
-                .eq(lit(FAIL))
-                .or(col("__status").eq(lit(UNKNOWN))),
+                .eq(status_code(FAIL))
+                .or(col("__status").eq(status_code(UNKNOWN))),
         )
         .select(select);
     Ok((counts, rows))
