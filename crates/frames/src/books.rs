@@ -865,10 +865,15 @@ fn position_frame(
         cusips.push(c);
     })?;
     let [q, p, mv, cb] = amounts;
+    let (symbol_column, keys) = match symbols_and_keys(symbols.iter().map(|s| Some(*s)), ctx.as_of)
+    {
+        Ok(columns) => columns,
+        Err(e) => return Ok(Err(e)),
+    };
     let mut columns = placed.columns(&ctx.spec.name);
     columns.extend([
-        instrument_keys(symbols.iter().map(|s| Some(*s)), ctx.as_of).into_column(),
-        text("symbol", symbols.iter().map(|s| Some(*s))),
+        keys.into_column(),
+        symbol_column.into_column(),
         money_units("quantity", q),
         money_units("price", p),
         money_units("market_value", mv),
@@ -1104,7 +1109,7 @@ mod postgres {
 pub fn instrument_keys<'a>(
     symbols: impl IntoIterator<Item = Option<&'a str>>,
     as_of: NaiveDate,
-) -> StringChunked {
+) -> PolarsResult<StringChunked> {
     instrument_keys_knowing(symbols, as_of, |_| None)
 }
 
@@ -1115,36 +1120,69 @@ pub fn instrument_keys_knowing<'a, 'k>(
     symbols: impl IntoIterator<Item = Option<&'a str>>,
     as_of: NaiveDate,
     known: impl Fn(&str) -> Option<&'k str> + Sync,
-) -> StringChunked {
-    // Each row's symbol numbered in one pass (a row is looked up in the map once: at a
-    // million rows the map is larger than the cache, and a second lookup per row cost as
-    // much as the first).
-    let mut distinct: PlHashMap<&str, u32> = PlHashMap::new();
-    let mut by_number: Vec<&str> = Vec::new();
-    let numbers: Vec<Option<u32>> = symbols
-        .into_iter()
-        .map(|s| {
-            s.map(|s| {
-                *distinct.entry(s).or_insert_with(|| {
-                    by_number.push(s);
-                    (by_number.len() - 1) as u32
+) -> PolarsResult<StringChunked> {
+    Ok(SpelledSymbols::number(symbols).columns(as_of, known)?.1)
+}
+
+/// A column of symbols and its `instrument_key` column, both gathered from the distinct
+/// spellings: each distinct symbol and key is written once, and the rows share that text
+/// (a row's string pushed one by one was the largest cost of building a book's frames).
+pub fn symbols_and_keys<'a>(
+    symbols: impl IntoIterator<Item = Option<&'a str>>,
+    as_of: NaiveDate,
+) -> PolarsResult<(StringChunked, StringChunked)> {
+    SpelledSymbols::number(symbols).columns(as_of, |_| None)
+}
+
+/// Rows' symbols numbered by their distinct spellings, in the order first met.
+struct SpelledSymbols<'a> {
+    distinct: Vec<&'a str>,
+    numbers: IdxCa,
+}
+
+impl<'a> SpelledSymbols<'a> {
+    fn number(symbols: impl IntoIterator<Item = Option<&'a str>>) -> Self {
+        // Each row's symbol numbered in one pass (a row is looked up in the map once: at a
+        // million rows the map is larger than the cache, and a second lookup per row cost
+        // as much as the first).
+        let mut seen: PlHashMap<&str, IdxSize> = PlHashMap::new();
+        let mut distinct: Vec<&str> = Vec::new();
+        let numbers = IdxCa::from_iter_options(
+            "numbers".into(),
+            symbols.into_iter().map(|s| {
+                s.map(|s| {
+                    *seen.entry(s).or_insert_with(|| {
+                        distinct.push(s);
+                        (distinct.len() - 1) as IdxSize
+                    })
                 })
+            }),
+        );
+        SpelledSymbols { distinct, numbers }
+    }
+
+    /// The rows' symbols and keys (`known` first, else `instrument_key` as of `as_of`).
+    fn columns<'k>(
+        &self,
+        as_of: NaiveDate,
+        known: impl Fn(&str) -> Option<&'k str> + Sync,
+    ) -> PolarsResult<(StringChunked, StringChunked)> {
+        let keyed: Vec<std::borrow::Cow<'k, str>> = self
+            .distinct
+            .par_iter()
+            .map(|s| match known(s) {
+                Some(key) => key.into(),
+                None => instrument_key(s, as_of).into(),
             })
-        })
-        .collect();
-    drop(distinct);
-    let keyed: Vec<std::borrow::Cow<'k, str>> = by_number
-        .par_iter()
-        .map(|s| match known(s) {
-            Some(key) => key.into(),
-            None => instrument_key(s, as_of).into(),
-        })
-        .collect();
-    let keys: StringChunked = numbers
-        .iter()
-        .map(|n| n.map(|n| keyed[n as usize].as_ref()))
-        .collect();
-    keys.with_name("instrument_key".into())
+            .collect();
+        let keys = StringChunked::from_iter_values(
+            "instrument_key".into(),
+            keyed.iter().map(|k| k.as_ref()),
+        );
+        let symbols =
+            StringChunked::from_iter_values("symbol".into(), self.distinct.iter().copied());
+        Ok((symbols.take(&self.numbers)?, keys.take(&self.numbers)?))
+    }
 }
 
 /// The book frames: `book_positions`, `book_cash`, `book_quarantine`. Empty (with their
@@ -1212,9 +1250,11 @@ impl BookFrames {
             all.cash.vstack_mut_owned(part.cash)?;
             all.quarantine.vstack_mut_owned(part.quarantine)?;
         }
-        // Left in the chunks they were read in: each chunk of accounts takes its own rows
-        // (copying them once), so copying the whole book into one chunk first (~0.1 s on
-        // one core at a million lines) bought nothing.
+        // One chunk per column: a chunk of accounts then takes its rows by view (a string
+        // gathered from several chunks is copied byte by byte, from one chunk it shares the
+        // chunk's text), and joining the read's blocks copies only the views, not the text.
+        all.positions.rechunk_mut_par();
+        all.cash.rechunk_mut_par();
         Ok(all)
     }
 }

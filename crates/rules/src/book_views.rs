@@ -17,6 +17,7 @@
 use chrono::NaiveDate;
 use polars::prelude::*;
 use recon_frames::books::BookFrames;
+use std::borrow::Cow;
 
 use crate::lot_sums::{BOOK, BROKER, LotSums, SideColumns};
 
@@ -101,7 +102,7 @@ fn accounts_in(frames: &[&DataFrame]) -> PolarsResult<LazyFrame> {
 /// it is the key this would compute, already computed.
 fn with_keys(positions: &DataFrame, book: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame> {
     let symbols = positions.column("symbol")?.str()?;
-    let mut booked: PlHashMap<&str, &str> = PlHashMap::new();
+    let mut booked: PlHashMap<&str, &str> = PlHashMap::with_capacity(book.height());
     if positions.height() > 0 && book.height() > 0 {
         let (s, k) = (
             book.column("symbol")?.str()?,
@@ -111,7 +112,7 @@ fn with_keys(positions: &DataFrame, book: &DataFrame, as_of: NaiveDate) -> Polar
     }
     let keys = recon_frames::books::instrument_keys_knowing(symbols.iter(), as_of, |s| {
         booked.get(s).copied()
-    });
+    })?;
     let mut out = positions.clone();
     out.with_column(keys.into_column())?;
     Ok(out)
@@ -194,8 +195,10 @@ fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<Strin
     let bc = broker_cusips.str()?;
     // `None` where one account's CUSIP is under two keys, or one key under two CUSIPs: such
     // an identifier decides nothing.
-    let mut key_of: PlHashMap<(&str, &str, &str), Option<&str>> = PlHashMap::new();
-    let mut cusip_of: PlHashMap<(&str, &str, &str), Option<&str>> = PlHashMap::new();
+    let mut key_of: PlHashMap<(&str, &str, &str), Option<&str>> =
+        PlHashMap::with_capacity(broker.height());
+    let mut cusip_of: PlHashMap<(&str, &str, &str), Option<&str>> =
+        PlHashMap::with_capacity(broker.height());
     fn unique<'a>(seen: &mut Option<&'a str>, this: &'a str) {
         if *seen != Some(this) {
             *seen = None;
@@ -221,19 +224,29 @@ fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<Strin
         text(book, "instrument_key")?,
     );
     let kc = book_cusips.str()?;
-    let keys: StringChunked = (0..book.height())
-        .map(|i| -> Option<std::borrow::Cow<'_, str>> {
-            let key = kk.get(i)?;
-            let (Some(b), Some(a), Some(c)) = (kb.get(i), ka.get(i), kc.get(i)) else {
-                return Some(key.into());
+    // Only the rows a CUSIP rekeys get a string of their own; the rest keep the book's key
+    // (shared with it, not copied).
+    let rekeyed: Vec<Option<Cow<'_, str>>> = (0..book.height())
+        .map(|i| {
+            let (Some(b), Some(a), Some(c), Some(key)) =
+                (kb.get(i), ka.get(i), kc.get(i), kk.get(i))
+            else {
+                return None;
             };
-            Some(match (key_of.get(&(b, a, c)), cusip_of.get(&(b, a, key))) {
-                (Some(Some(broker_key)), _) => (*broker_key).into(),
-                (_, Some(Some(broker_cusip))) if *broker_cusip != c => format!("CUSIP:{c}").into(),
-                _ => key.into(),
-            })
+            match (key_of.get(&(b, a, c)), cusip_of.get(&(b, a, key))) {
+                (Some(Some(broker_key)), _) if *broker_key != key => Some((*broker_key).into()),
+                (Some(Some(_)), _) => None,
+                (_, Some(Some(broker_cusip))) if *broker_cusip != c => {
+                    Some(format!("CUSIP:{c}").into())
+                }
+                _ => None,
+            }
         })
         .collect();
+    let kept = BooleanChunked::from_iter_values("kept".into(), rekeyed.iter().map(Option::is_none));
+    let new_keys =
+        StringChunked::from_iter_options("new".into(), rekeyed.iter().map(|k| k.as_deref()));
+    let keys = kk.zip_with(&kept, &new_keys)?;
     Ok(Some(keys.with_name("instrument_key".into())))
 }
 

@@ -144,7 +144,6 @@ impl Side {
 }
 
 struct Group<'a> {
-    account: u32,
     key: Option<&'a str>,
     sides: [Side; 2],
 }
@@ -157,7 +156,6 @@ pub(crate) type Account<'a> = (Option<&'a str>, Option<&'a str>);
 /// The groups in the order their keys are first met.
 pub(crate) struct LotSums<'a> {
     groups: Vec<Group<'a>>,
-    accounts: Vec<Account<'a>>,
     numbers: PlHashMap<Account<'a>, u32>,
     /// Per account (by number), its instruments' group numbers.
     instruments: Vec<PlHashMap<Option<&'a str>, u32>>,
@@ -172,7 +170,6 @@ impl<'a> LotSums<'a> {
     pub fn with_capacity(rows: usize) -> Self {
         LotSums {
             groups: Vec::with_capacity(rows),
-            accounts: Vec::new(),
             numbers: PlHashMap::default(),
             instruments: Vec::new(),
             last: None,
@@ -183,11 +180,13 @@ impl<'a> LotSums<'a> {
         let n = match self.last {
             Some((last, n)) if last == account => n,
             _ => {
-                let next = self.accounts.len() as u32;
+                let next = self.numbers.len() as u32;
                 let n = *self.numbers.entry(account).or_insert(next);
                 if n == next {
-                    self.accounts.push(account);
-                    self.instruments.push(PlHashMap::default());
+                    // Sized like the account before it: accounts hold similar numbers of
+                    // instruments, and growing a map rehashes it several times.
+                    let hint = self.instruments.last().map_or(0, |m| m.len());
+                    self.instruments.push(PlHashMap::with_capacity(hint));
                 }
                 self.last = Some((account, n));
                 n
@@ -197,7 +196,6 @@ impl<'a> LotSums<'a> {
         let g = *self.instruments[n as usize].entry(key).or_insert(next);
         if g == next {
             self.groups.push(Group {
-                account: n,
                 key,
                 sides: Default::default(),
             });
@@ -209,7 +207,6 @@ impl<'a> LotSums<'a> {
     /// the lots were read from (the first lot's price and symbol are taken from them).
     pub fn frame(self, broker: &SideColumns, book: &SideColumns) -> PolarsResult<DataFrame> {
         let g = &self.groups;
-        let accounts = &self.accounts;
         let strs =
             |name: &str, f: &dyn Fn(&Group<'a>) -> Option<&'a str>| text(name, g.iter().map(f));
         let units = |name: &str, f: &dyn Fn(&Side, &Side) -> Option<i128>| {
@@ -238,10 +235,25 @@ impl<'a> LotSums<'a> {
             Some(column) => first("book", BOOK, column)?,
             None => Column::full_null("book".into(), g.len(), &DataType::String),
         };
-        let key = text("instrument_key", g.iter().map(|g| g.key));
+        // A group's broker, account and key are those of its first lot on either side:
+        // gathered, they share the sides' string buffers instead of copying each key (most
+        // are longer than the 12 bytes polars keeps inline).
+        let on_broker = first_rows[BROKER].is_not_null();
+        let from_sides =
+            |name: &str, on: (&StringChunked, &StringChunked)| -> PolarsResult<Column> {
+                let (broker, book) = (
+                    on.0.take(&first_rows[BROKER])?,
+                    on.1.take(&first_rows[BOOK])?,
+                );
+                Ok(broker
+                    .zip_with(&on_broker, &book)?
+                    .with_name(name.into())
+                    .into_column())
+            };
+        let key = from_sides("instrument_key", (broker.key, book.key))?;
         let columns = vec![
-            strs("broker", &|g| accounts[g.account as usize].0),
-            strs("account_id", &|g| accounts[g.account as usize].1),
+            from_sides("broker", (broker.broker, book.broker))?,
+            from_sides("account_id", (broker.account, book.account))?,
             key.clone(),
             units("broker_quantity", &|b, _| b.quantity()),
             first("broker_price", BROKER, &broker.price)?,

@@ -80,7 +80,9 @@ fn books(lots: &[Lot], cash_accounts: &[usize]) -> BookFrames {
             ),
             text("broker", lots.iter().map(|l| Some(ACCOUNTS[l.0].0))),
             text("account_id", lots.iter().map(|l| Some(ACCOUNTS[l.0].1))),
-            instrument_keys(symbols(), as_of()).into_column(),
+            instrument_keys(symbols(), as_of())
+                .expect("keyed")
+                .into_column(),
             text("symbol", symbols()),
             money_units("quantity", lots.iter().map(|l| Some(l.2))),
             money_units("price", lots.iter().map(|l| l.3)),
@@ -144,7 +146,7 @@ mod oracle {
         };
         let symbols = keyed.column("symbol")?.str()?;
         let mut broker = keyed.clone();
-        broker.with_column(instrument_keys(symbols.iter(), as_of).into_column())?;
+        broker.with_column(instrument_keys(symbols.iter(), as_of)?.into_column())?;
         let covered = concat(
             [&books.positions, &books.cash]
                 .map(|f| f.clone().lazy().select([col("broker"), col("account_id")])),
