@@ -19,7 +19,7 @@ use polars::prelude::*;
 use recon_frames::books::BookFrames;
 use std::borrow::Cow;
 
-use crate::lot_sums::{BOOK, BROKER, LotSums, SideColumns};
+use crate::lot_sums::{BOOK, BROKER, LotSums, SideColumns, gather_either};
 
 /// The book with its accounts named as recon names them: a book row whose account is not
 /// one of the broker's account ids but is the name of exactly one (E*TRADE's `accountId`
@@ -243,11 +243,18 @@ fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<Strin
             }
         })
         .collect();
-    let kept = BooleanChunked::from_iter_values("kept".into(), rekeyed.iter().map(Option::is_none));
     let new_keys =
-        StringChunked::from_iter_options("new".into(), rekeyed.iter().map(|k| k.as_deref()));
-    let keys = kk.zip_with(&kept, &new_keys)?;
-    Ok(Some(keys.with_name("instrument_key".into())))
+        StringChunked::from_iter_values("new".into(), rekeyed.iter().filter_map(|k| k.as_deref()));
+    let mut next_new = 0;
+    let rows = rekeyed.iter().enumerate().map(|(i, k)| match k {
+        None => (Some(i as IdxSize), None),
+        Some(_) => {
+            next_new += 1;
+            (None, Some(next_new - 1))
+        }
+    });
+    let keys = gather_either("instrument_key", (&kk, &new_keys), rows)?;
+    Ok(Some(keys.str()?.clone()))
 }
 
 /// `both`, `broker_only` or `book_only`, from a column only the broker side fills and one

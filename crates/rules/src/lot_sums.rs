@@ -220,6 +220,8 @@ impl<'a> LotSums<'a> {
         let first_rows = [BROKER, BOOK].map(|side| {
             IdxCa::from_iter_options("rows".into(), g.iter().map(|g| g.sides[side].first()))
         });
+        // Each group's first lot on the broker's side and on the book's.
+        let either = || first_rows[BROKER].iter().zip(first_rows[BOOK].iter());
         // The first lot's value of `column`, on `side`.
         let first = |name: &str, side: usize, column: &Column| -> PolarsResult<Column> {
             let mut taken = column.take(&first_rows[side])?;
@@ -228,28 +230,22 @@ impl<'a> LotSums<'a> {
         };
         let broker_symbol = first("broker_symbol", BROKER, broker.symbol)?;
         let booked_symbol = first("booked_symbol", BOOK, book.symbol)?;
-        let symbol = broker_symbol
-            .str()?
-            .zip_with(&broker_symbol.is_not_null(), booked_symbol.str()?)?;
+        // The symbol findings name: the broker's spelling where it states one.
+        let symbol = gather_either(
+            "symbol",
+            (broker.symbol.str()?, book.symbol.str()?),
+            either()
+                .zip(broker_symbol.str()?.iter())
+                .map(|((b, k), stated)| (b.filter(|_| stated.is_some()), k)),
+        )?;
         let book_name = match book.book {
             Some(column) => first("book", BOOK, column)?,
             None => Column::full_null("book".into(), g.len(), &DataType::String),
         };
-        // A group's broker, account and key are those of its first lot on either side:
-        // gathered, they share the sides' string buffers instead of copying each key (most
-        // are longer than the 12 bytes polars keeps inline).
-        let on_broker = first_rows[BROKER].is_not_null();
+        // A group's broker, account and key are those of its first lot on either side,
+        // gathered (`gather_either`) rather than written out group by group.
         let from_sides =
-            |name: &str, on: (&StringChunked, &StringChunked)| -> PolarsResult<Column> {
-                let (broker, book) = (
-                    on.0.take(&first_rows[BROKER])?,
-                    on.1.take(&first_rows[BOOK])?,
-                );
-                Ok(broker
-                    .zip_with(&on_broker, &book)?
-                    .with_name(name.into())
-                    .into_column())
-            };
+            |name: &str, on: (&StringChunked, &StringChunked)| gather_either(name, on, either());
         let key = from_sides("instrument_key", (broker.key, book.key))?;
         let columns = vec![
             from_sides("broker", (broker.broker, book.broker))?,
@@ -279,10 +275,38 @@ impl<'a> LotSums<'a> {
             }),
             // What findings name: the instrument, and its symbol as either side spells it.
             key.with_name("position_id".into()),
-            symbol.with_name("symbol".into()).into_column(),
+            symbol,
         ];
         DataFrame::new(g.len(), columns)
     }
+}
+
+/// Per row, `on.0`'s row where the pair names one, else `on.1`'s (null where neither):
+/// gathered from the two columns joined, which joins their views and shares their text.
+/// `zip_with` would copy every string longer than the 12 bytes polars keeps inline (most
+/// instrument keys and option symbols), and building the column string by string did the
+/// same.
+pub(crate) fn gather_either(
+    name: &str,
+    on: (&StringChunked, &StringChunked),
+    rows: impl Iterator<Item = (Option<IdxSize>, Option<IdxSize>)>,
+) -> PolarsResult<Column> {
+    polars_ensure!(
+        on.0.len() + on.1.len() <= IdxSize::MAX as usize,
+        ComputeError: "`{name}`: {} rows are more than a frame can index", on.0.len() + on.1.len()
+    );
+    let offset = on.0.len() as IdxSize;
+    let mut both = on.0.clone();
+    both.append(on.1)?;
+    let rows = IdxCa::from_iter_options(
+        "rows".into(),
+        rows.map(|(first, second)| first.or(second.map(|r| r + offset))),
+    );
+    Ok(both
+        .rechunk()
+        .take(&rows)?
+        .with_name(name.into())
+        .into_column())
 }
 
 /// The class tolerances are set per: equity, option, future (futures options included) or
