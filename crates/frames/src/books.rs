@@ -306,8 +306,11 @@ impl CsvBlock {
         self.lines.len()
     }
 
-    /// Appends one record; a field that is not UTF-8 or a record of another width than the
-    /// header's makes its row unreadable (its cells are kept, lossily, to name its account).
+    /// Appends one record; a field that is not UTF-8 or a record wider than the header makes
+    /// its row unreadable (its cells are kept, lossily, to name its account). A record
+    /// narrower than the header has its last columns empty, as polars' reader and most
+    /// exports read it (a spreadsheet drops trailing empty cells): an empty required cell
+    /// still quarantines the row, by the column's name.
     fn push(&mut self, record: &csv::ByteRecord, width: usize) {
         let row = self.first + self.len();
         // The usual record is text throughout: checked and copied whole, its fields' ends
@@ -320,7 +323,7 @@ impl CsvBlock {
         } else {
             self.push_fields(record, row);
         }
-        if record.len() != width {
+        if record.len() > width {
             self.unreadable
                 .entry(row)
                 .or_insert_with(|| format!("{} fields where the header has {width}", record.len()));
@@ -1388,13 +1391,7 @@ mod tests {
             .collect();
         // A foreign ISIN carries no CUSIP: the row is read, matched by its symbol.
         assert_eq!(cusips, ["037833100", "594918104", "", "037833100"]);
-        let q = &frames.quarantine;
-        let problems: Vec<(i64, String, String)> = (0..q.height())
-            .map(|i| {
-                let line = q.column("line").unwrap().i64().unwrap().get(i).unwrap();
-                (line, text_at(q, "column", i), text_at(q, "reason", i))
-            })
-            .collect();
+        let problems = quarantined(&frames.quarantine, "column");
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert_eq!((problems[0].0, problems[0].1.as_str()), (5, "cusip"));
         assert!(
@@ -1456,15 +1453,17 @@ mod tests {
         assert_eq!(accounts, bad.map(|i| format!("TZ{}", i / 100)));
     }
 
-    /// Rows the CSV reader cannot give as cells (a field that is not UTF-8, a row wider or
-    /// narrower than the header) are quarantined on their own lines, with the account as
-    /// written; a quoted field over two lines moves the lines after it; the rows around
-    /// them are read.
+    /// Rows the CSV reader cannot give as cells (a field that is not UTF-8, a row wider than
+    /// the header) are quarantined on their own lines, with the account as written; a row
+    /// narrower than the header reads its missing last cells as empty (quarantined only
+    /// where one is required); a quoted field over two lines moves the lines after it; the
+    /// rows around them are read.
     #[test]
     fn ragged_and_non_utf8_rows_are_quarantined_on_their_real_lines() {
         let mut text = b"broker,account,symbol,quantity,description\n".to_vec();
         text.extend_from_slice(b"tradezero,TZ1,AAPL,1,\"two\nlines\"\n");
         text.extend_from_slice(b"tradezero,TZ2,AAPL,2\n");
+        text.extend_from_slice(b"tradezero,TZ6,AAPL\n");
         text.extend_from_slice(b"tradezero,TZ3,AAPL,3,x,extra\n");
         text.extend_from_slice(b"tradezero,TZ4,AAPL,4,caf\xe9\n");
         text.extend_from_slice(b"tradezero,TZ5,MSFT,5,\n");
@@ -1476,22 +1475,18 @@ mod tests {
         let accounts: Vec<String> = (0..p.height())
             .map(|i| text_at(p, "account_id", i))
             .collect();
-        assert_eq!(accounts, ["TZ1", "TZ5"]);
-        let q = &frames.quarantine;
-        let rows: Vec<(i64, String, String)> = (0..q.height())
-            .map(|i| {
-                let line = q.column("line").unwrap().i64().unwrap().get(i).unwrap();
-                (line, text_at(q, "account_id", i), text_at(q, "reason", i))
-            })
-            .collect();
+        assert_eq!(accounts, ["TZ1", "TZ2", "TZ5"]);
+        let rows = quarantined(&frames.quarantine, "account_id");
         assert_eq!(
             rows,
             [
-                (4, "TZ2".into(), "4 fields where the header has 5".into()),
-                (5, "TZ3".into(), "6 fields where the header has 5".into()),
-                (6, "TZ4".into(), "field 5 is not UTF-8 text".into()),
+                (5, "TZ6".into(), "no quantity".into()),
+                (6, "TZ3".into(), "6 fields where the header has 5".into()),
+                (7, "TZ4".into(), "field 5 is not UTF-8 text".into()),
             ]
         );
+        // The narrow row without a quantity is quarantined by the column it lacks.
+        assert_eq!(text_at(&frames.quarantine, "column", 0), "quantity");
     }
 
     #[test]
@@ -1504,6 +1499,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("two columns named `quantity`"), "{e}");
+    }
+
+    /// Each quarantined row's line, `column` and reason.
+    fn quarantined(q: &DataFrame, column: &str) -> Vec<(i64, String, String)> {
+        (0..q.height())
+            .map(|i| {
+                let line = q.column("line").unwrap().i64().unwrap().get(i).unwrap();
+                (line, text_at(q, column, i), text_at(q, "reason", i))
+            })
+            .collect()
     }
 
     fn text_at(df: &DataFrame, column: &str, i: usize) -> String {
