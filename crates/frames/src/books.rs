@@ -1357,7 +1357,7 @@ mod tests {
         );
         let mut spec = spec(dir.path());
         spec.columns.insert("isn".into(), "ISIN".into());
-        let e = read_book(&spec, as_of()).unwrap_err().to_string();
+        let e = refusal(&spec);
         assert!(
             e.contains("book `oms`") && e.contains("`isn`") && e.contains("cusip, isin"),
             "{e}"
@@ -1367,7 +1367,7 @@ mod tests {
         let frames = read_book(&spec, as_of()).unwrap();
         assert_eq!(text_at(&frames.positions, "cusip", 0), "037833100");
         spec.cash_columns.insert("amt".into(), "amount".into());
-        let e = read_book(&spec, as_of()).unwrap_err().to_string();
+        let e = refusal(&spec);
         assert!(e.contains("`amt`") && e.contains("cash.csv"), "{e}");
     }
 
@@ -1494,10 +1494,13 @@ mod tests {
             "broker,account,symbol,quantity,quantity\ntradezero,TZ1,AAPL,1,2\n",
             NO_CASH,
         );
-        let e = read_book(&spec(dir.path()), as_of())
-            .unwrap_err()
-            .to_string();
+        let e = refusal(&spec(dir.path()));
         assert!(e.contains("two columns named `quantity`"), "{e}");
+    }
+
+    /// Why `spec`'s book is refused.
+    fn refusal(spec: &BookSpec) -> String {
+        read_book(spec, as_of()).unwrap_err().to_string()
     }
 
     /// Each quarantined row's line, `column` and reason.
@@ -1537,7 +1540,7 @@ mod tests {
         .unwrap();
         let mut s = spec(dir.path());
         s.cash = None;
-        let e = read_book(&s, as_of()).unwrap_err().to_string();
+        let e = refusal(&s);
         assert!(
             e.contains("book `oms`") && e.contains("`account`") && e.contains("acct"),
             "{e}"
@@ -1550,11 +1553,11 @@ mod tests {
             "broker,acct,symbol,quantity,as_of\ntradezero,TZ1,AAPL,1,2026-11-19\n",
         )
         .unwrap();
-        let e = read_book(&s, as_of()).unwrap_err().to_string();
+        let e = refusal(&s);
         assert!(e.contains("2026-11-19") && e.contains("line 2"), "{e}");
 
         s.positions = dir.path().join("nothing-*.csv").display().to_string();
-        let e = read_book(&s, as_of()).unwrap_err().to_string();
+        let e = refusal(&s);
         assert!(e.contains("matches no file"), "{e}");
     }
 

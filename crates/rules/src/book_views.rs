@@ -140,7 +140,7 @@ pub fn position_recon(
     let book = match cusip_keys(&broker, &books.positions)? {
         Some(keys) => {
             let mut rekeyed = books.positions.clone();
-            rekeyed.with_column(keys.into_column())?;
+            rekeyed.with_column(keys)?;
             rekeyed
         }
         None => books.positions.clone(),
@@ -174,7 +174,7 @@ pub fn position_recon(
 /// (a renamed ticker, the book's own code); a book row whose CUSIP differs from the one the
 /// broker states for the instrument its symbol names is another security, keyed by its
 /// CUSIP so the two are not matched. Without a CUSIP on both sides the symbol decides.
-fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<StringChunked>> {
+fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<Column>> {
     let stated = |df: &DataFrame| {
         df.column("cusip")
             .ok()
@@ -253,8 +253,7 @@ fn cusip_keys(broker: &DataFrame, book: &DataFrame) -> PolarsResult<Option<Strin
             (None, Some(next_new - 1))
         }
     });
-    let keys = gather_either("instrument_key", (&kk, &new_keys), rows)?;
-    Ok(Some(keys.str()?.clone()))
+    gather_either("instrument_key", (&kk, &new_keys), rows).map(Some)
 }
 
 /// `both`, `broker_only` or `book_only`, from a column only the broker side fills and one
