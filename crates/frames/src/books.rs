@@ -302,6 +302,21 @@ impl CsvBlock {
         }
     }
 
+    /// The block after `self`, with room for as much as `self` holds: blocks of one file
+    /// are alike, and a block grown by doubling copied its text several times over.
+    fn next(&self) -> CsvBlock {
+        let mut rows = Vec::with_capacity(self.rows.len());
+        rows.push(0);
+        CsvBlock {
+            first: self.first + self.len(),
+            text: String::with_capacity(self.text.len()),
+            ends: Vec::with_capacity(self.ends.len()),
+            rows,
+            lines: Vec::with_capacity(self.lines.len()),
+            unreadable: Default::default(),
+        }
+    }
+
     fn len(&self) -> usize {
         self.lines.len()
     }
@@ -652,7 +667,7 @@ fn read_csv(ctx: &RowContext, part: Part) -> Result<BookFrames, BookError> {
         {
             block.push(&record, names.len());
             if block.len() == ROWS_PER_BLOCK {
-                let next = CsvBlock::starting_at(block.first + block.len());
+                let next = block.next();
                 hand_over(n, std::mem::replace(&mut block, next));
                 n += 1;
             }
@@ -1147,12 +1162,15 @@ impl<'a> SpelledSymbols<'a> {
     fn number(symbols: impl IntoIterator<Item = Option<&'a str>>) -> Self {
         // Each row's symbol numbered in one pass (a row is looked up in the map once: at a
         // million rows the map is larger than the cache, and a second lookup per row cost
-        // as much as the first).
-        let mut seen: PlHashMap<&str, IdxSize> = PlHashMap::new();
-        let mut distinct: Vec<&str> = Vec::new();
+        // as much as the first). Sized for every row distinct: growing it rehashed every
+        // spelling met so far, several times over.
+        let symbols = symbols.into_iter();
+        let rows = symbols.size_hint().0;
+        let mut seen: PlHashMap<&str, IdxSize> = PlHashMap::with_capacity(rows);
+        let mut distinct: Vec<&str> = Vec::with_capacity(rows);
         let numbers = IdxCa::from_iter_options(
             "numbers".into(),
-            symbols.into_iter().map(|s| {
+            symbols.map(|s| {
                 s.map(|s| {
                     *seen.entry(s).or_insert_with(|| {
                         distinct.push(s);

@@ -148,7 +148,16 @@ pub fn position_recon(
     let mut covered: PlHashSet<(&str, &str)> = PlHashSet::new();
     for df in [&books.positions, &books.cash] {
         let (b, a) = (df.column("broker")?.str()?, df.column("account_id")?.str()?);
-        covered.extend(b.iter().zip(a.iter()).filter_map(|(b, a)| Some((b?, a?))));
+        // A book lists an account's rows together: each run of them is one insert.
+        let mut last = None;
+        for pair in b.iter().zip(a.iter()) {
+            if last != Some(pair) {
+                last = Some(pair);
+                if let (Some(b), Some(a)) = pair {
+                    covered.insert((b, a));
+                }
+            }
+        }
     }
     let broker_side = SideColumns::of(&broker, "mark", None)?;
     let book_side = SideColumns::of(&book, "price", Some("book"))?;

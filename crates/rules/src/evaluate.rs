@@ -19,6 +19,7 @@ const PASS: &str = "pass";
 const FAIL: &str = "fail";
 const UNKNOWN: &str = "unknown";
 const OUT_OF_SCOPE: &str = "out_of_scope";
+const STATUSES: [&str; 4] = [PASS, FAIL, UNKNOWN, OUT_OF_SCOPE];
 
 /// What one rule saw: nothing is skipped unseen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,11 +109,19 @@ fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFra
             .with_columns(rule.param_columns.clone())
             .with_column(status_expr(rule).alias("__status")),
     };
-    let counts = base
-        .clone()
-        .group_by([col("__status")])
-        .agg([len().alias("__n")])
-        .with_column(status_words());
+    // One sum per status rather than a group-by on `__status`: a pass over a column of
+    // small numbers, with no hash table (`counts_by_status` gives it the usual shape).
+    let counts = base.clone().select(
+        STATUSES
+            .map(|status| {
+                col("__status")
+                    .eq(status_code(status))
+                    .sum()
+                    .cast(DataType::UInt64)
+                    .alias(status)
+            })
+            .to_vec(),
+    );
     let mut select: Vec<Expr> = vec![status_words(), severity_expr(rule).alias("__severity")];
     for key in &rule.keys {
         select.push(
@@ -241,9 +250,9 @@ pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
                 planned
                     .iter()
                     .map(|(rule, _)| {
-                        let counts = it.next().unwrap_or_default();
+                        let counts = counts_by_status(it.next().unwrap_or_default());
                         let rows = it.next().unwrap_or_default();
-                        (*rule, Ok((counts, rows)))
+                        (*rule, counts.map(|counts| (counts, rows)))
                     })
                     .collect()
             }
@@ -253,13 +262,39 @@ pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
                 .map(|(rule, (c, r))| {
                     let result = c
                         .collect()
-                        .and_then(|c| Ok((c, r.collect()?)))
-                        .map_err(|e| e.to_string());
+                        .map_err(|e| e.to_string())
+                        .and_then(counts_by_status)
+                        .and_then(|c| Ok((c, r.collect().map_err(|e| e.to_string())?)));
                     (rule, result)
                 })
                 .collect(),
         };
     assemble(results, failed_to_plan)
+}
+
+/// The counts plan's one row (a column per status) as every engine gives counts: a row
+/// per status met, `__status` and `__n`.
+fn counts_by_status(sums: DataFrame) -> Result<DataFrame, String> {
+    let mut statuses = Vec::new();
+    let mut counts = Vec::new();
+    for status in STATUSES {
+        let n = sums
+            .column(status)
+            .and_then(|c| c.u64().map(|c| c.get(0).unwrap_or(0)))
+            .map_err(|e| e.to_string())?;
+        if n > 0 {
+            statuses.push(status);
+            counts.push(n);
+        }
+    }
+    DataFrame::new(
+        statuses.len(),
+        vec![
+            Column::new("__status".into(), statuses),
+            Column::new("__n".into(), counts),
+        ],
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// One rule's result frames as any engine returns them: the counts (`__status`, `__n`)
