@@ -6,7 +6,8 @@
 //! 300,000-account rows of docs/performance.md are measured with the binary). The book of
 //! record of the same generated book (`recon_sim::record`, CSV with CUSIPs) is benched
 //! too: read, its views (`position_recon`, `cash_recon`) over the whole book, and a check
-//! with it end to end.
+//! with it end to end. And simd-json against serde_json on the brokers' bodies
+//! (`json_parsers`).
 //!
 //! `cargo bench` runs them; `cargo test --benches` runs each once as a smoke test.
 
@@ -218,7 +219,77 @@ fn end_to_end(
     }
 }
 
+/// simd-json (which polars already builds) against serde_json on the brokers' own bodies
+/// (issue #18 asked whether it wins). Per broker, three passes over the same bodies held in
+/// memory: serde_json checking the syntax and skipping every value (`IgnoredAny`: the
+/// least a serde_json parse does), simd-json's tape (both of its stages: structure found
+/// with SIMD, then values), and recon's own parse of the broker's accounts (typed structs,
+/// exact numbers, canonical rows; its files read from the page cache), all on one thread.
+/// simd-json could only pay where the syntax pass is most of a parse.
+fn json_parsers(c: &mut Criterion) {
+    let (snapshot, _) = generated_snapshot(1_000);
+    let open = recon_frames::snapshot::open_snapshot(&snapshot, None).expect("opens");
+    let accounts = open.accounts();
+    let mut group = c.benchmark_group("json 1000x100");
+    group.sample_size(10);
+    for broker in 0..5 {
+        let part: Vec<_> = accounts
+            .iter()
+            .copied()
+            .filter(|a| a.broker == broker)
+            .collect();
+        let Some(first) = part.first() else { continue };
+        let name = open.names(*first).0.to_string();
+        let bodies: Vec<Vec<u8>> = part
+            .iter()
+            .flat_map(|a| std::fs::read_dir(open.folder(*a)).expect("account folder"))
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "json"))
+            .map(|path| std::fs::read(path).expect("body"))
+            .collect();
+        if bodies.is_empty() {
+            continue;
+        }
+        group.bench_function(format!("{name}/serde_json syntax"), |b| {
+            b.iter(|| {
+                for body in &bodies {
+                    let _: serde::de::IgnoredAny =
+                        serde_json::from_slice(body).expect("valid JSON");
+                }
+            })
+        });
+        let mut buffers = simd_json::Buffers::default();
+        let mut copy = Vec::new();
+        group.bench_function(format!("{name}/simd-json tape"), |b| {
+            b.iter(|| {
+                let mut nodes = 0;
+                for body in &bodies {
+                    // simd-json parses in place: each body is copied first, as a reader
+                    // handing it the file's bytes would have to.
+                    copy.clear();
+                    copy.extend_from_slice(body);
+                    nodes += simd_json::to_tape_with_buffers(&mut copy, &mut buffers)
+                        .expect("valid JSON")
+                        .0
+                        .len();
+                }
+                nodes
+            })
+        });
+        // On one thread, as the two above (a run reads a chunk's accounts on every core).
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a thread pool");
+        group.bench_function(format!("{name}/recon parse"), |b| {
+            b.iter(|| one_thread.install(|| open.read(&part)))
+        });
+    }
+    group.finish();
+}
+
 fn stages(c: &mut Criterion) {
+    json_parsers(c);
     stages_of(c, 1_000);
     // 10,000 × 100 (1 GiB, ~5 minutes with its snapshot's first fetch); skipped by
     // `cargo test --benches` (one pass of each bench), which must stay quick.
