@@ -111,17 +111,13 @@ fn plans(rule: &CompiledRule, views: &Views) -> PolarsResult<(LazyFrame, LazyFra
     };
     // One sum per status rather than a group-by on `__status`: a pass over a column of
     // small numbers, with no hash table (`counts_by_status` gives it the usual shape).
-    let counts = base.clone().select(
-        STATUSES
-            .map(|status| {
-                col("__status")
-                    .eq(status_code(status))
-                    .sum()
-                    .cast(DataType::UInt64)
-                    .alias(status)
-            })
-            .to_vec(),
-    );
+    let counts = base.clone().select(STATUSES.map(|status| {
+        col("__status")
+            .eq(status_code(status))
+            .sum()
+            .cast(DataType::UInt64)
+            .alias(status)
+    }));
     let mut select: Vec<Expr> = vec![status_words(), severity_expr(rule).alias("__severity")];
     for key in &rule.keys {
         select.push(
