@@ -621,3 +621,36 @@ fn bad_query_rules_are_refused_by_name() {
     let err = parse_pack(&mixed, "x.toml").unwrap_err().to_string();
     assert!(err.contains("a `query` rule has no `check`"), "{err}");
 }
+
+/// Every status of one rule counted at once, each exactly (pass, fail, unknown from a null
+/// check, out of scope from a false `where`), and a `query` rule's rows counted as failures.
+#[test]
+fn each_status_is_counted_exactly() {
+    let mut book = Book::default();
+    for (id, excess) in [
+        ("PASS", Some(dec!(10))),
+        ("FAIL", Some(dec!(-10))),
+        ("UNKNOWN", None),
+        ("OUT", Some(dec!(-5))),
+    ] {
+        book.accounts.push(account(id, AccountKind::Margin));
+        let mut b = balance(id, dec!(100000), dec!(100000));
+        b.margin_excess = excess;
+        book.balances.push(b);
+    }
+    let pack = format!(
+        "{HEADER}[[rule]]\nid = \"r\"\ntitle = \"t\"\nseverity = \"error\"\non = \"account_view\"\n\
+         where = \"account_id <> 'OUT'\"\ncheck = \"margin_excess > 0\"\nmessage = \"m\"\n\n\
+         [[rule]]\nid = \"q\"\ntitle = \"t\"\nseverity = \"warning\"\n\
+         query = \"SELECT broker, account_id FROM account_view WHERE account_id IN ('FAIL', 'OUT')\"\n\
+         message = \"m\"\n"
+    );
+    let (findings, stats) = run(&book, &pack);
+    let counts = |rule: &str| {
+        let s = stats.iter().find(|s| s.rule == rule).unwrap();
+        assert_eq!(s.error, None, "{findings:?}");
+        (s.in_scope, s.passed, s.failed, s.unknown, s.out_of_scope)
+    };
+    assert_eq!(counts("r"), (3, 1, 1, 1, 1));
+    assert_eq!(counts("q"), (2, 0, 2, 0, 0));
+}
