@@ -19,7 +19,7 @@ use polars::prelude::*;
 use recon_frames::books::BookFrames;
 use std::borrow::Cow;
 
-use crate::lot_sums::{BOOK, BROKER, LotSums, SideColumns, gather_either};
+use crate::lot_sums::{Account, BOOK, BROKER, LotSums, SideColumns, gather_either};
 
 /// The book with its accounts named as recon names them: a book row whose account is not
 /// one of the broker's account ids but is the name of exactly one (E*TRADE's `accountId`
@@ -53,15 +53,9 @@ pub fn by_account_name(books: &BookFrames, accounts: &DataFrame) -> PolarsResult
         }
         let b = df.column("broker")?.str()?;
         let a = df.column("account_id")?.str()?;
-        // The usual book names every account by its id: then nothing is renamed (an account
-        // looked up once per run of its rows).
-        let mut last = None;
-        let all_known = b.iter().zip(a.iter()).all(|pair| {
-            last == Some(pair) || {
-                last = Some(pair);
-                matches!(pair, (Some(b), Some(a)) if known.contains(&(b, a)))
-            }
-        });
+        // The usual book names every account by its id: then nothing is renamed.
+        let all_known = account_runs(b, a)
+            .all(|pair| matches!(pair, (Some(b), Some(a)) if known.contains(&(b, a))));
         if all_known {
             return Ok(df.clone());
         }
@@ -83,6 +77,20 @@ pub fn by_account_name(books: &BookFrames, accounts: &DataFrame) -> PolarsResult
         positions: rename(&books.positions)?,
         cash: rename(&books.cash)?,
         quarantine: books.quarantine.clone(),
+    })
+}
+
+/// Each run of consecutive rows of one (broker, account_id), once: a book lists an
+/// account's rows together, so an account is looked up once per run, not once per row.
+fn account_runs<'a>(
+    brokers: &'a StringChunked,
+    accounts: &'a StringChunked,
+) -> impl Iterator<Item = Account<'a>> + 'a {
+    let mut last = None;
+    brokers.iter().zip(accounts.iter()).filter(move |pair| {
+        let new = last != Some(*pair);
+        last = Some(*pair);
+        new
     })
 }
 
@@ -148,16 +156,7 @@ pub fn position_recon(
     let mut covered: PlHashSet<(&str, &str)> = PlHashSet::new();
     for df in [&books.positions, &books.cash] {
         let (b, a) = (df.column("broker")?.str()?, df.column("account_id")?.str()?);
-        // A book lists an account's rows together: each run of them is one insert.
-        let mut last = None;
-        for pair in b.iter().zip(a.iter()) {
-            if last != Some(pair) {
-                last = Some(pair);
-                if let (Some(b), Some(a)) = pair {
-                    covered.insert((b, a));
-                }
-            }
-        }
+        covered.extend(account_runs(b, a).filter_map(|(b, a)| Some((b?, a?))));
     }
     let broker_side = SideColumns::of(&broker, "mark", None)?;
     let book_side = SideColumns::of(&book, "price", Some("book"))?;

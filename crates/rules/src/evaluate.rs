@@ -19,6 +19,7 @@ const PASS: &str = "pass";
 const FAIL: &str = "fail";
 const UNKNOWN: &str = "unknown";
 const OUT_OF_SCOPE: &str = "out_of_scope";
+/// A row's statuses; each one's place here is its code in `__status` (`status_code`).
 const STATUSES: [&str; 4] = [PASS, FAIL, UNKNOWN, OUT_OF_SCOPE];
 
 /// What one rule saw: nothing is skipped unseen.
@@ -49,12 +50,11 @@ pub struct Evaluation {
 /// of text, hashed and compared per row, cost more than the check itself on the large
 /// views); the result frames name it in words (`status_words`), as every engine does.
 fn status_code(status: &str) -> Expr {
-    let code: u8 = match status {
-        PASS => 0,
-        FAIL => 1,
-        UNKNOWN => 2,
-        _ => 3,
-    };
+    // Its place in `STATUSES`; a word not there is out of scope (the last).
+    let code = STATUSES
+        .iter()
+        .position(|s| *s == status)
+        .unwrap_or(STATUSES.len() - 1) as u8;
     lit(code)
 }
 
@@ -71,14 +71,15 @@ fn status_expr(rule: &CompiledRule) -> Expr {
 
 /// `__status`'s code back as its word.
 fn status_words() -> Expr {
-    let is = |status: &str| col("__status").eq(status_code(status));
-    when(is(PASS))
-        .then(lit(PASS))
-        .when(is(FAIL))
-        .then(lit(FAIL))
-        .when(is(UNKNOWN))
-        .then(lit(UNKNOWN))
-        .otherwise(lit(OUT_OF_SCOPE))
+    STATUSES
+        .iter()
+        .rev()
+        .skip(1)
+        .fold(lit(OUT_OF_SCOPE), |otherwise, status| {
+            when(col("__status").eq(status_code(status)))
+                .then(lit(*status))
+                .otherwise(otherwise)
+        })
         .alias("__status")
 }
 
@@ -260,7 +261,7 @@ pub fn evaluate(rules: &[CompiledRule], views: &Views) -> Evaluation {
                         .collect()
                         .map_err(|e| e.to_string())
                         .and_then(counts_by_status)
-                        .and_then(|c| Ok((c, r.collect().map_err(|e| e.to_string())?)));
+                        .and_then(|c| r.collect().map(|r| (c, r)).map_err(|e| e.to_string()));
                     (rule, result)
                 })
                 .collect(),
