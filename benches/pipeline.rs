@@ -16,7 +16,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use recon::demo::{DemoOptions, run_book};
 use recon::pipeline::{CheckOptions, Chunking, check_snapshot};
 use recon_frames::books::{BookSpec, read_book};
-use recon_frames::{build_frames, normalize_snapshot, read_snapshot};
+use recon_frames::{build_frames_of_parts, normalize_snapshot, read_snapshot};
 use recon_report::{RunFacts, write_run};
 use recon_rules::views::book_frames;
 use recon_rules::{Severity, Views, compile, evaluate};
@@ -92,7 +92,10 @@ fn stages_of(c: &mut Criterion, accounts: usize) {
     });
     let read = read_snapshot(&snapshot, None).expect("reads");
     group.bench_function("frames", |b| {
-        b.iter(|| build_frames(&read.book, &read.incomplete, &read.fetch_errors).expect("frames"))
+        b.iter(|| {
+            build_frames_of_parts(&read.parts, &read.incomplete, &read.fetch_errors)
+                .expect("frames")
+        })
     });
     drop(read);
     let normalized = normalize_snapshot(&snapshot, None).expect("normalizes");

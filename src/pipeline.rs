@@ -329,9 +329,7 @@ pub(crate) fn claim_books(
 ) -> Result<BookFrames, RunError> {
     let ids: Vec<(&str, &str)> = part.iter().map(|&a| snapshot.names(a)).collect();
     let names: Vec<(&str, &str)> = read
-        .book
-        .accounts
-        .iter()
+        .accounts()
         .filter_map(|r| Some((r.broker.as_str(), r.account_name.as_deref()?)))
         .collect();
     books

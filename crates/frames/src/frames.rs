@@ -51,20 +51,93 @@ pub fn build_frames(
     incomplete: &BTreeSet<(String, String)>,
     fetch_errors: &[(String, FetchErrorRecord)],
 ) -> PolarsResult<Frames> {
+    build_frames_of_parts(std::slice::from_ref(book), incomplete, fetch_errors)
+}
+
+/// `build_frames` of rows kept in `parts` (a chunk's accounts, each read into a book of its
+/// own), one frame's rows being each part's, in order.
+pub fn build_frames_of_parts(
+    parts: &[Book],
+    incomplete: &BTreeSet<(String, String)>,
+    fetch_errors: &[(String, FetchErrorRecord)],
+) -> PolarsResult<Frames> {
     // The positions frame is most of the work: built beside the others.
     let (positions, accounts) = rayon::join(
-        || positions(&book.positions),
-        || accounts(&book.accounts, incomplete),
+        || positions(Rows::new(parts, |b| &b.positions)),
+        || accounts(Rows::new(parts, |b| &b.accounts), incomplete),
     );
     Ok(Frames {
         accounts: accounts?,
-        balances: balances(&book.balances)?,
+        balances: balances(Rows::new(parts, |b| &b.balances))?,
         positions: positions?,
-        pnl: pnl(&book.pnl)?,
-        quarantine: quarantine(&book.quarantine)?,
+        pnl: pnl(Rows::new(parts, |b| &b.pnl))?,
+        quarantine: quarantine(Rows::new(parts, |b| &b.quarantine))?,
         fetch_errors: fetch_error_frame(fetch_errors)?,
     })
 }
+
+/// One kind of row across the parts, in order, with its exact count: the column builders
+/// size their buffers from it once.
+struct Rows<'a, T> {
+    parts: &'a [Book],
+    pick: fn(&Book) -> &Vec<T>,
+    len: usize,
+}
+
+impl<T> Clone for Rows<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Rows<'_, T> {}
+
+impl<'a, T> Rows<'a, T> {
+    fn new(parts: &'a [Book], pick: fn(&Book) -> &Vec<T>) -> Self {
+        let len = parts.iter().map(|p| pick(p).len()).sum();
+        Rows { parts, pick, len }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn iter(&self) -> RowIter<'a, T> {
+        RowIter {
+            parts: self.parts.iter(),
+            pick: self.pick,
+            current: [].iter(),
+            left: self.len,
+        }
+    }
+}
+
+struct RowIter<'a, T> {
+    parts: std::slice::Iter<'a, Book>,
+    pick: fn(&Book) -> &Vec<T>,
+    current: std::slice::Iter<'a, T>,
+    left: usize,
+}
+
+impl<'a, T> Iterator for RowIter<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        loop {
+            if let Some(row) = self.current.next() {
+                self.left -= 1;
+                return Some(row);
+            }
+            self.current = (self.pick)(self.parts.next()?).iter();
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T> ExactSizeIterator for RowIter<'_, T> {}
 
 type ColumnBuilder<'a> = Box<dyn Fn() -> Column + Send + Sync + 'a>;
 
@@ -74,7 +147,7 @@ fn build_in_parallel(builders: Vec<ColumnBuilder<'_>>) -> Vec<Column> {
 }
 
 fn accounts(
-    rows: &[AccountRow],
+    rows: Rows<AccountRow>,
     incomplete: &BTreeSet<(String, String)>,
 ) -> PolarsResult<DataFrame> {
     DataFrame::new(
@@ -110,7 +183,7 @@ fn accounts(
     )
 }
 
-fn balances(rows: &[BalanceRow]) -> PolarsResult<DataFrame> {
+fn balances(rows: Rows<BalanceRow>) -> PolarsResult<DataFrame> {
     DataFrame::new(
         rows.len(),
         vec![
@@ -153,7 +226,7 @@ fn balances(rows: &[BalanceRow]) -> PolarsResult<DataFrame> {
     )
 }
 
-fn positions(rows: &[PositionRow]) -> PolarsResult<DataFrame> {
+fn positions(rows: Rows<PositionRow>) -> PolarsResult<DataFrame> {
     // 22 columns of up to millions of rows: built side by side, one column per task.
     let builders: Vec<ColumnBuilder<'_>> = vec![
         Box::new(move || text("broker", rows.iter().map(|r| Some(r.broker.as_str())))),
@@ -207,7 +280,7 @@ fn positions(rows: &[PositionRow]) -> PolarsResult<DataFrame> {
     DataFrame::new(rows.len(), build_in_parallel(builders))
 }
 
-fn pnl(rows: &[PnlRow]) -> PolarsResult<DataFrame> {
+fn pnl(rows: Rows<PnlRow>) -> PolarsResult<DataFrame> {
     DataFrame::new(
         rows.len(),
         vec![
@@ -230,7 +303,7 @@ fn pnl(rows: &[PnlRow]) -> PolarsResult<DataFrame> {
     )
 }
 
-fn quarantine(rows: &[QuarantineRow]) -> PolarsResult<DataFrame> {
+fn quarantine(rows: Rows<QuarantineRow>) -> PolarsResult<DataFrame> {
     DataFrame::new(
         rows.len(),
         vec![

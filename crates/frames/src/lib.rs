@@ -14,7 +14,7 @@ pub mod snapshot;
 // hold them, and the rule engine reads them back.
 pub use recon_parse::exact;
 
-pub use frames::{Frames, build_frames};
+pub use frames::{Frames, build_frames, build_frames_of_parts};
 pub use snapshot::{
     NormalizeError, Normalized, ReadSnapshot, SnapshotError, normalize, normalize_snapshot,
     read_snapshot,

@@ -1,6 +1,6 @@
 //! A snapshot's rows (`recon_parse::snapshot`, which walks the folder) into frames.
 
-use crate::frames::{Frames, build_frames};
+use crate::frames::{Frames, build_frames_of_parts};
 use chrono::NaiveDate;
 use recon_model::manifest::{FetchErrorRecord, Manifest};
 pub use recon_parse::snapshot::{
@@ -36,7 +36,7 @@ pub enum NormalizeError {
 
 /// Builds the frames of a snapshot read into rows; the rows are dropped once they are in.
 pub fn normalize(read: ReadSnapshot) -> Result<Normalized, NormalizeError> {
-    let frames = build_frames(&read.book, &read.incomplete, &read.fetch_errors)?;
+    let frames = build_frames_of_parts(&read.parts, &read.incomplete, &read.fetch_errors)?;
     Ok(Normalized {
         frames,
         manifest: read.manifest,

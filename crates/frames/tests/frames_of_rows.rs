@@ -4,7 +4,7 @@
 
 use polars::prelude::*;
 use recon_frames::exact::from_units;
-use recon_frames::{build_frames, normalize_snapshot, read_snapshot};
+use recon_frames::{build_frames_of_parts, normalize_snapshot, read_snapshot};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -17,10 +17,11 @@ fn fixture(rel: &str) -> std::path::PathBuf {
 #[test]
 fn an_incomplete_account_is_not_data_complete() {
     let read = read_snapshot(&fixture("etrade/quirks"), None).unwrap();
-    assert!(!read.book.accounts.is_empty());
-    let (a, b) = (&read.book.accounts[0], &read.book.accounts[1]);
+    let book = read.book();
+    assert!(!book.accounts.is_empty());
+    let (a, b) = (&book.accounts[0], &book.accounts[1]);
     let incomplete = BTreeSet::from([(a.broker.to_string(), a.account_id.clone())]);
-    let frames = build_frames(&read.book, &incomplete, &[]).unwrap();
+    let frames = build_frames_of_parts(&read.parts, &incomplete, &[]).unwrap();
     let accounts = &frames.accounts;
     let complete = |id: &str| {
         let ids = accounts.column("account_id").unwrap().str().unwrap();
@@ -45,13 +46,13 @@ fn every_fixtures_rows_become_frame_cells_unchanged() {
         "architect",
     ] {
         let dir = fixture(&format!("{broker}/quirks"));
-        let read = read_snapshot(&dir, None).unwrap();
+        let read = read_snapshot(&dir, None).unwrap().book();
         let n = normalize_snapshot(&dir, None).unwrap();
         let p = &n.frames.positions;
-        assert_eq!(p.height(), read.book.positions.len(), "{broker}");
+        assert_eq!(p.height(), read.positions.len(), "{broker}");
         assert_eq!(
             n.frames.quarantine.height(),
-            read.book.quarantine.len(),
+            read.quarantine.len(),
             "{broker}"
         );
         let money = |column: &str, i: usize| match p.column(column).unwrap().get(i).unwrap() {
@@ -59,7 +60,7 @@ fn every_fixtures_rows_become_frame_cells_unchanged() {
             AnyValue::Null => None,
             other => panic!("{column}: {other:?}"),
         };
-        for (i, row) in read.book.positions.iter().enumerate() {
+        for (i, row) in read.positions.iter().enumerate() {
             assert_eq!(money("quantity", i), Some(row.quantity), "{broker} {i}");
             assert_eq!(money("market_value", i), row.market_value, "{broker} {i}");
             let cusip = p.column("cusip").unwrap().str().unwrap().get(i);

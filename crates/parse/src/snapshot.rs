@@ -29,7 +29,10 @@ pub enum SnapshotError {
 /// A snapshot (or a part of one) read into canonical rows, before the frames are built.
 #[derive(Debug)]
 pub struct ReadSnapshot {
-    pub book: Book,
+    /// The rows, as read: each account's in a book of its own, in the order read (the
+    /// lists' quarantine first). The frames are built from the parts as they are: put into
+    /// one book, every row (a few hundred bytes) would be moved once more, into fresh pages.
+    pub parts: Vec<Book>,
     pub manifest: Option<Manifest>,
     pub as_of: NaiveDate,
     pub incomplete: BTreeSet<(String, String)>,
@@ -41,7 +44,7 @@ impl ReadSnapshot {
     /// Nothing read yet, of the business day `as_of`.
     pub fn empty(as_of: NaiveDate) -> ReadSnapshot {
         ReadSnapshot {
-            book: Book::default(),
+            parts: Vec::new(),
             manifest: None,
             as_of,
             incomplete: BTreeSet::new(),
@@ -52,10 +55,24 @@ impl ReadSnapshot {
 
     /// `other`'s rows, incomplete accounts, errors and warnings after this one's.
     pub fn extend(&mut self, other: ReadSnapshot) {
-        self.book.extend(other.book);
+        self.parts.extend(other.parts);
         self.incomplete.extend(other.incomplete);
         self.fetch_errors.extend(other.fetch_errors);
         self.warnings.extend(other.warnings);
+    }
+
+    /// Every row in one book (a copy), for whoever wants them as one.
+    pub fn book(&self) -> Book {
+        let mut book = Book::default();
+        for part in &self.parts {
+            book.extend(part.clone());
+        }
+        book
+    }
+
+    /// The accounts read, in order.
+    pub fn accounts(&self) -> impl Iterator<Item = &recon_model::AccountRow> {
+        self.parts.iter().flat_map(|p| &p.accounts)
     }
 }
 
@@ -123,7 +140,7 @@ impl OpenSnapshot {
     /// errors, the unread accounts and the warnings.
     pub fn run_wide(&self) -> ReadSnapshot {
         ReadSnapshot {
-            book: self.list_rows.clone(),
+            parts: vec![self.list_rows.clone()],
             manifest: None,
             as_of: self.as_of,
             incomplete: self.unread.clone(),
@@ -171,7 +188,7 @@ impl OpenSnapshot {
                     if !read.complete {
                         out.incomplete.insert((name.to_string(), id.to_string()));
                     }
-                    out.book.extend(read.book);
+                    out.parts.push(read.book);
                 }
                 Err(what) => {
                     out.incomplete.insert((name.to_string(), id.to_string()));

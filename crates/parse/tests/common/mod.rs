@@ -70,7 +70,7 @@ pub struct Read {
 /// `recon_parse::snapshot::read_snapshot`, its rows as tables.
 pub fn read_rows(dir: &Path, as_of: Option<chrono::NaiveDate>) -> Result<Read, SnapshotError> {
     let read = read_snapshot(dir, as_of)?;
-    let book = &read.book;
+    let book = &read.book();
     let fetch_errors = Table(
         read.fetch_errors
             .iter()
