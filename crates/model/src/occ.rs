@@ -12,6 +12,7 @@
 use crate::rows::PutCall;
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use std::fmt;
 use std::str::FromStr;
 
@@ -177,15 +178,35 @@ impl OccSymbol {
             PutCall::Call => 'C',
             PutCall::Put => 'P',
         };
-        out.push_str(&format!(
-            "{:02}{:02}{:02}{}{:0>8}",
-            self.expiry.year() % 100,
-            self.expiry.month(),
-            self.expiry.day(),
-            flag,
-            thousandths.to_string()
-        ));
+        let year = self.expiry.year() % 100;
+        match (u32::try_from(year), thousandths.to_u64()) {
+            // Digit by digit: this runs once per option position, and `format!` was a
+            // percent of a whole check's time.
+            (Ok(year), Some(strike)) if strike < 100_000_000 => {
+                for (n, width) in [(year, 2), (self.expiry.month(), 2), (self.expiry.day(), 2)] {
+                    push_digits(&mut out, u64::from(n), width);
+                }
+                out.push(flag);
+                push_digits(&mut out, strike, 8);
+            }
+            _ => out.push_str(&format!(
+                "{:02}{:02}{:02}{}{:0>8}",
+                year,
+                self.expiry.month(),
+                self.expiry.day(),
+                flag,
+                thousandths.to_string()
+            )),
+        }
         out
+    }
+}
+
+/// `n` in exactly `width` decimal digits, zero-padded (`n` has at most `width` digits).
+fn push_digits(out: &mut String, n: u64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (n / 10u64.pow(place)) % 10;
+        out.push(char::from(b'0' + digit as u8));
     }
 }
 

@@ -28,6 +28,16 @@ fn data(text: &str) -> Result<&RawValue, String> {
     crate::common::envelope_data(text, "Clear Street {data, error, metadata}")
 }
 
+/// The records of a list page's `data`, or why there are none.
+fn data_array(text: &str) -> Result<Vec<&RawValue>, String> {
+    if let Some(items) = crate::common::array_at(text, &["data"], &["error"]) {
+        return Ok(items);
+    }
+    data(text).and_then(|d| {
+        serde_json::from_str(d.get()).map_err(|e| format!("`data` is not an array: {e}"))
+    })
+}
+
 #[derive(Deserialize, Default)]
 struct AccountFields<'a> {
     #[serde(borrow)]
@@ -111,9 +121,7 @@ pub(crate) fn read_account_list(
                 continue;
             }
         };
-        let items: Vec<&RawValue> = match data(&text).and_then(|d| {
-            serde_json::from_str(d.get()).map_err(|e| format!("`data` is not an array: {e}"))
-        }) {
+        let items: Vec<&RawValue> = match data_array(&text) {
             Ok(items) => items,
             Err(e) => {
                 notes.note("", format!("unreadable account list page: {e}"));
@@ -243,9 +251,7 @@ fn read_positions_page(
     notes: &mut Notes,
 ) -> bool {
     let items: Result<Vec<&RawValue>, String> = match text {
-        Ok(t) => data(t).and_then(|d| {
-            serde_json::from_str(d.get()).map_err(|e| format!("`data` is not an array: {e}"))
-        }),
+        Ok(t) => data_array(t),
         Err(e) => Err(format!("cannot read: {e}")),
     };
     match items {

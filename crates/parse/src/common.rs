@@ -137,6 +137,73 @@ pub fn envelope_data<'a>(text: &'a str, shape: &str) -> Result<&'a RawValue, Str
     }
 }
 
+/// The records of the array found by following `path` (object keys from the top; none for
+/// a bare array), in one pass over the text; `None` when the body has any other shape, or
+/// names a key of `path` or of `unique` twice, or escapes a key. A body is otherwise read in
+/// one pass per level (the envelope, then its array, then each record): this is only the
+/// common case read faster, so callers fall back to their own reading, which says what is
+/// wrong in the words it always did.
+pub fn array_at<'a>(text: &'a str, path: &[&str], unique: &[&str]) -> Option<Vec<&'a RawValue>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let found = serde::de::DeserializeSeed::deserialize(ArrayAt { path, unique }, &mut de).ok()?;
+    de.end().ok()?;
+    found
+}
+
+/// What `array_at` reads at one level of its path.
+struct ArrayAt<'p> {
+    path: &'p [&'p str],
+    unique: &'p [&'p str],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ArrayAt<'_> {
+    type Value = Option<Vec<&'de RawValue>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match self.path {
+            [] => Vec::<&RawValue>::deserialize(d).map(Some),
+            _ => d.deserialize_map(self),
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ArrayAt<'_> {
+    type Value = Option<Vec<&'de RawValue>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let (key, rest) = (self.path[0], &self.path[1..]);
+        let mut found = None;
+        let mut seen = vec![false; self.unique.len()];
+        while let Some(name) = map.next_key::<&str>()? {
+            if name == key {
+                if found.is_some() {
+                    return Ok(None);
+                }
+                let inner = ArrayAt {
+                    path: rest,
+                    unique: &[],
+                };
+                match map.next_value_seed(inner)? {
+                    Some(items) => found = Some(items),
+                    None => return Ok(None),
+                }
+                continue;
+            }
+            if let Some(i) = self.unique.iter().position(|u| *u == name) {
+                if std::mem::replace(&mut seen[i], true) {
+                    return Ok(None);
+                }
+            }
+            map.next_value::<serde::de::IgnoredAny>()?;
+        }
+        Ok(found)
+    }
+}
+
 /// A string or number as text (ids sent either way), numbers with their exact digits;
 /// `None` for anything else.
 pub fn text_of(raw: Option<&RawValue>) -> Option<String> {
@@ -384,6 +451,39 @@ mod tests {
         // Without a later page, the first missing number is simply the end.
         std::fs::remove_file(acct.join("positions.0003.json")).unwrap();
         assert_eq!(read_pages(dir.path(), "clearstreet/A1/positions").len(), 1);
+    }
+
+    #[test]
+    fn array_at_reads_the_common_shape_and_leaves_the_rest_to_the_caller() {
+        let texts = |items: Option<Vec<&RawValue>>| {
+            items.map(|v| v.iter().map(|r| r.get().to_string()).collect::<Vec<_>>())
+        };
+        let path = ["data", "items"];
+        let found = array_at(
+            r#"{"error":null,"data":{"x":[0],"items":[1, {"a":[2]}]},"m":{}}"#,
+            &path,
+            &["error"],
+        );
+        assert_eq!(texts(found), Some(vec!["1".into(), r#"{"a":[2]}"#.into()]));
+        assert_eq!(
+            texts(array_at(" [3,4] ", &[], &[])),
+            Some(vec!["3".into(), "4".into()])
+        );
+        // Each of these is read (or refused) by the caller's own reading instead.
+        for body in [
+            r#"{"data":null,"error":"no"}"#,
+            r#"{"error":"no"}"#,
+            r#"{"data":{"items":[1]},"data":{"items":[2]}}"#,
+            r#"{"data":{"items":[1],"items":[2]}}"#,
+            r#"{"error":1,"error":2,"data":{"items":[]}}"#,
+            r#"{"d\u0061ta":{"items":[]}}"#,
+            r#"{"data":{"items":{}}}"#,
+            r#"{"data":{"items":[]}} trailing"#,
+            r#"[[1], null]"#,
+            r#"{"data":{"items":[1,]}}"#,
+        ] {
+            assert_eq!(texts(array_at(body, &path, &["error"])), None, "{body}");
+        }
     }
 
     #[test]

@@ -39,6 +39,9 @@ fn items(text: &str) -> Result<Vec<&RawValue>, String> {
         #[serde(borrow)]
         items: Vec<&'a RawValue>,
     }
+    if let Some(items) = crate::common::array_at(text, &["data", "items"], &["error"]) {
+        return Ok(items);
+    }
     let d = data(text)?;
     serde_json::from_str::<Items>(d.get())
         .map(|i| i.items)

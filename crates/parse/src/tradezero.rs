@@ -122,7 +122,19 @@ struct PnlLine<'a> {
 
 /// A JSON array, either bare or under `key` in an object: the records and the pointer prefix.
 fn records<'a>(body: &'a str, key: &str) -> Result<(Vec<&'a RawValue>, String), String> {
-    if body.trim_start().starts_with('[') {
+    let bare = body.trim_start().starts_with('[');
+    let path: &[&str] = if bare { &[] } else { &[key] };
+    if let Some(items) = crate::common::array_at(body, path, &[]) {
+        return Ok((
+            items,
+            if bare {
+                String::new()
+            } else {
+                format!("/{key}")
+            },
+        ));
+    }
+    if bare {
         let items: Vec<&RawValue> = serde_json::from_str(body).map_err(|e| e.to_string())?;
         return Ok((items, String::new()));
     }
