@@ -1,7 +1,10 @@
 //! Canonical rows → the five canonical frames. Columns are built whole from the rows (no
 //! row-by-row AnyValue path), the positions' in parallel, with the names and types of DESIGN.md.
 
-use crate::schema::{date, flag, money, text, timestamp};
+use crate::schema::{
+    DateColumn, FlagColumn, MoneyColumn, TextColumn, TimestampColumn, date, flag, money, text,
+    timestamp,
+};
 use polars::prelude::*;
 use recon_model::manifest::FetchErrorRecord;
 use recon_model::{AccountRow, BalanceRow, Book, PnlRow, PositionRow, QuarantineRow};
@@ -135,16 +138,17 @@ impl<'a, T> Iterator for RowIter<'a, T> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
     }
+
+    // Part by part, each a plain slice loop, for consumers that fold (`for_each` does).
+    fn fold<B, F: FnMut(B, &'a T) -> B>(self, init: B, mut f: F) -> B {
+        let pick = self.pick;
+        let acc = self.current.fold(init, &mut f);
+        self.parts
+            .fold(acc, |acc, part| pick(part).iter().fold(acc, &mut f))
+    }
 }
 
 impl<T> ExactSizeIterator for RowIter<'_, T> {}
-
-type ColumnBuilder<'a> = Box<dyn Fn() -> Column + Send + Sync + 'a>;
-
-fn build_in_parallel(builders: Vec<ColumnBuilder<'_>>) -> Vec<Column> {
-    use rayon::prelude::*;
-    builders.par_iter().map(|build| build()).collect()
-}
 
 fn accounts(
     rows: Rows<AccountRow>,
@@ -227,57 +231,141 @@ fn balances(rows: Rows<BalanceRow>) -> PolarsResult<DataFrame> {
 }
 
 fn positions(rows: Rows<PositionRow>) -> PolarsResult<DataFrame> {
-    // 22 columns of up to millions of rows: built side by side, one column per task.
-    let builders: Vec<ColumnBuilder<'_>> = vec![
-        Box::new(move || text("broker", rows.iter().map(|r| Some(r.broker.as_str())))),
-        Box::new(move || {
-            text(
-                "account_id",
-                rows.iter().map(|r| Some(r.account_id.as_str())),
-            )
-        }),
-        Box::new(move || {
-            text(
-                "position_id",
-                rows.iter().map(|r| Some(r.position_id.as_str())),
-            )
-        }),
-        Box::new(move || text("symbol", rows.iter().map(|r| Some(r.symbol.as_str())))),
-        Box::new(move || {
-            text(
-                "underlying",
-                rows.iter().map(|r| Some(r.underlying.as_str())),
-            )
-        }),
-        Box::new(move || {
-            text(
-                "instrument",
-                rows.iter().map(|r| Some(r.instrument.as_str())),
-            )
-        }),
-        Box::new(move || {
-            text(
-                "put_call",
-                rows.iter().map(|r| r.put_call.map(|p| p.as_str())),
-            )
-        }),
-        Box::new(move || money("strike", rows.iter().map(|r| r.strike))),
-        Box::new(move || date("expires_at", rows.iter().map(|r| r.expires_at))),
-        Box::new(move || money("quantity", rows.iter().map(|r| Some(r.quantity)))),
-        Box::new(move || text("side", rows.iter().map(|r| r.side.map(|s| s.as_str())))),
-        Box::new(move || money("multiplier", rows.iter().map(|r| Some(r.multiplier)))),
-        Box::new(move || money("avg_price", rows.iter().map(|r| r.avg_price))),
-        Box::new(move || money("mark", rows.iter().map(|r| r.mark))),
-        Box::new(move || money("close_price", rows.iter().map(|r| r.close_price))),
-        Box::new(move || money("market_value", rows.iter().map(|r| r.market_value))),
-        Box::new(move || money("net_liq_value", rows.iter().map(|r| r.net_liq_value))),
-        Box::new(move || money("cost_basis", rows.iter().map(|r| r.cost_basis))),
-        Box::new(move || money("unrealized_pnl", rows.iter().map(|r| r.unrealized_pnl))),
-        Box::new(move || flag("pnl_expected", rows.iter().map(|r| Some(r.pnl_expected)))),
-        Box::new(move || timestamp("updated_at", rows.iter().map(|r| r.updated_at))),
-        Box::new(move || text("cusip", rows.iter().map(|r| r.cusip.as_deref()))),
-    ];
-    DataFrame::new(rows.len(), build_in_parallel(builders))
+    // 22 columns of up to millions of rows, written row by row: the rows (a few hundred
+    // bytes each) are read once, where a pass per column was bound by reading memory.
+    let mut columns = PositionColumns::new(rows.len());
+    rows.iter().for_each(|row| columns.push(row));
+    DataFrame::new(rows.len(), columns.finish())
+}
+
+/// The positions frame's columns, in DESIGN.md's order.
+struct PositionColumns {
+    texts: [TextColumn; 8],
+    strike: MoneyColumn,
+    expires_at: DateColumn,
+    amounts: [MoneyColumn; 9],
+    pnl_expected: FlagColumn,
+    updated_at: TimestampColumn,
+    cusip: TextColumn,
+}
+
+impl PositionColumns {
+    fn new(n: usize) -> Self {
+        let texts = [
+            "broker",
+            "account_id",
+            "position_id",
+            "symbol",
+            "underlying",
+            "instrument",
+            "put_call",
+            "side",
+        ];
+        let amounts = [
+            "quantity",
+            "multiplier",
+            "avg_price",
+            "mark",
+            "close_price",
+            "market_value",
+            "net_liq_value",
+            "cost_basis",
+            "unrealized_pnl",
+        ];
+        PositionColumns {
+            texts: texts.map(|name| TextColumn::new(name, n)),
+            strike: MoneyColumn::new("strike", n),
+            expires_at: DateColumn::new("expires_at", n),
+            amounts: amounts.map(|name| MoneyColumn::new(name, n)),
+            pnl_expected: FlagColumn::new("pnl_expected", n),
+            updated_at: TimestampColumn::new("updated_at", n),
+            cusip: TextColumn::new("cusip", n),
+        }
+    }
+
+    fn push(&mut self, r: &PositionRow) {
+        let texts = [
+            Some(r.broker.as_str()),
+            Some(r.account_id.as_str()),
+            Some(r.position_id.as_str()),
+            Some(r.symbol.as_str()),
+            Some(r.underlying.as_str()),
+            Some(r.instrument.as_str()),
+            r.put_call.map(|p| p.as_str()),
+            r.side.map(|s| s.as_str()),
+        ];
+        for (column, value) in self.texts.iter_mut().zip(texts) {
+            column.push(value);
+        }
+        self.strike.push(r.strike);
+        self.expires_at.push(r.expires_at);
+        let amounts = [
+            Some(r.quantity),
+            Some(r.multiplier),
+            r.avg_price,
+            r.mark,
+            r.close_price,
+            r.market_value,
+            r.net_liq_value,
+            r.cost_basis,
+            r.unrealized_pnl,
+        ];
+        for (column, value) in self.amounts.iter_mut().zip(amounts) {
+            column.push(value);
+        }
+        self.pnl_expected.push(Some(r.pnl_expected));
+        self.updated_at.push(r.updated_at);
+        self.cusip.push(r.cusip.as_deref());
+    }
+
+    /// The columns in the frame's order (DESIGN.md).
+    fn finish(self) -> Vec<Column> {
+        let [
+            broker,
+            account,
+            id,
+            symbol,
+            underlying,
+            instrument,
+            put_call,
+            side,
+        ] = self.texts;
+        let [
+            quantity,
+            multiplier,
+            avg_price,
+            mark,
+            close,
+            value,
+            net_liq,
+            cost,
+            pnl,
+        ] = self.amounts;
+        vec![
+            broker.finish(),
+            account.finish(),
+            id.finish(),
+            symbol.finish(),
+            underlying.finish(),
+            instrument.finish(),
+            put_call.finish(),
+            self.strike.finish(),
+            self.expires_at.finish(),
+            quantity.finish(),
+            side.finish(),
+            multiplier.finish(),
+            avg_price.finish(),
+            mark.finish(),
+            close.finish(),
+            value.finish(),
+            net_liq.finish(),
+            cost.finish(),
+            pnl.finish(),
+            self.pnl_expected.finish(),
+            self.updated_at.finish(),
+            self.cusip.finish(),
+        ]
+    }
 }
 
 fn pnl(rows: Rows<PnlRow>) -> PolarsResult<DataFrame> {

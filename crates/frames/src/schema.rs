@@ -32,17 +32,111 @@ pub fn money_units(name: &str, units: impl IntoIterator<Item = Option<i128>>) ->
 }
 
 pub fn date(name: &str, values: impl Iterator<Item = Option<NaiveDate>>) -> Column {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    Int32Chunked::from_iter_options(
-        name.into(),
-        values.map(|v| v.map(|d| (d - epoch).num_days() as i32)),
-    )
-    .into_date()
-    .into_column()
+    Int32Chunked::from_iter_options(name.into(), values.map(|v| v.map(epoch_days)))
+        .into_date()
+        .into_column()
 }
 
 pub fn timestamp(name: &str, values: impl Iterator<Item = Option<DateTime<Utc>>>) -> Column {
     Int64Chunked::from_iter_options(name.into(), values.map(|v| v.map(|t| t.timestamp_micros())))
         .into_datetime(TimeUnit::Microseconds, None)
         .into_column()
+}
+
+fn epoch_days(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    (d - epoch).num_days() as i32
+}
+
+/// Columns written a row at a time, with the types of the functions above: a frame whose
+/// rows are wide structs is built in one pass over them, each row read from memory once
+/// (a pass per column read every row again for each column).
+pub struct TextColumn(StringChunkedBuilder);
+
+impl TextColumn {
+    pub fn new(name: &str, rows: usize) -> Self {
+        TextColumn(StringChunkedBuilder::new(name.into(), rows))
+    }
+
+    pub fn push(&mut self, value: Option<&str>) {
+        self.0.append_option(value)
+    }
+
+    pub fn finish(self) -> Column {
+        self.0.finish().into_column()
+    }
+}
+
+/// A money column written a row at a time (see [`TextColumn`]).
+pub struct MoneyColumn(PrimitiveChunkedBuilder<Int128Type>);
+
+impl MoneyColumn {
+    pub fn new(name: &str, rows: usize) -> Self {
+        MoneyColumn(PrimitiveChunkedBuilder::new(name.into(), rows))
+    }
+
+    pub fn push(&mut self, value: Option<Decimal>) {
+        self.0.append_option(value.map(to_units))
+    }
+
+    pub fn finish(self) -> Column {
+        self.0
+            .finish()
+            .into_decimal_unchecked(PRECISION, SCALE as usize)
+            .into_column()
+    }
+}
+
+/// A date column written a row at a time (see [`TextColumn`]).
+pub struct DateColumn(PrimitiveChunkedBuilder<Int32Type>);
+
+impl DateColumn {
+    pub fn new(name: &str, rows: usize) -> Self {
+        DateColumn(PrimitiveChunkedBuilder::new(name.into(), rows))
+    }
+
+    pub fn push(&mut self, value: Option<NaiveDate>) {
+        self.0.append_option(value.map(epoch_days))
+    }
+
+    pub fn finish(self) -> Column {
+        self.0.finish().into_date().into_column()
+    }
+}
+
+/// A timestamp column written a row at a time (see [`TextColumn`]).
+pub struct TimestampColumn(PrimitiveChunkedBuilder<Int64Type>);
+
+impl TimestampColumn {
+    pub fn new(name: &str, rows: usize) -> Self {
+        TimestampColumn(PrimitiveChunkedBuilder::new(name.into(), rows))
+    }
+
+    pub fn push(&mut self, value: Option<DateTime<Utc>>) {
+        self.0.append_option(value.map(|t| t.timestamp_micros()))
+    }
+
+    pub fn finish(self) -> Column {
+        self.0
+            .finish()
+            .into_datetime(TimeUnit::Microseconds, None)
+            .into_column()
+    }
+}
+
+/// A flag column written a row at a time (see [`TextColumn`]).
+pub struct FlagColumn(BooleanChunkedBuilder);
+
+impl FlagColumn {
+    pub fn new(name: &str, rows: usize) -> Self {
+        FlagColumn(BooleanChunkedBuilder::new(name.into(), rows))
+    }
+
+    pub fn push(&mut self, value: Option<bool>) {
+        self.0.append_option(value)
+    }
+
+    pub fn finish(self) -> Column {
+        self.0.finish().into_column()
+    }
 }
