@@ -8,7 +8,7 @@
 //! option symbols, no multiplier (100 for options), `short_market_value` omitted when
 //! there is none, and `margin_details` only on margin accounts.
 
-use crate::common::{AccountRead, Notes, parse, read_pages, read_text, text_of};
+use crate::common::{AccountRead, Notes, each_record, parse, read_pages, read_text, text_of};
 use chrono::NaiveDate;
 use recon_model::occ::OccSymbol;
 use recon_model::{
@@ -250,15 +250,15 @@ fn read_positions_page(
     positions: &mut Vec<PositionRow>,
     notes: &mut Notes,
 ) -> bool {
-    let items: Result<Vec<&RawValue>, String> = match text {
-        Ok(t) => data_array(t),
+    let items = match text {
+        Ok(t) => each_record::<Position>(t, &["data"], &["error"], data_array),
         Err(e) => Err(format!("cannot read: {e}")),
     };
     match items {
         Ok(items) => {
-            for (i, item) in items.iter().enumerate() {
+            for (i, item) in items.into_iter().enumerate() {
                 let pointer = format!("/data/{i}");
-                match parse::<Position>(item) {
+                match item {
                     Ok(p) => {
                         if let Some(row) = position_row(id, &p, &pointer, notes) {
                             positions.push(row);

@@ -144,31 +144,64 @@ pub fn envelope_data<'a>(text: &'a str, shape: &str) -> Result<&'a RawValue, Str
 /// common case read faster, so callers fall back to their own reading, which says what is
 /// wrong in the words it always did.
 pub fn array_at<'a>(text: &'a str, path: &[&str], unique: &[&str]) -> Option<Vec<&'a RawValue>> {
+    records_at(text, path, unique)
+}
+
+/// `array_at` with every record read as a `T` in the same pass: `None` also when any record
+/// is not a `T`. The caller then reads the records one by one (`array_at`, then `parse`),
+/// so that a bad record is noted with its place and the others still read: a body whose
+/// records all read (the usual case) is read once instead of twice.
+pub fn records_at<'a, T: Deserialize<'a>>(
+    text: &'a str,
+    path: &[&str],
+    unique: &[&str],
+) -> Option<Vec<T>> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let found = serde::de::DeserializeSeed::deserialize(ArrayAt { path, unique }, &mut de).ok()?;
+    let seed = ArrayAt {
+        path,
+        unique,
+        record: std::marker::PhantomData,
+    };
+    let found = serde::de::DeserializeSeed::deserialize(seed, &mut de).ok()?;
     de.end().ok()?;
     found
 }
 
-/// What `array_at` reads at one level of its path.
-struct ArrayAt<'p> {
-    path: &'p [&'p str],
-    unique: &'p [&'p str],
+/// Each record of a list body as a `T` (or why that record is not one), or why the body
+/// has no list: in one pass when every record reads (`records_at`), else by `list` and
+/// then record by record, so that each bad one is said with its place.
+pub fn each_record<'a, T: Deserialize<'a>>(
+    text: &'a str,
+    path: &[&str],
+    unique: &[&str],
+    list: impl FnOnce(&'a str) -> Result<Vec<&'a RawValue>, String>,
+) -> Result<Vec<Result<T, String>>, String> {
+    if let Some(all) = records_at::<T>(text, path, unique) {
+        return Ok(all.into_iter().map(Ok).collect());
+    }
+    Ok(list(text)?.into_iter().map(parse::<T>).collect())
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for ArrayAt<'_> {
-    type Value = Option<Vec<&'de RawValue>>;
+/// What `records_at` reads at one level of its path.
+struct ArrayAt<'p, T> {
+    path: &'p [&'p str],
+    unique: &'p [&'p str],
+    record: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::DeserializeSeed<'de> for ArrayAt<'_, T> {
+    type Value = Option<Vec<T>>;
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         match self.path {
-            [] => Vec::<&RawValue>::deserialize(d).map(Some),
+            [] => Vec::<T>::deserialize(d).map(Some),
             _ => d.deserialize_map(self),
         }
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for ArrayAt<'_> {
-    type Value = Option<Vec<&'de RawValue>>;
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ArrayAt<'_, T> {
+    type Value = Option<Vec<T>>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an object")
@@ -186,6 +219,7 @@ impl<'de> serde::de::Visitor<'de> for ArrayAt<'_> {
                 let inner = ArrayAt {
                     path: rest,
                     unique: &[],
+                    record: std::marker::PhantomData,
                 };
                 match map.next_value_seed(inner)? {
                     Some(items) => found = Some(items),
@@ -484,6 +518,26 @@ mod tests {
         ] {
             assert_eq!(texts(array_at(body, &path, &["error"])), None, "{body}");
         }
+    }
+
+    #[test]
+    fn each_record_reads_every_good_record_whether_or_not_one_is_bad() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Rec {
+            n: u32,
+        }
+        let list = |t| array_at(t, &["data"], &[]).ok_or_else(|| "no list".to_string());
+        let read = |text| each_record::<Rec>(text, &["data"], &[], list);
+        let all = read(r#"{"data":[{"n":1},{"n":2}]}"#).unwrap();
+        assert_eq!(all, vec![Ok(Rec { n: 1 }), Ok(Rec { n: 2 })]);
+        let one_bad = read(r#"{"data":[{"n":1},{"n":"x"},{"n":3}]}"#).unwrap();
+        assert_eq!(one_bad[0], Ok(Rec { n: 1 }));
+        assert!(
+            one_bad[1].as_ref().unwrap_err().contains("invalid type"),
+            "{one_bad:?}"
+        );
+        assert_eq!(one_bad[2], Ok(Rec { n: 3 }));
+        assert_eq!(read(r#"{"data":{}}"#), Err("no list".to_string()));
     }
 
     #[test]

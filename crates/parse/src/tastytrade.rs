@@ -11,7 +11,7 @@
 //! closed accounts; IRA, margin and cash from `account-type-name` and `margin-or-cash`; a
 //! trading status that restricts or closes the account.
 
-use crate::common::{AccountRead, Notes, parse, read_text};
+use crate::common::{AccountRead, Notes, each_record, parse, read_text};
 use crate::exact;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::occ::OccSymbol;
@@ -269,7 +269,7 @@ fn read_positions(
     positions: &mut Vec<PositionRow>,
     notes: &mut Notes,
 ) -> bool {
-    let rows = match items(text) {
+    let rows = match each_record::<Position>(text, &["data", "items"], &["error"], items) {
         Ok(rows) => rows,
         Err(e) => {
             notes.note("", format!("unreadable positions: {e}"));
@@ -277,9 +277,9 @@ fn read_positions(
         }
     };
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, item) in rows.iter().enumerate() {
+    for (i, row) in rows.into_iter().enumerate() {
         let pointer = format!("/data/items/{i}");
-        match parse::<Position>(item) {
+        match row {
             Ok(p) => positions.extend(position_row(n, &p, &pointer, notes, &mut seen)),
             Err(e) => notes.note(pointer, format!("unreadable position: {e}")),
         }

@@ -7,7 +7,7 @@
 //! while open, no mark (derived from the matched P&L row's exposure), `…Pnl`/`…PnL` casing, and
 //! P&L rows for lots closed today (exposure 0).
 
-use crate::common::{AccountRead, Notes, parse, read_text, text_of};
+use crate::common::{AccountRead, Notes, each_record, parse, read_text, text_of};
 use crate::exact::to_frame_scale;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::occ::OccSymbol;
@@ -118,6 +118,25 @@ struct PnlLine<'a> {
     day_realized_pnl: Option<&'a RawValue>,
     #[serde(rename = "dayUnrealizedPnL", alias = "dayUnrealizedPnl", borrow)]
     day_unrealized_pnl: Option<&'a RawValue>,
+}
+
+/// `records`, each read as a `T` (in one pass when they all read: `each_record`).
+fn typed_records<'a, T: Deserialize<'a>>(
+    body: &'a str,
+    key: &str,
+) -> Result<(Vec<Result<T, String>>, String), String> {
+    let bare = body.trim_start().starts_with('[');
+    let key_path = [key];
+    let path: &[&str] = if bare { &[] } else { &key_path };
+    let rows = each_record::<T>(body, path, &[], |b| records(b, key).map(|(items, _)| items))?;
+    Ok((
+        rows,
+        if bare {
+            String::new()
+        } else {
+            format!("/{key}")
+        },
+    ))
 }
 
 /// A JSON array, either bare or under `key` in an object: the records and the pointer prefix.
@@ -281,7 +300,7 @@ fn read_positions(id: &str, text: &str, quarantine: &mut Vec<QuarantineRow>) -> 
         maintenance: None,
         complete: true,
     };
-    let (items, prefix) = match records(text, "positions") {
+    let (items, prefix) = match typed_records::<Position>(text, "positions") {
         Ok(found) => found,
         Err(e) => {
             notes.note("", format!("unreadable positions file: {e}"));
@@ -290,9 +309,9 @@ fn read_positions(id: &str, text: &str, quarantine: &mut Vec<QuarantineRow>) -> 
         }
     };
     let mut unnamed: HashMap<String, usize> = HashMap::new();
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         let pointer = format!("{prefix}/{i}");
-        let p = match parse::<Position>(item) {
+        let p = match item {
             Ok(p) => p,
             Err(e) => {
                 notes.note(pointer, format!("unreadable position: {e}"));
