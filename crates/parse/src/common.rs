@@ -227,10 +227,10 @@ impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ArrayAt<'_, T> {
                 }
                 continue;
             }
-            if let Some(i) = self.unique.iter().position(|u| *u == name) {
-                if std::mem::replace(&mut seen[i], true) {
-                    return Ok(None);
-                }
+            if let Some(i) = self.unique.iter().position(|u| *u == name)
+                && std::mem::replace(&mut seen[i], true)
+            {
+                return Ok(None);
             }
             map.next_value::<serde::de::IgnoredAny>()?;
         }
