@@ -82,7 +82,7 @@ struct Position<'a> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PnlBody<'a> {
+struct PnlBody<'a, L> {
     #[serde(borrow)]
     account_value: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -97,8 +97,24 @@ struct PnlBody<'a> {
     day_pnl: Option<&'a RawValue>,
     #[serde(borrow)]
     total_unrealized: Option<&'a RawValue>,
-    #[serde(borrow)]
-    pnl: Option<Vec<&'a RawValue>>,
+    /// Each line as read: a `PnlLine`, or the line's text (`&RawValue`) to read on its own.
+    pnl: Option<Vec<L>>,
+}
+
+impl<'a, L> PnlBody<'a, L> {
+    /// The same body with each P&L line made `f(line)`.
+    fn map_lines<M>(self, f: impl FnMut(L) -> M) -> PnlBody<'a, M> {
+        PnlBody {
+            account_value: self.account_value,
+            available_cash: self.available_cash,
+            allowed_leverage: self.allowed_leverage,
+            used_leverage: self.used_leverage,
+            exposure: self.exposure,
+            day_pnl: self.day_pnl,
+            total_unrealized: self.total_unrealized,
+            pnl: self.pnl.map(|lines| lines.into_iter().map(f).collect()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -348,12 +364,17 @@ fn read_pnl(
         format!("tradezero/{id}/pnl.json"),
         quarantine,
     );
-    let body = match serde_json::from_str::<PnlBody>(text) {
-        Ok(body) => body,
-        Err(e) => {
-            notes.note("", format!("unreadable P&L file: {e}"));
-            return (Vec::new(), false);
-        }
+    // In one pass when every line reads (the usual case); else line by line, so that each
+    // bad line is said with its place and the others still read.
+    let body = match serde_json::from_str::<PnlBody<PnlLine>>(text) {
+        Ok(body) => body.map_lines(Ok),
+        Err(_) => match serde_json::from_str::<PnlBody<&RawValue>>(text) {
+            Ok(body) => body.map_lines(parse::<PnlLine>),
+            Err(e) => {
+                notes.note("", format!("unreadable P&L file: {e}"));
+                return (Vec::new(), false);
+            }
+        },
     };
     let live = [
         (&mut balance.net_liq, "accountValue", body.account_value),
@@ -382,9 +403,9 @@ fn read_pnl(
         return (Vec::new(), false);
     };
     let mut rows = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
+    for (i, line) in lines.into_iter().enumerate() {
         let pointer = format!("/pnl/{i}");
-        match parse::<PnlLine>(line) {
+        match line {
             Ok(l) => rows.extend(pnl_row(id, &l, &pointer, &mut notes)),
             Err(e) => notes.note(pointer, format!("unreadable P&L row: {e}")),
         }
