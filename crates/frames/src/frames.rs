@@ -64,18 +64,27 @@ pub fn build_frames_of_parts(
     incomplete: &BTreeSet<(String, String)>,
     fetch_errors: &[(String, FetchErrorRecord)],
 ) -> PolarsResult<Frames> {
-    // The positions frame is most of the work: built beside the others.
-    let (positions, accounts) = rayon::join(
+    // The positions frame is most of the work: built beside all the others.
+    let (positions, others) = rayon::join(
         || positions(Rows::new(parts, |b| &b.positions)),
-        || accounts(Rows::new(parts, |b| &b.accounts), incomplete),
+        || -> PolarsResult<_> {
+            Ok((
+                accounts(Rows::new(parts, |b| &b.accounts), incomplete)?,
+                balances(Rows::new(parts, |b| &b.balances))?,
+                pnl(Rows::new(parts, |b| &b.pnl))?,
+                quarantine(Rows::new(parts, |b| &b.quarantine))?,
+                fetch_error_frame(fetch_errors)?,
+            ))
+        },
     );
+    let (accounts, balances, pnl, quarantine, fetch_errors) = others?;
     Ok(Frames {
-        accounts: accounts?,
-        balances: balances(Rows::new(parts, |b| &b.balances))?,
+        accounts,
+        balances,
         positions: positions?,
-        pnl: pnl(Rows::new(parts, |b| &b.pnl))?,
-        quarantine: quarantine(Rows::new(parts, |b| &b.quarantine))?,
-        fetch_errors: fetch_error_frame(fetch_errors)?,
+        pnl,
+        quarantine,
+        fetch_errors,
     })
 }
 
