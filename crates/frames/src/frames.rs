@@ -1,5 +1,7 @@
-//! Canonical rows → the five canonical frames. Columns are built whole from the rows (no
-//! row-by-row AnyValue path), the positions' in parallel, with the names and types of DESIGN.md.
+//! Canonical rows → the five canonical frames, with the names and types of DESIGN.md. The
+//! rows stay in the parts they were read in (a book per account); columns are built from
+//! typed values, never through AnyValue: the positions' row by row into their builders,
+//! beside the other frames.
 
 use crate::schema::{
     DateColumn, FlagColumn, MoneyColumn, TextColumn, TimestampColumn, date, flag, money, text,
@@ -124,6 +126,7 @@ impl<'a, T> Rows<'a, T> {
     }
 }
 
+/// The iterator of [`Rows`].
 struct RowIter<'a, T> {
     parts: std::slice::Iter<'a, Book>,
     pick: fn(&Book) -> &Vec<T>,
