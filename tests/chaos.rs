@@ -99,13 +99,21 @@ async fn runs_killed_at_random_points_leave_a_consistent_state() {
     std::fs::write(dir.path().join("recon.toml"), config).unwrap();
     let root = dir.path().to_path_buf();
 
+    let probe_inbox = inbox.clone();
     let (kills, final_status) = tokio::task::spawn_blocking(move || {
-        // How long one run takes here: kill points are spread over 0..1.2 × that.
-        let started = Instant::now();
-        let mut probe = spawn_run(&root, &env);
-        let status = probe.wait().unwrap();
-        assert_eq!(status.code(), Some(1), "a whole run ends with findings");
-        let span = started.elapsed().as_millis().max(50) as u64 * 6 / 5;
+        // How long one run takes here: kill points are spread over 0..1.2 × that. The
+        // fastest of three runs: the first run of a fresh build also pages the binary in,
+        // and a span taken from it alone put most kill points after the later, faster runs
+        // had ended.
+        let mut fastest = Duration::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            let status = spawn_run(&root, &env).wait().unwrap();
+            assert_eq!(status.code(), Some(1), "a whole run ends with findings");
+            fastest = fastest.min(started.elapsed());
+        }
+        let span = fastest.as_millis().max(50) as u64 * 6 / 5;
+        let probe_emails = probe_inbox.lock().unwrap().len();
         // The probe's email went out and its run is latest: start from a fresh out dir so
         // the kills below decide the email's fate.
         std::fs::remove_dir_all(root.join("out")).unwrap();
@@ -131,11 +139,11 @@ async fn runs_killed_at_random_points_leave_a_consistent_state() {
         }
         // One run let finish.
         let last = spawn_run(&root, &env).wait().unwrap();
-        (kills, (last.code(), root))
+        (kills, (last.code(), root, probe_emails))
     })
     .await
     .unwrap();
-    let (code, root) = final_status;
+    let (code, root, probe_emails) = final_status;
     assert!(
         kills >= 10,
         "only {kills} runs were killed: the kill points miss the run"
@@ -145,8 +153,8 @@ async fn runs_killed_at_random_points_leave_a_consistent_state() {
     assert_latest_is_complete(&out);
     assert_no_snapshot_without_manifest(&out);
 
-    // The probe's email, plus at most one more: the kills never made a second.
-    let delivered = inbox.lock().unwrap().len() - 1;
+    // The probes' emails, plus at most one more: the kills never made a second.
+    let delivered = inbox.lock().unwrap().len() - probe_emails;
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(latest_run(&out).join("summary.json")).unwrap())
             .unwrap();
