@@ -68,3 +68,32 @@ fn every_fixtures_rows_become_frame_cells_unchanged() {
         }
     }
 }
+
+/// The frames of a snapshot's rows kept in their parts (one book per account, as a check
+/// reads them) are the frames of the same rows in one book, cell for cell.
+#[test]
+fn frames_of_parts_are_the_frames_of_one_book() {
+    use recon_frames::build_frames;
+    let mut parts_seen = 0;
+    for broker in [
+        "tradezero",
+        "clearstreet",
+        "tastytrade",
+        "etrade",
+        "architect",
+    ] {
+        let read = read_snapshot(&fixture(&format!("{broker}/quirks")), None).unwrap();
+        parts_seen += read.parts.len();
+        let incomplete = BTreeSet::new();
+        let of_parts = build_frames_of_parts(&read.parts, &incomplete, &[]).unwrap();
+        let of_book = build_frames(&read.book(), &incomplete, &[]).unwrap();
+        for ((name, a), (_, b)) in of_parts.named().into_iter().zip(of_book.named()) {
+            assert!(
+                a.height() > 0 || name != "positions",
+                "{broker}: no positions"
+            );
+            assert!(a.equals_missing(b), "{broker} {name}:\n{a}\n{b}");
+        }
+    }
+    assert!(parts_seen > 5, "the fixtures are read in several parts");
+}
