@@ -8,6 +8,15 @@ use recon_frames::{build_frames_of_parts, normalize_snapshot, read_snapshot};
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// The brokers with a `quirks` fixture.
+const BROKERS: [&str; 5] = [
+    "tradezero",
+    "clearstreet",
+    "tastytrade",
+    "etrade",
+    "architect",
+];
+
 fn fixture(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures")
@@ -38,13 +47,7 @@ fn an_incomplete_account_is_not_data_complete() {
 /// quantity, market value and CUSIP in the same row.
 #[test]
 fn every_fixtures_rows_become_frame_cells_unchanged() {
-    for broker in [
-        "tradezero",
-        "clearstreet",
-        "tastytrade",
-        "etrade",
-        "architect",
-    ] {
+    for broker in BROKERS {
         let dir = fixture(&format!("{broker}/quirks"));
         let read = read_snapshot(&dir, None).unwrap().book();
         let n = normalize_snapshot(&dir, None).unwrap();
@@ -75,13 +78,7 @@ fn every_fixtures_rows_become_frame_cells_unchanged() {
 fn frames_of_parts_are_the_frames_of_one_book() {
     use recon_frames::build_frames;
     let mut parts_seen = 0;
-    for broker in [
-        "tradezero",
-        "clearstreet",
-        "tastytrade",
-        "etrade",
-        "architect",
-    ] {
+    for broker in BROKERS {
         let read = read_snapshot(&fixture(&format!("{broker}/quirks")), None).unwrap();
         parts_seen += read.parts.len();
         let incomplete = BTreeSet::new();
