@@ -250,135 +250,58 @@ fn positions(rows: Rows<PositionRow>) -> PolarsResult<DataFrame> {
     DataFrame::new(rows.len(), columns.finish())
 }
 
-/// The positions frame's columns, in DESIGN.md's order.
-struct PositionColumns {
-    texts: [TextColumn; 8],
-    strike: MoneyColumn,
-    expires_at: DateColumn,
-    amounts: [MoneyColumn; 9],
-    pnl_expected: FlagColumn,
-    updated_at: TimestampColumn,
-    cusip: TextColumn,
+/// A struct of column builders filled a row at a time, from one list of the frame's
+/// columns in order: each column's name (the field's), its builder and its value in a row.
+macro_rules! row_columns {
+    ($columns:ident for $row:ty { $($name:ident: $kind:ident = |$r:ident| $value:expr),+ $(,)? }) => {
+        struct $columns {
+            $($name: $kind),+
+        }
+
+        impl $columns {
+            fn new(rows: usize) -> Self {
+                $columns { $($name: $kind::new(stringify!($name), rows)),+ }
+            }
+
+            fn push(&mut self, row: &$row) {
+                $({
+                    let $r = row;
+                    self.$name.push($value);
+                })+
+            }
+
+            fn finish(self) -> Vec<Column> {
+                vec![$(self.$name.finish()),+]
+            }
+        }
+    };
 }
 
-impl PositionColumns {
-    fn new(n: usize) -> Self {
-        let texts = [
-            "broker",
-            "account_id",
-            "position_id",
-            "symbol",
-            "underlying",
-            "instrument",
-            "put_call",
-            "side",
-        ];
-        let amounts = [
-            "quantity",
-            "multiplier",
-            "avg_price",
-            "mark",
-            "close_price",
-            "market_value",
-            "net_liq_value",
-            "cost_basis",
-            "unrealized_pnl",
-        ];
-        PositionColumns {
-            texts: texts.map(|name| TextColumn::new(name, n)),
-            strike: MoneyColumn::new("strike", n),
-            expires_at: DateColumn::new("expires_at", n),
-            amounts: amounts.map(|name| MoneyColumn::new(name, n)),
-            pnl_expected: FlagColumn::new("pnl_expected", n),
-            updated_at: TimestampColumn::new("updated_at", n),
-            cusip: TextColumn::new("cusip", n),
-        }
-    }
-
-    fn push(&mut self, r: &PositionRow) {
-        let texts = [
-            Some(r.broker.as_str()),
-            Some(r.account_id.as_str()),
-            Some(r.position_id.as_str()),
-            Some(r.symbol.as_str()),
-            Some(r.underlying.as_str()),
-            Some(r.instrument.as_str()),
-            r.put_call.map(|p| p.as_str()),
-            r.side.map(|s| s.as_str()),
-        ];
-        for (column, value) in self.texts.iter_mut().zip(texts) {
-            column.push(value);
-        }
-        self.strike.push(r.strike);
-        self.expires_at.push(r.expires_at);
-        let amounts = [
-            Some(r.quantity),
-            Some(r.multiplier),
-            r.avg_price,
-            r.mark,
-            r.close_price,
-            r.market_value,
-            r.net_liq_value,
-            r.cost_basis,
-            r.unrealized_pnl,
-        ];
-        for (column, value) in self.amounts.iter_mut().zip(amounts) {
-            column.push(value);
-        }
-        self.pnl_expected.push(Some(r.pnl_expected));
-        self.updated_at.push(r.updated_at);
-        self.cusip.push(r.cusip.as_deref());
-    }
-
-    /// The columns in the frame's order (DESIGN.md).
-    fn finish(self) -> Vec<Column> {
-        let [
-            broker,
-            account,
-            id,
-            symbol,
-            underlying,
-            instrument,
-            put_call,
-            side,
-        ] = self.texts;
-        let [
-            quantity,
-            multiplier,
-            avg_price,
-            mark,
-            close,
-            value,
-            net_liq,
-            cost,
-            pnl,
-        ] = self.amounts;
-        vec![
-            broker.finish(),
-            account.finish(),
-            id.finish(),
-            symbol.finish(),
-            underlying.finish(),
-            instrument.finish(),
-            put_call.finish(),
-            self.strike.finish(),
-            self.expires_at.finish(),
-            quantity.finish(),
-            side.finish(),
-            multiplier.finish(),
-            avg_price.finish(),
-            mark.finish(),
-            close.finish(),
-            value.finish(),
-            net_liq.finish(),
-            cost.finish(),
-            pnl.finish(),
-            self.pnl_expected.finish(),
-            self.updated_at.finish(),
-            self.cusip.finish(),
-        ]
-    }
-}
+// The positions frame's columns, in DESIGN.md's order.
+row_columns!(PositionColumns for PositionRow {
+    broker: TextColumn = |r| Some(r.broker.as_str()),
+    account_id: TextColumn = |r| Some(r.account_id.as_str()),
+    position_id: TextColumn = |r| Some(r.position_id.as_str()),
+    symbol: TextColumn = |r| Some(r.symbol.as_str()),
+    underlying: TextColumn = |r| Some(r.underlying.as_str()),
+    instrument: TextColumn = |r| Some(r.instrument.as_str()),
+    put_call: TextColumn = |r| r.put_call.map(|p| p.as_str()),
+    strike: MoneyColumn = |r| r.strike,
+    expires_at: DateColumn = |r| r.expires_at,
+    quantity: MoneyColumn = |r| Some(r.quantity),
+    side: TextColumn = |r| r.side.map(|s| s.as_str()),
+    multiplier: MoneyColumn = |r| Some(r.multiplier),
+    avg_price: MoneyColumn = |r| r.avg_price,
+    mark: MoneyColumn = |r| r.mark,
+    close_price: MoneyColumn = |r| r.close_price,
+    market_value: MoneyColumn = |r| r.market_value,
+    net_liq_value: MoneyColumn = |r| r.net_liq_value,
+    cost_basis: MoneyColumn = |r| r.cost_basis,
+    unrealized_pnl: MoneyColumn = |r| r.unrealized_pnl,
+    pnl_expected: FlagColumn = |r| Some(r.pnl_expected),
+    updated_at: TimestampColumn = |r| r.updated_at,
+    cusip: TextColumn = |r| r.cusip.as_deref(),
+});
 
 fn pnl(rows: Rows<PnlRow>) -> PolarsResult<DataFrame> {
     DataFrame::new(

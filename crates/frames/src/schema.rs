@@ -12,12 +12,18 @@ pub fn money_dtype() -> DataType {
     DataType::Decimal(PRECISION, SCALE as usize)
 }
 
+// Each column built by its row builder below, so that each type's conversion is written once.
+
 pub fn text<'a>(name: &str, values: impl Iterator<Item = Option<&'a str>>) -> Column {
-    StringChunked::from_iter_options(name.into(), values).into_column()
+    let mut column = TextColumn::new(name, values.size_hint().0);
+    values.for_each(|v| column.push(v));
+    column.finish()
 }
 
 pub fn flag(name: &str, values: impl Iterator<Item = Option<bool>>) -> Column {
-    BooleanChunked::from_iter_options(name.into(), values).into_column()
+    let mut column = FlagColumn::new(name, values.size_hint().0);
+    values.for_each(|v| column.push(v));
+    column.finish()
 }
 
 pub fn money(name: &str, values: impl Iterator<Item = Option<Decimal>>) -> Column {
@@ -26,21 +32,22 @@ pub fn money(name: &str, values: impl Iterator<Item = Option<Decimal>>) -> Colum
 
 /// A money column from values already in the frame's units (`exact::to_units`).
 pub fn money_units(name: &str, units: impl IntoIterator<Item = Option<i128>>) -> Column {
-    Int128Chunked::from_iter_options(name.into(), units.into_iter())
-        .into_decimal_unchecked(PRECISION, SCALE as usize)
-        .into_column()
+    let units = units.into_iter();
+    let mut column = MoneyColumn::new(name, units.size_hint().0);
+    units.for_each(|u| column.push_units(u));
+    column.finish()
 }
 
 pub fn date(name: &str, values: impl Iterator<Item = Option<NaiveDate>>) -> Column {
-    Int32Chunked::from_iter_options(name.into(), values.map(|v| v.map(epoch_days)))
-        .into_date()
-        .into_column()
+    let mut column = DateColumn::new(name, values.size_hint().0);
+    values.for_each(|v| column.push(v));
+    column.finish()
 }
 
 pub fn timestamp(name: &str, values: impl Iterator<Item = Option<DateTime<Utc>>>) -> Column {
-    Int64Chunked::from_iter_options(name.into(), values.map(|v| v.map(|t| t.timestamp_micros())))
-        .into_datetime(TimeUnit::Microseconds, None)
-        .into_column()
+    let mut column = TimestampColumn::new(name, values.size_hint().0);
+    values.for_each(|v| column.push(v));
+    column.finish()
 }
 
 fn epoch_days(d: NaiveDate) -> i32 {
@@ -48,9 +55,9 @@ fn epoch_days(d: NaiveDate) -> i32 {
     (d - epoch).num_days() as i32
 }
 
-/// Columns written a row at a time, with the types of the functions above: a frame whose
-/// rows are wide structs is built in one pass over them, each row read from memory once
-/// (a pass per column read every row again for each column).
+/// Columns written a row at a time, each with its frame type: a frame whose rows are wide
+/// structs is built in one pass over them, each row read from memory once (a pass per
+/// column read every row again for each column).
 pub struct TextColumn(StringChunkedBuilder);
 
 impl TextColumn {
@@ -76,7 +83,12 @@ impl MoneyColumn {
     }
 
     pub fn push(&mut self, value: Option<Decimal>) {
-        self.0.append_option(value.map(to_units))
+        self.push_units(value.map(to_units))
+    }
+
+    /// A value already in the frame's units (`exact::to_units`).
+    pub fn push_units(&mut self, units: Option<i128>) {
+        self.0.append_option(units)
     }
 
     pub fn finish(self) -> Column {

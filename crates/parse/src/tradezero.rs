@@ -141,37 +141,30 @@ fn typed_records<'a, T: Deserialize<'a>>(
     body: &'a str,
     key: &str,
 ) -> Result<(Vec<Result<T, String>>, String), String> {
-    let bare = body.trim_start().starts_with('[');
-    let key_path = [key];
-    let path: &[&str] = if bare { &[] } else { &key_path };
+    let (path, prefix) = list_place(body, &key);
     let rows = each_record::<T>(body, path, &[], |b| records(b, key).map(|(items, _)| items))?;
-    Ok((
-        rows,
-        if bare {
-            String::new()
-        } else {
-            format!("/{key}")
-        },
-    ))
+    Ok((rows, prefix))
+}
+
+/// Where a list is: the body itself when it is a bare array, else its `key` (the path
+/// `array_at` follows); and the JSON pointer prefix of its records.
+fn list_place<'k>(body: &str, key: &'k &'k str) -> (&'k [&'k str], String) {
+    if body.trim_start().starts_with('[') {
+        (&[], String::new())
+    } else {
+        (std::slice::from_ref(key), format!("/{key}"))
+    }
 }
 
 /// A JSON array, either bare or under `key` in an object: the records and the pointer prefix.
 fn records<'a>(body: &'a str, key: &str) -> Result<(Vec<&'a RawValue>, String), String> {
-    let bare = body.trim_start().starts_with('[');
-    let path: &[&str] = if bare { &[] } else { &[key] };
+    let (path, prefix) = list_place(body, &key);
     if let Some(items) = crate::common::array_at(body, path, &[]) {
-        return Ok((
-            items,
-            if bare {
-                String::new()
-            } else {
-                format!("/{key}")
-            },
-        ));
+        return Ok((items, prefix));
     }
-    if bare {
+    if path.is_empty() {
         let items: Vec<&RawValue> = serde_json::from_str(body).map_err(|e| e.to_string())?;
-        return Ok((items, String::new()));
+        return Ok((items, prefix));
     }
     let map: HashMap<String, &RawValue> =
         serde_json::from_str(body).map_err(|e| format!("neither an array nor an object: {e}"))?;
@@ -180,7 +173,7 @@ fn records<'a>(body: &'a str, key: &str) -> Result<(Vec<&'a RawValue>, String), 
         .ok_or_else(|| format!("object without a `{key}` array"))?;
     let items: Vec<&RawValue> =
         serde_json::from_str(inner.get()).map_err(|e| format!("`{key}` is not an array: {e}"))?;
-    Ok((items, format!("/{key}")))
+    Ok((items, prefix))
 }
 
 /// Reads `tradezero/accounts.json`: each account's fields by canonical id, for accounts whose
