@@ -11,6 +11,8 @@
 //! shape (`longOrShort`, signed `qty`, `productId` with option fields, negative
 //! `currentPrice` on short options), since files in that shape still circulate.
 
+mod typed;
+
 use crate::common::{AccountRead, Notes, file_problem};
 use crate::exact::{self, to_frame_scale};
 use crate::tree::Node;
@@ -164,10 +166,14 @@ fn insert(map: &mut Map<String, Value>, name: String, value: Value) {
     }
 }
 
-/// A body of `<stem>.json` or `<stem>.xml` (whichever exists): the JSON text with its
-/// numbers quoted (the tree borrows from it), or the XML already read into a tree.
+/// A body of `<stem>.json` or `<stem>.xml` (whichever exists): the JSON text (and, once
+/// a tree is asked for, the text with its numbers quoted, which the tree borrows from), or
+/// the XML already read into a tree.
 enum Body {
-    Json(String),
+    Json {
+        text: String,
+        quoted: std::cell::OnceCell<String>,
+    },
     Xml(Node<'static>),
 }
 
@@ -175,10 +181,18 @@ impl Body {
     /// The JSON parsed (borrowing the text), or the XML tree itself.
     fn tree(&self) -> Result<Cow<'_, Node<'_>>, String> {
         match self {
-            Body::Json(text) => Node::parse(text)
+            Body::Json { text, quoted } => Node::parse(quoted.get_or_init(|| quote_numbers(text)))
                 .map(Cow::Owned)
                 .map_err(|e| format!("not JSON: {e}")),
             Body::Xml(node) => Ok(Cow::Borrowed(node)),
+        }
+    }
+
+    /// The JSON text as it came.
+    fn json(&self) -> Option<&str> {
+        match self {
+            Body::Json { text, .. } => Some(text),
+            Body::Xml(_) => None,
         }
     }
 }
@@ -198,7 +212,10 @@ fn load(root: &Path, stem: &str) -> Result<(String, Body), (String, String)> {
             if ext == "xml" {
                 xml_to_value(&t).map(|v| Body::Xml(Node::from_value(v)))
             } else {
-                Ok(Body::Json(quote_numbers(&t)))
+                Ok(Body::Json {
+                    text: t,
+                    quoted: Default::default(),
+                })
             }
         });
         return body.map(|b| (source.clone(), b)).map_err(|e| (source, e));
@@ -229,6 +246,37 @@ fn at<'a, 'b>(v: &'a Node<'b>, key: &str) -> Option<&'a Node<'b>> {
         .filter(|v| !v.is_null())
 }
 
+/// Where the reader finds a position's values: in the tree of any page ([`at`]), or in the
+/// typed reading of a page in the usual v1 shape (`typed`). Keys are asked in lower case.
+trait Fields<'b> {
+    /// The value under `key`; null or absent: `None`.
+    fn get(&self, key: &str) -> Option<&Node<'b>>;
+}
+
+/// A position: its values, and the objects in it (its product, its quote views).
+trait PositionFields<'b>: Fields<'b> {
+    type Object: Fields<'b>;
+    fn object(&self, key: &str) -> Option<&Self::Object>;
+}
+
+impl<'b> Fields<'b> for Node<'b> {
+    fn get(&self, key: &str) -> Option<&Node<'b>> {
+        at(self, key)
+    }
+}
+
+impl<'b> PositionFields<'b> for Node<'b> {
+    type Object = Node<'b>;
+    fn object(&self, key: &str) -> Option<&Node<'b>> {
+        at(self, key)
+    }
+}
+
+/// `o.key`, when there is an `o`.
+fn field<'a, 'b, F: Fields<'b>>(o: Option<&'a F>, key: &str) -> Option<&'a Node<'b>> {
+    o?.get(key)
+}
+
 /// A list: an array, one bare object, or nothing.
 fn items<'a, 'b>(v: Option<&'a Node<'b>>) -> Vec<&'a Node<'b>> {
     match v {
@@ -247,8 +295,8 @@ fn text(v: Option<&Node>) -> Option<String> {
 
 /// The Complete view's `cusip`, check digit verified; one that is not a CUSIP is noted and
 /// left empty (the position is then matched to a book by its symbol alone).
-fn cusip(notes: &mut Notes, pointer: &str, view: &Node) -> Option<String> {
-    match at(view, "cusip")? {
+fn cusip<'b>(notes: &mut Notes, pointer: &str, view: &impl Fields<'b>) -> Option<String> {
+    match view.get("cusip")? {
         Node::Null => None,
         Node::Str(s) if s.trim().is_empty() => None,
         Node::Str(s) => match recon_model::security_id::cusip(s) {
@@ -397,6 +445,15 @@ pub(crate) fn read_account(
     loop {
         let stem = format!("etrade/{key}/portfolio.{page:04}");
         let loaded = load(root, &stem);
+        // A page in the usual v1 shape is read typed; any other, by the tree.
+        if let Ok((source, body)) = &loaded
+            && let Some(typed) = body.json().and_then(typed::page)
+        {
+            let mut notes = Notes::new(BROKER, Some(key), source.clone(), &mut quarantine);
+            read_v1(key, typed_parts(&typed), &mut positions, &mut notes);
+            page += 1;
+            continue;
+        }
         match parsed(&loaded) {
             Ok((source, v)) => {
                 let mut notes = Notes::new(BROKER, Some(key), source, &mut quarantine);
@@ -502,41 +559,33 @@ fn read_portfolio(
     notes: &mut Notes,
 ) -> bool {
     if let Some(r) = at(v, "portfolioresponse") {
-        unknown_lists(
-            r,
-            "/PortfolioResponse",
-            &["accountportfolio", "totals"],
-            notes,
-        );
-        for (a, account) in items(at(r, "accountportfolio")).into_iter().enumerate() {
-            unknown_lists(
-                account,
-                &format!("/PortfolioResponse/AccountPortfolio/{a}"),
-                &[
-                    "accountid",
-                    "totalpages",
-                    "totalnoofpages",
-                    "nextpageno",
-                    "next",
-                    "position",
-                ],
-                notes,
-            );
-            for (i, p) in items(at(account, "position")).into_iter().enumerate() {
-                let pointer = format!("/PortfolioResponse/AccountPortfolio/{a}/Position/{i}");
-                if let Some(row) = v1_position(key, p, &pointer, notes) {
-                    positions.push(row);
-                }
-            }
-        }
+        let page = V1Page {
+            unknown: unknown_lists(r, &["accountportfolio", "totals"]),
+            accounts: items(at(r, "accountportfolio"))
+                .into_iter()
+                .map(|account| {
+                    let known = [
+                        "accountid",
+                        "totalpages",
+                        "totalnoofpages",
+                        "nextpageno",
+                        "next",
+                        "position",
+                    ];
+                    (
+                        unknown_lists(account, &known),
+                        items(at(account, "position")),
+                    )
+                })
+                .collect(),
+        };
+        read_v1(key, page, positions, notes);
         true
     } else if let Some(r) = at(v, "accountpositionsresponse") {
-        unknown_lists(
-            r,
-            "/AccountPositionsResponse",
-            &["accountid", "count", "marker", "accountpositions"],
-            notes,
-        );
+        let known = ["accountid", "count", "marker", "accountpositions"];
+        for k in unknown_lists(r, &known) {
+            note_unknown(notes, "/AccountPositionsResponse", k);
+        }
         let list = items(at(r, "accountpositions").and_then(|l| at(l, "accountposition")));
         // The legacy shape says how many positions it holds: a list that is shorter (a
         // renamed or mangled key) is reported, not taken for an empty account.
@@ -570,32 +619,93 @@ fn read_portfolio(
     }
 }
 
-/// No list means no positions (E*TRADE omits empty lists); a list or object under a key
-/// recon does not know may be positions under a name it has never seen: said, not skipped.
-fn unknown_lists(v: &Node, pointer: &str, known: &[&str], notes: &mut Notes) {
-    for (k, value) in v.as_object().into_iter().flatten() {
-        if (value.is_array() || value.is_object())
-            && !known.iter().any(|known| known.eq_ignore_ascii_case(k))
-        {
-            notes.note(
-                format!("{pointer}/{k}"),
-                format!("unknown list `{k}`: not read as positions"),
-            );
+/// A v1 page as the reader walks it, from the tree or from the typed reading: the lists
+/// under unknown keys of its `PortfolioResponse`, and each `AccountPortfolio`'s lists under
+/// unknown keys and positions.
+struct V1Page<'x, P> {
+    unknown: Vec<&'x str>,
+    accounts: Vec<(Vec<&'x str>, Vec<&'x P>)>,
+}
+
+/// A v1 page's positions into `positions`, with what is noted about them.
+fn read_v1<'b, P: PositionFields<'b>>(
+    key: &str,
+    page: V1Page<'_, P>,
+    positions: &mut Vec<PositionRow>,
+    notes: &mut Notes,
+) {
+    for k in page.unknown {
+        note_unknown(notes, "/PortfolioResponse", k);
+    }
+    for (a, (unknown, list)) in page.accounts.into_iter().enumerate() {
+        let at_account = format!("/PortfolioResponse/AccountPortfolio/{a}");
+        for k in unknown {
+            note_unknown(notes, &at_account, k);
+        }
+        for (i, p) in list.into_iter().enumerate() {
+            let pointer = format!("{at_account}/Position/{i}");
+            if let Some(row) = v1_position(key, p, &pointer, notes) {
+                positions.push(row);
+            }
         }
     }
 }
 
+/// A typed v1 page's parts, as [`read_v1`] walks them.
+fn typed_parts<'x, 'b>(page: &'x typed::Page<'b>) -> V1Page<'x, typed::Position<'b>> {
+    V1Page {
+        unknown: page.unknown.iter().map(|k| k.as_ref()).collect(),
+        accounts: page
+            .accounts
+            .iter()
+            .map(|a| {
+                (
+                    a.unknown.iter().map(|k| k.as_ref()).collect(),
+                    a.positions.iter().collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// No list means no positions (E*TRADE omits empty lists); a list or object under a key
+/// recon does not know may be positions under a name it has never seen: said, not skipped.
+/// The keys of `v` that hold such lists.
+fn unknown_lists<'x>(v: &'x Node, known: &[&str]) -> Vec<&'x str> {
+    v.as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, value)| {
+            (value.is_array() || value.is_object())
+                && !known.iter().any(|known| known.eq_ignore_ascii_case(k))
+        })
+        .map(|(k, _)| k.as_ref())
+        .collect()
+}
+
+fn note_unknown(notes: &mut Notes, pointer: &str, k: &str) {
+    notes.note(
+        format!("{pointer}/{k}"),
+        format!("unknown list `{k}`: not read as positions"),
+    );
+}
+
 /// An option contract from its parts (`symbol`, expiry fields, `callPut`, `strikePrice`).
-fn option_from_parts(product: &Node, year: &str, month: &str, day: &str) -> Option<OccSymbol> {
-    let n = |k: &str| text(at(product, k))?.parse::<u32>().ok();
+fn option_from_parts<'b, F: Fields<'b>>(
+    product: Option<&F>,
+    year: &str,
+    month: &str,
+    day: &str,
+) -> Option<OccSymbol> {
+    let n = |k: &str| text(field(product, k))?.parse::<u32>().ok();
     let expiry = NaiveDate::from_ymd_opt(n(year)? as i32, n(month)?, n(day)?)?;
-    let put_call = match text(at(product, "callput"))?.to_ascii_uppercase().as_str() {
+    let put_call = match text(field(product, "callput"))?.to_ascii_uppercase().as_str() {
         "CALL" => PutCall::Call,
         "PUT" => PutCall::Put,
         _ => return None,
     };
-    let strike = exact::parse_decimal(&text(at(product, "strikeprice"))?)?;
-    OccSymbol::new(&text(at(product, "symbol"))?, expiry, put_call, strike).ok()
+    let strike = exact::parse_decimal(&text(field(product, "strikeprice"))?)?;
+    OccSymbol::new(&text(field(product, "symbol"))?, expiry, put_call, strike).ok()
 }
 
 fn instrument_of(security_type: Option<&str>) -> Instrument {
@@ -616,8 +726,8 @@ struct Parsed {
     option: Option<OccSymbol>,
 }
 
-fn contract(
-    product: &Node,
+fn contract<'b, F: Fields<'b>>(
+    product: Option<&F>,
     osi: Option<String>,
     pointer: &str,
     notes: &mut Notes,
@@ -626,11 +736,11 @@ fn contract(
     day: &str,
 ) -> Option<Parsed> {
     let instrument = instrument_of(
-        text(at(product, "securitytype"))
-            .or_else(|| text(at(product, "typecode")))
+        text(field(product, "securitytype"))
+            .or_else(|| text(field(product, "typecode")))
             .as_deref(),
     );
-    let root = text(at(product, "symbol"));
+    let root = text(field(product, "symbol"));
     if instrument == Instrument::EquityOption {
         let occ = osi
             .as_deref()
@@ -737,30 +847,33 @@ fn size(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Node>) -> Opti
     q
 }
 
-fn v1_position(key: &str, p: &Node, pointer: &str, notes: &mut Notes) -> Option<PositionRow> {
-    let empty = Node::Null;
-    let product = at(p, "product").unwrap_or(&empty);
+fn v1_position<'b>(
+    key: &str,
+    p: &impl PositionFields<'b>,
+    pointer: &str,
+    notes: &mut Notes,
+) -> Option<PositionRow> {
     let c = contract(
-        product,
-        text(at(p, "osikey")),
+        p.object("product"),
+        text(p.get("osikey")),
         pointer,
         notes,
         "expiryyear",
         "expirymonth",
         "expiryday",
     )?;
-    let qty = size(notes, pointer, "quantity", at(p, "quantity"))?;
-    let side_word = text(at(p, "positiontype"));
+    let qty = size(notes, pointer, "quantity", p.get("quantity"))?;
+    let side_word = text(p.get("positiontype"));
     let side = side_word.as_deref().and_then(Side::from_broker);
     let quantity = signed(notes, pointer, qty, side_word);
-    let complete = at(p, "complete");
+    let complete = p.object("complete");
     let multiplier = complete
         .and_then(|c| {
             amount(
                 notes,
                 &format!("{pointer}/Complete"),
                 "optionMultiplier",
-                at(c, "optionmultiplier"),
+                c.get("optionmultiplier"),
             )
         })
         .filter(|m| !m.is_zero())
@@ -770,10 +883,10 @@ fn v1_position(key: &str, p: &Node, pointer: &str, notes: &mut Notes) -> Option<
             Decimal::ONE
         });
     // Transferred-in lots show a cost of 0: unknown, not free.
-    let avg_price = amount(notes, pointer, "costPerShare", at(p, "costpershare"))
+    let avg_price = amount(notes, pointer, "costPerShare", p.get("costpershare"))
         .filter(|a| !a.is_zero())
         .or_else(|| {
-            amount(notes, pointer, "pricePaid", at(p, "pricepaid")).filter(|a| !a.is_zero())
+            amount(notes, pointer, "pricePaid", p.get("pricepaid")).filter(|a| !a.is_zero())
         });
     let view_last = [
         "quick",
@@ -783,10 +896,10 @@ fn v1_position(key: &str, p: &Node, pointer: &str, notes: &mut Notes) -> Option<
         "optionswatch",
     ]
     .iter()
-    .find_map(|view| at(p, view).and_then(|v| at(v, "lasttrade")).cloned());
-    let mark = amount(notes, pointer, "lastTrade", view_last.as_ref())
-        .or_else(|| amount(notes, pointer, "price", at(p, "price")));
-    let sent_value = amount(notes, pointer, "marketValue", at(p, "marketvalue"));
+    .find_map(|view| field(p.object(view), "lasttrade"));
+    let mark = amount(notes, pointer, "lastTrade", view_last)
+        .or_else(|| amount(notes, pointer, "price", p.get("price")));
+    let sent_value = amount(notes, pointer, "marketValue", p.get("marketvalue"));
     let market_value = match mark {
         Some(m) => notes.product(
             pointer,
@@ -795,7 +908,7 @@ fn v1_position(key: &str, p: &Node, pointer: &str, notes: &mut Notes) -> Option<
         ),
         None => sent_value,
     };
-    let position_id = text(at(p, "positionid")).unwrap_or_else(|| c.symbol.clone());
+    let position_id = text(p.get("positionid")).unwrap_or_else(|| c.symbol.clone());
     let cusip = complete.and_then(|view| cusip(notes, &format!("{pointer}/Complete"), view));
     Some(PositionRow {
         cusip,
@@ -803,17 +916,21 @@ fn v1_position(key: &str, p: &Node, pointer: &str, notes: &mut Notes) -> Option<
         mark,
         market_value,
         net_liq_value: market_value,
-        cost_basis: amount(notes, pointer, "totalCost", at(p, "totalcost")),
-        unrealized_pnl: amount(notes, pointer, "totalGain", at(p, "totalgain")),
+        cost_basis: amount(notes, pointer, "totalCost", p.get("totalcost")),
+        unrealized_pnl: amount(notes, pointer, "totalGain", p.get("totalgain")),
         ..base_row(key, c, position_id, quantity, side, multiplier)
     })
 }
 
 fn legacy_position(key: &str, p: &Node, pointer: &str, notes: &mut Notes) -> Option<PositionRow> {
-    let empty = Node::Null;
-    let product = at(p, "productid").unwrap_or(&empty);
     let c = contract(
-        product, None, pointer, notes, "expyear", "expmonth", "expday",
+        at(p, "productid"),
+        None,
+        pointer,
+        notes,
+        "expyear",
+        "expmonth",
+        "expday",
     )?;
     let qty = size(notes, pointer, "qty", at(p, "qty"))?;
     let side_word = text(at(p, "longorshort"));

@@ -104,7 +104,7 @@ impl fmt::Display for Node<'_> {
 }
 
 /// An object key, borrowed from the text when it has no escape.
-struct Key<'a>(Cow<'a, str>);
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
