@@ -201,13 +201,13 @@ impl Body {
 fn load(root: &Path, stem: &str) -> Result<(String, Body), (String, String)> {
     for ext in ["json", "xml"] {
         let source = format!("{stem}.{ext}");
-        let path = root.join(&source);
-        if !path.exists() {
-            continue;
-        }
-        let text = std::fs::read(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()));
+        // Read without asking first whether the file is there: one system call less per file.
+        let text = match std::fs::read(root.join(&source)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            read => read
+                .map_err(|e| e.to_string())
+                .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string())),
+        };
         let body = text.and_then(|t| {
             if ext == "xml" {
                 xml_to_value(&t).map(|v| Body::Xml(Node::from_value(v)))
@@ -321,7 +321,7 @@ fn amount(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Node>) -> Op
     let raw = match v {
         None | Some(Node::Null) => return None,
         Some(Node::Str(s)) if s.trim().is_empty() => return None,
-        Some(Node::Str(s)) => s.trim().to_string(),
+        Some(Node::Str(s)) => s.trim(),
         Some(other) => {
             notes.note(
                 format!("{pointer}/{field}"),
@@ -330,7 +330,7 @@ fn amount(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Node>) -> Op
             return None;
         }
     };
-    match exact::parse_decimal(&raw) {
+    match exact::parse_decimal(raw) {
         Some(d) if exact::out_of_range(&d) => {
             notes.note(
                 format!("{pointer}/{field}"),
