@@ -59,6 +59,9 @@ pub fn checked_product(factors: &[Decimal]) -> Option<Decimal> {
 
 /// A decimal in plain or scientific notation (`1e-7`, `2.5E3`).
 pub fn parse_decimal(text: &str) -> Option<Decimal> {
+    if let Some(d) = plain_decimal(text) {
+        return Some(d);
+    }
     if text.contains(['e', 'E']) {
         Decimal::from_scientific(text).ok()
     } else {
@@ -66,9 +69,43 @@ pub fn parse_decimal(text: &str) -> Option<Decimal> {
     }
 }
 
+/// The common shape, `-?digits(.digits)?` with at most 28 digits, read in one pass: what `Decimal::from_str` reads it as (same value, same scale),
+/// at a fraction of the cost, on every amount of every row. `None` for anything else, which
+/// `from_str` then reads.
+fn plain_decimal(text: &str) -> Option<Decimal> {
+    let (negative, digits) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    let (mut mantissa, mut count, mut scale, mut dot) = (0i128, 0u32, 0u32, false);
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + i128::from(b - b'0');
+                count += 1;
+                scale += u32::from(dot);
+            }
+            // A point between digits only.
+            b'.' if !dot && i > 0 && i + 1 < digits.len() => dot = true,
+            _ => return None,
+        }
+        if count > 28 {
+            return None;
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    Decimal::try_from_i128_with_scale(if negative { -mantissa } else { mantissa }, scale).ok()
+}
+
 /// Rounds to the frame scale, half to even. Returns the value and whether it changed, so
 /// the caller can note the rounding in the quarantine.
 pub fn to_frame_scale(d: Decimal) -> (Decimal, bool) {
+    // Most values have at most 8 decimals: nothing to round.
+    if d.scale() <= SCALE {
+        return (d, false);
+    }
     let r = d.round_dp_with_strategy(SCALE, RoundingStrategy::MidpointNearestEven);
     (r, r != d)
 }
@@ -161,7 +198,50 @@ mod tests {
 
     use proptest::prelude::*;
 
+    #[test]
+    fn plain_decimals_at_the_edges_read_as_from_str_reads_them() {
+        let texts = [
+            "-0", "-0.00", "0", "0.10", "00012.3400", "1.", ".5", "1_0", "+5", "-", "", "-.5",
+            "1..2", "9999999999999999999999999999", "99999999999999999999999999999",
+            "0.000000000000000000000000001", "0.0000000000000000000000000001", "-12.5",
+        ];
+        for text in texts {
+            let theirs = Decimal::from_str(text).ok();
+            let ours = plain_decimal(text);
+            if let Some(ours) = ours {
+                let theirs = theirs.unwrap();
+                assert_eq!(
+                    (ours.mantissa(), ours.scale(), ours.is_sign_negative()),
+                    (theirs.mantissa(), theirs.scale(), theirs.is_sign_negative()),
+                    "{text}"
+                );
+            }
+            assert_eq!(parse_decimal(text), theirs, "{text}");
+        }
+        // The common shapes are read in one pass.
+        for text in ["12.5", "-3", "0.00000001", "9999999999999999999999999999"] {
+            assert!(plain_decimal(text).is_some(), "{text}");
+        }
+    }
+
     proptest! {
+        /// The one-pass reading is `from_str`'s, value and scale and sign, wherever it reads.
+        #[test]
+        fn plain_decimals_read_as_from_str_reads_them(
+            text in "[-+]?[0-9]{0,31}(\\.[0-9]{0,12})?|[-0-9._]{1,8}",
+        ) {
+            let theirs = Decimal::from_str(&text).ok();
+            if let Some(ours) = plain_decimal(&text) {
+                let theirs = theirs.expect("from_str reads what plain_decimal reads");
+                prop_assert_eq!(
+                    (ours.mantissa(), ours.scale(), ours.is_sign_negative()),
+                    (theirs.mantissa(), theirs.scale(), theirs.is_sign_negative()),
+                    "{}", text
+                );
+            }
+            prop_assert_eq!(parse_decimal(&text), theirs, "{}", text);
+        }
+
         /// The integer comparison is the decimal one: |d| ≥ 10^20, at every scale, on
         /// both sides of the limit.
         #[test]
