@@ -253,10 +253,12 @@ trait Fields<'b> {
     fn get(&self, key: &str) -> Option<&Node<'b>>;
 }
 
-/// A position: its values, and the objects in it (its product, its quote views).
+/// A position: its values, its product, and its quote views (`complete`, `quick`, …).
 trait PositionFields<'b>: Fields<'b> {
-    type Object: Fields<'b>;
-    fn object(&self, key: &str) -> Option<&Self::Object>;
+    type Product: Fields<'b>;
+    type View: Fields<'b>;
+    fn product(&self) -> Option<&Self::Product>;
+    fn view(&self, name: &str) -> Option<&Self::View>;
 }
 
 impl<'b> Fields<'b> for Node<'b> {
@@ -266,9 +268,13 @@ impl<'b> Fields<'b> for Node<'b> {
 }
 
 impl<'b> PositionFields<'b> for Node<'b> {
-    type Object = Node<'b>;
-    fn object(&self, key: &str) -> Option<&Node<'b>> {
-        at(self, key)
+    type Product = Node<'b>;
+    type View = Node<'b>;
+    fn product(&self) -> Option<&Node<'b>> {
+        at(self, "product")
+    }
+    fn view(&self, name: &str) -> Option<&Node<'b>> {
+        at(self, name)
     }
 }
 
@@ -854,7 +860,7 @@ fn v1_position<'b>(
     notes: &mut Notes,
 ) -> Option<PositionRow> {
     let c = contract(
-        p.object("product"),
+        p.product(),
         text(p.get("osikey")),
         pointer,
         notes,
@@ -866,7 +872,7 @@ fn v1_position<'b>(
     let side_word = text(p.get("positiontype"));
     let side = side_word.as_deref().and_then(Side::from_broker);
     let quantity = signed(notes, pointer, qty, side_word);
-    let complete = p.object("complete");
+    let complete = p.view("complete");
     let multiplier = complete
         .and_then(|c| {
             amount(
@@ -896,7 +902,7 @@ fn v1_position<'b>(
         "optionswatch",
     ]
     .iter()
-    .find_map(|view| field(p.object(view), "lasttrade"));
+    .find_map(|view| field(p.view(view), "lasttrade"));
     let mark = amount(notes, pointer, "lastTrade", view_last)
         .or_else(|| amount(notes, pointer, "price", p.get("price")));
     let sent_value = amount(notes, pointer, "marketValue", p.get("marketvalue"));

@@ -21,43 +21,56 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-/// A position's values the reader asks for, in lower case.
-const POSITION: [&str; 10] = [
-    "positionid",
-    "osikey",
-    "quantity",
-    "positiontype",
-    "costpershare",
-    "pricepaid",
-    "price",
-    "marketvalue",
-    "totalcost",
-    "totalgain",
-];
+/// The names of an object's values the reader asks for, in lower case.
+pub(super) trait Names<const N: usize> {
+    const NAMES: [&'static str; N];
+}
 
-/// A position's objects: its product, and the quote views that may carry `lastTrade`.
-const OBJECTS: [&str; 6] = [
-    "product",
+/// A position's values.
+pub(super) struct PositionNames;
+impl Names<10> for PositionNames {
+    const NAMES: [&'static str; 10] = [
+        "positionid",
+        "osikey",
+        "quantity",
+        "positiontype",
+        "costpershare",
+        "pricepaid",
+        "price",
+        "marketvalue",
+        "totalcost",
+        "totalgain",
+    ];
+}
+
+/// A product's.
+pub(super) struct ProductNames;
+impl Names<8> for ProductNames {
+    const NAMES: [&'static str; 8] = [
+        "symbol",
+        "securitytype",
+        "typecode",
+        "callput",
+        "expiryyear",
+        "expirymonth",
+        "expiryday",
+        "strikeprice",
+    ];
+}
+
+/// A quote view's.
+pub(super) struct ViewNames;
+impl Names<3> for ViewNames {
+    const NAMES: [&'static str; 3] = ["lasttrade", "optionmultiplier", "cusip"];
+}
+
+/// A position's quote views, which may carry `lastTrade`.
+const VIEWS: [&str; 5] = [
     "quick",
     "complete",
     "performance",
     "fundamental",
     "optionswatch",
-];
-
-/// The values asked of a product or a quote view.
-const INNER: [&str; 11] = [
-    "symbol",
-    "securitytype",
-    "typecode",
-    "callput",
-    "expiryyear",
-    "expirymonth",
-    "expiryday",
-    "strikeprice",
-    "lasttrade",
-    "optionmultiplier",
-    "cusip",
 ];
 
 /// An `AccountPortfolio`'s keys that are read or known to hold no positions.
@@ -81,14 +94,18 @@ pub(super) struct Account<'a> {
     pub positions: Vec<Position<'a>>,
 }
 
+/// A position: its values inline, its product, and its quote views boxed (a page holds
+/// a hundred positions and most have one view: kept small, they are moved cheaply).
 pub(super) struct Position<'a> {
-    values: [Option<Node<'a>>; POSITION.len()],
-    objects: [Option<Inner<'a>>; OBJECTS.len()],
+    values: Object<'a, 10, PositionNames>,
+    product: Option<Object<'a, 8, ProductNames>>,
+    views: [Option<Box<Object<'a, 3, ViewNames>>>; VIEWS.len()],
 }
 
-/// A product or a quote view.
-pub(super) struct Inner<'a> {
-    values: [Option<Node<'a>>; INNER.len()],
+/// An object's values under `K`'s names, each as the tree holds it (null or absent: `None`).
+pub(super) struct Object<'a, const N: usize, K> {
+    values: [Option<Node<'a>>; N],
+    names: PhantomData<K>,
 }
 
 /// The page read from its JSON text, or `None` when it is not in the usual v1 shape.
@@ -104,28 +121,30 @@ fn slot(key: &str, names: &[&str]) -> Option<usize> {
     names.iter().position(|n| key.eq_ignore_ascii_case(n))
 }
 
-impl<'a> Fields<'a> for Inner<'a> {
+impl<'a, const N: usize, K: Names<N>> Fields<'a> for Object<'a, N, K> {
     fn get(&self, key: &str) -> Option<&Node<'a>> {
-        let i = slot(key, &INNER);
-        debug_assert!(i.is_some(), "`{key}` is not read from a typed product or view");
+        let i = slot(key, &K::NAMES);
+        debug_assert!(i.is_some(), "`{key}` is not read typed here");
         self.values[i?].as_ref()
     }
 }
 
 impl<'a> Fields<'a> for Position<'a> {
     fn get(&self, key: &str) -> Option<&Node<'a>> {
-        let i = slot(key, &POSITION);
-        debug_assert!(i.is_some(), "`{key}` is not read from a typed position");
-        self.values[i?].as_ref()
+        self.values.get(key)
     }
 }
 
 impl<'a> PositionFields<'a> for Position<'a> {
-    type Object = Inner<'a>;
-    fn object(&self, key: &str) -> Option<&Inner<'a>> {
-        let i = slot(key, &OBJECTS);
-        debug_assert!(i.is_some(), "`{key}` is not an object of a typed position");
-        self.objects[i?].as_ref()
+    type Product = Object<'a, 8, ProductNames>;
+    type View = Object<'a, 3, ViewNames>;
+    fn product(&self) -> Option<&Self::Product> {
+        self.product.as_ref()
+    }
+    fn view(&self, name: &str) -> Option<&Self::View> {
+        let i = slot(name, &VIEWS);
+        debug_assert!(i.is_some(), "`{name}` is not a quote view");
+        self.views[i?].as_deref()
     }
 }
 
@@ -299,17 +318,21 @@ from_object!(Position, "a position", visit_position);
 
 fn visit_position<'de, M: MapAccess<'de>>(mut map: M) -> Result<Position<'de>, M::Error> {
     let mut position = Position {
-        values: Default::default(),
-        objects: Default::default(),
+        values: Object::empty(),
+        product: None,
+        views: Default::default(),
     };
     let mut seen = 0;
     while let Some(Key(key)) = map.next_key()? {
-        if let Some(i) = slot(&key, &POSITION) {
+        if let Some(i) = slot(&key, &PositionNames::NAMES) {
             first_time(&mut seen, i)?;
-            position.values[i] = map.next_value::<Scalar>()?.0;
-        } else if let Some(i) = slot(&key, &OBJECTS) {
-            first_time(&mut seen, POSITION.len() + i)?;
-            position.objects[i] = map.next_value::<Option<Inner>>()?;
+            position.values.values[i] = map.next_value::<Scalar>()?.0;
+        } else if key.eq_ignore_ascii_case("product") {
+            first_time(&mut seen, PositionNames::NAMES.len())?;
+            position.product = map.next_value()?;
+        } else if let Some(i) = slot(&key, &VIEWS) {
+            first_time(&mut seen, PositionNames::NAMES.len() + 1 + i)?;
+            position.views[i] = map.next_value::<Option<Object<3, ViewNames>>>()?.map(Box::new);
         } else {
             map.next_value::<IgnoredAny>()?;
         }
@@ -317,25 +340,42 @@ fn visit_position<'de, M: MapAccess<'de>>(mut map: M) -> Result<Position<'de>, M
     Ok(position)
 }
 
-from_object!(Inner, "a product or a quote view", visit_inner);
-
-fn visit_inner<'de, M: MapAccess<'de>>(mut map: M) -> Result<Inner<'de>, M::Error> {
-    let mut inner = Inner {
-        values: Default::default(),
-    };
-    let mut seen = 0;
-    while let Some(Key(key)) = map.next_key()? {
-        match slot(&key, &INNER) {
-            Some(i) => {
-                first_time(&mut seen, i)?;
-                inner.values[i] = map.next_value::<Scalar>()?.0;
-            }
-            None => {
-                map.next_value::<IgnoredAny>()?;
-            }
+impl<const N: usize, K> Object<'_, N, K> {
+    fn empty() -> Self {
+        Object {
+            values: std::array::from_fn(|_| None),
+            names: PhantomData,
         }
     }
-    Ok(inner)
+}
+
+impl<'de, const N: usize, K: Names<N>> Deserialize<'de> for Object<'de, N, K> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<const N: usize, K>(PhantomData<K>);
+        impl<'de, const N: usize, K: Names<N>> Visitor<'de> for V<N, K> {
+            type Value = Object<'de, N, K>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a product or a quote view")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut object = Object::empty();
+                let mut seen = 0;
+                while let Some(Key(key)) = map.next_key()? {
+                    match slot(&key, &K::NAMES) {
+                        Some(i) => {
+                            first_time(&mut seen, i)?;
+                            object.values[i] = map.next_value::<Scalar>()?.0;
+                        }
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(object)
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
 }
 
 #[cfg(test)]
