@@ -21,7 +21,7 @@ use recon_model::{
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 const BROKER: Broker = Broker::Architect;
@@ -38,12 +38,18 @@ struct AccountItem {
     trading_enabled: Option<bool>,
 }
 
+/// An account summary, its positions keyed by product name (`K`) with their lots (`L`):
+/// read first with names borrowed and lots typed, in one pass; a summary that cannot be read
+/// so (an escaped name, a lot that is not an object) is read again with each lot kept raw,
+/// so that a bad lot is noted on its own.
 #[derive(Deserialize)]
-struct Summary<'a> {
+#[serde(bound(deserialize = "'de: 'a, K: Deserialize<'de> + Ord, L: Deserialize<'de>"))]
+struct Summary<'a, K, L> {
+    /// In name order, so that two spellings of USD always resolve the same way.
     #[serde(borrow, default)]
-    balances: Option<HashMap<String, &'a RawValue>>,
-    #[serde(borrow, default)]
-    positions: Option<BTreeMap<String, Vec<&'a RawValue>>>,
+    balances: Option<BTreeMap<String, &'a RawValue>>,
+    #[serde(default)]
+    positions: Option<BTreeMap<K, Vec<L>>>,
     #[serde(borrow)]
     equity: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -62,7 +68,7 @@ struct Summary<'a> {
     excess_liquidity: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, Copy)]
 struct Lot<'a> {
     #[serde(borrow)]
     quantity: Option<&'a RawValue>,
@@ -133,24 +139,19 @@ pub(crate) fn read_account(
     ) {
         Some(text) => {
             let mut notes = Notes::new(BROKER, Some(id), source, &mut quarantine);
-            match serde_json::from_str::<Summary>(&text) {
-                Ok(s) => {
-                    read_summary(&s, &mut balance, &mut notes);
-                    // Architect sends `positions: {}` for a flat account: no key at all means
-                    // the positions are unknown, not that there are none.
-                    if s.positions.is_none() {
-                        complete = false;
-                        notes.note(
-                            "",
-                            "summary without `positions`: the account's positions are unknown",
-                        );
-                    }
-                    for (product, lots) in s.positions.iter().flatten() {
-                        if let Some(row) = position_row(id, product, lots, &mut notes) {
-                            positions.push(row);
-                        }
-                    }
-                }
+            let read = match serde_json::from_str::<Summary<&str, Lot>>(&text) {
+                Ok(s) => Ok(read_positions(
+                    id,
+                    &s,
+                    &mut balance,
+                    &mut positions,
+                    &mut notes,
+                )),
+                Err(_) => serde_json::from_str::<Summary<String, &RawValue>>(&text)
+                    .map(|s| read_positions(id, &s, &mut balance, &mut positions, &mut notes)),
+            };
+            match read {
+                Ok(known) => complete &= known,
                 Err(e) => {
                     complete = false;
                     notes.note("", format!("unreadable account summary: {e}"));
@@ -166,7 +167,49 @@ pub(crate) fn read_account(
     }
 }
 
-fn read_summary(s: &Summary, balance: &mut BalanceRow, notes: &mut Notes) {
+/// A lot as read with its summary, or kept raw to be read on its own.
+trait LotOf<'a> {
+    fn lot(&self) -> Result<Lot<'a>, String>;
+}
+
+impl<'a> LotOf<'a> for Lot<'a> {
+    fn lot(&self) -> Result<Lot<'a>, String> {
+        Ok(*self)
+    }
+}
+
+impl<'a> LotOf<'a> for &'a RawValue {
+    fn lot(&self) -> Result<Lot<'a>, String> {
+        parse(self)
+    }
+}
+
+/// The summary's balance and positions; `false` when its positions are unknown.
+fn read_positions<'a, K: AsRef<str>, L: LotOf<'a>>(
+    id: &str,
+    s: &Summary<'a, K, L>,
+    balance: &mut BalanceRow,
+    positions: &mut Vec<PositionRow>,
+    notes: &mut Notes,
+) -> bool {
+    read_summary(s, balance, notes);
+    // Architect sends `positions: {}` for a flat account: no key at all means the positions
+    // are unknown, not that there are none.
+    if s.positions.is_none() {
+        notes.note(
+            "",
+            "summary without `positions`: the account's positions are unknown",
+        );
+    }
+    for (product, lots) in s.positions.iter().flatten() {
+        if let Some(row) = position_row(id, product.as_ref(), lots, notes) {
+            positions.push(row);
+        }
+    }
+    s.positions.is_some()
+}
+
+fn read_summary<K, L>(s: &Summary<K, L>, balance: &mut BalanceRow, notes: &mut Notes) {
     let usd = s
         .balances
         .as_ref()
@@ -298,16 +341,22 @@ fn product_contract(product: &str, pointer: &str, notes: &mut Notes) -> Option<C
     Some(contract)
 }
 
-fn position_row(
+fn position_row<'a>(
     account: &str,
     product: &str,
-    lots: &[&RawValue],
+    lots: &[impl LotOf<'a>],
     notes: &mut Notes,
 ) -> Option<PositionRow> {
-    let pointer = format!(
-        "/positions/{}",
-        product.replace('~', "~0").replace('/', "~1")
-    );
+    // The product name as a JSON pointer segment (`~` → `~0`, `/` → `~1`), in one pass.
+    let mut pointer = String::with_capacity(product.len() + 14);
+    pointer.push_str("/positions/");
+    for c in product.chars() {
+        match c {
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
+        }
+    }
     let (symbol, underlying, instrument, multiplier, option, expiry) =
         product_contract(product, &pointer, notes)?;
     let mut quantity = Decimal::ZERO;
@@ -316,7 +365,7 @@ fn position_row(
     let mut unrealized: Option<Decimal> = Some(Decimal::ZERO);
     for (i, raw) in lots.iter().enumerate() {
         let lot_pointer = format!("{pointer}/{i}");
-        let lot: Lot = match parse(raw) {
+        let lot: Lot = match raw.lot() {
             Ok(l) => l,
             Err(e) => {
                 notes.note(&lot_pointer, format!("unreadable lot: {e}"));
@@ -394,4 +443,54 @@ fn position_row(
         updated_at: None,
         cusip: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A summary's balance, rows and notes, read with its lots typed or kept raw.
+    fn read<'a, K: AsRef<str>, L: LotOf<'a>>(s: &Summary<'a, K, L>) -> (String, bool) {
+        let (mut balance, mut rows, mut quarantine) = (
+            BalanceRow::empty(BROKER, "A", "USD"),
+            Vec::new(),
+            Vec::new(),
+        );
+        let mut notes = Notes::new(BROKER, Some("A"), "s.json".into(), &mut quarantine);
+        let known = read_positions("A", s, &mut balance, &mut rows, &mut notes);
+        (format!("{balance:?} {rows:?} {quarantine:?}"), known)
+    }
+
+    #[test]
+    fn lots_read_typed_read_as_lots_kept_raw() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/architect/quirks/architect"
+        );
+        let mut typed = 0;
+        for account in [
+            "aaaaaaaa-0000-4000-8000-000000000001",
+            "bbbbbbbb-0000-4000-8000-000000000002",
+        ] {
+            let text = std::fs::read_to_string(format!("{dir}/{account}/summary.json")).unwrap();
+            let raw = read(&serde_json::from_str::<Summary<String, &RawValue>>(&text).unwrap());
+            if let Ok(s) = serde_json::from_str::<Summary<&str, Lot>>(&text) {
+                assert_eq!(read(&s), raw, "{account}");
+                typed += 1;
+            }
+        }
+        assert!(typed > 0, "no fixture summary was read typed");
+        // A lot that is not an object: the typed reading gives up, the raw one notes the lot.
+        let text =
+            r#"{"positions": {"ES 20271217 CME Future/USD": [7], "a/b~c": []}, "equity": "1"}"#;
+        assert!(serde_json::from_str::<Summary<&str, Lot>>(text).is_err());
+        let (read, known) =
+            read(&serde_json::from_str::<Summary<String, &RawValue>>(text).unwrap());
+        assert!(known);
+        assert!(read.contains("unreadable lot"), "{read}");
+        assert!(
+            read.contains("/positions/ES 20271217 CME Future~1USD/0"),
+            "{read}"
+        );
+    }
 }

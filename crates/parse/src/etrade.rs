@@ -705,7 +705,10 @@ fn option_from_parts<'b, F: Fields<'b>>(
 ) -> Option<OccSymbol> {
     let n = |k: &str| text(field(product, k))?.parse::<u32>().ok();
     let expiry = NaiveDate::from_ymd_opt(n(year)? as i32, n(month)?, n(day)?)?;
-    let put_call = match text(field(product, "callput"))?.to_ascii_uppercase().as_str() {
+    let put_call = match text(field(product, "callput"))?
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "CALL" => PutCall::Call,
         "PUT" => PutCall::Put,
         _ => return None,

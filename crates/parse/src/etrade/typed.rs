@@ -169,7 +169,11 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
             Some(b't') => Some(Node::Bool(true)),
             Some(b'f') => Some(Node::Bool(false)),
             Some(b'n') => None,
-            _ => return Err(de::Error::custom("an object or a list where a value is read")),
+            _ => {
+                return Err(de::Error::custom(
+                    "an object or a list where a value is read",
+                ));
+            }
         };
         Ok(Scalar(node))
     }
@@ -332,7 +336,9 @@ fn visit_position<'de, M: MapAccess<'de>>(mut map: M) -> Result<Position<'de>, M
             position.product = map.next_value()?;
         } else if let Some(i) = slot(&key, &VIEWS) {
             first_time(&mut seen, PositionNames::NAMES.len() + 1 + i)?;
-            position.views[i] = map.next_value::<Option<Object<3, ViewNames>>>()?.map(Box::new);
+            position.views[i] = map
+                .next_value::<Option<Object<3, ViewNames>>>()?
+                .map(Box::new);
         } else {
             map.next_value::<IgnoredAny>()?;
         }
@@ -414,7 +420,10 @@ mod tests {
 
     #[test]
     fn the_fixtures_v1_pages_read_typed_as_by_the_tree() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/etrade/quirks/etrade");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/etrade/quirks/etrade"
+        );
         for page in ["KeyA/portfolio.0001.json", "KeyA/portfolio.0002.json"] {
             let text = std::fs::read_to_string(format!("{dir}/{page}")).unwrap();
             let typed = typed(&text).unwrap_or_else(|| panic!("{page} is not read typed"));
@@ -468,14 +477,40 @@ mod tests {
             "callPut" => &["\"CALL\"", "\"put\""],
             "expiryYear" => &["2027", "\"2026\""],
             "expiryMonth" | "expiryDay" => &["12", "\"7\"", "31"],
-            "osiKey" => &["\"\"", "\"SPY---261218C00700000\"", "\"SPY261218P00012500\""],
-            "cusip" => &["\"037833100\"", "\" 30303m102 \"", "\"037833109\"", "37833100"],
+            "osiKey" => &[
+                "\"\"",
+                "\"SPY---261218C00700000\"",
+                "\"SPY261218P00012500\"",
+            ],
+            "cusip" => &[
+                "\"037833100\"",
+                "\" 30303m102 \"",
+                "\"037833109\"",
+                "37833100",
+            ],
             "positionId" => &["194913747312", "\"1003\""],
-            _ => &["12.5", "-3", "0", "1e2", "0.000000015", "\"12.50\"", "\"-0.1\"", "100"],
+            _ => &[
+                "12.5",
+                "-3",
+                "0",
+                "1e2",
+                "0.000000015",
+                "\"12.50\"",
+                "\"-0.1\"",
+                "100",
+            ],
         };
         let weird = [
-            "\"\"", "\" \"", "true", "null", "\"abc\"", "\"a\\\"b\"", "\"\\u0041APL\"",
-            "123456789012345678901", "{}", "[1]",
+            "\"\"",
+            "\" \"",
+            "true",
+            "null",
+            "\"abc\"",
+            "\"a\\\"b\"",
+            "\"\\u0041APL\"",
+            "123456789012345678901",
+            "{}",
+            "[1]",
         ];
         prop_oneof![
             12 => prop::sample::select(typical.to_vec()),
@@ -567,12 +602,19 @@ mod tests {
                 format!("{{\"accountId\":\"1\",\"totalPages\":1,\"{key}\":{positions}{extra}}}")
             },
         );
-        (list(account.boxed()), cased("AccountPortfolio"), any::<bool>()).prop_map(
-            |(accounts, key, extra)| {
-                let extra = if extra { ",\"Other\":{\"a\":1},\"Totals\":{\"x\":1}" } else { "" };
-                format!("{{\"PortfolioResponse\":{{\"{key}\":{accounts}{extra}}}}}")
-            },
+        (
+            list(account.boxed()),
+            cased("AccountPortfolio"),
+            any::<bool>(),
         )
+            .prop_map(|(accounts, key, extra)| {
+                let extra = if extra {
+                    ",\"Other\":{\"a\":1},\"Totals\":{\"x\":1}"
+                } else {
+                    ""
+                };
+                format!("{{\"PortfolioResponse\":{{\"{key}\":{accounts}{extra}}}}}")
+            })
     }
 
     proptest! {
