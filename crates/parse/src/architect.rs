@@ -9,7 +9,7 @@
 //! broker computed it); futures valued at their open-trade P&L; and the 2026-03 schema
 //! change (`purchasing_power`, or `available_margin` + `excess_liquidity`).
 
-use crate::common::{AccountRead, Notes, parse, read_text};
+use crate::common::{AccountRead, ItemPointer, Notes, parse, read_text};
 use crate::exact::to_frame_scale;
 use chrono::NaiveDate;
 use recon_model::contracts::{ArchitectProduct, architect_product, spec};
@@ -363,29 +363,30 @@ fn position_row<'a>(
     let mut cost = Decimal::ZERO;
     let mut cost_known = true;
     let mut unrealized: Option<Decimal> = Some(Decimal::ZERO);
+    let mut at = ItemPointer::new(&pointer);
     for (i, raw) in lots.iter().enumerate() {
-        let lot_pointer = format!("{pointer}/{i}");
+        let lot_pointer = at.at(i);
         let lot: Lot = match raw.lot() {
             Ok(l) => l,
             Err(e) => {
-                notes.note(&lot_pointer, format!("unreadable lot: {e}"));
+                notes.note(lot_pointer, format!("unreadable lot: {e}"));
                 return None;
             }
         };
         // One note for a lot without a size (the field's own), not a second for the row.
-        let q = notes.size(&lot_pointer, "quantity", lot.quantity)?;
-        quantity = notes.sum(&lot_pointer, "the position's quantity", quantity, q)?;
+        let q = notes.size(lot_pointer, "quantity", lot.quantity)?;
+        quantity = notes.sum(lot_pointer, "the position's quantity", quantity, q)?;
         let lot_cost = notes
-            .amount(&lot_pointer, "cost_basis", lot.cost_basis)
-            .and_then(|price| notes.product(&lot_pointer, "cost_basis × quantity", &[price, q]))
-            .and_then(|c| notes.sum(&lot_pointer, "the position's cost", cost, c));
+            .amount(lot_pointer, "cost_basis", lot.cost_basis)
+            .and_then(|price| notes.product(lot_pointer, "cost_basis × quantity", &[price, q]))
+            .and_then(|c| notes.sum(lot_pointer, "the position's cost", cost, c));
         match lot_cost {
             Some(c) => cost = c,
             None => cost_known = false,
         }
-        let lot_pnl = notes.amount(&lot_pointer, "unrealized_pnl", lot.unrealized_pnl);
+        let lot_pnl = notes.amount(lot_pointer, "unrealized_pnl", lot.unrealized_pnl);
         unrealized = match unrealized.zip(lot_pnl) {
-            Some((a, b)) => notes.sum(&lot_pointer, "the position's unrealized P&L", a, b),
+            Some((a, b)) => notes.sum(lot_pointer, "the position's unrealized P&L", a, b),
             None => None,
         };
     }

@@ -8,7 +8,9 @@
 //! option symbols, no multiplier (100 for options), `short_market_value` omitted when
 //! there is none, and `margin_details` only on margin accounts.
 
-use crate::common::{AccountRead, Notes, each_record, parse, read_pages, read_text, text_of};
+use crate::common::{
+    AccountRead, ItemPointer, Notes, each_record, parse, read_pages, read_text, text_of,
+};
 use chrono::NaiveDate;
 use recon_model::occ::OccSymbol;
 use recon_model::{
@@ -256,11 +258,12 @@ fn read_positions_page(
     };
     match items {
         Ok(items) => {
+            let mut at = ItemPointer::new("/data");
             for (i, item) in items.into_iter().enumerate() {
-                let pointer = format!("/data/{i}");
+                let pointer = at.at(i);
                 match item {
                     Ok(p) => {
-                        if let Some(row) = position_row(id, &p, &pointer, notes) {
+                        if let Some(row) = position_row(id, &p, pointer, notes) {
                             positions.push(row);
                         }
                     }

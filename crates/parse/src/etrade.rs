@@ -13,7 +13,7 @@
 
 mod typed;
 
-use crate::common::{AccountRead, Notes, file_problem};
+use crate::common::{AccountRead, ItemPointer, Notes, file_problem};
 use crate::exact::{self, to_frame_scale};
 use crate::tree::Node;
 use chrono::NaiveDate;
@@ -648,9 +648,9 @@ fn read_v1<'b, P: PositionFields<'b>>(
         for k in unknown {
             note_unknown(notes, &at_account, k);
         }
+        let mut at = ItemPointer::new(&format!("{at_account}/Position"));
         for (i, p) in list.into_iter().enumerate() {
-            let pointer = format!("{at_account}/Position/{i}");
-            if let Some(row) = v1_position(key, p, &pointer, notes) {
+            if let Some(row) = v1_position(key, p, at.at(i), notes) {
                 positions.push(row);
             }
         }
@@ -876,15 +876,10 @@ fn v1_position<'b>(
     let side = side_word.as_deref().and_then(Side::from_broker);
     let quantity = signed(notes, pointer, qty, side_word);
     let complete = p.view("complete");
+    let complete_at = complete.map(|_| format!("{pointer}/Complete"));
     let multiplier = complete
-        .and_then(|c| {
-            amount(
-                notes,
-                &format!("{pointer}/Complete"),
-                "optionMultiplier",
-                c.get("optionmultiplier"),
-            )
-        })
+        .zip(complete_at.as_deref())
+        .and_then(|(c, at)| amount(notes, at, "optionMultiplier", c.get("optionmultiplier")))
         .filter(|m| !m.is_zero())
         .unwrap_or(if c.option.is_some() {
             Decimal::ONE_HUNDRED
@@ -918,7 +913,9 @@ fn v1_position<'b>(
         None => sent_value,
     };
     let position_id = text(p.get("positionid")).unwrap_or_else(|| c.symbol.clone());
-    let cusip = complete.and_then(|view| cusip(notes, &format!("{pointer}/Complete"), view));
+    let cusip = complete
+        .zip(complete_at.as_deref())
+        .and_then(|(view, at)| cusip(notes, at, view));
     Some(PositionRow {
         cusip,
         avg_price,

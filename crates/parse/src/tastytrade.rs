@@ -11,7 +11,7 @@
 //! closed accounts; IRA, margin and cash from `account-type-name` and `margin-or-cash`; a
 //! trading status that restricts or closes the account.
 
-use crate::common::{AccountRead, Notes, each_record, parse, read_text};
+use crate::common::{AccountRead, ItemPointer, Notes, each_record, parse, read_text};
 use crate::exact;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::occ::OccSymbol;
@@ -277,10 +277,11 @@ fn read_positions(
         }
     };
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut at = ItemPointer::new("/data/items");
     for (i, row) in rows.into_iter().enumerate() {
-        let pointer = format!("/data/items/{i}");
+        let pointer = at.at(i);
         match row {
-            Ok(p) => positions.extend(position_row(n, &p, &pointer, notes, &mut seen)),
+            Ok(p) => positions.extend(position_row(n, &p, pointer, notes, &mut seen)),
             Err(e) => notes.note(pointer, format!("unreadable position: {e}")),
         }
     }

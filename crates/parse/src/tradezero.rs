@@ -7,7 +7,7 @@
 //! while open, no mark (derived from the matched P&L row's exposure), `…Pnl`/`…PnL` casing, and
 //! P&L rows for lots closed today (exposure 0).
 
-use crate::common::{AccountRead, Notes, each_record, parse, read_text, text_of};
+use crate::common::{AccountRead, ItemPointer, Notes, each_record, parse, read_text, text_of};
 use crate::exact::to_frame_scale;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::occ::OccSymbol;
@@ -318,8 +318,9 @@ fn read_positions(id: &str, text: &str, quarantine: &mut Vec<QuarantineRow>) -> 
         }
     };
     let mut unnamed: HashMap<String, usize> = HashMap::new();
+    let mut at = ItemPointer::new(&prefix);
     for (i, item) in items.into_iter().enumerate() {
-        let pointer = format!("{prefix}/{i}");
+        let pointer = at.at(i);
         let p = match item {
             Ok(p) => p,
             Err(e) => {
@@ -327,7 +328,7 @@ fn read_positions(id: &str, text: &str, quarantine: &mut Vec<QuarantineRow>) -> 
                 continue;
             }
         };
-        let Some((row, maint)) = position_row(id, &p, &pointer, &mut notes, &mut unnamed) else {
+        let Some((row, maint)) = position_row(id, &p, pointer, &mut notes, &mut unnamed) else {
             continue;
         };
         if let Some(m) = maint {
@@ -396,10 +397,11 @@ fn read_pnl(
         return (Vec::new(), false);
     };
     let mut rows = Vec::new();
+    let mut at = ItemPointer::new("/pnl");
     for (i, line) in lines.into_iter().enumerate() {
-        let pointer = format!("/pnl/{i}");
+        let pointer = at.at(i);
         match line {
-            Ok(l) => rows.extend(pnl_row(id, &l, &pointer, &mut notes)),
+            Ok(l) => rows.extend(pnl_row(id, &l, pointer, &mut notes)),
             Err(e) => notes.note(pointer, format!("unreadable P&L row: {e}")),
         }
     }
