@@ -333,7 +333,7 @@ fn read_positions(id: &str, text: &str, quarantine: &mut Vec<QuarantineRow>) -> 
         };
         if let Some(m) = maint {
             out.maintenance = notes.sum(
-                &pointer,
+                pointer,
                 "the account's maintenance requirement",
                 out.maintenance.unwrap_or_default(),
                 m,
