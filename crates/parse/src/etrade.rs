@@ -294,7 +294,7 @@ fn items<'a, 'b>(v: Option<&'a Node<'b>>) -> Vec<&'a Node<'b>> {
 
 fn text(v: Option<&Node>) -> Option<String> {
     match v? {
-        Node::Str(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Node::Str(s) if !exact::trim(s).is_empty() => Some(exact::trim(s).to_string()),
         _ => None,
     }
 }
@@ -326,8 +326,8 @@ fn cusip<'b>(notes: &mut Notes, pointer: &str, view: &impl Fields<'b>) -> Option
 fn amount(notes: &mut Notes, pointer: &str, field: &str, v: Option<&Node>) -> Option<Decimal> {
     let raw = match v {
         None | Some(Node::Null) => return None,
-        Some(Node::Str(s)) if s.trim().is_empty() => return None,
-        Some(Node::Str(s)) => s.trim(),
+        Some(Node::Str(s)) if exact::trim(s).is_empty() => return None,
+        Some(Node::Str(s)) => exact::trim(s),
         Some(other) => {
             notes.note(
                 format!("{pointer}/{field}"),

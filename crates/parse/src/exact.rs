@@ -5,6 +5,19 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::value::RawValue;
 use std::str::FromStr;
 
+/// `text.trim()`, answered without decoding characters when the text neither starts nor
+/// ends with a space of any kind, as almost every value read (`trim` was ~1.4 % of reading
+/// a snapshot).
+pub fn trim(text: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii() && !char::from(b).is_whitespace());
+    let bytes = text.as_bytes();
+    if plain(bytes.first()) && plain(bytes.last()) {
+        text
+    } else {
+        text.trim()
+    }
+}
+
 /// Every amount, price, quantity and multiplier column has this scale.
 pub const SCALE: u32 = 8;
 /// And this precision (the largest polars Decimal).
@@ -14,12 +27,12 @@ pub const PRECISION: usize = 38;
 /// `Ok(None)` for null or an empty string; `Err` says what was there instead.
 pub fn number(raw: Option<&RawValue>) -> Result<Option<Decimal>, String> {
     let Some(raw) = raw else { return Ok(None) };
-    let text = raw.get().trim();
+    let text = trim(raw.get());
     if text == "null" {
         return Ok(None);
     }
     let unquoted = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        Some(inner) => inner.trim(),
+        Some(inner) => trim(inner),
         None => text,
     };
     if unquoted.is_empty() {
@@ -197,6 +210,28 @@ mod tests {
     }
 
     use proptest::prelude::*;
+
+    #[test]
+    fn trim_is_str_trim() {
+        let texts = [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{b}a",
+            "a\u{b}",
+            "\u{a0}1\u{a0}",
+            "\u{2003}x",
+            "ab c",
+            "é",
+            "\t1\n",
+            "1\u{85}",
+        ];
+        for text in texts {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+        }
+    }
 
     #[test]
     fn plain_decimals_at_the_edges_read_as_from_str_reads_them() {
