@@ -341,13 +341,9 @@ fn product_contract(product: &str, pointer: &str, notes: &mut Notes) -> Option<C
     Some(contract)
 }
 
-fn position_row<'a>(
-    account: &str,
-    product: &str,
-    lots: &[impl LotOf<'a>],
-    notes: &mut Notes,
-) -> Option<PositionRow> {
-    // The product name as a JSON pointer segment (`~` → `~0`, `/` → `~1`), in one pass.
+/// `/positions/<product>`, the name escaped as a JSON pointer segment (`~` → `~0`, `/` →
+/// `~1`) in one pass.
+fn pointer_to(product: &str) -> String {
     let mut pointer = String::with_capacity(product.len() + 14);
     pointer.push_str("/positions/");
     for c in product.chars() {
@@ -357,6 +353,16 @@ fn position_row<'a>(
             c => pointer.push(c),
         }
     }
+    pointer
+}
+
+fn position_row<'a>(
+    account: &str,
+    product: &str,
+    lots: &[impl LotOf<'a>],
+    notes: &mut Notes,
+) -> Option<PositionRow> {
+    let pointer = pointer_to(product);
     let (symbol, underlying, instrument, multiplier, option, expiry) =
         product_contract(product, &pointer, notes)?;
     let mut quantity = Decimal::ZERO;

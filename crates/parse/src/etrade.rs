@@ -450,23 +450,9 @@ pub(crate) fn read_account(
     let mut page = 1;
     loop {
         let stem = format!("etrade/{key}/portfolio.{page:04}");
-        let loaded = load(root, &stem);
-        // A page in the usual v1 shape is read typed; any other, by the tree.
-        if let Ok((source, body)) = &loaded
-            && let Some(typed) = body.json().and_then(typed::page)
-        {
-            let mut notes = Notes::new(BROKER, Some(key), source.clone(), &mut quarantine);
-            read_v1(key, typed_parts(&typed), &mut positions, &mut notes);
-            page += 1;
-            continue;
-        }
-        match parsed(&loaded) {
-            Ok((source, v)) => {
-                let mut notes = Notes::new(BROKER, Some(key), source, &mut quarantine);
-                if !read_portfolio(key, &v, &mut positions, &mut notes) {
-                    complete = false;
-                }
-            }
+        let read = match load(root, &stem) {
+            Ok((source, body)) => read_page(key, &source, &body, &mut positions, &mut quarantine)
+                .map_err(|e| (source, e)),
             Err((_, e)) if e == "missing" => {
                 if let Some(gap) =
                     crate::common::page_gap(root, &format!("etrade/{key}/portfolio"), page)
@@ -486,6 +472,10 @@ pub(crate) fn read_account(
                 }
                 break;
             }
+            Err(unreadable) => Err(unreadable),
+        };
+        match read {
+            Ok(portfolio) => complete &= portfolio,
             Err((source, e)) => {
                 complete = false;
                 quarantine.push(file_problem(
@@ -507,6 +497,24 @@ pub(crate) fn read_account(
         book: Book::of_account(account, balance, positions, quarantine),
         complete,
     }
+}
+
+/// One portfolio page into `positions`: read typed when it is in the usual v1 shape, else
+/// by the tree. `Ok(false)` when it is not a portfolio at all, `Err` when it is not JSON.
+fn read_page(
+    key: &str,
+    source: &str,
+    body: &Body,
+    positions: &mut Vec<PositionRow>,
+    quarantine: &mut Vec<QuarantineRow>,
+) -> Result<bool, String> {
+    let mut notes = Notes::new(BROKER, Some(key), source.to_string(), quarantine);
+    if let Some(typed) = body.json().and_then(typed::page) {
+        read_v1(key, typed_parts(&typed), positions, &mut notes);
+        return Ok(true);
+    }
+    let tree = body.tree()?;
+    Ok(read_portfolio(key, &tree, positions, &mut notes))
 }
 
 /// What an answer that is not the expected root says instead (an `Error` body).
