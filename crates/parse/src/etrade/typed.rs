@@ -278,44 +278,40 @@ fn visit_root<'de, M: MapAccess<'de>>(mut map: M) -> Result<Root<'de>, M::Error>
 
 from_object!(Page, "a PortfolioResponse", visit_page);
 
-fn visit_page<'de, M: MapAccess<'de>>(mut map: M) -> Result<Page<'de>, M::Error> {
-    let mut page = Page {
-        unknown: Vec::new(),
-        accounts: Vec::new(),
-    };
-    let mut seen = 0;
-    while let Some(Key(key)) = map.next_key()? {
-        if key.eq_ignore_ascii_case("accountportfolio") {
-            first_time(&mut seen, 0)?;
-            page.accounts = map.next_value::<OneOrMany<Account>>()?.0;
-        } else if key.eq_ignore_ascii_case("totals") {
-            map.next_value::<IgnoredAny>()?;
-        } else {
-            unknown(&mut map, key, &mut page.unknown)?;
-        }
-    }
-    Ok(page)
+fn visit_page<'de, M: MapAccess<'de>>(map: M) -> Result<Page<'de>, M::Error> {
+    let (accounts, unknown) = list_in(map, "accountportfolio", &["totals"])?;
+    Ok(Page { unknown, accounts })
 }
 
 from_object!(Account, "an AccountPortfolio", visit_account);
 
-fn visit_account<'de, M: MapAccess<'de>>(mut map: M) -> Result<Account<'de>, M::Error> {
-    let mut account = Account {
-        unknown: Vec::new(),
-        positions: Vec::new(),
-    };
-    let mut seen = 0;
-    while let Some(Key(key)) = map.next_key()? {
-        if key.eq_ignore_ascii_case("position") {
+fn visit_account<'de, M: MapAccess<'de>>(map: M) -> Result<Account<'de>, M::Error> {
+    let (positions, unknown) = list_in(map, "position", &ACCOUNT_KNOWN)?;
+    Ok(Account { unknown, positions })
+}
+
+/// An object's list, and the keys of its lists under unknown names.
+type Listed<'de, T> = (Vec<T>, Vec<Cow<'de, str>>);
+
+/// The list under `key` of an object (one or many, or none), and the keys of the lists
+/// under names neither `key` nor `known`.
+fn list_in<'de, M: MapAccess<'de>, T: Deserialize<'de>>(
+    mut map: M,
+    key: &str,
+    known: &[&str],
+) -> Result<Listed<'de, T>, M::Error> {
+    let (mut list, mut unknown_lists, mut seen) = (Vec::new(), Vec::new(), 0);
+    while let Some(Key(k)) = map.next_key()? {
+        if k.eq_ignore_ascii_case(key) {
             first_time(&mut seen, 0)?;
-            account.positions = map.next_value::<OneOrMany<Position>>()?.0;
-        } else if slot(&key, &ACCOUNT_KNOWN).is_some() {
+            list = map.next_value::<OneOrMany<T>>()?.0;
+        } else if slot(&k, known).is_some() {
             map.next_value::<IgnoredAny>()?;
         } else {
-            unknown(&mut map, key, &mut account.unknown)?;
+            unknown(&mut map, k, &mut unknown_lists)?;
         }
     }
-    Ok(account)
+    Ok((list, unknown_lists))
 }
 
 from_object!(Position, "a position", visit_position);
