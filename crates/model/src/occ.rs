@@ -11,6 +11,7 @@
 
 use crate::rows::PutCall;
 use chrono::{Datelike, NaiveDate};
+use compact_str::CompactString;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use std::fmt;
@@ -26,7 +27,8 @@ const SUFFIX_LEN: usize = 6 + 1 + STRIKE_DIGITS;
 /// A parsed option symbol.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OccSymbol {
-    root: String,
+    /// 1–6 characters: inline.
+    root: CompactString,
     expiry: NaiveDate,
     put_call: PutCall,
     strike: Decimal,
@@ -68,18 +70,20 @@ impl OccSymbol {
                 root,
             });
         }
-        let thousandths = strike * Decimal::ONE_THOUSAND;
-        if strike.is_sign_negative()
-            || thousandths.fract() != Decimal::ZERO
-            || thousandths >= Decimal::from(100_000_000u64)
-        {
+        // Checked: a strike from the wire can be as large as a Decimal holds.
+        let in_range = strike.checked_mul(Decimal::ONE_THOUSAND).is_some_and(|t| {
+            !strike.is_sign_negative()
+                && t.fract() == Decimal::ZERO
+                && t < Decimal::from(100_000_000u64)
+        });
+        if !in_range {
             return Err(OccError::StrikeOutOfRange(strike));
         }
         if !(2000..=2099).contains(&expiry.year()) {
             return Err(OccError::ExpiryOutOfRange(expiry));
         }
         Ok(OccSymbol {
-            root,
+            root: root.into(),
             expiry,
             put_call,
             strike: strike.normalize(),
@@ -131,8 +135,10 @@ impl OccSymbol {
             symbol: input.to_string(),
             strike: digits.to_string(),
         })?;
+        let mut root = CompactString::from(root);
+        root.make_ascii_uppercase();
         Ok(OccSymbol {
-            root: root.to_ascii_uppercase(),
+            root,
             expiry,
             put_call,
             strike: Decimal::new(thousandths, 3).normalize(),
@@ -154,59 +160,86 @@ impl OccSymbol {
 
     /// `AAPL260116C00150000`: the canonical symbol of an option in recon's frames.
     pub fn compact(&self) -> String {
-        self.write_with(0, ' ')
+        self.compact_text().into()
+    }
+
+    /// `compact`, held inline (21 bytes at most): the symbol a position row keeps.
+    pub fn compact_text(&self) -> CompactString {
+        self.write_with(0, b' ')
     }
 
     /// `AAPL  260116C00150000`: root padded with spaces to six characters (21 in all).
     pub fn padded(&self) -> String {
-        self.write_with(MAX_ROOT_LEN, ' ')
+        self.write_with(MAX_ROOT_LEN, b' ').into()
     }
 
     /// `AAPL--260116C00150000`: E*TRADE's `osiKey` form.
     pub fn dashed(&self) -> String {
-        self.write_with(MAX_ROOT_LEN, '-')
+        self.write_with(MAX_ROOT_LEN, b'-').into()
     }
 
-    fn write_with(&self, width: usize, fill: char) -> String {
-        let mut out = String::with_capacity(MAX_ROOT_LEN + SUFFIX_LEN);
-        out.push_str(&self.root);
-        for _ in self.root.len()..width {
-            out.push(fill);
-        }
+    fn write_with(&self, width: usize, fill: u8) -> CompactString {
         let thousandths = (self.strike * Decimal::ONE_THOUSAND).trunc();
         let flag = match self.put_call {
-            PutCall::Call => 'C',
-            PutCall::Put => 'P',
+            PutCall::Call => b'C',
+            PutCall::Put => b'P',
         };
         let year = self.expiry.year() % 100;
         match (u32::try_from(year), thousandths.to_u64()) {
-            // Digit by digit: this runs once per option position, and `format!` was a
-            // percent of a whole check's time.
-            (Ok(year), Some(strike)) if strike < 100_000_000 => {
+            // Byte by byte on the stack, then one copy: this runs once per option
+            // position (`format!` was a percent of a whole check's time, and pushing
+            // into the string a char at a time most of one).
+            (Ok(year), Some(strike)) if strike < 100_000_000 && self.root.len() <= MAX_ROOT_LEN => {
+                let mut out = Written::default();
+                self.root.bytes().for_each(|b| out.push(b));
+                (self.root.len()..width).for_each(|_| out.push(fill));
                 for (n, width) in [(year, 2), (self.expiry.month(), 2), (self.expiry.day(), 2)] {
-                    push_digits(&mut out, u64::from(n), width);
+                    out.digits(u64::from(n), width);
                 }
                 out.push(flag);
-                push_digits(&mut out, strike, 8);
+                out.digits(strike, 8);
+                out.text()
             }
-            _ => out.push_str(&format!(
-                "{:02}{:02}{:02}{}{:0>8}",
+            _ => compact_str::format_compact!(
+                "{}{}{:02}{:02}{:02}{}{:0>8}",
+                self.root,
+                std::iter::repeat_n(char::from(fill), width.saturating_sub(self.root.len()))
+                    .collect::<String>(),
                 year,
                 self.expiry.month(),
                 self.expiry.day(),
-                flag,
+                char::from(flag),
                 thousandths.to_string()
-            )),
+            ),
         }
-        out
     }
 }
 
-/// `n` in exactly `width` decimal digits, zero-padded (`n` has at most `width` digits).
-fn push_digits(out: &mut String, n: u64, width: u32) {
-    for place in (0..width).rev() {
-        let digit = (n / 10u64.pow(place)) % 10;
-        out.push(char::from(b'0' + digit as u8));
+/// A symbol written on the stack: at most a six-character root and its 15-byte suffix.
+#[derive(Default)]
+struct Written {
+    bytes: [u8; MAX_ROOT_LEN + SUFFIX_LEN],
+    len: usize,
+}
+
+impl Written {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    /// `n` in exactly `width` decimal digits, zero-padded (`n` has at most `width` digits).
+    fn digits(&mut self, n: u64, width: u32) {
+        for place in (0..width).rev() {
+            self.push(b'0' + ((n / 10u64.pow(place)) % 10) as u8);
+        }
+    }
+
+    fn text(&self) -> CompactString {
+        // ASCII only (the root is checked to be): always UTF-8.
+        CompactString::from_utf8_lossy(&self.bytes[..self.len])
     }
 }
 
@@ -309,6 +342,11 @@ mod tests {
         assert!(OccSymbol::new("AAPL", ymd(2026, 1, 16), PutCall::Call, dec!(1.2345)).is_err());
         assert!(OccSymbol::new("AAPL", ymd(2026, 1, 16), PutCall::Call, dec!(100000)).is_err());
         assert!(OccSymbol::new("AAPL", ymd(2126, 1, 16), PutCall::Call, dec!(1)).is_err());
+        // Too large to multiply by a thousand: an error, not an overflow panic.
+        assert!(matches!(
+            OccSymbol::new("AAPL", ymd(2026, 1, 16), PutCall::Call, Decimal::MAX),
+            Err(OccError::StrikeOutOfRange(_))
+        ));
     }
 
     fn any_symbol() -> impl Strategy<Value = OccSymbol> {

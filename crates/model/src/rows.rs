@@ -2,6 +2,7 @@
 //! contract rule packs are written against. A value the broker does not send is `None`, never 0.
 
 use chrono::{DateTime, NaiveDate, Utc};
+pub use compact_str::CompactString;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -185,17 +186,19 @@ impl BalanceRow {
     }
 }
 
-/// One row of the `positions` frame.
+/// One row of the `positions` frame. Its texts are `CompactString`s: kept inline up to 24
+/// bytes (every id and symbol but the longest account ids), so a million rows are not five
+/// million allocations, each made while parsing and freed after the frames are built.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PositionRow {
     pub broker: Broker,
-    pub account_id: String,
+    pub account_id: CompactString,
     /// The broker's id, or one derived from the symbol when it has none.
-    pub position_id: String,
+    pub position_id: CompactString,
     /// Ticker, or the compact OCC form for options.
-    pub symbol: String,
+    pub symbol: CompactString,
     /// The root or the future contract.
-    pub underlying: String,
+    pub underlying: CompactString,
     pub instrument: Instrument,
     pub put_call: Option<PutCall>,
     pub strike: Option<Decimal>,
@@ -222,16 +225,16 @@ pub struct PositionRow {
     /// The CUSIP the broker states for the instrument (check digit verified), if any: what
     /// a book of record is matched on where both sides state one.
     #[serde(default)]
-    pub cusip: Option<String>,
+    pub cusip: Option<CompactString>,
 }
 
 /// One row of the `pnl` frame: per-position P&L from a separate feed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PnlRow {
     pub broker: Broker,
-    pub account_id: String,
-    pub position_id: Option<String>,
-    pub symbol: String,
+    pub account_id: CompactString,
+    pub position_id: Option<CompactString>,
+    pub symbol: CompactString,
     pub exposure: Option<Decimal>,
     pub realized_pnl: Option<Decimal>,
     pub unrealized_pnl: Option<Decimal>,

@@ -12,6 +12,7 @@
 use crate::common::{AccountRead, ItemPointer, Notes, parse, read_text};
 use crate::exact::to_frame_scale;
 use chrono::NaiveDate;
+use recon_model::CompactString;
 use recon_model::contracts::{ArchitectProduct, architect_product, spec};
 use recon_model::occ::OccSymbol;
 use recon_model::{
@@ -201,6 +202,8 @@ fn read_positions<'a, K: AsRef<str>, L: LotOf<'a>>(
             "summary without `positions`: the account's positions are unknown",
         );
     }
+    // Sized once: a row is a few hundred bytes, and growing by doubling copied them all.
+    positions.reserve(s.positions.as_ref().map_or(0, |p| p.len()));
     for (product, lots) in s.positions.iter().flatten() {
         if let Some(row) = position_row(id, product.as_ref(), lots, notes) {
             positions.push(row);
@@ -275,8 +278,8 @@ fn account_row(
 /// What a product is, as `position_row` needs it: (symbol, underlying, instrument,
 /// multiplier, option, expiry).
 type Contract = (
-    String,
-    String,
+    CompactString,
+    CompactString,
     Instrument,
     Decimal,
     Option<OccSymbol>,
@@ -291,8 +294,8 @@ fn product_contract(product: &str, pointer: &str, notes: &mut Notes) -> Option<C
     let contract = match architect_product(product) {
         ArchitectProduct::Future { root, expiry, .. } => match spec(&root) {
             Some(s) => (
-                base.to_string(),
-                root,
+                base.into(),
+                root.into(),
                 Instrument::Future,
                 s.multiplier(),
                 None,
@@ -307,8 +310,8 @@ fn product_contract(product: &str, pointer: &str, notes: &mut Notes) -> Option<C
             }
         },
         ArchitectProduct::Equity { symbol } => (
-            symbol.clone(),
-            symbol,
+            symbol.as_str().into(),
+            symbol.into(),
             Instrument::Equity,
             Decimal::ONE,
             None,
@@ -316,8 +319,8 @@ fn product_contract(product: &str, pointer: &str, notes: &mut Notes) -> Option<C
         ),
         ArchitectProduct::Option { osi } => match OccSymbol::parse(&osi) {
             Ok(o) => (
-                o.compact(),
-                o.root().to_string(),
+                o.compact_text(),
+                o.root().into(),
                 Instrument::EquityOption,
                 Decimal::ONE_HUNDRED,
                 Some(o.clone()),
@@ -426,8 +429,8 @@ fn position_row<'a>(
     };
     Some(PositionRow {
         broker: BROKER,
-        account_id: account.to_string(),
-        position_id: product.to_string(),
+        account_id: account.into(),
+        position_id: product.into(),
         symbol,
         underlying,
         instrument,

@@ -9,13 +9,13 @@
 //! there is none, and `margin_details` only on margin accounts.
 
 use crate::common::{
-    AccountRead, ItemPointer, Notes, each_record, parse, read_pages, read_text, text_of,
+    AccountRead, ItemPointer, Notes, each_record, parse, read_pages, read_text, text_of, upper,
 };
 use chrono::NaiveDate;
 use recon_model::occ::OccSymbol;
 use recon_model::{
-    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
-    QuarantineRow, Side,
+    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, CompactString, Instrument,
+    PositionRow, QuarantineRow, Side,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -88,10 +88,11 @@ struct Balances<'a> {
 
 #[derive(Deserialize)]
 struct Position<'a> {
-    instrument_id: Option<String>,
-    symbol: Option<String>,
-    instrument_type: Option<String>,
-    position_type: Option<String>,
+    // Inline texts: no allocation per field of a position.
+    instrument_id: Option<CompactString>,
+    symbol: Option<CompactString>,
+    instrument_type: Option<CompactString>,
+    position_type: Option<CompactString>,
     #[serde(borrow)]
     quantity: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -133,7 +134,7 @@ pub(crate) fn read_account_list(
         for (i, item) in items.iter().enumerate() {
             match parse::<AccountFields>(item).map(|f| text_of(f.id)) {
                 Ok(Some(id)) => {
-                    out.insert(id, item.get().to_string());
+                    out.insert(id.into(), item.get().to_string());
                 }
                 Ok(None) => notes.note(format!("/data/{i}"), "account entry without an `id`"),
                 Err(e) => notes.note(
@@ -259,6 +260,8 @@ fn read_positions_page(
     match items {
         Ok(items) => {
             let mut at = ItemPointer::new("/data");
+            // Sized once: a row is a few hundred bytes, and growing by doubling copied them.
+            positions.reserve(items.len());
             for (i, item) in items.into_iter().enumerate() {
                 let pointer = at.at(i);
                 match item {
@@ -302,7 +305,7 @@ fn account_row(id: &str, as_of: NaiveDate, f: &AccountFields, futures: bool) -> 
         account_name: f.full_name.clone().or_else(|| f.short_name.clone()),
         account_kind: kind,
         status,
-        options_level: text_of(f.options_level),
+        options_level: text_of(f.options_level).map(String::from),
         is_paper: false,
         as_of,
     }
@@ -340,8 +343,8 @@ fn position_row(
     }
     let (symbol, underlying, put_call, strike, expires_at) = match (&occ, kind) {
         (Some(o), Instrument::EquityOption) => (
-            o.compact(),
-            o.root().to_string(),
+            o.compact_text(),
+            o.root().into(),
             Some(o.put_call()),
             Some(o.strike()),
             Some(o.expiry()),
@@ -354,7 +357,7 @@ fn position_row(
             return None;
         }
         _ => {
-            let s = symbol.to_ascii_uppercase();
+            let s = upper(symbol);
             (s.clone(), s, None, None, None)
         }
     };
@@ -377,7 +380,7 @@ fn position_row(
     };
     Some(PositionRow {
         broker: BROKER,
-        account_id: account.to_string(),
+        account_id: account.into(),
         position_id: p
             .instrument_id
             .clone()

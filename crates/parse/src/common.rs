@@ -3,7 +3,7 @@
 //! small readers for ids and records.
 
 use crate::exact::{self, to_frame_scale};
-use recon_model::{Broker, QuarantineRow};
+use recon_model::{Broker, CompactString, QuarantineRow};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -269,23 +269,27 @@ impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ArrayAt<'_, T> {
 }
 
 /// A string or number as text (ids sent either way), numbers with their exact digits;
-/// `None` for anything else.
-pub fn text_of(raw: Option<&RawValue>) -> Option<String> {
+/// `None` for anything else. Inline up to 24 bytes (ids are shorter): no allocation.
+pub fn text_of(raw: Option<&RawValue>) -> Option<CompactString> {
     let text = raw?.get().trim();
-    let value = match text.as_bytes().first()? {
+    let value: CompactString = match text.as_bytes().first()? {
         // A string: sliced as is unless it has escapes to undo.
         b'"' => match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-            Some(inner) if !inner.contains('\\') => inner.trim().to_string(),
-            _ => serde_json::from_str::<String>(text)
-                .ok()?
-                .trim()
-                .to_string(),
+            Some(inner) if !inner.contains('\\') => inner.trim().into(),
+            _ => serde_json::from_str::<String>(text).ok()?.trim().into(),
         },
         // A number: its own digits (an f64 would round long ids).
-        b'-' | b'0'..=b'9' => text.to_string(),
+        b'-' | b'0'..=b'9' => text.into(),
         _ => return None,
     };
     (!value.is_empty()).then_some(value)
+}
+
+/// `s` in capitals (ASCII), inline up to 24 bytes: symbols and roots as rows keep them.
+pub fn upper(s: &str) -> CompactString {
+    let mut upper = CompactString::from(s);
+    upper.make_ascii_uppercase();
+    upper
 }
 
 /// One record into its typed struct.

@@ -19,8 +19,8 @@ use crate::tree::Node;
 use chrono::NaiveDate;
 use recon_model::occ::OccSymbol;
 use recon_model::{
-    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
-    PutCall, QuarantineRow, Side,
+    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, CompactString, Instrument,
+    PositionRow, PutCall, QuarantineRow, Side,
 };
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -292,21 +292,21 @@ fn items<'a, 'b>(v: Option<&'a Node<'b>>) -> Vec<&'a Node<'b>> {
     }
 }
 
-fn text(v: Option<&Node>) -> Option<String> {
+fn text(v: Option<&Node>) -> Option<CompactString> {
     match v? {
-        Node::Str(s) if !exact::trim(s).is_empty() => Some(exact::trim(s).to_string()),
+        Node::Str(s) if !exact::trim(s).is_empty() => Some(exact::trim(s).into()),
         _ => None,
     }
 }
 
 /// The Complete view's `cusip`, check digit verified; one that is not a CUSIP is noted and
 /// left empty (the position is then matched to a book by its symbol alone).
-fn cusip<'b>(notes: &mut Notes, pointer: &str, view: &impl Fields<'b>) -> Option<String> {
+fn cusip<'b>(notes: &mut Notes, pointer: &str, view: &impl Fields<'b>) -> Option<CompactString> {
     match view.get("cusip")? {
         Node::Null => None,
         Node::Str(s) if s.trim().is_empty() => None,
         Node::Str(s) => match recon_model::security_id::cusip(s) {
-            Ok(c) => Some(c.into_owned()),
+            Ok(c) => Some(CompactString::from(c)),
             Err(e) => {
                 notes.note(format!("{pointer}/cusip"), format!("{e}; left empty"));
                 None
@@ -393,7 +393,7 @@ pub(crate) fn read_account_list(
     {
         match text(at(a, "accountidkey")) {
             Some(key) => {
-                out.insert(key, a.clone().into_owned());
+                out.insert(key.into(), a.clone().into_owned());
             }
             None => notes.note(
                 format!("/AccountListResponse/Accounts/Account/{i}"),
@@ -491,7 +491,7 @@ pub(crate) fn read_account(
 
     let mut account = account_row(key, as_of, list_entry);
     if account.options_level.is_none() {
-        account.options_level = option_level;
+        account.options_level = option_level.map(String::from);
     }
     AccountRead {
         book: Book::of_account(account, balance, positions, quarantine),
@@ -657,6 +657,7 @@ fn read_v1<'b, P: PositionFields<'b>>(
             note_unknown(notes, &at_account, k);
         }
         let mut at = ItemPointer::new(&format!("{at_account}/Position"));
+        positions.reserve(list.len());
         for (i, p) in list.into_iter().enumerate() {
             if let Some(row) = v1_position(key, p, at.at(i), notes) {
                 positions.push(row);
@@ -737,15 +738,15 @@ fn instrument_of(security_type: Option<&str>) -> Instrument {
 }
 
 struct Parsed {
-    symbol: String,
-    underlying: String,
+    symbol: CompactString,
+    underlying: CompactString,
     instrument: Instrument,
     option: Option<OccSymbol>,
 }
 
 fn contract<'b, F: Fields<'b>>(
     product: Option<&F>,
-    osi: Option<String>,
+    osi: Option<CompactString>,
     pointer: &str,
     notes: &mut Notes,
     year: &str,
@@ -767,11 +768,11 @@ fn contract<'b, F: Fields<'b>>(
             notes.note(pointer, "option without a readable `osiKey` or expiry/strike/callPut fields: contract unknown");
             return None;
         };
+        let mut underlying = root.unwrap_or_else(|| occ.root().into());
+        underlying.make_ascii_uppercase();
         return Some(Parsed {
-            symbol: occ.compact(),
-            underlying: root
-                .unwrap_or_else(|| occ.root().to_string())
-                .to_ascii_uppercase(),
+            symbol: occ.compact_text(),
+            underlying,
             instrument,
             option: Some(occ),
         });
@@ -780,7 +781,8 @@ fn contract<'b, F: Fields<'b>>(
         notes.note(pointer, "position without a product symbol");
         return None;
     };
-    let symbol = symbol.to_ascii_uppercase();
+    let mut symbol = symbol;
+    symbol.make_ascii_uppercase();
     Some(Parsed {
         symbol: symbol.clone(),
         underlying: symbol,
@@ -793,14 +795,14 @@ fn contract<'b, F: Fields<'b>>(
 fn base_row(
     key: &str,
     c: Parsed,
-    position_id: String,
+    position_id: CompactString,
     quantity: Decimal,
     side: Option<Side>,
     multiplier: Decimal,
 ) -> PositionRow {
     PositionRow {
         broker: BROKER,
-        account_id: key.to_string(),
+        account_id: key.into(),
         position_id,
         put_call: c.option.as_ref().map(OccSymbol::put_call),
         strike: c.option.as_ref().map(OccSymbol::strike),
@@ -825,7 +827,7 @@ fn base_row(
 }
 
 /// The signed quantity: the sign of `qty` and the side must agree; the side decides.
-fn signed(notes: &mut Notes, pointer: &str, qty: Decimal, side: Option<String>) -> Decimal {
+fn signed(notes: &mut Notes, pointer: &str, qty: Decimal, side: Option<CompactString>) -> Decimal {
     match side.as_deref().map(str::to_ascii_uppercase).as_deref() {
         Some("SHORT") => {
             if qty.is_sign_positive() && !qty.is_zero() {
@@ -986,7 +988,7 @@ fn account_row(key: &str, as_of: NaiveDate, entry: Option<&Node>) -> AccountRow 
     let get = |k: &str| {
         entry
             .and_then(|e| text(at(e, k)))
-            .map(|s| s.to_ascii_uppercase())
+            .map(|s| s.as_str().to_ascii_uppercase())
     };
     let ira = get("accounttype").is_some_and(|t| t.contains("IRA"));
     let kind = match (get("accountmode").as_deref(), ira) {
@@ -1004,7 +1006,9 @@ fn account_row(key: &str, as_of: NaiveDate, entry: Option<&Node>) -> AccountRow 
     AccountRow {
         broker: BROKER,
         account_id: key.to_string(),
-        account_name: entry.and_then(|e| text(at(e, "accountid"))),
+        account_name: entry
+            .and_then(|e| text(at(e, "accountid")))
+            .map(String::from),
         account_kind: kind,
         status,
         options_level: get("optionlevel"),
@@ -1036,8 +1040,8 @@ mod tests {
         assert_eq!(
             got,
             [
-                Some("037833100".to_string()),
-                Some("30303M102".to_string()),
+                Some("037833100".into()),
+                Some("30303M102".into()),
                 None,
                 None,
                 None,

@@ -16,12 +16,13 @@ use crate::exact;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::occ::OccSymbol;
 use recon_model::{
-    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PositionRow,
-    PutCall, QuarantineRow, Side,
+    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, CompactString, Instrument,
+    PositionRow, PutCall, QuarantineRow, Side,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -106,12 +107,13 @@ struct Balances<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct Position<'a> {
-    symbol: Option<String>,
-    instrument_type: Option<String>,
-    underlying_symbol: Option<String>,
+    // Short texts inline, timestamps borrowed: no allocation per field of a position.
+    symbol: Option<CompactString>,
+    instrument_type: Option<CompactString>,
+    underlying_symbol: Option<CompactString>,
     #[serde(borrow)]
     quantity: Option<&'a RawValue>,
-    quantity_direction: Option<String>,
+    quantity_direction: Option<CompactString>,
     #[serde(borrow)]
     multiplier: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -122,8 +124,10 @@ struct Position<'a> {
     mark: Option<&'a RawValue>,
     #[serde(borrow)]
     mark_price: Option<&'a RawValue>,
-    expires_at: Option<String>,
-    updated_at: Option<String>,
+    #[serde(borrow)]
+    expires_at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    updated_at: Option<Cow<'a, str>>,
 }
 
 /// `true`, `"true"`, `1`: tastytrade sends booleans both ways (`day-trader-status`).
@@ -276,8 +280,10 @@ fn read_positions(
             return false;
         }
     };
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen: BTreeMap<CompactString, usize> = BTreeMap::new();
     let mut at = ItemPointer::new("/data/items");
+    // Sized once: a row is a few hundred bytes, and growing by doubling copied them all.
+    positions.reserve(rows.len());
     for (i, row) in rows.into_iter().enumerate() {
         let pointer = at.at(i);
         match row {
@@ -392,8 +398,8 @@ fn account_row(n: &str, as_of: NaiveDate, f: &AccountFields, s: &TradingStatus) 
 
 /// What a tastytrade symbol names.
 struct Contract {
-    symbol: String,
-    underlying: String,
+    symbol: CompactString,
+    underlying: CompactString,
     instrument: Instrument,
     put_call: Option<PutCall>,
     strike: Option<Decimal>,
@@ -440,8 +446,8 @@ fn contract(p: &Position, symbol: &str, expires: Option<NaiveDate>) -> Result<Co
             let occ = OccSymbol::parse(symbol)
                 .map_err(|e| format!("equity option `{symbol}` is not an OCC symbol: {e}"))?;
             Contract {
-                symbol: occ.compact(),
-                underlying: underlying.map_or_else(|| occ.root().to_string(), str::to_string),
+                symbol: occ.compact_text(),
+                underlying: underlying.unwrap_or(occ.root()).into(),
                 instrument,
                 put_call: Some(occ.put_call()),
                 strike: Some(occ.strike()),
@@ -458,8 +464,8 @@ fn contract(p: &Position, symbol: &str, expires: Option<NaiveDate>) -> Result<Co
                 .next()
                 .unwrap_or_default();
             Contract {
-                symbol: symbol.to_string(),
-                underlying: underlying.unwrap_or(future).to_string(),
+                symbol: symbol.into(),
+                underlying: underlying.unwrap_or(future).into(),
                 instrument,
                 put_call: Some(put_call),
                 strike: Some(strike),
@@ -467,8 +473,8 @@ fn contract(p: &Position, symbol: &str, expires: Option<NaiveDate>) -> Result<Co
             }
         }
         _ => Contract {
-            symbol: symbol.to_string(),
-            underlying: underlying.unwrap_or(symbol).to_string(),
+            symbol: symbol.into(),
+            underlying: underlying.unwrap_or(symbol).into(),
             instrument,
             put_call: None,
             strike: None,
@@ -542,7 +548,7 @@ fn position_row(
     p: &Position,
     pointer: &str,
     notes: &mut Notes,
-    seen: &mut BTreeMap<String, usize>,
+    seen: &mut BTreeMap<CompactString, usize>,
 ) -> Option<PositionRow> {
     let Some(symbol) = p.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
         notes.note(pointer, "position without `symbol`");
@@ -601,11 +607,11 @@ fn position_row(
     let position_id = if *n == 1 {
         c.symbol.clone()
     } else {
-        format!("{}#{n}", c.symbol)
+        compact_str::format_compact!("{}#{n}", c.symbol)
     };
     Some(PositionRow {
         broker: BROKER,
-        account_id: account.to_string(),
+        account_id: account.into(),
         position_id,
         symbol: c.symbol,
         underlying: c.underlying,

@@ -7,18 +7,21 @@
 //! while open, no mark (derived from the matched P&L row's exposure), `…Pnl`/`…PnL` casing, and
 //! P&L rows for lots closed today (exposure 0).
 
-use crate::common::{AccountRead, ItemPointer, Notes, each_record, parse, read_text, text_of};
+use crate::common::{
+    AccountRead, ItemPointer, Notes, each_record, parse, read_text, text_of, upper,
+};
 use crate::exact::to_frame_scale;
 use chrono::{DateTime, NaiveDate, Utc};
 use recon_model::occ::OccSymbol;
 use recon_model::pnl_match::{PnlKeys, PositionKeys, match_pnl};
 use recon_model::{
-    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, Instrument, PnlRow,
-    PositionRow, QuarantineRow, Side,
+    AccountKind, AccountRow, AccountStatus, BalanceRow, Book, Broker, CompactString, Instrument,
+    PnlRow, PositionRow, QuarantineRow, Side,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -65,10 +68,11 @@ impl AccountFields<'_> {
 struct Position<'a> {
     #[serde(borrow)]
     position_id: Option<&'a RawValue>,
-    symbol: Option<String>,
-    traded_symbol: Option<String>,
-    security_type: Option<String>,
-    side: Option<String>,
+    // Short texts inline, the timestamp borrowed: no allocation per field of a position.
+    symbol: Option<CompactString>,
+    traded_symbol: Option<CompactString>,
+    security_type: Option<CompactString>,
+    side: Option<CompactString>,
     #[serde(borrow)]
     shares: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -77,7 +81,8 @@ struct Position<'a> {
     price_close: Option<&'a RawValue>,
     #[serde(borrow)]
     maintenance_requirement: Option<&'a RawValue>,
-    updated_date: Option<String>,
+    #[serde(borrow)]
+    updated_date: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -122,7 +127,7 @@ impl<'a, L> PnlBody<'a, L> {
 struct PnlLine<'a> {
     #[serde(borrow)]
     position_id: Option<&'a RawValue>,
-    symbol: Option<String>,
+    symbol: Option<CompactString>,
     #[serde(borrow)]
     exposure: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -317,8 +322,10 @@ fn read_positions(id: &str, text: &str, quarantine: &mut Vec<QuarantineRow>) -> 
             return out;
         }
     };
-    let mut unnamed: HashMap<String, usize> = HashMap::new();
+    let mut unnamed: HashMap<CompactString, usize> = HashMap::new();
     let mut at = ItemPointer::new(&prefix);
+    // Sized once: a row is a few hundred bytes, and growing by doubling copied them all.
+    out.rows.reserve(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let pointer = at.at(i);
         let p = match item {
@@ -396,7 +403,7 @@ fn read_pnl(
         notes.note("", "P&L body without a `pnl` array");
         return (Vec::new(), false);
     };
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(lines.len());
     let mut at = ItemPointer::new("/pnl");
     for (i, line) in lines.into_iter().enumerate() {
         let pointer = at.at(i);
@@ -438,7 +445,9 @@ fn account_row(id: &str, as_of: NaiveDate, f: &AccountFields) -> AccountRow {
         account_name: f.account_name.clone(),
         account_kind: kind,
         status,
-        options_level: text_of(f.opt_level).or_else(|| text_of(f.option_trading_level)),
+        options_level: text_of(f.opt_level)
+            .or_else(|| text_of(f.option_trading_level))
+            .map(String::from),
         is_paper: kind == AccountKind::Paper || id.starts_with("TZP"),
         as_of,
     }
@@ -448,8 +457,8 @@ fn account_row(id: &str, as_of: NaiveDate, f: &AccountFields) -> AccountRow {
 /// option without a readable contract.
 /// What a position row holds: an option by its `tradedSymbol` (OCC), else the `symbol`.
 struct Traded {
-    symbol: String,
-    underlying: String,
+    symbol: CompactString,
+    underlying: CompactString,
     instrument: Instrument,
     put_call: Option<recon_model::PutCall>,
     strike: Option<Decimal>,
@@ -488,9 +497,9 @@ fn traded(p: &Position, pointer: &str, notes: &mut Notes) -> Option<Traded> {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map_or_else(|| occ.root().to_string(), str::to_ascii_uppercase);
+            .map_or_else(|| occ.root().into(), upper);
         Some(Traded {
-            symbol: occ.compact(),
+            symbol: occ.compact_text(),
             underlying,
             instrument: Instrument::EquityOption,
             put_call: Some(occ.put_call()),
@@ -502,7 +511,7 @@ fn traded(p: &Position, pointer: &str, notes: &mut Notes) -> Option<Traded> {
             notes.note(pointer, "position without `symbol`");
             return None;
         };
-        let symbol = symbol.to_ascii_uppercase();
+        let symbol = upper(symbol);
         let instrument = match p.security_type.as_deref() {
             Some(t) if t.eq_ignore_ascii_case("stock") => Instrument::Equity,
             _ => Instrument::Other,
@@ -523,7 +532,7 @@ fn position_row(
     p: &Position,
     pointer: &str,
     notes: &mut Notes,
-    unnamed: &mut HashMap<String, usize>,
+    unnamed: &mut HashMap<CompactString, usize>,
 ) -> Option<(PositionRow, Option<Decimal>)> {
     let sign = match p.side.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("long") => Decimal::ONE,
@@ -548,7 +557,7 @@ fn position_row(
             // No id from the broker: derive a stable one from the symbol and its order.
             let n = unnamed.entry(traded.symbol.clone()).or_default();
             *n += 1;
-            format!("{}#{n}", traded.symbol)
+            compact_str::format_compact!("{}#{n}", traded.symbol)
         }
     };
     let multiplier = if traded.instrument == Instrument::EquityOption {
@@ -579,7 +588,7 @@ fn position_row(
     Some((
         PositionRow {
             broker: BROKER,
-            account_id: account.to_string(),
+            account_id: account.into(),
             position_id,
             symbol: traded.symbol,
             underlying: traded.underlying,
@@ -613,12 +622,12 @@ fn pnl_row(account: &str, l: &PnlLine, pointer: &str, notes: &mut Notes) -> Opti
     };
     // Options carry the OCC here; store its compact form so it meets the position's symbol.
     let symbol = match OccSymbol::parse(symbol) {
-        Ok(occ) => occ.compact(),
-        Err(_) => symbol.to_ascii_uppercase(),
+        Ok(occ) => occ.compact_text(),
+        Err(_) => upper(symbol),
     };
     Some(PnlRow {
         broker: BROKER,
-        account_id: account.to_string(),
+        account_id: account.into(),
         position_id: text_of(l.position_id),
         symbol,
         exposure: notes.amount(pointer, "exposure", l.exposure),

@@ -359,10 +359,10 @@ impl Case {
                 .iter()
                 .map(|p| PositionRow {
                     broker: p.broker,
-                    account_id: p.account_id.clone(),
-                    position_id: p.position_id.clone(),
-                    symbol: p.symbol.clone(),
-                    underlying: p.underlying.clone().unwrap_or_else(|| p.symbol.clone()),
+                    account_id: p.account_id.as_str().into(),
+                    position_id: p.position_id.as_str().into(),
+                    symbol: p.symbol.as_str().into(),
+                    underlying: p.underlying.as_deref().unwrap_or(&p.symbol).into(),
                     instrument: p.instrument,
                     put_call: p.put_call,
                     strike: None,
@@ -379,7 +379,7 @@ impl Case {
                     unrealized_pnl: None,
                     pnl_expected: p.pnl_expected,
                     updated_at: p.updated_at,
-                    cusip: p.cusip.clone(),
+                    cusip: p.cusip.as_deref().map(Into::into),
                 })
                 .collect(),
             pnl: self
@@ -387,9 +387,9 @@ impl Case {
                 .iter()
                 .map(|r| PnlRow {
                     broker: r.broker,
-                    account_id: r.account_id.clone(),
-                    position_id: r.position_id.clone(),
-                    symbol: r.symbol.clone(),
+                    account_id: r.account_id.as_str().into(),
+                    position_id: r.position_id.as_deref().map(Into::into),
+                    symbol: r.symbol.as_str().into(),
                     exposure: r.exposure,
                     realized_pnl: None,
                     unrealized_pnl: None,

@@ -174,10 +174,10 @@ fn build(accounts: &[Vec<Holding>], plant: Plant) -> (Book, BookRows) {
                 let q = Decimal::from(q);
                 book.positions.push(PositionRow {
                     broker: Broker::Tradezero,
-                    account_id: id.clone(),
-                    position_id: format!("{at_broker}#{n}"),
-                    symbol: at_broker.clone(),
-                    underlying: at_broker.clone(),
+                    account_id: id.as_str().into(),
+                    position_id: format!("{at_broker}#{n}").into(),
+                    symbol: at_broker.as_str().into(),
+                    underlying: at_broker.as_str().into(),
                     instrument: Instrument::Equity,
                     put_call: None,
                     strike: None,
@@ -194,7 +194,7 @@ fn build(accounts: &[Vec<Holding>], plant: Plant) -> (Book, BookRows) {
                     unrealized_pnl: None,
                     pnl_expected: false,
                     updated_at: None,
-                    cusip: broker_cusip.clone(),
+                    cusip: broker_cusip.as_deref().map(Into::into),
                 });
             }
             let first = planted && j == 0;
@@ -368,7 +368,7 @@ fn where_both_sides_state_a_cusip_it_decides_over_the_symbol() {
 
     let other = cusip_of(Kind::Equity, 999);
     for p in &mut record.positions {
-        p.symbol = book.positions[0].symbol.clone();
+        p.symbol = book.positions[0].symbol.to_string();
         p.instrument_key = instrument_key(&p.symbol, as_of());
         p.cusip = Some(other.clone());
     }

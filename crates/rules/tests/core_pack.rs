@@ -315,7 +315,7 @@ fn option(account: &str, id: &str, days: i64, quantity: Decimal) -> PositionRow 
     let expiry = as_of() + chrono::Duration::days(days);
     let occ = recon_model::occ::OccSymbol::new("SPY", expiry, PutCall::Put, dec!(500)).unwrap();
     PositionRow {
-        symbol: occ.compact(),
+        symbol: occ.compact_text(),
         underlying: "SPY".into(),
         instrument: Instrument::EquityOption,
         put_call: Some(PutCall::Put),
@@ -499,12 +499,12 @@ fn parameters_can_be_overridden_per_broker_and_account() {
         });
         book.positions.push(PositionRow {
             account_id: id.into(),
-            position_id: format!("{id}1"),
+            position_id: format!("{id}1").into(),
             ..one.positions[0].clone()
         });
         book.pnl.push(PnlRow {
             account_id: id.into(),
-            position_id: Some(format!("{id}1")),
+            position_id: Some(format!("{id}1").into()),
             ..one.pnl[0].clone()
         });
     }

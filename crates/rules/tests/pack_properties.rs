@@ -316,7 +316,7 @@ fn add_lot(
     book.positions.push(PositionRow {
         broker: Broker::Tradezero,
         account_id: id.into(),
-        position_id: pid.clone(),
+        position_id: pid.clone().into(),
         symbol: symbol.into(),
         underlying: symbol.into(),
         instrument: Instrument::Equity,
@@ -345,7 +345,7 @@ fn add_lot(
         book.pnl.push(PnlRow {
             broker: Broker::Tradezero,
             account_id: id.into(),
-            position_id: Some(pid),
+            position_id: Some(pid.into()),
             symbol: symbol.into(),
             exposure: Some(value),
             realized_pnl: None,
