@@ -317,7 +317,7 @@ impl CaseFinding {
 }
 
 impl Case {
-    fn book(&self) -> (Book, BTreeSet<(String, String)>) {
+    pub(crate) fn book(&self) -> (Book, BTreeSet<(String, String)>) {
         let incomplete = self
             .accounts
             .iter()

@@ -7,6 +7,7 @@
 //! every rule in one batch (`evaluate`), and the findings it yields (`finding`). It must not
 //! know about brokers or HTTP: it sees frames with the columns of DESIGN.md, nothing else.
 
+mod account_rows;
 pub mod book_views;
 pub mod cases;
 pub mod compile;

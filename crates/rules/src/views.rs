@@ -12,6 +12,7 @@
 //! The frames themselves (`accounts`, `balances`, `positions`, `pnl`, `quarantine`,
 //! `fetch_errors`) can be named by rules too.
 
+use crate::account_rows::AccountRows;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use recon_frames::Frames;
@@ -40,11 +41,16 @@ impl Views {
             .map(|(name, df)| (name, df.clone()))
             .collect();
         let matches = match_rows(&frames.positions, &frames.pnl)?;
-        all.insert("position_view", position_view(frames, &matches, as_of)?);
-        let pnl_view = pnl_view(frames, &matches)?;
+        let rows = AccountRows::new(&frames.accounts)?;
+        let rows = rows.as_ref();
+        all.insert(
+            "position_view",
+            position_view(frames, &matches, rows, as_of)?,
+        );
+        let pnl_view = pnl_view(frames, &matches, rows)?;
         all.insert("pnl_orphans", pnl_orphans(&pnl_view)?);
         all.insert("pnl_view", pnl_view);
-        all.insert("account_view", account_view(frames, as_of)?);
+        all.insert("account_view", account_view(frames, rows, as_of)?);
         let mut views = Views { frames: all };
         // The book views exist, empty, when no book is configured: a pack naming them still
         // compiles, and its rules find nothing in scope.
@@ -217,30 +223,60 @@ pub fn end_of_day_micros(as_of: NaiveDate) -> i64 {
         .unwrap_or_default()
 }
 
-fn account_view(frames: &Frames, as_of: NaiveDate) -> PolarsResult<DataFrame> {
+/// The column of an account's row number (`AccountRows`), while the views are built.
+const ACCOUNT_ROW: &str = "__account_row";
+
+fn account_view(
+    frames: &Frames,
+    rows: Option<&AccountRows>,
+    as_of: NaiveDate,
+) -> PolarsResult<DataFrame> {
     let balances = frames
         .balances
         .clone()
         .lazy()
         .filter(col("currency").eq(lit(BASE_CURRENCY)));
-    let positions = frames.positions.clone().lazy().group_by(keys()).agg([
+    // Positions and P&L rows summed per account: by the account's row number where each
+    // key names one account row, else by the keys.
+    let (accounts, by, positions, pnl) = match rows {
+        Some(rows) => {
+            let numbered = |frame: &DataFrame| -> PolarsResult<LazyFrame> {
+                let mut frame = frame.clone();
+                frame.with_column(rows.of(&frame, ACCOUNT_ROW)?.into_column())?;
+                Ok(frame.lazy())
+            };
+            (
+                frames
+                    .accounts
+                    .with_row_index(ACCOUNT_ROW.into(), None)?
+                    .lazy(),
+                vec![col(ACCOUNT_ROW)],
+                numbered(&frames.positions)?,
+                numbered(&frames.pnl)?,
+            )
+        }
+        None => (
+            frames.accounts.clone().lazy(),
+            keys().to_vec(),
+            frames.positions.clone().lazy(),
+            frames.pnl.clone().lazy(),
+        ),
+    };
+    let positions = positions.group_by(by.clone()).agg([
         len().alias("position_count"),
         col("net_liq_value").sum().alias("__value_sum"),
         col("net_liq_value").null_count().alias("unvalued_count"),
         col("market_value").abs().sum().alias("gross_exposure"),
     ]);
-    let pnl = frames.pnl.clone().lazy().group_by(keys()).agg([
+    let pnl = pnl.group_by(by.clone()).agg([
         len().alias("pnl_row_count"),
         col("exposure").sum().alias("pnl_exposure"),
     ]);
     let has_positions = col("position_count").is_not_null();
-    frames
-        .accounts
-        .clone()
-        .lazy()
+    accounts
         .join(balances, keys(), keys(), left())
-        .join(positions, keys(), keys(), left())
-        .join(pnl, keys(), keys(), left())
+        .join(positions, by.clone(), by.clone(), left())
+        .join(pnl, by.clone(), by, left())
         .with_columns([
             // No position rows: an exact 0, not unknown (but unknown if data is missing).
             when(col("data_complete").not())
@@ -259,7 +295,35 @@ fn account_view(frames: &Frames, as_of: NaiveDate) -> PolarsResult<DataFrame> {
             updated_age(as_of),
         ])
         .drop(by_name(["__value_sum"], true, false))
+        .drop(by_name([ACCOUNT_ROW], false, false))
         .collect()
+}
+
+/// `frame` with `columns` (name, alias) of each row's account, null where it has none:
+/// taken by the account's row number where `rows` has them, else by a left join on the
+/// keys (the same columns, in the same order).
+fn with_account_columns(
+    frame: DataFrame,
+    accounts: &DataFrame,
+    columns: &[(&str, &str)],
+    rows: Option<&AccountRows>,
+) -> PolarsResult<LazyFrame> {
+    let Some(rows) = rows else {
+        let mut picked = keys().to_vec();
+        picked.extend(columns.iter().map(|&(name, alias)| col(name).alias(alias)));
+        let accounts = accounts.clone().lazy().select(picked);
+        return Ok(frame.lazy().join(accounts, keys(), keys(), left()));
+    };
+    let numbers = rows.of(&frame, ACCOUNT_ROW)?;
+    let taken = columns
+        .iter()
+        .map(|&(name, alias)| {
+            let mut column = accounts.column(name)?.take(&numbers)?;
+            column.rename(alias.into());
+            Ok(column)
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    Ok(frame.hstack(&taken)?.lazy())
 }
 
 /// The P&L amounts `position_view` carries, each as `pnl_<name>`.
@@ -273,7 +337,12 @@ const PNL_AMOUNTS: [&str; 5] = [
 
 /// Positions with their P&L row (by `match_pnl`), the account's kind and paper flag, and
 /// days to expiry.
-fn position_view(frames: &Frames, matches: &Matches, as_of: NaiveDate) -> PolarsResult<DataFrame> {
+fn position_view(
+    frames: &Frames,
+    matches: &Matches,
+    rows: Option<&AccountRows>,
+    as_of: NaiveDate,
+) -> PolarsResult<DataFrame> {
     let positions = &frames.positions;
     let pnl = &frames.pnl;
     let Matches {
@@ -295,18 +364,14 @@ fn position_view(frames: &Frames, matches: &Matches, as_of: NaiveDate) -> Polars
 
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let as_of_days = (as_of - epoch).num_days() as i32;
-    let accounts = frames.accounts.clone().lazy().select([
-        col("broker"),
-        col("account_id"),
-        col("account_kind"),
-        col("is_paper"),
-        col("status").alias("account_status"),
-        col("options_level"),
-        col("data_complete"),
-    ]);
-    with_pnl
-        .lazy()
-        .join(accounts, keys(), keys(), left())
+    let account_columns = [
+        ("account_kind", "account_kind"),
+        ("is_paper", "is_paper"),
+        ("status", "account_status"),
+        ("options_level", "options_level"),
+        ("data_complete", "data_complete"),
+    ];
+    with_account_columns(with_pnl, &frames.accounts, &account_columns, rows)?
         .with_columns([
             // A match is proof either way; a missing P&L row proves nothing without all of
             // the account's data.
@@ -335,19 +400,18 @@ struct Matches {
 }
 
 /// P&L rows with whether a position matched them (null where the account is incomplete).
-fn pnl_view(frames: &Frames, matches: &Matches) -> PolarsResult<DataFrame> {
+fn pnl_view(
+    frames: &Frames,
+    matches: &Matches,
+    rows: Option<&AccountRows>,
+) -> PolarsResult<DataFrame> {
     let taken =
         BooleanChunked::from_iter_values("__taken".into(), matches.pnl_taken.iter().copied())
             .into_column();
-    let accounts = frames.accounts.clone().lazy().select([
-        col("broker"),
-        col("account_id"),
-        col("data_complete"),
-    ]);
     let mut pnl = frames.pnl.clone();
     pnl.with_column(taken)?;
-    pnl.lazy()
-        .join(accounts, keys(), keys(), left())
+    let data_complete = [("data_complete", "data_complete")];
+    with_account_columns(pnl, &frames.accounts, &data_complete, rows)?
         // A match is proof either way; "no position took it" needs all the account's data.
         .with_columns([when(col("__taken"))
             .then(lit(true))
@@ -443,4 +507,106 @@ fn match_rows(positions: &DataFrame, pnl: &DataFrame) -> PolarsResult<Matches> {
         kinds,
         pnl_taken,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cases::Case;
+
+    /// Accounts interleaved and split, rows whose account is not in `accounts`, an
+    /// account without rows, one whose data is incomplete, the same id at two brokers.
+    const BOOK: &str = r#"
+description = "account columns by row number"
+as_of = "2026-11-20"
+[[account]]
+account_id = "A"
+[[account]]
+account_id = "B"
+data_complete = false
+[[account]]
+account_id = "C"
+[[account]]
+broker = "etrade"
+account_id = "A"
+[[balance]]
+account_id = "A"
+cash = "10"
+net_liq = "30"
+[[balance]]
+account_id = "B"
+cash = "5"
+[[position]]
+account_id = "A"
+position_id = "1"
+symbol = "X"
+quantity = "2"
+market_value = "20"
+[[position]]
+account_id = "B"
+position_id = "2"
+symbol = "Y"
+quantity = "1"
+[[position]]
+account_id = "A"
+position_id = "3"
+symbol = "Z"
+quantity = "-1"
+market_value = "-5"
+[[position]]
+broker = "etrade"
+account_id = "A"
+position_id = "5"
+symbol = "X"
+quantity = "3"
+market_value = "30"
+[[position]]
+account_id = "GONE"
+position_id = "4"
+symbol = "X"
+quantity = "1"
+[[pnl]]
+account_id = "A"
+position_id = "1"
+symbol = "X"
+exposure = "20"
+[[pnl]]
+account_id = "GONE"
+symbol = "Q"
+exposure = "1"
+[[pnl]]
+account_id = "B"
+symbol = "W"
+exposure = "2"
+"#;
+
+    #[test]
+    fn views_taken_by_account_row_number_are_what_the_joins_give() {
+        let case: Case = toml::from_str(BOOK).unwrap();
+        let (book, incomplete) = case.book();
+        let frames = recon_frames::build_frames(&book, &incomplete, &[]).unwrap();
+        let as_of = case.as_of;
+        let matches = match_rows(&frames.positions, &frames.pnl).unwrap();
+        let rows = AccountRows::new(&frames.accounts).unwrap();
+        assert!(rows.is_some());
+        let both = |view: &dyn Fn(Option<&AccountRows>) -> PolarsResult<DataFrame>| {
+            let sorted = |df: DataFrame| {
+                df.sort(
+                    ["broker", "account_id"],
+                    SortMultipleOptions::default().with_maintain_order(true),
+                )
+                .unwrap()
+            };
+            let (taken, joined) = (view(rows.as_ref()).unwrap(), view(None).unwrap());
+            assert!(taken.height() > 0);
+            assert_eq!(taken.get_column_names(), joined.get_column_names());
+            assert!(
+                sorted(taken.clone()).equals_missing(&sorted(joined.clone())),
+                "{taken}\n{joined}"
+            );
+        };
+        both(&|rows| position_view(&frames, &matches, rows, as_of));
+        both(&|rows| pnl_view(&frames, &matches, rows));
+        both(&|rows| account_view(&frames, rows, as_of));
+    }
 }

@@ -1,0 +1,107 @@
+//! Which row of `accounts` each row of another frame belongs to, by (broker, account_id).
+//!
+//! The views attach each position and P&L row to its account, and sum positions per
+//! account. As joins and a group-by on the two string keys, polars encoded and hashed the
+//! keys of every row (~3 % of a 10,000-account check). A chunk's rows come account by
+//! account, so a row's account is nearly always the row before's: a compare of two short
+//! strings finds it, and the accounts' map is looked up only when it changes. The views
+//! then take the account's columns by row number, and group by that number.
+//!
+//! Only where a key names one account row: with two rows of the same key (which a snapshot
+//! does not make) a join gives each position to both, and the views keep the join for it.
+
+use polars::prelude::*;
+
+type Key<'a> = (&'a str, &'a str);
+
+/// The accounts' row numbers by key.
+pub(crate) struct AccountRows<'a> {
+    by_key: PlHashMap<Key<'a>, IdxSize>,
+}
+
+impl<'a> AccountRows<'a> {
+    /// `None` when two rows of `accounts` have the same key. A row with a null key is
+    /// nobody's account, as in a join.
+    pub(crate) fn new(accounts: &'a DataFrame) -> PolarsResult<Option<Self>> {
+        let (brokers, ids) = keys_of(accounts)?;
+        let mut by_key = PlHashMap::with_capacity(accounts.height());
+        for (row, key) in brokers.iter().zip(ids.iter()).enumerate() {
+            if let (Some(broker), Some(id)) = key
+                && by_key.insert((broker, id), row as IdxSize).is_some()
+            {
+                return Ok(None);
+            }
+        }
+        Ok(Some(AccountRows { by_key }))
+    }
+
+    /// Per row of `frame` (which has `broker` and `account_id`), its account's row in
+    /// `accounts`; null where none has its key.
+    pub(crate) fn of(&self, frame: &DataFrame, name: &str) -> PolarsResult<IdxCa> {
+        let (brokers, ids) = keys_of(frame)?;
+        let mut last: Option<(Key, Option<IdxSize>)> = None;
+        let rows = brokers.iter().zip(ids.iter()).map(|key| {
+            let key = (key.0?, key.1?);
+            match last {
+                Some((k, row)) if k == key => row,
+                _ => {
+                    let row = self.by_key.get(&key).copied();
+                    last = Some((key, row));
+                    row
+                }
+            }
+        });
+        Ok(IdxCa::from_iter_options(name.into(), rows))
+    }
+}
+
+fn keys_of(frame: &DataFrame) -> PolarsResult<(&StringChunked, &StringChunked)> {
+    Ok((
+        frame.column("broker")?.str()?,
+        frame.column("account_id")?.str()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(keys: &[(Option<&str>, Option<&str>)]) -> DataFrame {
+        df!(
+            "broker" => keys.iter().map(|k| k.0).collect::<Vec<_>>(),
+            "account_id" => keys.iter().map(|k| k.1).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn rows_find_their_account_whether_or_not_the_row_before_had_it() {
+        let accounts = frame(&[
+            (Some("tastytrade"), Some("A")),
+            (Some("etrade"), Some("A")),
+            (Some("etrade"), None),
+        ]);
+        let rows = AccountRows::new(&accounts).unwrap().unwrap();
+        let positions = frame(&[
+            (Some("etrade"), Some("A")),
+            (Some("etrade"), Some("A")),
+            (Some("tastytrade"), Some("A")),
+            (Some("etrade"), Some("B")),
+            (Some("etrade"), None),
+            (None, Some("A")),
+            (Some("etrade"), Some("A")),
+        ]);
+        let got: Vec<Option<IdxSize>> = rows.of(&positions, "n").unwrap().iter().collect();
+        assert_eq!(got, [Some(1), Some(1), Some(0), None, None, None, Some(1)]);
+    }
+
+    #[test]
+    fn a_key_on_two_account_rows_leaves_the_join_to_polars() {
+        let accounts = frame(&[
+            (Some("etrade"), Some("A")),
+            (Some("etrade"), Some("B")),
+            (Some("etrade"), Some("A")),
+        ]);
+        assert!(AccountRows::new(&accounts).unwrap().is_none());
+    }
+}
