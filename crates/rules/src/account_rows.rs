@@ -11,6 +11,7 @@
 //! does not make) a join gives each position to both, and the views keep the join for it.
 
 use polars::prelude::*;
+use recon_frames::Frames;
 
 type Key<'a> = (&'a str, &'a str);
 
@@ -52,6 +53,26 @@ impl<'a> AccountRows<'a> {
             }
         });
         Ok(IdxCa::from_iter_options(name.into(), rows))
+    }
+}
+
+/// Each position's and P&L row's account row number (`AccountRows::of`), found once for
+/// every view that needs them.
+pub(crate) struct AccountNumbers {
+    pub(crate) positions: IdxCa,
+    pub(crate) pnl: IdxCa,
+}
+
+impl AccountNumbers {
+    /// `None` where a key names two account rows (`AccountRows::new`).
+    pub(crate) fn of(frames: &Frames, name: &str) -> PolarsResult<Option<AccountNumbers>> {
+        let Some(rows) = AccountRows::new(&frames.accounts)? else {
+            return Ok(None);
+        };
+        Ok(Some(AccountNumbers {
+            positions: rows.of(&frames.positions, name)?,
+            pnl: rows.of(&frames.pnl, name)?,
+        }))
     }
 }
 

@@ -12,7 +12,7 @@
 //! The frames themselves (`accounts`, `balances`, `positions`, `pnl`, `quarantine`,
 //! `fetch_errors`) can be named by rules too.
 
-use crate::account_rows::AccountRows;
+use crate::account_rows::AccountNumbers;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use recon_frames::Frames;
@@ -22,7 +22,7 @@ use recon_frames::schema::money_dtype;
 use recon_model::pnl_match::{PnlKeys, PositionKeys, match_pnl};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The base currency balances row an account is checked in.
 pub const BASE_CURRENCY: &str = "USD";
@@ -41,16 +41,16 @@ impl Views {
             .map(|(name, df)| (name, df.clone()))
             .collect();
         let matches = match_rows(&frames.positions, &frames.pnl)?;
-        let rows = AccountRows::new(&frames.accounts)?;
-        let rows = rows.as_ref();
+        let numbers = AccountNumbers::of(frames, ACCOUNT_ROW)?;
+        let numbers = numbers.as_ref();
         all.insert(
             "position_view",
-            position_view(frames, &matches, rows, as_of)?,
+            position_view(frames, &matches, numbers.map(|n| &n.positions), as_of)?,
         );
-        let pnl_view = pnl_view(frames, &matches, rows)?;
+        let pnl_view = pnl_view(frames, &matches, numbers.map(|n| &n.pnl))?;
         all.insert("pnl_orphans", pnl_orphans(&pnl_view)?);
         all.insert("pnl_view", pnl_view);
-        all.insert("account_view", account_view(frames, rows, as_of)?);
+        all.insert("account_view", account_view(frames, numbers, as_of)?);
         let mut views = Views { frames: all };
         // The book views exist, empty, when no book is configured: a pack naming them still
         // compiles, and its rules find nothing in scope.
@@ -228,7 +228,7 @@ const ACCOUNT_ROW: &str = "__account_row";
 
 fn account_view(
     frames: &Frames,
-    rows: Option<&AccountRows>,
+    numbers: Option<&AccountNumbers>,
     as_of: NaiveDate,
 ) -> PolarsResult<DataFrame> {
     let balances = frames
@@ -238,11 +238,11 @@ fn account_view(
         .filter(col("currency").eq(lit(BASE_CURRENCY)));
     // Positions and P&L rows summed per account: by the account's row number where each
     // key names one account row, else by the keys.
-    let (accounts, by, positions, pnl) = match rows {
-        Some(rows) => {
-            let numbered = |frame: &DataFrame| -> PolarsResult<LazyFrame> {
+    let (accounts, by, positions, pnl) = match numbers {
+        Some(numbers) => {
+            let numbered = |frame: &DataFrame, numbers: &IdxCa| -> PolarsResult<LazyFrame> {
                 let mut frame = frame.clone();
-                frame.with_column(rows.of(&frame, ACCOUNT_ROW)?.into_column())?;
+                frame.with_column(numbers.clone().into_column())?;
                 Ok(frame.lazy())
             };
             (
@@ -251,8 +251,8 @@ fn account_view(
                     .with_row_index(ACCOUNT_ROW.into(), None)?
                     .lazy(),
                 vec![col(ACCOUNT_ROW)],
-                numbered(&frames.positions)?,
-                numbered(&frames.pnl)?,
+                numbered(&frames.positions, &numbers.positions)?,
+                numbered(&frames.pnl, &numbers.pnl)?,
             )
         }
         None => (
@@ -306,19 +306,18 @@ fn with_account_columns(
     frame: DataFrame,
     accounts: &DataFrame,
     columns: &[(&str, &str)],
-    rows: Option<&AccountRows>,
+    numbers: Option<&IdxCa>,
 ) -> PolarsResult<LazyFrame> {
-    let Some(rows) = rows else {
+    let Some(numbers) = numbers else {
         let mut picked = keys().to_vec();
         picked.extend(columns.iter().map(|&(name, alias)| col(name).alias(alias)));
         let accounts = accounts.clone().lazy().select(picked);
         return Ok(frame.lazy().join(accounts, keys(), keys(), left()));
     };
-    let numbers = rows.of(&frame, ACCOUNT_ROW)?;
     let taken = columns
         .iter()
         .map(|&(name, alias)| {
-            let mut column = accounts.column(name)?.take(&numbers)?;
+            let mut column = accounts.column(name)?.take(numbers)?;
             column.rename(alias.into());
             Ok(column)
         })
@@ -340,7 +339,7 @@ const PNL_AMOUNTS: [&str; 5] = [
 fn position_view(
     frames: &Frames,
     matches: &Matches,
-    rows: Option<&AccountRows>,
+    numbers: Option<&IdxCa>,
     as_of: NaiveDate,
 ) -> PolarsResult<DataFrame> {
     let positions = &frames.positions;
@@ -371,7 +370,7 @@ fn position_view(
         ("options_level", "options_level"),
         ("data_complete", "data_complete"),
     ];
-    with_account_columns(with_pnl, &frames.accounts, &account_columns, rows)?
+    with_account_columns(with_pnl, &frames.accounts, &account_columns, numbers)?
         .with_columns([
             // A match is proof either way; a missing P&L row proves nothing without all of
             // the account's data.
@@ -403,7 +402,7 @@ struct Matches {
 fn pnl_view(
     frames: &Frames,
     matches: &Matches,
-    rows: Option<&AccountRows>,
+    numbers: Option<&IdxCa>,
 ) -> PolarsResult<DataFrame> {
     let taken =
         BooleanChunked::from_iter_values("__taken".into(), matches.pnl_taken.iter().copied())
@@ -411,7 +410,7 @@ fn pnl_view(
     let mut pnl = frames.pnl.clone();
     pnl.with_column(taken)?;
     let data_complete = [("data_complete", "data_complete")];
-    with_account_columns(pnl, &frames.accounts, &data_complete, rows)?
+    with_account_columns(pnl, &frames.accounts, &data_complete, numbers)?
         // A match is proof either way; "no position took it" needs all the account's data.
         .with_columns([when(col("__taken"))
             .then(lit(true))
@@ -438,60 +437,81 @@ fn pnl_orphans(pnl_view: &DataFrame) -> PolarsResult<DataFrame> {
         .collect()
 }
 
+/// A column's values, read once into a slice (`get(i)` finds the chunk of every value).
+fn texts<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<Vec<Option<&'a str>>> {
+    Ok(df.column(name)?.str()?.iter().collect())
+}
+
+fn text_at<'a>(column: &[Option<&'a str>], i: usize) -> &'a str {
+    column[i].unwrap_or("")
+}
+
+/// Per account (by broker and account id), its rows on each side (positions, P&L).
+type Group = [Vec<usize>; 2];
+
+/// The rows of each side grouped by account. Rows come account by account: an account's
+/// group is looked up only when it changes.
+fn group_by_account<'a>(sides: [(&[Option<&'a str>], &[Option<&'a str>]); 2]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut numbers: PlHashMap<(&'a str, &'a str), usize> = PlHashMap::new();
+    for (side, (brokers, accounts)) in sides.into_iter().enumerate() {
+        let mut last: Option<((&str, &str), usize)> = None;
+        for (i, (b, a)) in brokers.iter().zip(accounts).enumerate() {
+            let key = (b.unwrap_or(""), a.unwrap_or(""));
+            let n = match last {
+                Some((k, n)) if k == key => n,
+                _ => {
+                    let next = groups.len();
+                    let n = *numbers.entry(key).or_insert(next);
+                    if n == next {
+                        groups.push(Group::default());
+                    }
+                    last = Some((key, n));
+                    n
+                }
+            };
+            groups[n][side].push(i);
+        }
+    }
+    groups
+}
+
 /// Matches every position to its P&L row, account by account.
 fn match_rows(positions: &DataFrame, pnl: &DataFrame) -> PolarsResult<Matches> {
-    let text = |df: &DataFrame, name: &str| -> PolarsResult<StringChunked> {
-        Ok(df.column(name)?.str()?.clone())
-    };
     let (p_broker, p_account, p_id, p_symbol, p_under) = (
-        text(positions, "broker")?,
-        text(positions, "account_id")?,
-        text(positions, "position_id")?,
-        text(positions, "symbol")?,
-        text(positions, "underlying")?,
+        texts(positions, "broker")?,
+        texts(positions, "account_id")?,
+        texts(positions, "position_id")?,
+        texts(positions, "symbol")?,
+        texts(positions, "underlying")?,
     );
     let (l_broker, l_account, l_id, l_symbol) = (
-        text(pnl, "broker")?,
-        text(pnl, "account_id")?,
-        text(pnl, "position_id")?,
-        text(pnl, "symbol")?,
+        texts(pnl, "broker")?,
+        texts(pnl, "account_id")?,
+        texts(pnl, "position_id")?,
+        texts(pnl, "symbol")?,
     );
-    type Group = (Vec<usize>, Vec<usize>);
-    let mut groups: HashMap<(&str, &str), Group> = HashMap::new();
-    for i in 0..positions.height() {
-        let key = (
-            p_broker.get(i).unwrap_or(""),
-            p_account.get(i).unwrap_or(""),
-        );
-        groups.entry(key).or_default().0.push(i);
-    }
-    for i in 0..pnl.height() {
-        let key = (
-            l_broker.get(i).unwrap_or(""),
-            l_account.get(i).unwrap_or(""),
-        );
-        groups.entry(key).or_default().1.push(i);
-    }
+    let groups = group_by_account([(&p_broker, &p_account), (&l_broker, &l_account)]);
     let mut matched = vec![None; positions.height()];
     let mut kinds = vec!["none"; positions.height()];
     let mut pnl_taken = vec![false; pnl.height()];
-    for (pos_rows, pnl_rows) in groups.values() {
+    for [pos_rows, pnl_rows] in &groups {
         if pos_rows.is_empty() {
             continue;
         }
         let pos_keys: Vec<PositionKeys> = pos_rows
             .iter()
             .map(|&i| PositionKeys {
-                position_id: p_id.get(i).unwrap_or(""),
-                symbol: p_symbol.get(i).unwrap_or(""),
-                underlying: p_under.get(i).unwrap_or(""),
+                position_id: text_at(&p_id, i),
+                symbol: text_at(&p_symbol, i),
+                underlying: text_at(&p_under, i),
             })
             .collect();
         let pnl_keys: Vec<PnlKeys> = pnl_rows
             .iter()
             .map(|&i| PnlKeys {
-                position_id: l_id.get(i),
-                symbol: l_symbol.get(i).unwrap_or(""),
+                position_id: l_id[i],
+                symbol: text_at(&l_symbol, i),
             })
             .collect();
         for (k, m) in match_pnl(&pos_keys, &pnl_keys).into_iter().enumerate() {
@@ -587,9 +607,9 @@ exposure = "2"
         let frames = recon_frames::build_frames(&book, &incomplete, &[]).unwrap();
         let as_of = case.as_of;
         let matches = match_rows(&frames.positions, &frames.pnl).unwrap();
-        let rows = AccountRows::new(&frames.accounts).unwrap();
-        assert!(rows.is_some());
-        let both = |view: &dyn Fn(Option<&AccountRows>) -> PolarsResult<DataFrame>| {
+        let numbers = AccountNumbers::of(&frames, ACCOUNT_ROW).unwrap();
+        assert!(numbers.is_some());
+        let both = |view: &dyn Fn(Option<&AccountNumbers>) -> PolarsResult<DataFrame>| {
             let sorted = |df: DataFrame| {
                 df.sort(
                     ["broker", "account_id"],
@@ -597,7 +617,7 @@ exposure = "2"
                 )
                 .unwrap()
             };
-            let (taken, joined) = (view(rows.as_ref()).unwrap(), view(None).unwrap());
+            let (taken, joined) = (view(numbers.as_ref()).unwrap(), view(None).unwrap());
             assert!(taken.height() > 0);
             assert_eq!(taken.get_column_names(), joined.get_column_names());
             assert!(
@@ -605,8 +625,8 @@ exposure = "2"
                 "{taken}\n{joined}"
             );
         };
-        both(&|rows| position_view(&frames, &matches, rows, as_of));
-        both(&|rows| pnl_view(&frames, &matches, rows));
-        both(&|rows| account_view(&frames, rows, as_of));
+        both(&|n| position_view(&frames, &matches, n.map(|n| &n.positions), as_of));
+        both(&|n| pnl_view(&frames, &matches, n.map(|n| &n.pnl)));
+        both(&|n| account_view(&frames, n, as_of));
     }
 }
