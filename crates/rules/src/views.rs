@@ -451,7 +451,10 @@ type Group = [Vec<usize>; 2];
 
 /// The rows of each side grouped by account. Rows come account by account: an account's
 /// group is looked up only when it changes.
-fn group_by_account<'a>(sides: [(&[Option<&'a str>], &[Option<&'a str>]); 2]) -> Vec<Group> {
+/// A side's broker and account_id columns.
+type AccountKeys<'s, 'a> = (&'s [Option<&'a str>], &'s [Option<&'a str>]);
+
+fn group_by_account<'a>(sides: [AccountKeys<'_, 'a>; 2]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     let mut numbers: PlHashMap<(&'a str, &'a str), usize> = PlHashMap::new();
     for (side, (brokers, accounts)) in sides.into_iter().enumerate() {
