@@ -284,6 +284,13 @@ impl Timings {
         }
     }
 
+    /// Another's stage times added to these (parts of a run timed apart).
+    fn absorb(&mut self, other: Timings) {
+        for (name, ms) in other.laps {
+            self.add(&name, ms);
+        }
+    }
+
     /// `stage` as the sum of its `stage.*` parts, when it has any.
     fn total(&mut self, stage: &str) {
         let prefix = format!("{stage}.");
@@ -406,6 +413,16 @@ pub(crate) struct RunTally {
 }
 
 impl RunTally {
+    /// What another part of the run added up to, after this one's.
+    fn absorb(&mut self, other: RunTally) {
+        self.accounts_checked += other.accounts_checked;
+        self.positions_checked += other.positions_checked;
+        self.figures.extend(other.figures);
+        self.incomplete.extend(other.incomplete);
+        self.fetch_errors.extend(other.fetch_errors);
+        self.eval.add(other.eval);
+    }
+
     fn add(&mut self, normalized: recon_frames::Normalized, views: &Views, eval: Evaluation) {
         self.accounts_checked += normalized.frames.accounts.height() as u64;
         self.positions_checked += normalized.frames.positions.height() as u64;
@@ -534,22 +551,42 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     // belongs to no account (the lists' quarantine, the run-wide gaps) comes with the first
     // chunk, as it comes first in a whole read.
     let readers = reader_pool()?;
-    let read_chunk = |i: usize| -> (ReadSnapshot, u64) {
-        let started = Instant::now();
-        let read = read_chunk(&snapshot, &accounts[chunks[i].clone()], i);
-        (read, started.elapsed().as_millis() as u64)
+    let read_chunk = |i: usize| -> Vec<Piece> {
+        pieces(&chunks, i, whole_book.is_none())
+            .into_iter()
+            .enumerate()
+            .map(|(k, range)| {
+                let started = Instant::now();
+                // Only the chunk's first piece carries what belongs to no account.
+                let read = read_chunk(&snapshot, &accounts[range.clone()], i + k);
+                (read, started.elapsed().as_millis() as u64, range)
+            })
+            .collect()
     };
     let mut ahead = Some(readers.install(|| read_chunk(0)));
-    for (i, range) in chunks.iter().enumerate() {
-        let part = &accounts[range.clone()];
-        let Some((read, read_ms)) = ahead.take() else {
+    let mut reported = BTreeSet::new();
+    for i in 0..chunks.len() {
+        let Some(read) = ahead.take() else {
             break;
         };
-        timings.add("normalize.parse", read_ms);
-        let book = match &mut books {
-            Some(b) => Some(claim_books(b, &snapshot, part, &read)?),
-            None => None,
-        };
+        let mut checks = Vec::with_capacity(read.len());
+        for (mut read, read_ms, range) in read {
+            timings.add("normalize.parse", read_ms);
+            // A gap every chunk meets (a broker whose reading fails) is said once a run.
+            read.fetch_errors.retain(|(broker, e)| {
+                reported.insert((
+                    broker.clone(),
+                    e.account.clone(),
+                    e.endpoint.clone(),
+                    e.error.clone(),
+                ))
+            });
+            let book = match &mut books {
+                Some(b) => Some(claim_books(b, &snapshot, &accounts[range.clone()], &read)?),
+                None => None,
+            };
+            checks.push((read, book));
+        }
         // The read goes to the readers' own threads and the check stays on this one: a
         // thread that waits (on polars, on a join) steals work from its own pool, and a
         // stolen piece of a read is half of what is left of it, which the check then
@@ -559,11 +596,11 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
             if i + 1 < chunks.len() {
                 scope.spawn(|_| next = Some(read_chunk(i + 1)));
             }
-            check_chunk(opts, read, book, &mut timings, &mut tally)
+            check_pieces(opts, checks, &mut timings, &mut tally)
         });
         checked?;
         ahead = next;
-        progress.inc(part.len() as u64);
+        progress.inc(chunks[i].len() as u64);
     }
     if let Some(b) = books {
         // The book's rows no broker account claimed (and its quarantine), on their own.
@@ -581,6 +618,53 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
     timings.total("books");
     tally.brokers = brokers(&snapshot);
     finish_run(opts, snapshot.as_of, tally, started_at, timings)
+}
+
+/// A piece of a chunk as read: its rows, the milliseconds reading took, its accounts.
+type Piece = (ReadSnapshot, u64, std::ops::Range<usize>);
+
+/// The accounts of chunk `i` in the pieces it is checked in: one, except the last chunk of
+/// a run whose rules are per account, in two halves checked side by side. The last check
+/// runs after every read, alone: one check leaves a core idle much of that time (views
+/// and rules are partly serial), two keep both busy.
+fn pieces(
+    chunks: &[std::ops::Range<usize>],
+    i: usize,
+    per_account: bool,
+) -> Vec<std::ops::Range<usize>> {
+    let range = chunks[i].clone();
+    if per_account && i + 1 == chunks.len() && range.len() >= 2 {
+        let middle = range.start + range.len() / 2;
+        vec![range.start..middle, middle..range.end]
+    } else {
+        vec![range]
+    }
+}
+
+/// A chunk's pieces checked (side by side when there are two), added to `tally` in order.
+fn check_pieces(
+    opts: &CheckOptions,
+    pieces: Vec<(ReadSnapshot, Option<BookFrames>)>,
+    timings: &mut Timings,
+    tally: &mut RunTally,
+) -> Result<(), RunError> {
+    let check = |(read, book): (ReadSnapshot, Option<BookFrames>)| {
+        let (mut timings, mut tally) = (Timings::after(&[]), RunTally::default());
+        check_chunk(opts, read, book, &mut timings, &mut tally).map(|()| (timings, tally))
+    };
+    let mut pieces = pieces.into_iter();
+    match (pieces.next(), pieces.next()) {
+        (Some((read, book)), None) => check_chunk(opts, read, book, timings, tally),
+        (Some(first), Some(second)) => {
+            let (a, b) = rayon::join(|| check(first), || check(second));
+            for (piece_timings, piece_tally) in [a?, b?] {
+                timings.absorb(piece_timings);
+                tally.absorb(piece_tally);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The threads that read chunks, apart from rayon's global pool (frames, views) and

@@ -366,6 +366,25 @@ fn a_panic_reading_one_broker_is_contained_and_the_others_are_checked() {
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     let why = summary["incomplete"].to_string();
     assert!(why.contains("reading etrade's snapshot failed"), "{why}");
+    // Read in chunks of three accounts, the broker fails in every chunk that holds its
+    // accounts: the run still says so once.
+    let out3 = tempfile::tempdir().unwrap();
+    let run = recon_in(
+        out3.path(),
+        &[
+            "check",
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "--out",
+            ".",
+            "--chunk-accounts",
+            "3",
+        ],
+        &[("RECON_FAILPOINTS", "parse.etrade")],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    let chunked = findings(&latest_run(out3.path()));
+    assert_eq!(chunked, got);
 }
 
 #[test]

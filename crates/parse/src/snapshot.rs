@@ -210,8 +210,10 @@ impl OpenSnapshot {
         for (broker, what, n) in failed {
             let name = &self.brokers[broker].0;
             tracing::error!(broker = %name, accounts = n, "reading the snapshot failed: {what}");
+            // The same words for every part read, so a run that reads in chunks says it
+            // once; each account it hit is listed as incomplete on its own.
             let error = format!(
-                "reading {name}'s snapshot failed ({what}): {n} of its accounts were not checked"
+                "reading {name}'s snapshot failed ({what}): the accounts it hit were not checked"
             );
             out.fetch_errors
                 .push((name.clone(), gap("snapshot", error)));
