@@ -328,25 +328,29 @@ fn a_fetch_error_in_the_manifest_exits_2_with_a_finding() {
     );
 }
 
+/// `recon check` of `snapshot` with a bug while reading E*TRADE's bytes (a failpoint) and
+/// `extra` options: the run's folder, once it exits 2.
+fn check_with_etrade_failing(snapshot: &Path, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "check",
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--out",
+        ".",
+    ];
+    args.extend(extra);
+    let run = recon_in(out.path(), &args, &[("RECON_FAILPOINTS", "parse.etrade")]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    let dir = latest_run(out.path());
+    (out, dir)
+}
+
 #[test]
 fn a_panic_reading_one_broker_is_contained_and_the_others_are_checked() {
     let out = tempfile::tempdir().unwrap();
     let snapshot = demo_snapshot(out.path());
-    let out2 = tempfile::tempdir().unwrap();
-    // A bug while reading E*TRADE's bytes, made to happen by a failpoint.
-    let run = recon_in(
-        out2.path(),
-        &[
-            "check",
-            "--snapshot",
-            snapshot.to_str().unwrap(),
-            "--out",
-            ".",
-        ],
-        &[("RECON_FAILPOINTS", "parse.etrade")],
-    );
-    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
-    let dir = latest_run(out2.path());
+    let (_out, dir) = check_with_etrade_failing(&snapshot, &[]);
     assert!(dir.join("report.html").is_file(), "the report is written");
     let got = findings(&dir);
     assert!(
@@ -368,23 +372,8 @@ fn a_panic_reading_one_broker_is_contained_and_the_others_are_checked() {
     assert!(why.contains("reading etrade's snapshot failed"), "{why}");
     // Read in chunks of three accounts, the broker fails in every chunk that holds its
     // accounts: the run still says so once.
-    let out3 = tempfile::tempdir().unwrap();
-    let run = recon_in(
-        out3.path(),
-        &[
-            "check",
-            "--snapshot",
-            snapshot.to_str().unwrap(),
-            "--out",
-            ".",
-            "--chunk-accounts",
-            "3",
-        ],
-        &[("RECON_FAILPOINTS", "parse.etrade")],
-    );
-    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
-    let chunked = findings(&latest_run(out3.path()));
-    assert_eq!(chunked, got);
+    let (_out, chunked) = check_with_etrade_failing(&snapshot, &["--chunk-accounts", "3"]);
+    assert_eq!(findings(&chunked), got);
 }
 
 #[test]
