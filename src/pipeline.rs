@@ -564,29 +564,19 @@ pub fn check_snapshot(opts: &CheckOptions) -> Result<RunResult, RunError> {
             .collect()
     };
     let mut ahead = Some(readers.install(|| read_chunk(0)));
-    let mut reported = BTreeSet::new();
+    let mut reported = Reported::new();
     for i in 0..chunks.len() {
         let Some(read) = ahead.take() else {
             break;
         };
-        let mut checks = Vec::with_capacity(read.len());
-        for (mut read, read_ms, range) in read {
-            timings.add("normalize.parse", read_ms);
-            // A gap every chunk meets (a broker whose reading fails) is said once a run.
-            read.fetch_errors.retain(|(broker, e)| {
-                reported.insert((
-                    broker.clone(),
-                    e.account.clone(),
-                    e.endpoint.clone(),
-                    e.error.clone(),
-                ))
-            });
-            let book = match &mut books {
-                Some(b) => Some(claim_books(b, &snapshot, &accounts[range.clone()], &read)?),
-                None => None,
-            };
-            checks.push((read, book));
-        }
+        let checks = ready_pieces(
+            read,
+            &mut books,
+            &snapshot,
+            &accounts,
+            &mut reported,
+            &mut timings,
+        )?;
         // The read goes to the readers' own threads and the check stays on this one: a
         // thread that waits (on polars, on a join) steals work from its own pool, and a
         // stolen piece of a read is half of what is left of it, which the check then
@@ -639,6 +629,39 @@ fn pieces(
     } else {
         vec![range]
     }
+}
+
+/// The gaps already said in a run: (broker, account, endpoint, error).
+type Reported = BTreeSet<(String, Option<String>, String, String)>;
+
+/// A chunk's pieces as read, made ready to check: the read timed, each with its book rows,
+/// and a gap every chunk meets (a broker whose reading fails) left to the first that says it.
+fn ready_pieces(
+    pieces: Vec<Piece>,
+    books: &mut Option<BookChunks>,
+    snapshot: &OpenSnapshot,
+    accounts: &[AccountRef],
+    reported: &mut Reported,
+    timings: &mut Timings,
+) -> Result<Vec<(ReadSnapshot, Option<BookFrames>)>, RunError> {
+    let mut ready = Vec::with_capacity(pieces.len());
+    for (mut read, read_ms, range) in pieces {
+        timings.add("normalize.parse", read_ms);
+        read.fetch_errors.retain(|(broker, e)| {
+            reported.insert((
+                broker.clone(),
+                e.account.clone(),
+                e.endpoint.clone(),
+                e.error.clone(),
+            ))
+        });
+        let book = match books {
+            Some(b) => Some(claim_books(b, snapshot, &accounts[range], &read)?),
+            None => None,
+        };
+        ready.push((read, book));
+    }
+    Ok(ready)
 }
 
 /// A chunk's pieces checked (side by side when there are two), added to `tally` in order.
