@@ -2,8 +2,8 @@
 //! the shipped packs is per account, so a run reads, builds and checks one chunk of accounts
 //! at a time and keeps only findings and counts. The chunk size follows a memory budget: the
 //! accounts' snapshot files are weighed on disk, each byte counted at what a byte of its
-//! broker's format costs in memory while it is checked (`BrokerSpec::memory_per_byte_tenths`),
-//! and a chunk takes accounts until they fill the budget.
+//! broker's format costs in memory while it is checked (`BrokerSpec::memory_per_byte_tenths`);
+//! the run takes as few chunks as fit the budget, of even weight (`balanced`).
 
 use crate::pipeline::Chunking;
 use recon_frames::snapshot::{AccountRef, OpenSnapshot};
