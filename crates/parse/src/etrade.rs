@@ -828,7 +828,12 @@ fn base_row(
 
 /// The signed quantity: the sign of `qty` and the side must agree; the side decides.
 fn signed(notes: &mut Notes, pointer: &str, qty: Decimal, side: Option<CompactString>) -> Decimal {
-    match side.as_deref().map(str::to_ascii_uppercase).as_deref() {
+    // Upper-cased in place: the word is inline, and this runs once per position.
+    let side = side.map(|mut s| {
+        s.make_ascii_uppercase();
+        s
+    });
+    match side.as_deref() {
         Some("SHORT") => {
             if qty.is_sign_positive() && !qty.is_zero() {
                 notes.note(

@@ -534,9 +534,10 @@ fn position_row(
     notes: &mut Notes,
     unnamed: &mut HashMap<CompactString, usize>,
 ) -> Option<(PositionRow, Option<Decimal>)> {
-    let sign = match p.side.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        Some("long") => Decimal::ONE,
-        Some("short") => Decimal::NEGATIVE_ONE,
+    // Compared without a lower-cased copy: this runs once per position.
+    let sign = match p.side.as_deref() {
+        Some(s) if s.eq_ignore_ascii_case("long") => Decimal::ONE,
+        Some(s) if s.eq_ignore_ascii_case("short") => Decimal::NEGATIVE_ONE,
         _ => {
             let side = p
                 .side

@@ -40,17 +40,9 @@ impl<'a> AccountRows<'a> {
     /// `accounts`; null where none has its key.
     pub(crate) fn of(&self, frame: &DataFrame, name: &str) -> PolarsResult<IdxCa> {
         let (brokers, ids) = keys_of(frame)?;
-        let mut last: Option<(Key, Option<IdxSize>)> = None;
-        let rows = brokers.iter().zip(ids.iter()).map(|key| {
-            let key = (key.0?, key.1?);
-            match last {
-                Some((k, row)) if k == key => row,
-                _ => {
-                    let row = self.by_key.get(&key).copied();
-                    last = Some((key, row));
-                    row
-                }
-            }
+        let rows = account_runs(brokers, ids).flat_map(|((b, a), run)| {
+            let row = b.zip(a).and_then(|key| self.by_key.get(&key).copied());
+            std::iter::repeat_n(row, run.len())
         });
         Ok(IdxCa::from_iter_options(name.into(), rows))
     }
@@ -74,6 +66,26 @@ impl AccountNumbers {
             pnl: rows.of(&frames.pnl, name)?,
         }))
     }
+}
+
+/// A (broker, account_id) pair as a frame holds it (either may be null).
+pub(crate) type Account<'a> = (Option<&'a str>, Option<&'a str>);
+
+/// Each run of consecutive rows of one account, with its rows: a chunk's or a book's rows
+/// come account by account, so whoever needs a row's account looks it up once per run.
+pub(crate) fn account_runs<'a>(
+    brokers: &'a StringChunked,
+    accounts: &'a StringChunked,
+) -> impl Iterator<Item = (Account<'a>, std::ops::Range<usize>)> + 'a {
+    let mut keys = brokers.iter().zip(accounts.iter()).enumerate().peekable();
+    std::iter::from_fn(move || {
+        let (start, key) = keys.next()?;
+        let mut end = start + 1;
+        while keys.next_if(|(_, next)| *next == key).is_some() {
+            end += 1;
+        }
+        Some((key, start..end))
+    })
 }
 
 fn keys_of(frame: &DataFrame) -> PolarsResult<(&StringChunked, &StringChunked)> {
@@ -114,6 +126,33 @@ mod tests {
         ]);
         let got: Vec<Option<IdxSize>> = rows.of(&positions, "n").unwrap().iter().collect();
         assert_eq!(got, [Some(1), Some(1), Some(0), None, None, None, Some(1)]);
+    }
+
+    #[test]
+    fn runs_are_consecutive_rows_of_one_account_nulls_included() {
+        let rows = frame(&[
+            (Some("etrade"), Some("A")),
+            (Some("etrade"), Some("A")),
+            (Some("tastytrade"), Some("A")),
+            (None, Some("A")),
+            (None, Some("A")),
+            (Some("etrade"), Some("A")),
+        ]);
+        let (b, a) = keys_of(&rows).unwrap();
+        let runs: Vec<_> = account_runs(b, a).collect();
+        assert_eq!(
+            runs,
+            [
+                ((Some("etrade"), Some("A")), 0..2),
+                ((Some("tastytrade"), Some("A")), 2..3),
+                ((None, Some("A")), 3..5),
+                ((Some("etrade"), Some("A")), 5..6),
+            ]
+        );
+        assert_eq!(account_runs(b, a).count(), 4);
+        let empty = frame(&[]);
+        let (b, a) = keys_of(&empty).unwrap();
+        assert_eq!(account_runs(b, a).count(), 0);
     }
 
     #[test]

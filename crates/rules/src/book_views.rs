@@ -19,7 +19,8 @@ use polars::prelude::*;
 use recon_frames::books::BookFrames;
 use std::borrow::Cow;
 
-use crate::lot_sums::{Account, BOOK, BROKER, LotSums, SideColumns, gather_either};
+use crate::account_rows::account_runs;
+use crate::lot_sums::{BOOK, BROKER, LotSums, SideColumns, gather_either};
 
 /// The book with its accounts named as recon names them: a book row whose account is not
 /// one of the broker's account ids but is the name of exactly one (E*TRADE's `accountId`
@@ -55,7 +56,7 @@ pub fn by_account_name(books: &BookFrames, accounts: &DataFrame) -> PolarsResult
         let a = df.column("account_id")?.str()?;
         // The usual book names every account by its id: then nothing is renamed.
         let all_known = account_runs(b, a)
-            .all(|pair| matches!(pair, (Some(b), Some(a)) if known.contains(&(b, a))));
+            .all(|(pair, _)| matches!(pair, (Some(b), Some(a)) if known.contains(&(b, a))));
         if all_known {
             return Ok(df.clone());
         }
@@ -77,20 +78,6 @@ pub fn by_account_name(books: &BookFrames, accounts: &DataFrame) -> PolarsResult
         positions: rename(&books.positions)?,
         cash: rename(&books.cash)?,
         quarantine: books.quarantine.clone(),
-    })
-}
-
-/// Each run of consecutive rows of one (broker, account_id), once: a book lists an
-/// account's rows together, so an account is looked up once per run, not once per row.
-fn account_runs<'a>(
-    brokers: &'a StringChunked,
-    accounts: &'a StringChunked,
-) -> impl Iterator<Item = Account<'a>> + 'a {
-    let mut last = None;
-    brokers.iter().zip(accounts.iter()).filter(move |pair| {
-        let new = last != Some(*pair);
-        last = Some(*pair);
-        new
     })
 }
 
@@ -156,7 +143,7 @@ pub fn position_recon(
     let mut covered: PlHashSet<(&str, &str)> = PlHashSet::new();
     for df in [&books.positions, &books.cash] {
         let (b, a) = (df.column("broker")?.str()?, df.column("account_id")?.str()?);
-        covered.extend(account_runs(b, a).filter_map(|(b, a)| Some((b?, a?))));
+        covered.extend(account_runs(b, a).filter_map(|((b, a), _)| Some((b?, a?))));
     }
     let broker_side = SideColumns::of(&broker, "mark", None)?;
     let book_side = SideColumns::of(&book, "price", Some("book"))?;

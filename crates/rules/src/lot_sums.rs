@@ -16,6 +16,7 @@
 //! Measured on the 10,000-account check with a 919,731-line book: user CPU 8.5–9.2 s →
 //! 6.3–6.5 s (docs/performance.md, session 10).
 
+use crate::account_rows::Account;
 use polars::prelude::*;
 use recon_frames::schema::{money_dtype, money_units, text};
 
@@ -150,8 +151,6 @@ struct Group<'a> {
 
 pub(crate) const BROKER: usize = 0;
 pub(crate) const BOOK: usize = 1;
-
-pub(crate) type Account<'a> = (Option<&'a str>, Option<&'a str>);
 
 /// The groups in the order their keys are first met.
 pub(crate) struct LotSums<'a> {

@@ -12,7 +12,7 @@
 //! The frames themselves (`accounts`, `balances`, `positions`, `pnl`, `quarantine`,
 //! `fetch_errors`) can be named by rules too.
 
-use crate::account_rows::AccountNumbers;
+use crate::account_rows::{AccountNumbers, account_runs};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use recon_frames::Frames;
@@ -437,7 +437,6 @@ fn pnl_orphans(pnl_view: &DataFrame) -> PolarsResult<DataFrame> {
         .collect()
 }
 
-/// A column's values, read once into a slice (`get(i)` finds the chunk of every value).
 fn texts<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<Vec<Option<&'a str>>> {
     Ok(df.column(name)?.str()?.iter().collect())
 }
@@ -449,52 +448,40 @@ fn text_at<'a>(column: &[Option<&'a str>], i: usize) -> &'a str {
 /// Per account (by broker and account id), its rows on each side (positions, P&L).
 type Group = [Vec<usize>; 2];
 
-/// The rows of each side grouped by account. Rows come account by account: an account's
-/// group is looked up only when it changes.
-/// A side's broker and account_id columns.
-type AccountKeys<'s, 'a> = (&'s [Option<&'a str>], &'s [Option<&'a str>]);
-
-fn group_by_account<'a>(sides: [AccountKeys<'_, 'a>; 2]) -> Vec<Group> {
+/// The rows of each frame (positions, P&L) grouped by account, one lookup per run of an
+/// account's rows (`account_runs`).
+fn group_by_account<'a>(sides: [&'a DataFrame; 2]) -> PolarsResult<Vec<Group>> {
     let mut groups: Vec<Group> = Vec::new();
     let mut numbers: PlHashMap<(&'a str, &'a str), usize> = PlHashMap::new();
-    for (side, (brokers, accounts)) in sides.into_iter().enumerate() {
-        let mut last: Option<((&str, &str), usize)> = None;
-        for (i, (b, a)) in brokers.iter().zip(accounts).enumerate() {
-            let key = (b.unwrap_or(""), a.unwrap_or(""));
-            let n = match last {
-                Some((k, n)) if k == key => n,
-                _ => {
-                    let next = groups.len();
-                    let n = *numbers.entry(key).or_insert(next);
-                    if n == next {
-                        groups.push(Group::default());
-                    }
-                    last = Some((key, n));
-                    n
-                }
-            };
-            groups[n][side].push(i);
+    for (side, frame) in sides.into_iter().enumerate() {
+        let (brokers, accounts) = (
+            frame.column("broker")?.str()?,
+            frame.column("account_id")?.str()?,
+        );
+        for ((b, a), rows) in account_runs(brokers, accounts) {
+            let next = groups.len();
+            let n = *numbers
+                .entry((b.unwrap_or(""), a.unwrap_or("")))
+                .or_insert(next);
+            if n == next {
+                groups.push(Group::default());
+            }
+            groups[n][side].extend(rows);
         }
     }
-    groups
+    Ok(groups)
 }
 
 /// Matches every position to its P&L row, account by account.
 fn match_rows(positions: &DataFrame, pnl: &DataFrame) -> PolarsResult<Matches> {
-    let (p_broker, p_account, p_id, p_symbol, p_under) = (
-        texts(positions, "broker")?,
-        texts(positions, "account_id")?,
+    // Each column read once into a slice (`get(i)` finds the chunk of every value).
+    let (p_id, p_symbol, p_under) = (
         texts(positions, "position_id")?,
         texts(positions, "symbol")?,
         texts(positions, "underlying")?,
     );
-    let (l_broker, l_account, l_id, l_symbol) = (
-        texts(pnl, "broker")?,
-        texts(pnl, "account_id")?,
-        texts(pnl, "position_id")?,
-        texts(pnl, "symbol")?,
-    );
-    let groups = group_by_account([(&p_broker, &p_account), (&l_broker, &l_account)]);
+    let (l_id, l_symbol) = (texts(pnl, "position_id")?, texts(pnl, "symbol")?);
+    let groups = group_by_account([positions, pnl])?;
     let mut matched = vec![None; positions.height()];
     let mut kinds = vec!["none"; positions.height()];
     let mut pnl_taken = vec![false; pnl.height()];
